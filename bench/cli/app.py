@@ -1,0 +1,63 @@
+"""The `bench` command. Each subcommand is thin: validate flags into config, call the library."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from bench.cli import doctor as doctor_cmd
+from bench.cli import models as models_cmd
+from bench.cli import serve as serve_cmd
+from bench.cli.console import err_console
+from bench.errors import BenchError, RunFailed
+
+app = typer.Typer(
+    name="bench",
+    help="Agent sessions/s, turn latency and tool-call accuracy of ADK agents on vLLM.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": False}
+
+app.command("serve", context_settings=PASSTHROUGH)(serve_cmd.serve)
+app.command("doctor")(doctor_cmd.doctor)
+app.add_typer(models_cmd.app, name="models")
+
+
+@app.command("fake-server")
+def fake_server(
+    port: int = typer.Option(8000, help="Port on 127.0.0.1."),
+    latency_ms: float = typer.Option(0.0, help="Added latency per request."),
+) -> None:
+    """An OpenAI-compatible fake server (scripted like the tiny model) for tests and load checks."""
+    from bench.testing.fake_server import main as fake_main
+
+    fake_main(["--port", str(port), "--latency-ms", str(latency_ms)])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user mistakes are one line on stderr with exit code 2, never a traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except BenchError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except RunFailed as exc:
+        err_console.print(f"error ({exc.status}): {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

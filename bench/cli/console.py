@@ -1,0 +1,20 @@
+"""The one Rich console of the CLI, and how failures are shown."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from bench.server.process import ServerStartError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_server_failure(exc: ServerStartError) -> None:
+    if exc.log_tail:
+        err_console.print("[dim]--- last lines of the vLLM log ---[/]")
+        for line in exc.log_tail:
+            err_console.print(line, markup=False)
+        err_console.print("[dim]---[/]")
+    err_console.print(f"rerun by hand: {exc.rerun}", markup=False)
+    err_console.print(f"error: {exc}", markup=False)

@@ -1,0 +1,109 @@
+"""`bench serve`: start vLLM with the chosen model and engine flags, in the foreground."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bench import constants
+from bench.cli import options as o
+from bench.cli.console import console, print_server_failure
+from bench.errors import BenchError
+from bench.server.launch import launch_server, plan_server
+from bench.server.probe import probe_tool_call
+from bench.server.process import ServerStartError
+
+
+def serve(
+    ctx: typer.Context,
+    model: o.Model = "tiny",
+    catalog: o.Catalog = None,
+    tool_parser: o.ToolParser = None,
+    chat_template: o.ChatTemplate = None,
+    vllm_python: o.VllmPython = None,
+    port: o.Port = None,
+    health_timeout_s: o.HealthTimeout = constants.HEALTH_TIMEOUT_S,
+    gpus: o.Gpus = None,
+    tensor_parallel_size: o.TensorParallel = None,
+    pipeline_parallel_size: o.PipelineParallel = None,
+    data_parallel_size: o.DataParallel = None,
+    gpu_memory_utilization: o.GpuMemUtil = None,
+    max_model_len: o.MaxModelLen = None,
+    max_num_seqs: o.MaxNumSeqs = None,
+    max_num_batched_tokens: o.MaxBatchedTokens = None,
+    enable_prefix_caching: o.PrefixCaching = None,
+    kv_cache_dtype: o.KvCacheDtype = None,
+    quantization: o.Quantization = None,
+    dtype: o.Dtype = None,
+    enforce_eager: o.EnforceEager = None,
+    speculative_config: o.SpeculativeConfig = None,
+    engine_arg: o.EngineArg = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Serve with the key in this env var (default: a random key that is never shown).")] = None,
+    log_file: Annotated[Path | None, typer.Option(help="vLLM's log (default: results/serve/server-<time>.log).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Send one tool-call request, print the answer, stop the server and exit.")] = False,
+) -> None:
+    """Start vLLM on 127.0.0.1 with the model and engine flags; stop it with Ctrl-C.
+
+    Flags vLLM has but bench does not name go after `--`, e.g. `bench serve -- --swap-space 4`.
+    """
+    cfg = o.build_server_config(
+        passthrough=list(ctx.args), model=model, catalog=catalog, tool_parser=tool_parser,
+        chat_template=chat_template, vllm_python=vllm_python, port=port, health_timeout_s=health_timeout_s,
+        gpus=gpus, tensor_parallel_size=tensor_parallel_size, pipeline_parallel_size=pipeline_parallel_size,
+        data_parallel_size=data_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
+        max_model_len=max_model_len, max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens,
+        enable_prefix_caching=enable_prefix_caching, kv_cache_dtype=kv_cache_dtype, quantization=quantization,
+        dtype=dtype, enforce_eager=enforce_eager, speculative_config=speculative_config, engine_arg=engine_arg,
+    )  # fmt: skip
+    user_key = None
+    if api_key_env:
+        user_key = os.environ.get(api_key_env)
+        if not user_key:
+            raise BenchError(f"--api-key-env: environment variable {api_key_env} is not set")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    log_path = log_file or constants.DEFAULT_RESULTS_DIR / "serve" / f"server-{stamp}.log"
+
+    plan = plan_server(cfg)
+    server = launch_server(plan, cfg, log_path, api_key=user_key)
+    console.print(f"[bold]vLLM command[/]: {server.rerun_command()}")
+    console.print(f"[bold]log[/]: {log_path}")
+    # SIGTERM stops the server like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    started = time.monotonic()
+    try:
+        with console.status(f"waiting for {model} on {server.base_url} ..."):
+            server.wait_ready()
+        console.print(
+            f"[green]ready[/] in {time.monotonic() - started:.0f} s: {server.base_url}/v1  "
+            f"model '{server.served_model_name}'  API key: "
+            + (f"from ${api_key_env}" if user_key else "random, not shown (use --api-key-env to set one)")
+        )
+        if check:
+            result = probe_tool_call(server.endpoint)
+            console.print(
+                f"tool call check ({result.latency_ms:.0f} ms): "
+                + (json.dumps(result.tool_calls) if result.tool_calls else f"no tool call; text: {result.content!r}")
+            )
+            if not result.tool_calls:
+                raise typer.Exit(1)
+            return
+        console.print("serving; press Ctrl-C to stop")
+        while server.alive():
+            time.sleep(0.5)
+        raise ServerStartError("vLLM exited", [], server.rerun_command())
+    except ServerStartError as exc:
+        print_server_failure(exc)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        console.print("stopping ...")
+    finally:
+        t0 = time.monotonic()
+        server.stop()
+        console.print(f"stopped in {time.monotonic() - t0:.1f} s")

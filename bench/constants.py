@@ -1,0 +1,47 @@
+"""One source for every default. Modules import from here, never the other way round."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Bump when a Parquet table's columns change meaning or type; `bench compare` refuses to mix versions.
+SCHEMA_VERSION = 1
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EVALSETS_DIR = REPO_ROOT / "evalsets"
+DEFAULT_RESULTS_DIR = Path("results")
+DEFAULT_VLLM_VENV = REPO_ROOT / ".venv-vllm"
+
+
+def cache_dir() -> Path:
+    """Where built models live (the tiny model); `BENCH_CACHE_DIR` moves it."""
+    env = os.environ.get("BENCH_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "vllm-agent-bench"
+
+
+# Server
+LOOPBACK_HOST = "127.0.0.1"
+HEALTH_TIMEOUT_S = 600.0  # a cold compiled start on a busy 2-core machine can take minutes
+STOP_GRACE_S = 5.0  # SIGTERM -> SIGKILL of the whole process group
+LOG_TAIL_LINES = 30
+
+# Environment for a vLLM child that must never reach a model hub or phone home.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "VLLM_NO_USAGE_STATS": "1",
+    "DO_NOT_TRACK": "1",
+}
+
+# Load
+DEFAULT_USERS = 4
+DEFAULT_SPAWN_RATE = 4.0
+DEFAULT_DURATION_S = 60.0
+DEFAULT_REQUEST_TIMEOUT_S = 120.0
+
+# Env var that carries the server API key to child processes (never written to a file).
+API_KEY_ENV = "BENCH_SERVER_API_KEY"

@@ -1,0 +1,198 @@
+"""The model catalog: a short name -> how vLLM serves it (HF id, tool parser, chat template, defaults).
+
+Built-in entries are below. Users add or override entries in a TOML file (`--catalog FILE` or
+`BENCH_CATALOG`), one table per name:
+
+    [models.my-qwen]
+    hf_id = "Qwen/Qwen2.5-3B-Instruct"
+    tool_parser = "hermes"
+    max_model_len = 8192
+
+Any Hugging Face id or local model folder that is not in the catalog can be served too: it gets
+an ad-hoc entry, and `--tool-parser` / `--chat-template` say how to parse its tool calls.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bench.errors import BenchError
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+class ModelEntry(BaseModel):
+    """How to serve one model. `hf_id` or `builder` says where the weights come from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    hf_id: str | None = None  # Hugging Face id or a local folder
+    builder: Literal["tiny"] | None = None  # built locally by bench, no download
+    served_name: str | None = None  # defaults to `name`
+    tool_parser: str | None = None
+    chat_template: str | None = None  # a file name in bench/models/templates or a path
+    max_model_len: int | None = Field(default=None, gt=0)
+    dtype: str = "auto"
+    gpu_memory_gb: float | None = Field(default=None, gt=0)  # rough need at the default length
+    weight_bytes: int | None = Field(default=None, gt=0)  # for the roofline bound
+    gated: bool = False  # needs a Hugging Face token with access granted
+    extra_args: list[str] = Field(default_factory=list)  # vLLM flags this model always needs
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelEntry:
+        if bool(self.hf_id) == bool(self.builder):
+            raise ValueError("give exactly one of hf_id or builder")
+        return self
+
+    @property
+    def served_model_name(self) -> str:
+        return self.served_name or self.name
+
+    def chat_template_path(self) -> Path | None:
+        if not self.chat_template:
+            return None
+        shipped = TEMPLATES_DIR / self.chat_template
+        return shipped if shipped.exists() else Path(self.chat_template).expanduser()
+
+
+BUILTIN_MODELS: dict[str, ModelEntry] = {
+    m.name: m
+    for m in [
+        ModelEntry(
+            name="tiny",
+            builder="tiny",
+            tool_parser="hermes",
+            max_model_len=4096,
+            dtype="float32",
+            description="Tiny scripted Llama built locally in seconds; makes exact, repeatable "
+            "tool calls (bench.models.tiny). The CPU default.",
+        ),
+        ModelEntry(
+            name="gemma-3-4b-it",
+            hf_id="google/gemma-3-4b-it",
+            tool_parser="pythonic",
+            chat_template="gemma3_pythonic_tools.jinja",
+            max_model_len=8192,
+            dtype="bfloat16",
+            gpu_memory_gb=12,
+            weight_bytes=7_760_000_000,  # text-model weights read per decode step, bf16
+            gated=True,
+            description="Gemma 3 4B instruct; no native tool tokens, pythonic calls via a shipped template.",
+        ),
+        ModelEntry(
+            name="qwen2.5-7b-instruct",
+            hf_id="Qwen/Qwen2.5-7B-Instruct",
+            tool_parser="hermes",
+            max_model_len=16384,
+            dtype="bfloat16",
+            gpu_memory_gb=20,
+            weight_bytes=15_230_000_000,
+            description="Qwen2.5 7B instruct; Hermes-style <tool_call> blocks.",
+        ),
+        ModelEntry(
+            name="qwen3-4b-instruct",
+            hf_id="Qwen/Qwen3-4B-Instruct-2507",
+            tool_parser="hermes",
+            max_model_len=16384,
+            dtype="bfloat16",
+            gpu_memory_gb=12,
+            weight_bytes=8_040_000_000,
+            description="Qwen3 4B instruct (2507, non-thinking); Hermes-style tool calls.",
+        ),
+        ModelEntry(
+            name="llama-3.1-8b-instruct",
+            hf_id="meta-llama/Llama-3.1-8B-Instruct",
+            tool_parser="llama3_json",
+            max_model_len=16384,
+            dtype="bfloat16",
+            gpu_memory_gb=22,
+            weight_bytes=16_060_000_000,
+            gated=True,
+            description="Llama 3.1 8B instruct; JSON tool calls, no parallel calls.",
+        ),
+        ModelEntry(
+            name="mistral-7b-instruct",
+            hf_id="mistralai/Mistral-7B-Instruct-v0.3",
+            tool_parser="mistral",
+            max_model_len=16384,
+            dtype="bfloat16",
+            gpu_memory_gb=20,
+            weight_bytes=14_500_000_000,
+            gated=True,
+            extra_args=["--tokenizer-mode", "mistral", "--config-format", "mistral", "--load-format", "mistral"],
+            description="Mistral 7B instruct v0.3 with its own tokenizer format; [TOOL_CALLS] parser.",
+        ),
+    ]
+}
+
+
+def load_catalog_file(path: Path) -> dict[str, ModelEntry]:
+    """Entries from a user TOML file; errors name the file and the entry."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise BenchError(f"--catalog: {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BenchError(f"{path}: invalid TOML ({exc})") from None
+    models = data.get("models", {})
+    if not isinstance(models, dict):
+        raise BenchError(f"{path}: [models] must be a table of tables")
+    entries: dict[str, ModelEntry] = {}
+    for name, fields in models.items():
+        if not isinstance(fields, dict):
+            raise BenchError(f"{path}: models.{name} must be a table")
+        try:
+            entries[name] = ModelEntry(name=name, **fields)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "entry"
+            raise BenchError(f"{path}: models.{name}.{where}: {err['msg']}") from None
+    return entries
+
+
+def load_catalog(path: Path | None = None) -> dict[str, ModelEntry]:
+    """Built-in entries, overridden and extended by the user file (`path` or `BENCH_CATALOG`)."""
+    catalog = dict(BUILTIN_MODELS)
+    user_file = path or (Path(os.environ["BENCH_CATALOG"]) if os.environ.get("BENCH_CATALOG") else None)
+    if user_file:
+        catalog.update(load_catalog_file(user_file))
+    return catalog
+
+
+def looks_like_model_path(name: str) -> bool:
+    """A Hugging Face id (`org/name`) or a local folder, rather than a catalog name."""
+    return "/" in name or Path(name).expanduser().is_dir()
+
+
+def resolve_model(
+    name: str,
+    catalog: dict[str, ModelEntry],
+    *,
+    tool_parser: str | None = None,
+    chat_template: str | None = None,
+) -> ModelEntry:
+    """A catalog entry, or an ad-hoc entry for an HF id or local path; flags override both."""
+    entry = catalog.get(name)
+    if entry is None:
+        if not looks_like_model_path(name):
+            raise BenchError(
+                f"--model: unknown model '{name}' (catalog: {', '.join(sorted(catalog))}; "
+                "or give a Hugging Face id like org/name or a local folder)"
+            )
+        served = Path(name).name if Path(name).expanduser().is_dir() else name
+        entry = ModelEntry(name=name, hf_id=name, served_name=served)
+    updates = {}
+    if tool_parser:
+        updates["tool_parser"] = tool_parser
+    if chat_template:
+        if not Path(chat_template).expanduser().exists() and not (TEMPLATES_DIR / chat_template).exists():
+            raise BenchError(f"--chat-template: {chat_template} does not exist")
+        updates["chat_template"] = chat_template
+    return entry.model_copy(update=updates) if updates else entry

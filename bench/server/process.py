@@ -1,0 +1,228 @@
+"""ServerProcess: one `vllm serve` child in its own process group, on loopback, with a log file.
+
+It fails fast: when the child exits before it is ready, or the wait times out, the error carries
+the last lines of the log and the command to rerun by hand. Stopping signals the whole group
+(SIGTERM, then SIGKILL after a grace period) so no EngineCore or worker survives.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from bench import constants
+from bench.errors import BenchError, RunFailed
+from bench.server.argv import shell_quote_argv
+
+
+@dataclass
+class Endpoint:
+    """An OpenAI-compatible server to talk to; the key and headers are never printed."""
+
+    base_url: str
+    served_model_name: str
+    api_key: str | None = field(default=None, repr=False)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    launched: bool = False
+
+    @property
+    def api_base(self) -> str:
+        return self.base_url.rstrip("/") + "/v1"
+
+    def auth_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+
+class ServerStartError(RunFailed):
+    """The server did not become ready. `usage_error` when vLLM rejected its arguments."""
+
+    def __init__(self, message: str, log_tail: list[str], rerun: str, usage_error: bool = False):
+        super().__init__("server_failed", message)
+        self.log_tail = log_tail
+        self.rerun = rerun
+        if usage_error:
+            self.exit_code = 2
+
+
+def free_port(host: str = constants.LOOPBACK_HOST) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def check_port_free(port: int, host: str = constants.LOOPBACK_HOST, what: str = "--port") -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise BenchError(f"{what}: {host}:{port} is already in use") from None
+
+
+def tail(path: Path, lines: int = constants.LOG_TAIL_LINES) -> list[str]:
+    try:
+        with path.open(errors="replace") as fh:
+            return [line.rstrip("\n") for line in deque(fh, maxlen=lines)]
+    except FileNotFoundError:
+        return []
+
+
+def stop_process_group(proc: subprocess.Popen, grace_s: float = constants.STOP_GRACE_S) -> None:
+    """SIGTERM the child's whole group, SIGKILL after `grace_s`; also reap strays that left it."""
+    if proc.poll() is None or _group_alive(proc.pid):
+        try:
+            descendants = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            descendants = []
+        _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and (proc.poll() is None or _group_alive(proc.pid)):
+            time.sleep(0.05)
+        if proc.poll() is None or _group_alive(proc.pid):
+            _signal_group(proc.pid, signal.SIGKILL)
+        for child in descendants:  # a child that moved to its own session is not in the group
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # Zombies of our own children still count until reaped; ignore them.
+    for p in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(p.info["pid"]) == pgid and p.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.NoSuchProcess, OSError):
+            continue
+    return False
+
+
+class ServerProcess:
+    """Launch, wait for, and stop one vLLM server. Use as a context manager."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        *,
+        log_path: Path,
+        host: str,
+        port: int,
+        served_model_name: str,
+        api_key: str,
+        health_timeout_s: float = constants.HEALTH_TIMEOUT_S,
+    ):
+        self.argv = argv
+        self.env = env
+        self.log_path = log_path
+        self.host = host
+        self.port = port
+        self.served_model_name = served_model_name
+        self._api_key = api_key
+        self.health_timeout_s = health_timeout_s
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.base_url, self.served_model_name, self._api_key, launched=True)
+
+    def rerun_command(self) -> str:
+        """The command to run by hand; the key is shown as a placeholder, never its value."""
+        extra = {k: v for k, v in self.env.items() if k in ("CUDA_VISIBLE_DEVICES", "HF_HUB_OFFLINE")}
+        prefix = " ".join(f"{k}={v}" for k, v in extra.items())
+        return f"VLLM_API_KEY=<key> {prefix + ' ' if prefix else ''}{shell_quote_argv(self.argv)}"
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        try:
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop() takes the whole tree
+            )
+        except OSError as exc:
+            raise BenchError(f"cannot start vLLM ({self.argv[0]}): {exc.strerror}") from None
+        finally:
+            log.close()
+
+    def wait_ready(self, on_tick=None) -> None:
+        """Block until /health and /v1/models answer; raise ServerStartError early on death."""
+        assert self.proc is not None, "start() first"
+        deadline = time.monotonic() + self.health_timeout_s
+        headers = self.endpoint.auth_headers()
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                code = self.proc.poll()
+                if code is not None:
+                    raise self._start_error(f"vLLM exited with code {code} before it was ready", code == 2)
+                try:
+                    if client.get(f"{self.base_url}/health").status_code == 200:
+                        models = client.get(f"{self.base_url}/v1/models", headers=headers)
+                        if models.status_code == 200:
+                            return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise self._start_error(f"vLLM was not ready after {self.health_timeout_s:.0f} s")
+                if on_tick:
+                    on_tick()
+                time.sleep(0.5)
+
+    def _start_error(self, message: str, usage_error: bool = False) -> ServerStartError:
+        return ServerStartError(message, tail(self.log_path), self.rerun_command(), usage_error)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, grace_s: float = constants.STOP_GRACE_S) -> None:
+        if self.proc is not None:
+            stop_process_group(self.proc, grace_s)
+
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

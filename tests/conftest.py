@@ -1,0 +1,37 @@
+"""Shared test setup: a clean environment and the `gpu` marker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+
+def _has_nvidia_gpu() -> bool:
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.stdout.startswith("GPU")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _has_nvidia_gpu():
+        return
+    skip = pytest.mark.skip(reason="needs an NVIDIA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never depend on the developer's BENCH_* settings; built models go to a shared temp cache."""
+    for key in list(os.environ):
+        if key.startswith("BENCH_") and key not in ("BENCH_CACHE_DIR", "BENCH_VLLM_PYTHON"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
