@@ -32,7 +32,9 @@ class EngineFlags(BaseModel):
     dtype: str | None = None
     enforce_eager: bool | None = None
     speculative_config: str | None = None  # JSON, passed as given
-    extra_args: list[str] = Field(default_factory=list)  # --engine-arg KEY=VALUE and args after `--`
+    extra_args: list[str] = Field(
+        default_factory=list
+    )  # --engine-arg KEY=VALUE and args after `--`
 
     def is_default(self) -> bool:
         return self == EngineFlags()
@@ -49,7 +51,9 @@ class ServerConfig(BaseModel):
     chat_template: str | None = None
     gpus: list[int] | None = None  # CUDA_VISIBLE_DEVICES; None = all visible / CPU
     engine: EngineFlags = Field(default_factory=EngineFlags)
-    vllm_python: Path | None = None  # an existing vLLM install; else BENCH_VLLM_PYTHON or .venv-vllm
+    vllm_python: Path | None = (
+        None  # an existing vLLM install; else BENCH_VLLM_PYTHON or .venv-vllm
+    )
     port: int | None = Field(default=None, ge=1, le=65535)  # None = a free port
     health_timeout_s: float = Field(default=constants.HEALTH_TIMEOUT_S, gt=0)
     # Attach mode: no launch.
@@ -76,3 +80,48 @@ class ServerConfig(BaseModel):
 
 
 StreamMode = Literal["stream", "no-stream"]
+
+
+class LoadConfig(BaseModel):
+    """How much load and of what shape; see `bench run --help`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    users: int = Field(default=constants.DEFAULT_USERS, gt=0)
+    spawn_rate: float = Field(default=constants.DEFAULT_SPAWN_RATE, gt=0)
+    duration_s: float | None = Field(default=constants.DEFAULT_DURATION_S, gt=0)
+    sessions: int | None = Field(default=None, gt=0)  # stop after exactly N sessions
+    session_rate: float | None = Field(default=None, gt=0)  # open loop: new sessions per second
+    arrival: Literal["poisson", "constant"] = "poisson"
+    max_sessions_in_flight: int | None = Field(default=None, gt=0)
+    processes: int = Field(default_factory=constants.default_load_processes, gt=0)
+    think_time_s: float = Field(default=0.0, ge=0)
+    seed: int | None = None
+    warmup_s: float = Field(default=0.0, ge=0)
+    warmup_sessions: int = Field(default=1, ge=0)  # per load process
+    trials: int = Field(default=1, gt=0)
+    stream: bool = True
+    request_timeout_s: float = Field(default=constants.DEFAULT_REQUEST_TIMEOUT_S, gt=0)
+    web: bool = False
+    web_host: str = constants.LOOPBACK_HOST
+    web_port: int = Field(default=constants.DEFAULT_WEB_PORT, ge=1, le=65535)
+
+    @property
+    def users_effective(self) -> int:
+        """Open loop: the users are the cap on sessions in flight."""
+        if self.session_rate is not None:
+            return self.max_sessions_in_flight or self.users
+        return self.users
+
+
+class RunConfig(BaseModel):
+    """Everything `bench run` needs; saved as config.resolved.toml in the run folder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    load: LoadConfig = Field(default_factory=LoadConfig)
+    evalset: str = constants.DEFAULT_EVALSET
+    agent: Path | None = None  # default: the agent folder the eval set lives in
+    results_dir: Path = constants.DEFAULT_RESULTS_DIR
+    run_id: str | None = None

@@ -28,6 +28,7 @@ LOOPBACK_HOST = "127.0.0.1"
 HEALTH_TIMEOUT_S = 600.0  # a cold compiled start on a busy 2-core machine can take minutes
 STOP_GRACE_S = 5.0  # SIGTERM -> SIGKILL of the whole process group
 LOG_TAIL_LINES = 30
+CPU_KV_CACHE_BYTES = "512M"  # KV cache of a CPU server unless the user sizes it
 
 # Environment for a vLLM child that must never reach a model hub or phone home.
 OFFLINE_ENV = {
@@ -45,3 +46,10 @@ DEFAULT_REQUEST_TIMEOUT_S = 120.0
 
 # Env var that carries the server API key to child processes (never written to a file).
 API_KEY_ENV = "BENCH_SERVER_API_KEY"
+DEFAULT_EVALSET = "weather_time"
+DEFAULT_WEB_PORT = 8089
+
+
+def default_load_processes() -> int:
+    """Locust processes on one machine: half the cores (the server needs the rest), at least 1."""
+    return max(1, (os.cpu_count() or 2) // 2)

@@ -64,7 +64,9 @@ def resolve_evalset_path(path_text: str) -> Path:
 def find_eval_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(EVAL_FILE_SUFFIXES))
+    files = sorted(
+        p for p in path.rglob("*") if p.is_file() and p.name.endswith(EVAL_FILE_SUFFIXES)
+    )
     if not files:
         raise BenchError(f"--evalset: no *.evalset.json or *.test.json file in {path}")
     return files

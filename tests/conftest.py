@@ -29,7 +29,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def clean_environ(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Tests never depend on the developer's BENCH_* settings; built models go to a shared temp cache."""
     for key in list(os.environ):
         if key.startswith("BENCH_") and key not in ("BENCH_CACHE_DIR", "BENCH_VLLM_PYTHON"):

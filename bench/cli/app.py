@@ -8,6 +8,8 @@ import typer
 
 from bench.cli import doctor as doctor_cmd
 from bench.cli import models as models_cmd
+from bench.cli import results as results_cmd
+from bench.cli import run as run_cmd
 from bench.cli import serve as serve_cmd
 from bench.cli.console import err_console
 from bench.errors import BenchError, RunFailed
@@ -21,9 +23,11 @@ app = typer.Typer(
 )
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": False}
 
+app.command("run", context_settings=PASSTHROUGH)(run_cmd.run)
 app.command("serve", context_settings=PASSTHROUGH)(serve_cmd.serve)
 app.command("doctor")(doctor_cmd.doctor)
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(results_cmd.app, name="results")
 
 
 @app.command("fake-server")
@@ -40,7 +44,10 @@ def fake_server(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes are one line on stderr with exit code 2, never a traceback."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns typer.Exit's code instead of exiting.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except BenchError as exc:
         err_console.print(f"error: {exc}", markup=False)
         sys.exit(exc.exit_code)

@@ -18,13 +18,21 @@ from bench.server.probe import probe_tool_call
 
 
 def doctor(
-    serve_check: Annotated[bool, typer.Option("--serve/--no-serve", help="Also build and serve the tiny model (~1 min).")] = True,
+    serve_check: Annotated[
+        bool,
+        typer.Option("--serve/--no-serve", help="Also build and serve the tiny model (~1 min)."),
+    ] = True,
 ) -> None:
     """Check the installation and say what to fix."""
     problems: list[str] = []
-    console.print(f"bench {__version__} on Python {platform.python_version()} ({platform.machine()})")
+    console.print(
+        f"bench {__version__} on Python {platform.python_version()} ({platform.machine()})"
+    )
     gpus = detect_gpus()
-    console.print("GPUs: " + (", ".join(f"{g.index}: {g.name} ({g.memory_mib} MiB)" for g in gpus) or "none (CPU)"))
+    console.print(
+        "GPUs: "
+        + (", ".join(f"{g.index}: {g.name} ({g.memory_mib} MiB)" for g in gpus) or "none (CPU)")
+    )
     try:
         python = find_vllm_python()
         version = vllm_version(python)
@@ -46,10 +54,15 @@ def doctor(
         log = constants.DEFAULT_RESULTS_DIR / "doctor" / "server.log"
         try:
             t0 = time.monotonic()
-            with console.status("serving the tiny model ..."), serving(ServerConfig(model="tiny"), log) as (endpoint, _):
+            with (
+                console.status("serving the tiny model ..."),
+                serving(ServerConfig(model="tiny"), log) as (endpoint, _),
+            ):
                 ready_s = time.monotonic() - t0
                 result = probe_tool_call(endpoint)
-            console.print(f"tiny model served in {ready_s:.0f} s; tool call: {result.tool_calls or result.content!r}")
+            console.print(
+                f"tiny model served in {ready_s:.0f} s; tool call: {result.tool_calls or result.content!r}"
+            )
             if not result.tool_calls:
                 problems.append(f"the tiny model answered without a tool call; see {log}")
         except (RunFailed, BenchError) as exc:

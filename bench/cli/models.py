@@ -13,7 +13,9 @@ from bench.cli.options import Catalog
 from bench.errors import BenchError
 from bench.models.catalog import load_catalog
 
-app = typer.Typer(help="The model catalog: names bench knows and how vLLM serves them.", no_args_is_help=True)
+app = typer.Typer(
+    help="The model catalog: names bench knows and how vLLM serves them.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -23,7 +25,14 @@ def list_models(catalog: Catalog = None) -> None:
     for entry in load_catalog(catalog).values():
         source = entry.hf_id or f"built locally ({entry.builder})"
         gb = f"{entry.gpu_memory_gb:g}" if entry.gpu_memory_gb else "-"
-        table.add_row(entry.name, source, entry.tool_parser or "-", str(entry.max_model_len or "-"), entry.dtype, gb)
+        table.add_row(
+            entry.name,
+            source,
+            entry.tool_parser or "-",
+            str(entry.max_model_len or "-"),
+            entry.dtype,
+            gb,
+        )
     console.print(table)
 
 
@@ -42,7 +51,9 @@ def show_model(name: str, catalog: Catalog = None) -> None:
 
 
 @app.command("build-tiny")
-def build_tiny(out_dir: Annotated[Path, typer.Argument(help="Folder to write the model into.")]) -> None:
+def build_tiny(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the model into.")],
+) -> None:
     """Build the tiny scripted model (seconds, no download) into OUT_DIR."""
     from bench.models.tiny import build_tiny_model
 

@@ -45,9 +45,22 @@ def serve(
     enforce_eager: o.EnforceEager = None,
     speculative_config: o.SpeculativeConfig = None,
     engine_arg: o.EngineArg = None,
-    api_key_env: Annotated[str | None, typer.Option(help="Serve with the key in this env var (default: a random key that is never shown).")] = None,
-    log_file: Annotated[Path | None, typer.Option(help="vLLM's log (default: results/serve/server-<time>.log).")] = None,
-    check: Annotated[bool, typer.Option("--check", help="Send one tool-call request, print the answer, stop the server and exit.")] = False,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve with the key in this env var (default: a random key that is never shown)."
+        ),
+    ] = None,
+    log_file: Annotated[
+        Path | None, typer.Option(help="vLLM's log (default: results/serve/server-<time>.log).")
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Send one tool-call request, print the answer, stop the server and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Start vLLM on 127.0.0.1 with the model and engine flags; stop it with Ctrl-C.
 
@@ -83,13 +96,21 @@ def serve(
         console.print(
             f"[green]ready[/] in {time.monotonic() - started:.0f} s: {server.base_url}/v1  "
             f"model '{server.served_model_name}'  API key: "
-            + (f"from ${api_key_env}" if user_key else "random, not shown (use --api-key-env to set one)")
+            + (
+                f"from ${api_key_env}"
+                if user_key
+                else "random, not shown (use --api-key-env to set one)"
+            )
         )
         if check:
             result = probe_tool_call(server.endpoint)
             console.print(
                 f"tool call check ({result.latency_ms:.0f} ms): "
-                + (json.dumps(result.tool_calls) if result.tool_calls else f"no tool call; text: {result.content!r}")
+                + (
+                    json.dumps(result.tool_calls)
+                    if result.tool_calls
+                    else f"no tool call; text: {result.content!r}"
+                )
             )
             if not result.tool_calls:
                 raise typer.Exit(1)

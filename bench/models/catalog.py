@@ -126,7 +126,14 @@ BUILTIN_MODELS: dict[str, ModelEntry] = {
             gpu_memory_gb=20,
             weight_bytes=14_500_000_000,
             gated=True,
-            extra_args=["--tokenizer-mode", "mistral", "--config-format", "mistral", "--load-format", "mistral"],
+            extra_args=[
+                "--tokenizer-mode",
+                "mistral",
+                "--config-format",
+                "mistral",
+                "--load-format",
+                "mistral",
+            ],
             description="Mistral 7B instruct v0.3 with its own tokenizer format; [TOOL_CALLS] parser.",
         ),
     ]
@@ -160,7 +167,9 @@ def load_catalog_file(path: Path) -> dict[str, ModelEntry]:
 def load_catalog(path: Path | None = None) -> dict[str, ModelEntry]:
     """Built-in entries, overridden and extended by the user file (`path` or `BENCH_CATALOG`)."""
     catalog = dict(BUILTIN_MODELS)
-    user_file = path or (Path(os.environ["BENCH_CATALOG"]) if os.environ.get("BENCH_CATALOG") else None)
+    user_file = path or (
+        Path(os.environ["BENCH_CATALOG"]) if os.environ.get("BENCH_CATALOG") else None
+    )
     if user_file:
         catalog.update(load_catalog_file(user_file))
     return catalog
@@ -192,7 +201,10 @@ def resolve_model(
     if tool_parser:
         updates["tool_parser"] = tool_parser
     if chat_template:
-        if not Path(chat_template).expanduser().exists() and not (TEMPLATES_DIR / chat_template).exists():
+        if (
+            not Path(chat_template).expanduser().exists()
+            and not (TEMPLATES_DIR / chat_template).exists()
+        ):
             raise BenchError(f"--chat-template: {chat_template} does not exist")
         updates["chat_template"] = chat_template
     return entry.model_copy(update=updates) if updates else entry

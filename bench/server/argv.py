@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench import constants
 from bench.config import EngineFlags
 from bench.errors import BenchError
 from bench.models.catalog import ModelEntry
@@ -60,7 +61,13 @@ def parse_gpus(text: str) -> list[int]:
     return gpus
 
 
-def effective_engine_flags(engine: EngineFlags, gpus: list[int] | None, *, on_gpu: bool) -> EngineFlags:
+def _sets_kv_cache(extra_args: list[str], env: dict[str, str]) -> bool:
+    return any(a.startswith("--kv-cache-memory-bytes") for a in extra_args) or bool(env.get("VLLM_CPU_KVCACHE_SPACE"))
+
+
+def effective_engine_flags(
+    engine: EngineFlags, gpus: list[int] | None, *, on_gpu: bool, env: dict[str, str] | None = None
+) -> EngineFlags:
     """Defaults that depend on the hardware: tensor parallel across the chosen GPUs; eager on CPU."""
     updates: dict[str, object] = {}
     if gpus and engine.tensor_parallel_size is None:
@@ -73,6 +80,10 @@ def effective_engine_flags(engine: EngineFlags, gpus: list[int] | None, *, on_gp
     if not on_gpu and engine.enforce_eager is None:
         # Compiling takes 25-75 s on a small CPU and gains little there; eager starts in ~20 s.
         updates["enforce_eager"] = True
+    if not on_gpu and engine.gpu_memory_utilization is None and not _sets_kv_cache(engine.extra_args, env or {}):
+        # On CPU, --gpu-memory-utilization reserves that fraction of RAM (0.92 by default) and
+        # refuses to start when less is free; a fixed KV cache size skips that check.
+        updates["extra_args"] = [*engine.extra_args, "--kv-cache-memory-bytes", constants.CPU_KV_CACHE_BYTES]
     return engine.model_copy(update=updates) if updates else engine
 
 
@@ -83,7 +94,11 @@ def engine_argv(engine: EngineFlags) -> list[str]:
         if value is not None:
             argv += [flag(name), str(value)]
     if engine.enable_prefix_caching is not None:
-        argv.append("--enable-prefix-caching" if engine.enable_prefix_caching else "--no-enable-prefix-caching")
+        argv.append(
+            "--enable-prefix-caching"
+            if engine.enable_prefix_caching
+            else "--no-enable-prefix-caching"
+        )
     if engine.enforce_eager:
         argv.append("--enforce-eager")
     return argv + list(engine.extra_args)
@@ -119,7 +134,9 @@ def build_vllm_argv(
     return argv + list(entry.extra_args) + engine_argv(engine)
 
 
-def vllm_env(base: dict[str, str], *, gpus: list[int] | None, api_key: str, offline: bool) -> dict[str, str]:
+def vllm_env(
+    base: dict[str, str], *, gpus: list[int] | None, api_key: str, offline: bool
+) -> dict[str, str]:
     env = dict(base)
     env["VLLM_API_KEY"] = api_key
     if gpus is not None:
@@ -128,7 +145,7 @@ def vllm_env(base: dict[str, str], *, gpus: list[int] | None, api_key: str, offl
         env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
     env.setdefault("VLLM_NO_USAGE_STATS", "1")
     env.setdefault("DO_NOT_TRACK", "1")
-    if env.get("VLLM_CPU_KVCACHE_SPACE", None) == "":
+    if env.get("VLLM_CPU_KVCACHE_SPACE") == "":
         del env["VLLM_CPU_KVCACHE_SPACE"]  # an empty value crashes the CPU worker
     return env
 

@@ -39,7 +39,9 @@ def vllm_version(python: Path, timeout_s: float = 60) -> str | None:
         "    except m.PackageNotFoundError: pass\n"
     )
     try:
-        out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=timeout_s)
+        out = subprocess.run(
+            [str(python), "-c", code], capture_output=True, text=True, timeout=timeout_s
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None

@@ -36,7 +36,10 @@ class ServerPlan:
 
 def resolve_entry(cfg: ServerConfig) -> ModelEntry:
     return resolve_model(
-        cfg.model, load_catalog(cfg.catalog), tool_parser=cfg.tool_parser, chat_template=cfg.chat_template
+        cfg.model,
+        load_catalog(cfg.catalog),
+        tool_parser=cfg.tool_parser,
+        chat_template=cfg.chat_template,
     )
 
 
@@ -74,9 +77,11 @@ def plan_server(cfg: ServerConfig) -> ServerPlan:
     if cfg.port is not None:
         check_port_free(cfg.port)
     port = cfg.port or free_port()
-    engine = effective_engine_flags(cfg.engine, cfg.gpus, on_gpu=bool(gpus))
+    engine = effective_engine_flags(cfg.engine, cfg.gpus, on_gpu=bool(gpus), env=dict(os.environ))
     model_path = model_path_for(entry)
-    argv = build_vllm_argv(python, entry, model_path, engine, host=constants.LOOPBACK_HOST, port=port)
+    argv = build_vllm_argv(
+        python, entry, model_path, engine, host=constants.LOOPBACK_HOST, port=port
+    )
     return ServerPlan(entry, model_path, engine, python, gpus, port, argv)
 
 
@@ -85,7 +90,9 @@ def launch_server(
 ) -> ServerProcess:
     """A started (not yet ready) ServerProcess; the key is a fresh random one unless given."""
     api_key = api_key or secrets.token_urlsafe(24)
-    env = vllm_env(dict(os.environ), gpus=cfg.gpus, api_key=api_key, offline=plan.entry.builder is not None)
+    env = vllm_env(
+        dict(os.environ), gpus=cfg.gpus, api_key=api_key, offline=plan.entry.builder is not None
+    )
     server = ServerProcess(
         plan.argv, env,
         log_path=log_path, host=constants.LOOPBACK_HOST, port=plan.port,
@@ -101,7 +108,9 @@ def parse_headers(lines: list[str]) -> dict[str, str]:
     for line in lines:
         key, sep, value = line.partition(":")
         if not sep or not key.strip():
-            raise BenchError("--header: expected 'Name: value'")  # the value may be a secret: not echoed
+            raise BenchError(
+                "--header: expected 'Name: value'"
+            )  # the value may be a secret: not echoed
         headers[key.strip()] = value.strip()
     return headers
 
@@ -114,7 +123,9 @@ def gcloud_identity_token() -> str:
     except FileNotFoundError:
         raise BenchError("--gcloud-identity-token: the gcloud CLI is not installed") from None
     if out.returncode != 0 or not out.stdout.strip():
-        raise BenchError("--gcloud-identity-token: `gcloud auth print-identity-token` failed; run `gcloud auth login`")
+        raise BenchError(
+            "--gcloud-identity-token: `gcloud auth print-identity-token` failed; run `gcloud auth login`"
+        )
     return out.stdout.strip()
 
 
@@ -145,12 +156,16 @@ def attach_endpoint(cfg: ServerConfig) -> Endpoint:
     elif len(served) == 1:
         endpoint.served_model_name = served[0]
     else:
-        raise BenchError(f"--model: {cfg.model} is not served at {base} (served: {', '.join(map(str, served))})")
+        raise BenchError(
+            f"--model: {cfg.model} is not served at {base} (served: {', '.join(map(str, served))})"
+        )
     return endpoint
 
 
 @contextlib.contextmanager
-def serving(cfg: ServerConfig, log_path: Path, on_tick=None) -> Iterator[tuple[Endpoint, ServerProcess | None]]:
+def serving(
+    cfg: ServerConfig, log_path: Path, on_tick=None
+) -> Iterator[tuple[Endpoint, ServerProcess | None]]:
     """A ready endpoint for the block; a launched server is stopped on the way out, whatever happens."""
     if cfg.endpoint:
         yield attach_endpoint(cfg), None

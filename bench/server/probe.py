@@ -31,7 +31,9 @@ class ProbeResult:
     latency_ms: float
 
 
-def probe_tool_call(endpoint: Endpoint, prompt: str = "What is the weather in London?") -> ProbeResult:
+def probe_tool_call(
+    endpoint: Endpoint, prompt: str = "What is the weather in London?"
+) -> ProbeResult:
     body = {
         "model": endpoint.served_model_name,
         "messages": [{"role": "user", "content": prompt}],
@@ -40,7 +42,10 @@ def probe_tool_call(endpoint: Endpoint, prompt: str = "What is the weather in Lo
         "max_tokens": 128,
     }
     resp = httpx.post(
-        f"{endpoint.api_base}/chat/completions", json=body, headers=endpoint.auth_headers(), timeout=120
+        f"{endpoint.api_base}/chat/completions",
+        json=body,
+        headers=endpoint.auth_headers(),
+        timeout=120,
     )
     resp.raise_for_status()
     choice = resp.json()["choices"][0]
@@ -49,4 +54,9 @@ def probe_tool_call(endpoint: Endpoint, prompt: str = "What is the weather in Lo
         {"name": c["function"]["name"], "args": json.loads(c["function"]["arguments"] or "{}")}
         for c in message.get("tool_calls") or []
     ]
-    return ProbeResult(calls, message.get("content"), choice.get("finish_reason"), resp.elapsed.total_seconds() * 1000)
+    return ProbeResult(
+        calls,
+        message.get("content"),
+        choice.get("finish_reason"),
+        resp.elapsed.total_seconds() * 1000,
+    )

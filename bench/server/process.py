@@ -7,6 +7,7 @@ the last lines of the log and the command to rerun by hand. Stopping signals the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -92,21 +93,15 @@ def stop_process_group(proc: subprocess.Popen, grace_s: float = constants.STOP_G
         if proc.poll() is None or _group_alive(proc.pid):
             _signal_group(proc.pid, signal.SIGKILL)
         for child in descendants:  # a child that moved to its own session is not in the group
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 child.kill()
-            except psutil.NoSuchProcess:
-                pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def _signal_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _group_alive(pgid: int) -> bool:
@@ -161,7 +156,9 @@ class ServerProcess:
 
     def rerun_command(self) -> str:
         """The command to run by hand; the key is shown as a placeholder, never its value."""
-        extra = {k: v for k, v in self.env.items() if k in ("CUDA_VISIBLE_DEVICES", "HF_HUB_OFFLINE")}
+        extra = {
+            k: v for k, v in self.env.items() if k in ("CUDA_VISIBLE_DEVICES", "HF_HUB_OFFLINE")
+        }
         prefix = " ".join(f"{k}={v}" for k, v in extra.items())
         return f"VLLM_API_KEY=<key> {prefix + ' ' if prefix else ''}{shell_quote_argv(self.argv)}"
 
@@ -191,7 +188,9 @@ class ServerProcess:
             while True:
                 code = self.proc.poll()
                 if code is not None:
-                    raise self._start_error(f"vLLM exited with code {code} before it was ready", code == 2)
+                    raise self._start_error(
+                        f"vLLM exited with code {code} before it was ready", code == 2
+                    )
                 try:
                     if client.get(f"{self.base_url}/health").status_code == 200:
                         models = client.get(f"{self.base_url}/v1/models", headers=headers)
@@ -200,7 +199,9 @@ class ServerProcess:
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline:
-                    raise self._start_error(f"vLLM was not ready after {self.health_timeout_s:.0f} s")
+                    raise self._start_error(
+                        f"vLLM was not ready after {self.health_timeout_s:.0f} s"
+                    )
                 if on_tick:
                     on_tick()
                 time.sleep(0.5)

@@ -58,8 +58,11 @@ def test_base_argv_for_gemma_uses_pythonic_parser_and_shipped_template():
         ("quantization", "fp8", ["--quantization", "fp8"]),
         ("dtype", "half", ["--dtype", "half"]),
         ("enforce_eager", True, ["--enforce-eager"]),
-        ("speculative_config", '{"method": "ngram", "num_speculative_tokens": 3}',
-         ["--speculative-config", '{"method": "ngram", "num_speculative_tokens": 3}']),
+        (
+            "speculative_config",
+            '{"method": "ngram", "num_speculative_tokens": 3}',
+            ["--speculative-config", '{"method": "ngram", "num_speculative_tokens": 3}'],
+        ),
     ],
 )
 def test_every_typed_flag(field, value, expected):
@@ -107,19 +110,29 @@ def test_gpus_set_visible_devices_and_default_tensor_parallel():
 
 
 def test_gpus_split_over_pipeline_parallel():
-    engine = effective_engine_flags(EngineFlags(pipeline_parallel_size=2), [0, 1, 2, 3], on_gpu=True)
+    engine = effective_engine_flags(
+        EngineFlags(pipeline_parallel_size=2), [0, 1, 2, 3], on_gpu=True
+    )
     assert engine.tensor_parallel_size == 2
     with pytest.raises(BenchError, match="--gpus"):
         effective_engine_flags(EngineFlags(pipeline_parallel_size=3), [0, 1], on_gpu=True)
 
 
 def test_explicit_tensor_parallel_wins_over_gpu_count():
-    assert effective_engine_flags(EngineFlags(tensor_parallel_size=1), [0, 1], on_gpu=True).tensor_parallel_size == 1
+    assert (
+        effective_engine_flags(
+            EngineFlags(tensor_parallel_size=1), [0, 1], on_gpu=True
+        ).tensor_parallel_size
+        == 1
+    )
 
 
 def test_cpu_defaults_to_eager_unless_told_otherwise():
     assert effective_engine_flags(EngineFlags(), None, on_gpu=False).enforce_eager is True
-    assert effective_engine_flags(EngineFlags(enforce_eager=False), None, on_gpu=False).enforce_eager is False
+    assert (
+        effective_engine_flags(EngineFlags(enforce_eager=False), None, on_gpu=False).enforce_eager
+        is False
+    )
     assert effective_engine_flags(EngineFlags(), None, on_gpu=True).enforce_eager is None
 
 
@@ -142,3 +155,13 @@ def test_endpoint_refuses_engine_flags():
         ServerConfig(endpoint="http://127.0.0.1:1", engine=EngineFlags(max_num_seqs=4))
     with pytest.raises(ValueError, match="--gpus"):
         ServerConfig(endpoint="http://127.0.0.1:1", gpus=[0])
+
+
+def test_cpu_sizes_the_kv_cache_unless_the_user_did():
+    engine = effective_engine_flags(EngineFlags(), None, on_gpu=False)
+    assert engine.extra_args == ["--kv-cache-memory-bytes", "512M"]
+    given = EngineFlags(extra_args=["--kv-cache-memory-bytes", "2G"])
+    assert effective_engine_flags(given, None, on_gpu=False).extra_args == ["--kv-cache-memory-bytes", "2G"]
+    assert effective_engine_flags(EngineFlags(gpu_memory_utilization=0.3), None, on_gpu=False).extra_args == []
+    assert effective_engine_flags(EngineFlags(), None, on_gpu=False, env={"VLLM_CPU_KVCACHE_SPACE": "2"}).extra_args == []
+    assert effective_engine_flags(EngineFlags(), None, on_gpu=True).extra_args == []

@@ -1,0 +1,338 @@
+"""run_benchmark(cfg): the whole run, stage by stage, top to bottom.
+
+    validate -> run folder -> server (launch or attach) -> load (Locust child) -> stop
+    -> Parquet (scored) -> summary
+
+Everything that can be wrong with the input is checked before anything starts. Each completed
+record is on disk (raw JSONL) the moment it completes, so a crash anywhere still leaves a run
+folder that `bench results rebuild` turns into tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from bench import constants
+from bench.config import RunConfig
+from bench.errors import BenchError, RunFailed
+from bench.evalset import LoadedEvalSet, load_evalset
+from bench.load.process import LocustProcess
+from bench.load.spec import LoadSpec
+from bench.results.build import BuildResult, build_results
+from bench.results.manifest import update_manifest, write_manifest
+from bench.results.provenance import host_info
+from bench.results.raw import count_lines
+from bench.server.environment import detect_gpus, vllm_version
+from bench.server.launch import plan_server, serving
+from bench.server.process import Endpoint, ServerProcess, check_port_free
+
+HEADERS_ENV = "BENCH_EXTRA_HEADERS"
+LOAD_STOP_GRACE_S = 20.0  # Locust's own stop plus writing its CSVs; then a hard kill
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str
+    summary: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass
+class Progress:
+    elapsed_s: float
+    duration_s: float | None
+    sessions: int
+    sessions_target: int | None
+    turns: int
+    phase: str
+
+
+class Interrupted(Exception):
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def make_run_id(cfg: RunConfig, evalset: LoadedEvalSet) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    model = Path(cfg.server.model).name.replace("/", "_")
+    return f"{stamp}-{model}-{evalset.eval_set_id}-{secrets.token_hex(2)}"
+
+
+def prepare_run_dir(results_dir: Path, run_id: str) -> Path:
+    """Create the run folder, or fail with one line before anything starts."""
+    run_dir = results_dir / run_id
+    try:
+        (run_dir / "raw").mkdir(parents=True, exist_ok=False)
+        probe = run_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except FileExistsError:
+        raise BenchError(f"--run-id: {run_dir} already exists") from None
+    except OSError as exc:
+        raise BenchError(f"--results-dir: cannot write to {results_dir} ({exc.strerror})") from None
+    return run_dir
+
+
+def resolve_agent_dir(cfg: RunConfig, evalset: LoadedEvalSet) -> Path:
+    agent_dir = cfg.agent or evalset.agent_dir
+    if agent_dir is None:
+        raise BenchError(
+            f"--agent: no agent folder found beside {evalset.files[0]}; give --agent DIR"
+        )
+    if not agent_dir.is_dir():
+        raise BenchError(f"--agent: {agent_dir} is not a folder")
+    if not (agent_dir / "agent.py").exists() and not (agent_dir / "__init__.py").exists():
+        raise BenchError(f"--agent: {agent_dir} has no agent.py or __init__.py exposing root_agent")
+    return agent_dir.resolve()
+
+
+def provenance_for(
+    cfg: RunConfig, evalset: LoadedEvalSet, plan_info: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        **host_info(),
+        **plan_info,
+        "model": cfg.server.model,
+        "eval_set_id": evalset.eval_set_id,
+        "eval_set_files": [str(f) for f in evalset.files],
+        "eval_set_sha256": evalset.content_sha256,
+        "load": cfg.load.model_dump(mode="json"),
+    }
+
+
+def run_benchmark(
+    cfg: RunConfig, on_progress: Callable[[Progress], None] | None = None
+) -> RunResult:
+    # 1. Validate everything before anything starts.
+    evalset = load_evalset(cfg.evalset)
+    agent_dir = resolve_agent_dir(cfg, evalset)
+    plan = None
+    if not cfg.server.endpoint:
+        plan = plan_server(cfg.server)  # model, vLLM env, GPUs, port
+    if cfg.load.web:
+        check_port_free(cfg.load.web_port, cfg.load.web_host, what="--web-port")
+    plan_info: dict[str, Any] = {"endpoint_attached": bool(cfg.server.endpoint)}
+    if plan is not None:
+        plan_info.update(
+            served_model_name=plan.entry.served_model_name,
+            model_source=plan.entry.hf_id or f"builder:{plan.entry.builder}",
+            tool_parser=plan.entry.tool_parser,
+            vllm_argv=plan.argv[3:],  # without the interpreter; holds no secret
+            vllm_version=vllm_version(plan.python),
+            gpus=[g.__dict__ for g in plan.gpus],
+            engine_flags=plan.engine.model_dump(mode="json", exclude_none=True),
+        )
+    else:
+        plan_info["gpus"] = [g.__dict__ for g in detect_gpus()]
+
+    # 2. The run folder: resolved config and a manifest that says "running".
+    run_id = cfg.run_id or make_run_id(cfg, evalset)
+    run_dir = prepare_run_dir(cfg.results_dir, run_id)
+    (run_dir / "config.resolved.toml").write_text(
+        tomli_w.dumps(_toml_safe(cfg.model_dump(mode="json", exclude_none=True)))
+    )
+    manifest: dict[str, Any] = {
+        "run_id": run_id,
+        "status": "running",
+        "started_at": datetime.now(UTC).isoformat(),
+        "provenance": provenance_for(cfg, evalset, plan_info),
+        "criteria": evalset.criteria,
+        "summary_info": {
+            "model": cfg.server.model,
+            "served_model_name": plan_info.get("served_model_name"),
+            "eval_set_id": evalset.eval_set_id,
+            "users": cfg.load.users_effective,
+            "session_rate": cfg.load.session_rate,
+            "processes": cfg.load.processes,
+            "stream": cfg.load.stream,
+        },
+    }
+    write_manifest(run_dir, manifest)
+
+    status, message = "completed", ""
+    failure: RunFailed | None = None
+    previous_handlers = _install_signal_handlers()
+    try:
+        try:
+            # 3. The server, then 4. the load inside its lifetime.
+            with serving(cfg.server, run_dir / "server.log", on_tick=_check_interrupt) as (
+                endpoint,
+                server,
+            ):
+                info = {**manifest["summary_info"], "served_model_name": endpoint.served_model_name}
+                update_manifest(run_dir, summary_info=info)
+                status, message = _drive_load(
+                    cfg, run_dir, run_id, agent_dir, endpoint, server, on_progress
+                )
+        except Interrupted as exc:
+            status, message = "interrupted", f"stopped by {exc}"
+        except RunFailed as exc:
+            status, message, failure = exc.status, str(exc), exc
+        # 5. Parquet from whatever raw records exist, whatever happened above.
+        update_manifest(
+            run_dir, status=status, message=message, ended_at=datetime.now(UTC).isoformat()
+        )
+        built: BuildResult = build_results(run_dir)
+        update_manifest(run_dir, counts=built.counts, raw_bad_lines=built.bad_lines)
+    finally:
+        _restore_signal_handlers(previous_handlers)
+    result = RunResult(run_dir, status, built.summary, built.counts, message)
+    if failure is not None:
+        failure.result = result  # type: ignore[attr-defined]
+        raise failure
+    return result
+
+
+def _drive_load(
+    cfg: RunConfig,
+    run_dir: Path,
+    run_id: str,
+    agent_dir: Path,
+    endpoint: Endpoint,
+    server: ServerProcess | None,
+    on_progress: Callable[[Progress], None] | None,
+) -> tuple[str, str]:
+    load = cfg.load
+    env = dict(os.environ)
+    env[constants.API_KEY_ENV] = endpoint.api_key or ""
+    if endpoint.headers:
+        env[HEADERS_ENV] = json.dumps(endpoint.headers)
+    spec = LoadSpec(
+        run_id=run_id,
+        run_dir=str(run_dir.resolve()),
+        evalset=cfg.evalset,
+        agent_dir=str(agent_dir),
+        api_base=endpoint.api_base,
+        served_model_name=endpoint.served_model_name,
+        stream=load.stream,
+        think_time_s=load.think_time_s,
+        seed=load.seed,
+        trials=load.trials,
+        warmup_sessions_per_process=load.warmup_sessions,
+        warmup_s=load.warmup_s,
+        max_sessions=load.sessions,
+        session_rate=load.session_rate,
+        arrival=load.arrival,
+        request_timeout_s=load.request_timeout_s,
+        extra_headers_env=HEADERS_ENV if endpoint.headers else None,
+    )
+    locust = LocustProcess(
+        spec,
+        users=load.users_effective,
+        spawn_rate=load.spawn_rate,
+        duration_s=load.duration_s,
+        processes=load.processes,
+        web=load.web,
+        web_host=load.web_host,
+        web_port=load.web_port,
+        env=env,
+    )
+    started = time.monotonic()
+    locust.start()
+    status, message = "completed", ""
+    # A session target with trials but no --sessions still ends by itself (tickets run out).
+    target = load.sessions
+    try:
+        while True:
+            _check_interrupt()
+            elapsed = time.monotonic() - started
+            sessions_done = count_lines(run_dir, "sessions")
+            if on_progress:
+                on_progress(
+                    Progress(
+                        elapsed,
+                        load.duration_s,
+                        sessions_done,
+                        target,
+                        count_lines(run_dir, "turns"),
+                        "load",
+                    )
+                )
+            if server is not None and not server.alive():
+                status, message = (
+                    "server_failed",
+                    f"the vLLM server exited (code {server.proc.poll() if server.proc else '?'}); see {run_dir / 'server.log'}",
+                )
+                break
+            code = locust.poll()
+            if code is not None:
+                if code not in (
+                    0,
+                    1,
+                ):  # Locust exits 1 when any request failed; that is data, not a crash
+                    status, message = (
+                        "load_failed",
+                        f"the Locust process exited with code {code}; see {run_dir / 'locust.log'}",
+                    )
+                break
+            if target is not None and sessions_done >= target:
+                break
+            if (
+                not load.web
+                and load.duration_s is not None
+                and elapsed > load.duration_s + LOAD_STOP_GRACE_S + 30
+            ):
+                status, message = (
+                    "load_failed",
+                    "the Locust process did not stop after the duration; killed",
+                )
+                break
+            time.sleep(0.5)
+    finally:
+        locust.stop(grace_s=LOAD_STOP_GRACE_S)
+    return status, message
+
+
+def _toml_safe(value: Any) -> Any:
+    """TOML has no null: drop None values recursively."""
+    if isinstance(value, dict):
+        return {k: _toml_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_toml_safe(v) for v in value if v is not None]
+    return value
+
+
+_pending_signal: list[int] = []
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    if _pending_signal:  # a second Ctrl-C forces
+        raise KeyboardInterrupt
+    _pending_signal.append(signum)
+
+
+def _check_interrupt() -> None:
+    if _pending_signal:
+        raise Interrupted(_pending_signal[0])
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    _pending_signal.clear()
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, _on_signal)
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def interrupted_exit_code(result: RunResult) -> int:
+    """130 for SIGINT, 143 for SIGTERM, as shells report them."""
+    return 143 if "SIGTERM" in result.message else 130

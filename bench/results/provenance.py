@@ -1,0 +1,31 @@
+"""Where a run came from: versions, git commit, hardware, model, flags, eval set. No secrets."""
+
+from __future__ import annotations
+
+import platform
+import socket
+import subprocess
+from typing import Any
+
+from bench import __version__, constants
+
+
+def git_sha() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(constants.REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def host_info() -> dict[str, Any]:
+    return {
+        "hostname": socket.gethostname(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": __import__("os").cpu_count(),
+        "bench_version": __version__,
+        "git_sha": git_sha(),
+    }

@@ -1,0 +1,93 @@
+"""The summary row of a run: throughput over the measured window, latency percentiles, accuracy.
+
+Warm-up records are left out. The window runs from the first measured session's start to the
+last measured record's end; rates are completed items in the window divided by its length.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from bench.results.schemas import PCTS
+
+
+def percentiles(values: list[float], prefix: str) -> dict[str, float | None]:
+    clean = [v for v in values if v is not None and not math.isnan(v)]
+    if not clean:
+        return {f"{prefix}_p{p}_ms": None for p in PCTS}
+    arr = np.asarray(clean, dtype=float)
+    return {f"{prefix}_p{p}_ms": float(np.percentile(arr, p)) for p in PCTS}
+
+
+def _mean(values: list[float | None]) -> float | None:
+    clean = [v for v in values if v is not None]
+    return float(sum(clean) / len(clean)) if clean else None
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def measured(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if not r.get("warmup")]
+
+
+def compute_summary(
+    llm_calls: list[dict[str, Any]],
+    turns: list[dict[str, Any]],
+    sessions: list[dict[str, Any]],
+    run_info: dict[str, Any],
+) -> dict[str, Any]:
+    calls_m, turns_m, sessions_m = measured(llm_calls), measured(turns), measured(sessions)
+    starts = [r["started_at"] for r in (sessions_m or turns_m) if r.get("started_at") is not None]
+    ends = [r["ended_at"] for r in turns_m + sessions_m if r.get("ended_at") is not None]
+    ends += [r["started_at"] + (r.get("e2e_ms") or 0) / 1000 for r in calls_m if r.get("started_at")]
+    window_start = min(starts) if starts else None
+    window_end = max(ends) if ends else None
+    window_s = (window_end - window_start) if starts and ends and window_end > window_start else 0.0
+
+    ok_calls = [c for c in calls_m if not c.get("error_type")]
+    ok_turns = [t for t in turns_m if not t.get("error_type")]
+    errors = sum(1 for t in turns_m if t.get("error_type"))
+    output_tokens = sum(c.get("completion_tokens") or 0 for c in ok_calls)
+
+    names_matched = sum(t.get("tool_names_matched") or 0 for t in turns_m)
+    actual_n = sum(t.get("tool_calls_actual_n") or 0 for t in turns_m)
+    expected_n = sum(t.get("tool_calls_expected_n") or 0 for t in turns_m)
+    args_compared = sum(t.get("args_compared") or 0 for t in turns_m)
+    args_matched = sum(t.get("args_matched") or 0 for t in turns_m)
+    scored = [s for s in sessions_m if s.get("trajectory_passed") is not None]
+
+    row: dict[str, Any] = {
+        **run_info,
+        "window_start": window_start,
+        "window_end": window_end,
+        "window_s": window_s,
+        "sessions": len(sessions_m),
+        "turns": len(turns_m),
+        "llm_calls": len(calls_m),
+        "warmup_sessions": len(sessions) - len(sessions_m),
+        "sessions_per_s": _ratio(len(sessions_m), window_s),
+        "turns_per_s": _ratio(len(turns_m), window_s),
+        "llm_calls_per_s": _ratio(len(calls_m), window_s),
+        "output_tokens_per_s": _ratio(output_tokens, window_s),
+        **percentiles([c.get("ttft_ms") for c in ok_calls], "ttft"),
+        **percentiles([c.get("tpot_ms") for c in ok_calls], "tpot"),
+        **percentiles([c.get("e2e_ms") for c in ok_calls], "llm_e2e"),
+        **percentiles([t.get("latency_ms") for t in ok_turns], "turn"),
+        **percentiles([s.get("duration_ms") for s in sessions_m if not s.get("errors")], "session"),
+        "tool_trajectory_exact": _mean([t.get("trajectory_exact") for t in turns_m]),
+        "tool_trajectory_in_order": _mean([t.get("trajectory_in_order") for t in turns_m]),
+        "tool_trajectory_any_order": _mean([t.get("trajectory_any_order") for t in turns_m]),
+        "case_pass_rate": _ratio(sum(1 for s in scored if s["trajectory_passed"]), len(scored)),
+        "response_match": _mean([t.get("response_match") for t in turns_m]),
+        "tool_name_precision": _ratio(names_matched, actual_n),
+        "tool_name_recall": _ratio(names_matched, expected_n),
+        "arg_exact_match_rate": _ratio(args_matched, args_compared),
+        "errors": errors,
+        "error_rate": _ratio(errors, len(turns_m)),
+    }
+    return row

@@ -1,0 +1,81 @@
+"""Bad input: one line on stderr naming the input, exit code 2, nothing started."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = [sys.executable, "-m", "bench"]
+
+
+def bench(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([*BENCH, *args], capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr + proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_unknown_model():
+    assert_one_line_error(bench("serve", "--model", "no-such-model"), "--model", "no-such-model")
+
+
+def test_port_in_use():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert_one_line_error(bench("serve", "--model", "tiny", "--port", str(port)), "--port", str(port), "in use")
+
+
+def test_missing_vllm_environment(tmp_path: Path):
+    missing = tmp_path / "nowhere" / "python"
+    proc = bench("serve", "--model", "tiny", env={"BENCH_VLLM_PYTHON": str(missing)})
+    assert_one_line_error(proc, "BENCH_VLLM_PYTHON", str(missing))
+
+
+def test_endpoint_with_engine_flags():
+    proc = bench("run", "--endpoint", "http://127.0.0.1:9/v1", "--max-num-seqs", "8")
+    assert_one_line_error(proc, "--endpoint", "engine flags")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--users", "0"], "--users"),
+        (["--users", "-3"], "--users"),
+        (["--duration", "soon"], "--duration"),
+        (["--evalset", "no/such/evalset.json"], "--evalset"),
+        (["--evalset", "weather_time:no_such_case"], "no_such_case"),
+        (["--engine-arg", "=1"], "--engine-arg"),
+        (["--gpus", "a,b"], "--gpus"),
+        (["--gpu-memory-utilization", "1.5"], "--gpu-memory-utilization"),
+    ],
+)
+def test_run_rejects_bad_input(args: list[str], needle: str):
+    assert_one_line_error(bench("run", *args), needle)
+
+
+def test_invalid_evalset_json(tmp_path: Path):
+    bad = tmp_path / "bad.evalset.json"
+    bad.write_text("{not json")
+    assert_one_line_error(bench("run", "--evalset", str(bad)), str(bad), "invalid JSON")
+
+
+def test_every_command_has_help():
+    for args in (["--help"], ["run", "--help"], ["serve", "--help"], ["models", "--help"], ["doctor", "--help"],
+                 ["results", "rebuild", "--help"], ["models", "show", "--help"]):  # fmt: skip
+        proc = bench(*args)
+        assert proc.returncode == 0, args
+        assert "Usage" in proc.stdout
