@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -134,7 +134,7 @@ GcloudToken = Annotated[
 ]
 
 
-def build_server_config(*, passthrough: list[str], **values: object) -> ServerConfig:
+def build_server_config(*, passthrough: list[str], **values: Any) -> ServerConfig:
     """Validate flags into one ServerConfig; errors name the flag."""
     engine_fields = set(EngineFlags.model_fields) - {"extra_args"}
     engine_values = {

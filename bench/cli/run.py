@@ -70,7 +70,7 @@ def merge_config_file(
 
 
 def run(
-    ctx: typer.Context,
+    ctx: click.Context,
     model: o.Model = "tiny",
     evalset: Annotated[
         str,

@@ -14,7 +14,7 @@ import numpy as np
 from bench.results.schemas import PCTS
 
 
-def percentiles(values: list[float], prefix: str) -> dict[str, float | None]:
+def percentiles(values: list[Any], prefix: str) -> dict[str, float | None]:
     clean = [v for v in values if v is not None and not math.isnan(v)]
     if not clean:
         return {f"{prefix}_p{p}_ms": None for p in PCTS}
@@ -47,7 +47,9 @@ def compute_summary(
     ends += [r["started_at"] + (r.get("e2e_ms") or 0) / 1000 for r in calls_m if r.get("started_at")]
     window_start = min(starts) if starts else None
     window_end = max(ends) if ends else None
-    window_s = (window_end - window_start) if starts and ends and window_end > window_start else 0.0
+    window_s = 0.0
+    if window_start is not None and window_end is not None and window_end > window_start:
+        window_s = window_end - window_start
 
     ok_calls = [c for c in calls_m if not c.get("error_type")]
     ok_turns = [t for t in turns_m if not t.get("error_type")]

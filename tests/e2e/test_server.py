@@ -23,9 +23,13 @@ def test_serve_tiny_answers_a_tool_call_refuses_no_key_and_leaves_nothing(tmp_pa
     log = tmp_path / "server.log"
     with serving(ServerConfig(model="tiny"), log) as (endpoint, server):
         assert server is not None and server.proc is not None
-        tree = [server.proc.pid] + [p.pid for p in psutil.Process(server.proc.pid).children(recursive=True)]
+        tree = [server.proc.pid] + [
+            p.pid for p in psutil.Process(server.proc.pid).children(recursive=True)
+        ]
         assert len(tree) >= 2  # API server and engine core at least
-        models = httpx.get(f"{endpoint.api_base}/models", headers=endpoint.auth_headers(), timeout=10).json()
+        models = httpx.get(
+            f"{endpoint.api_base}/models", headers=endpoint.auth_headers(), timeout=10
+        ).json()
         assert [m["id"] for m in models["data"]] == ["tiny"]
         no_key = httpx.get(f"{endpoint.api_base}/models", timeout=10)
         assert no_key.status_code == 401
@@ -37,7 +41,11 @@ def test_serve_tiny_answers_a_tool_call_refuses_no_key_and_leaves_nothing(tmp_pa
     stop_s = time.monotonic() - t0
     assert stop_s < 5
     time.sleep(0.2)
-    survivors = [pid for pid in tree if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    survivors = [
+        pid
+        for pid in tree
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
     assert survivors == []
     assert key and key not in log.read_text()
 

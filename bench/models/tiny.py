@@ -1,0 +1,472 @@
+"""A tiny scripted Llama model that makes real tool calls through vLLM's hermes parser.
+
+Built locally in about a second with numpy + safetensors + tokenizers (no torch, no
+transformers, no model hub), so tests and the CPU demo have a real model to serve:
+
+    HF_HUB_OFFLINE=1 ... python -m vllm.entrypoints.openai.api_server --model DIR \\
+        --served-model-name tiny --enable-auto-tool-choice --tool-call-parser hermes ...
+
+What it answers. The chat template looks at the request and picks the first matching row
+(user text = the last user message, lowercased, substring match):
+
+| # | case (marker `<\\|tiny:NAME\\|>`) | condition | reply |
+|---|---|---|---|
+| 1 | time_answer | last message is a tool result answering get_current_time | `The current time is ready for you.` |
+| 2 | weather_answer | last message is a tool result (any other tool) | `Here is the weather report you asked for.` |
+| 3 | greeting | no tools in the request | `Hello! I am a tiny scripted model.` |
+| 4 | madrid_time_and_weather | "weather" and "time" and "madrid" | two calls in one reply: get_current_time {"city": "Madrid"}, get_weather {"city": "Madrid"} |
+| 5 | london_weather | "weather" and "london" | get_weather {"city": "London"} |
+| 6 | paris_weather | "weather" and "paris" | get_weather {"city": "Paris"} |
+| 7 | tokyo_time | "time" and "tokyo" | get_current_time {"city": "Tokyo"} |
+| 8 | new_york_weather_wrong_city | "weather" and "new york" | get_weather {"city": "Boston"} (wrong argument) |
+| 9 | berlin_time_wrong_tool | "time" and "berlin" | get_weather {"city": "Berlin"} (wrong tool) |
+| 10 | sydney_weather_no_call | "weather" and "sydney" | `I am not able to look that up.` (no call) |
+| 11 | fallback | anything else (tools given) | `Hello! Ask me about the weather or the time in a city.` |
+
+"Answering get_current_time" means: the assistant tool call whose id equals the tool message's
+`tool_call_id` (else the tool message's `name`, else the last call of the last assistant message)
+was a get_current_time call. Tool calls are emitted as
+`<tool_call>\\n{"name": "get_weather", "arguments": {"city": "London"}}\\n</tool_call>` (several
+joined by a newline), so vLLM returns them as `tool_calls` with finish_reason "tool_calls".
+The table is data: `TINY_CASES` in `bench.models.tiny_script` (re-exported here).
+
+How it works (a bigram model):
+- Every attention `o_proj` and MLP `down_proj` is zero, so the residual stream is the token
+  embedding and the logits depend only on the current token.
+- The template ends the generation prompt with the case's marker (a special token). Each marker
+  and each output token has its own one-hot embedding dimension; the LM head maps it to the next
+  token of its script with a logit margin of ~128, and the last one to EOS (`<|im_end|>`).
+  Greedy and sampled decoding (temperature 1 or 2) give the same text.
+- Output tokens are non-special added tokens: the reply text cut into chunks (~6 characters)
+  whose strings are unique across all scripts, because a token has exactly one successor. The
+  hermes parser works on text, so a chunk may split `<tool_call>` anywhere.
+- Every other token (the byte-level BPE vocabulary used for prompts) shares one dimension that
+  maps to EOS, so a prompt without a marker gets an empty reply rather than noise.
+- `<tool_call>` and `</tool_call>` are not tokens: vLLM 0.32's hermes parser finds them in the
+  decoded text (streaming and not) and does not look them up in the vocabulary.
+- Sizes: hidden 256 (one-hot dims: 1 shared + 11 markers + ~130 output tokens), 2 layers,
+  4 heads x 64, 1 KV head, MLP 64, vocab ~650 (512 BPE + added); float16 on disk, config dtype
+  bfloat16 (all values are exact in both); ~1.6 MB.
+
+Bump `TINY_MODEL_VERSION` whenever the output of `build_tiny_model` changes (table, chunking,
+template, sizes): `ensure_tiny_model` caches by version only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import save_file
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from bench.models.tiny_script import TINY_CASES, TinyCase
+
+__all__ = [
+    "TINY_CASES",
+    "TINY_MODEL_VERSION",
+    "TINY_SERVED_NAME",
+    "TINY_TOOL_PARSER",
+    "build_tiny_model",
+    "chat_template",
+    "chunk_outputs",
+    "ensure_tiny_model",
+]
+
+TINY_SERVED_NAME = "tiny"
+TINY_TOOL_PARSER = "hermes"
+TINY_MODEL_VERSION = 1
+
+EOS_TOKEN = "<|im_end|>"
+BOS_TOKEN = "<|im_start|>"
+PAD_TOKEN = "<|endoftext|>"
+BASE_SPECIAL_TOKENS = (PAD_TOKEN, BOS_TOKEN, EOS_TOKEN)
+
+# Sizes. HEAD_DIM >= 32 for vLLM's CPU attention; hidden grows in steps of HEAD_DIM when the
+# script needs more one-hot dimensions than MIN_HIDDEN.
+HEAD_DIM = 64
+MIN_HIDDEN = 256
+NUM_LAYERS = 2
+NUM_KV_HEADS = 1
+INTERMEDIATE = 64
+BPE_VOCAB = 512  # prompt tokenizer; output tokens are added on top
+MAX_POSITIONS = 4096
+RMS_EPS = 1e-5
+LOGIT_WEIGHT = 8.0  # lm_head entry; after RMSNorm of a one-hot (~sqrt(hidden)) gives ~128
+
+# Preferred chunk lengths (characters per output token), tried in order until unique.
+CHUNK_SIZES = (6, 7, 5, 8, 4, 9, 10, 11, 12)
+MIN_CHUNK = 3
+
+
+# --------------------------------------------------------------------------- chunking
+
+
+def _split(text: str, first: int, size: int) -> list[str]:
+    pieces = [text[:first]]
+    pieces += [text[i : i + size] for i in range(first, len(text), size)]
+    if len(pieces) > 1 and len(pieces[-1]) < MIN_CHUNK:
+        pieces[-2:] = [pieces[-2] + pieces[-1]]
+    return [p for p in pieces if p]
+
+
+def chunk_outputs(cases: tuple[TinyCase, ...] = TINY_CASES) -> dict[str, list[str]]:
+    """Cut each case's reply into token strings that are unique across all cases.
+
+    Deterministic: for each case in table order, the first (size, first-chunk length) that gives
+    only new, non-blank strings wins.
+    """
+    used: set[str] = set(BASE_SPECIAL_TOKENS) | {c.marker for c in cases}
+    result: dict[str, list[str]] = {}
+    for case in cases:
+        text = case.output_text
+        for size in CHUNK_SIZES:
+            options = [size, *range(size - 1, MIN_CHUNK - 1, -1), *range(size + 1, 2 * size + 1)]
+            for first in options:
+                pieces = _split(text, first, size)
+                if (
+                    len(set(pieces)) == len(pieces)
+                    and not used.intersection(pieces)
+                    and all(p.strip() for p in pieces)
+                ):
+                    break
+            else:
+                continue
+            break
+        else:
+            raise ValueError(f"cannot cut the reply of case {case.name!r} into unique tokens")
+        used.update(pieces)
+        result[case.name] = pieces
+    return result
+
+
+# --------------------------------------------------------------------------- chat template
+
+_TEMPLATE_HEAD = r"""
+{%- macro text_of(content) -%}
+    {%- if content is string -%}
+        {{- content -}}
+    {%- elif content is iterable and content is not mapping -%}
+        {%- for part in content -%}
+            {%- if part is string -%}
+                {{- part -}}
+            {%- elif part.type == 'text' -%}
+                {{- part.text -}}
+            {%- endif -%}
+            {%- if not loop.last -%}{{- '\n' -}}{%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro -%}
+{%- macro render_call(tc) -%}
+    {%- set fn = tc.function if tc.function is defined and tc.function else tc -%}
+    {{- '<tool_call>\n{"name": ' + (fn.name | tojson) + ', "arguments": ' -}}
+    {%- if fn.arguments is string -%}
+        {{- fn.arguments -}}
+    {%- else -%}
+        {{- fn.arguments | tojson -}}
+    {%- endif -%}
+    {{- '}\n</tool_call>' -}}
+{%- endmacro -%}
+{%- if messages and messages[0].role == 'system' -%}
+    {%- set system_text = text_of(messages[0].content) -%}
+    {%- set rest = messages[1:] -%}
+{%- else -%}
+    {%- set system_text = '' -%}
+    {%- set rest = messages -%}
+{%- endif -%}
+{%- if tools -%}
+    {{- '<|im_start|>system\n' -}}
+    {%- if system_text -%}{{- system_text + '\n\n' -}}{%- endif -%}
+    {{- '# Tools\n\nYou may call one or more functions to assist with the user query.\n\n' -}}
+    {{- 'You are provided with function signatures within <tools></tools> XML tags:\n<tools>' -}}
+    {%- for tool in tools -%}{{- '\n' + (tool | tojson) -}}{%- endfor -%}
+    {{- '\n</tools>\n\nFor each function call, return a json object with function name and ' -}}
+    {{- 'arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n' -}}
+    {{- '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n' -}}
+{%- elif system_text -%}
+    {{- '<|im_start|>system\n' + system_text + '<|im_end|>\n' -}}
+{%- endif -%}
+{%- for message in rest -%}
+    {%- if message.role == 'tool' -%}
+        {%- if loop.first or loop.previtem.role != 'tool' -%}{{- '<|im_start|>user' -}}{%- endif -%}
+        {{- '\n<tool_response>\n' + text_of(message.content) + '\n</tool_response>' -}}
+        {%- if loop.last or loop.nextitem.role != 'tool' -%}{{- '<|im_end|>\n' -}}{%- endif -%}
+    {%- elif message.role == 'assistant' -%}
+        {{- '<|im_start|>assistant\n' + text_of(message.content) -}}
+        {%- if message.tool_calls -%}
+            {%- for tc in message.tool_calls -%}
+                {%- if not loop.first or message.content -%}{{- '\n' -}}{%- endif -%}
+                {{- render_call(tc) -}}
+            {%- endfor -%}
+        {%- endif -%}
+        {{- '<|im_end|>\n' -}}
+    {%- else -%}
+        {{- '<|im_start|>' + message.role + '\n' + text_of(message.content) + '<|im_end|>\n' -}}
+    {%- endif -%}
+{%- endfor -%}
+{#- Script selection: which marker ends the generation prompt (see TINY_CASES). -#}
+{%- set last = messages[-1] -%}
+{%- set last_role = last.role -%}
+{%- set ns = namespace(user_text='', id_call='', fallback_call='', last_call='', marker='') -%}
+{%- for message in messages -%}
+    {%- if message.role == 'user' -%}
+        {%- set ns.user_text = text_of(message.content) | lower -%}
+    {%- endif -%}
+    {%- if message.role == 'assistant' and message.tool_calls -%}
+        {%- for tc in message.tool_calls -%}
+            {%- set fn = tc.function if tc.function is defined and tc.function else tc -%}
+            {%- set ns.fallback_call = fn.name -%}
+            {%- if last.tool_call_id is defined and last.tool_call_id
+                  and tc.id is defined and tc.id == last.tool_call_id -%}
+                {%- set ns.id_call = fn.name -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endfor -%}
+{%- if ns.id_call -%}
+    {%- set ns.last_call = ns.id_call -%}
+{%- elif last.name is defined and last.name -%}
+    {%- set ns.last_call = last.name -%}
+{%- else -%}
+    {%- set ns.last_call = ns.fallback_call -%}
+{%- endif -%}
+"""
+
+_TEMPLATE_TAIL = r"""
+{%- if add_generation_prompt -%}
+    {{- '<|im_start|>assistant\n' + ns.marker -}}
+{%- endif -%}
+"""
+
+
+def chat_template(cases: tuple[TinyCase, ...] = TINY_CASES) -> str:
+    """The Jinja chat template; its selection block is generated from the case table."""
+    lines = []
+    for i, case in enumerate(cases):
+        keyword = "if" if i == 0 else "elif"
+        lines.append(f"{{%- {keyword} {case.condition.jinja()} -%}}  {{#- {case.name} -#}}")
+        lines.append(f"    {{%- set ns.marker = {json.dumps(case.marker)} -%}}")
+    lines.append("{%- endif -%}")
+    return (_TEMPLATE_HEAD.strip() + "\n" + "\n".join(lines) + _TEMPLATE_TAIL).strip() + "\n"
+
+
+# --------------------------------------------------------------------------- tokenizer
+
+
+def _corpus() -> list[str]:
+    """Text like the prompts the model will see, so the BPE merges compress them well."""
+    cities = ["London", "Paris", "Tokyo", "New York", "Berlin", "Sydney", "Madrid", "Boston"]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": name,
+                "description": f"Returns the current {what} in a city.\n\nArgs:\n"
+                '    city: The name of the city, e.g. "London".',
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string", "description": "The city."}},
+                    "required": ["city"],
+                },
+            },
+        }
+        for name, what in (("get_weather", "weather report"), ("get_current_time", "local time"))
+    ]
+    lines = [chat_template(), *(json.dumps(t) for t in tools)]
+    for city in cities:
+        lines += [
+            f"What is the weather in {city}? What time is it in {city}?",
+            f'{{"status": "success", "report": "The weather in {city} is sunny, 21 C."}}',
+            f'{{"status": "success", "report": "It is 12:00 in {city}."}}',
+            f'{{"name": "get_weather", "arguments": {{"city": "{city}"}}}}',
+        ]
+    lines += [
+        "You are an agent. Your internal name is weather_time_agent. You answer questions about "
+        "the weather and the time in a city. Use get_weather for weather questions and "
+        "get_current_time for time questions. Answer greetings without calling a tool.",
+        "<|im_start|>system\n<|im_start|>user\n<|im_start|>assistant\n<tool_response>\n",
+    ]
+    return lines * 4
+
+
+def _build_tokenizer(chunks: dict[str, list[str]]) -> Tokenizer:
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=BPE_VOCAB,
+        special_tokens=list(BASE_SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_corpus(), trainer)
+    tok.add_special_tokens(
+        [AddedToken(c.marker, special=True, normalized=False) for c in TINY_CASES]
+    )
+    tok.add_tokens(
+        [
+            AddedToken(piece, special=False, normalized=False)
+            for case in TINY_CASES
+            for piece in chunks[case.name]
+        ]
+    )
+    return tok
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def _weights(tok: Tokenizer, chunks: dict[str, list[str]]) -> tuple[dict[str, np.ndarray], dict]:
+    """Bigram weights plus the matching config.json dict."""
+    eos = _id(tok, EOS_TOKEN)
+    # Token sequences: marker -> chunk_1 -> ... -> chunk_n -> EOS.
+    sequences = [
+        [_id(tok, case.marker), *(_id(tok, p) for p in chunks[case.name])] for case in TINY_CASES
+    ]
+    script_ids = [t for seq in sequences for t in seq]
+    if len(set(script_ids)) != len(script_ids):
+        raise AssertionError("a script token id repeats; each token must have one successor")
+
+    n_dims = 1 + len(script_ids)  # dim 0: every non-script token
+    hidden = max(MIN_HIDDEN, -(-n_dims // HEAD_DIM) * HEAD_DIM)
+    heads = hidden // HEAD_DIM
+    vocab = -(-(max(tok.get_vocab(with_added_tokens=True).values()) + 1) // 64) * 64
+
+    embed = np.zeros((vocab, hidden), dtype=np.float32)
+    lm_head = np.zeros((vocab, hidden), dtype=np.float32)
+    embed[:, 0] = 1.0
+    lm_head[eos, 0] = LOGIT_WEIGHT
+    dim = 1
+    for seq in sequences:
+        for cur, nxt in zip(seq, [*seq[1:], eos], strict=True):
+            embed[cur, :] = 0.0
+            embed[cur, dim] = 1.0
+            lm_head[nxt, dim] = LOGIT_WEIGHT
+            dim += 1
+
+    def zeros(*shape: int) -> np.ndarray:
+        return np.zeros(shape, dtype=np.float16)
+
+    tensors: dict[str, np.ndarray] = {
+        "model.embed_tokens.weight": embed.astype(np.float16),
+        "model.norm.weight": np.ones(hidden, dtype=np.float16),
+        "lm_head.weight": lm_head.astype(np.float16),
+    }
+    for i in range(NUM_LAYERS):
+        p = f"model.layers.{i}."
+        tensors |= {
+            p + "input_layernorm.weight": np.ones(hidden, dtype=np.float16),
+            p + "post_attention_layernorm.weight": np.ones(hidden, dtype=np.float16),
+            p + "self_attn.q_proj.weight": zeros(heads * HEAD_DIM, hidden),
+            p + "self_attn.k_proj.weight": zeros(NUM_KV_HEADS * HEAD_DIM, hidden),
+            p + "self_attn.v_proj.weight": zeros(NUM_KV_HEADS * HEAD_DIM, hidden),
+            p + "self_attn.o_proj.weight": zeros(hidden, heads * HEAD_DIM),  # zero: bigram
+            p + "mlp.gate_proj.weight": zeros(INTERMEDIATE, hidden),
+            p + "mlp.up_proj.weight": zeros(INTERMEDIATE, hidden),
+            p + "mlp.down_proj.weight": zeros(hidden, INTERMEDIATE),  # zero: bigram
+        }
+
+    config = {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": hidden,
+        "intermediate_size": INTERMEDIATE,
+        "num_hidden_layers": NUM_LAYERS,
+        "num_attention_heads": heads,
+        "num_key_value_heads": NUM_KV_HEADS,
+        "head_dim": HEAD_DIM,
+        "hidden_act": "silu",
+        "max_position_embeddings": MAX_POSITIONS,
+        "rms_norm_eps": RMS_EPS,
+        "rope_theta": 10000.0,
+        "vocab_size": vocab,
+        "tie_word_embeddings": False,
+        "attention_bias": False,
+        "mlp_bias": False,
+        "bos_token_id": _id(tok, BOS_TOKEN),
+        "eos_token_id": eos,
+        "pad_token_id": _id(tok, PAD_TOKEN),
+        # Stored as float16 (numpy has no bfloat16); every value is exact in both.
+        "dtype": "bfloat16",
+    }
+    return tensors, config
+
+
+def _id(tok: Tokenizer, token: str) -> int:
+    token_id = tok.token_to_id(token)
+    if token_id is None:
+        raise KeyError(token)
+    return token_id
+
+
+# --------------------------------------------------------------------------- build / cache
+
+
+def build_tiny_model(out_dir: Path) -> Path:
+    """Write a complete HF model directory (Llama, tokenizer, chat template) into out_dir."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chunks = chunk_outputs()
+    tok = _build_tokenizer(chunks)
+    tensors, config = _weights(tok, chunks)
+    template = chat_template()
+
+    save_file(tensors, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
+    tok.save(str(out_dir / "tokenizer.json"))
+    special_map = {"bos_token": BOS_TOKEN, "eos_token": EOS_TOKEN, "pad_token": PAD_TOKEN}
+    tokenizer_config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        **special_map,
+        "unk_token": None,
+        "add_bos_token": False,
+        "add_eos_token": False,
+        "clean_up_tokenization_spaces": False,
+        "model_max_length": MAX_POSITIONS,
+        "chat_template": template,
+    }
+    generation_config = {
+        "bos_token_id": config["bos_token_id"],
+        "eos_token_id": config["eos_token_id"],
+        "pad_token_id": config["pad_token_id"],
+    }
+    files = {
+        "config.json": config,
+        "tokenizer_config.json": tokenizer_config,
+        "special_tokens_map.json": special_map,
+        "generation_config.json": generation_config,
+    }
+    for name, data in files.items():
+        (out_dir / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "chat_template.jinja").write_text(template, encoding="utf-8")
+    for path in out_dir.iterdir():  # safetensors writes 0600; make the model readable
+        path.chmod(0o644)
+    return out_dir
+
+
+def ensure_tiny_model(cache_root: Path) -> Path:
+    """Return `cache_root/models/tiny-v{TINY_MODEL_VERSION}`, building it only when missing.
+
+    Builds into a temporary sibling directory and renames it into place, so a crash never
+    leaves a half-written model and concurrent callers all end up with one complete copy.
+    """
+    target = Path(cache_root) / "models" / f"tiny-v{TINY_MODEL_VERSION}"
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        build_tiny_model(tmp)
+        tmp.chmod(0o755)  # mkdtemp makes it 0700
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not target.is_dir():  # not a lost race: a real error
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -1,0 +1,187 @@
+"""The script of the tiny model: which conversation gets which reply.
+
+This module is pure data plus the two renderings the builder needs (the reply text and the
+chat-template condition). `bench.models.tiny` turns it into a tokenizer, a chat template and
+weights. To add a case, add a `TinyCase` here (order = precedence, first match wins), bump
+`TINY_MODEL_VERSION` in `bench.models.tiny`, and run the unit tests. Nothing in the weights
+code needs to change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ConditionKind = Literal["after_tool", "no_tools", "keywords", "always"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any]
+
+    def hermes(self) -> str:
+        """The exact text the model emits for this call (vLLM's hermes parser reads it)."""
+        body = json.dumps({"name": self.name, "arguments": self.arguments})
+        return f"<tool_call>\n{body}\n</tool_call>"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """When a case applies. Text matching is on the last user message, lowercased, substring.
+
+    - ``after_tool``: the last message is a tool result; with ``tool`` set, only when that result
+      answers a call to ``tool`` (matched by ``tool_call_id``, else the message's ``name``, else
+      the last call of the last assistant message).
+    - ``no_tools``: the request carries no tools.
+    - ``keywords``: every keyword occurs in the last user message's text.
+    - ``always``: the fallback.
+    """
+
+    kind: ConditionKind
+    keywords: tuple[str, ...] = ()
+    tool: str | None = None
+
+    def jinja(self) -> str:
+        """The condition as a Jinja expression over the variables the template computes."""
+        if self.kind == "after_tool":
+            expr = "last_role == 'tool'"
+            if self.tool is not None:
+                expr += f" and ns.last_call == {json.dumps(self.tool)}"
+            return expr
+        if self.kind == "no_tools":
+            return "not tools"
+        if self.kind == "keywords":
+            if not self.keywords:
+                raise ValueError("a keywords condition needs at least one keyword")
+            return " and ".join(f"{json.dumps(k.lower())} in ns.user_text" for k in self.keywords)
+        return "true"
+
+    def describe(self) -> str:
+        if self.kind == "after_tool":
+            return "last message is a tool result" + (
+                f" answering {self.tool}" if self.tool else " (any tool)"
+            )
+        if self.kind == "no_tools":
+            return "no tools in the request"
+        if self.kind == "keywords":
+            return "user text contains " + " and ".join(repr(k) for k in self.keywords)
+        return "anything else (tools given)"
+
+
+@dataclass(frozen=True)
+class TinyCase:
+    """One row of the script: a name (also names the marker token), a condition, an output.
+
+    The output is either plain ``content`` or one or more ``calls`` (one reply, in order).
+    ``example`` is a user message that selects this case (for tests and eval-set authors).
+    """
+
+    name: str
+    condition: Condition
+    example: str
+    content: str | None = None
+    calls: tuple[ToolCall, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if (self.content is None) == (not self.calls):
+            raise ValueError(f"case {self.name!r}: give exactly one of content or calls")
+
+    @property
+    def output_text(self) -> str:
+        """What the model generates (before vLLM's tool parser), without the EOS token."""
+        if self.content is not None:
+            return self.content
+        return "\n".join(call.hermes() for call in self.calls)
+
+    @property
+    def marker(self) -> str:
+        """The special token the chat template appends to select this case."""
+        return f"<|tiny:{self.name}|>"
+
+
+def _weather(city: str) -> ToolCall:
+    return ToolCall("get_weather", {"city": city})
+
+
+def _time(city: str) -> ToolCall:
+    return ToolCall("get_current_time", {"city": city})
+
+
+# Order is precedence: the chat template picks the first case whose condition holds.
+TINY_CASES: tuple[TinyCase, ...] = (
+    TinyCase(
+        "time_answer",
+        Condition("after_tool", tool="get_current_time"),
+        example="What time is it in Tokyo?",
+        content="The current time is ready for you.",
+    ),
+    TinyCase(
+        "weather_answer",
+        Condition("after_tool"),
+        example="What is the weather in London?",
+        content="Here is the weather report you asked for.",
+    ),
+    TinyCase(
+        "greeting",
+        Condition("no_tools"),
+        example="Hi there!",
+        content="Hello! I am a tiny scripted model.",
+    ),
+    TinyCase(
+        "madrid_time_and_weather",
+        Condition("keywords", ("weather", "time", "madrid")),
+        example="What is the weather and the time in Madrid?",
+        calls=(_time("Madrid"), _weather("Madrid")),
+    ),
+    TinyCase(
+        "london_weather",
+        Condition("keywords", ("weather", "london")),
+        example="What is the weather in London?",
+        calls=(_weather("London"),),
+    ),
+    TinyCase(
+        "paris_weather",
+        Condition("keywords", ("weather", "paris")),
+        example="How is the weather in Paris today?",
+        calls=(_weather("Paris"),),
+    ),
+    TinyCase(
+        "tokyo_time",
+        Condition("keywords", ("time", "tokyo")),
+        example="What time is it in Tokyo?",
+        calls=(_time("Tokyo"),),
+    ),
+    TinyCase(  # deliberately wrong argument value
+        "new_york_weather_wrong_city",
+        Condition("keywords", ("weather", "new york")),
+        example="What's the weather like in New York?",
+        calls=(_weather("Boston"),),
+    ),
+    TinyCase(  # deliberately wrong tool
+        "berlin_time_wrong_tool",
+        Condition("keywords", ("time", "berlin")),
+        example="What time is it in Berlin?",
+        calls=(_weather("Berlin"),),
+    ),
+    TinyCase(  # deliberately no call although one is expected
+        "sydney_weather_no_call",
+        Condition("keywords", ("weather", "sydney")),
+        example="What is the weather in Sydney?",
+        content="I am not able to look that up.",
+    ),
+    TinyCase(
+        "fallback",
+        Condition("always"),
+        example="Tell me a joke.",
+        content="Hello! Ask me about the weather or the time in a city.",
+    ),
+)
+
+
+def case_by_name(name: str) -> TinyCase:
+    for case in TINY_CASES:
+        if case.name == name:
+            return case
+    raise KeyError(name)
