@@ -70,7 +70,7 @@ def merge_config_file(
 
 
 def run(
-    ctx: click.Context,
+    ctx: typer.Context,
     model: o.Model = "tiny",
     evalset: Annotated[
         str,
