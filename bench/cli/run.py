@@ -9,7 +9,6 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from click.core import ParameterSource
 from pydantic import ValidationError
@@ -51,7 +50,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
 
 
 def merge_config_file(
-    ctx: click.Context, params: dict[str, Any], path: Path | None
+    ctx: typer.Context, params: dict[str, Any], path: Path | None
 ) -> dict[str, Any]:
     """Values from the TOML file fill every option the command line did not set."""
     if path is None:
