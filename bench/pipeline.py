@@ -11,7 +11,6 @@ folder that `bench results rebuild` turns into tables.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import signal
 import time
@@ -23,16 +22,14 @@ from typing import Any
 
 import tomli_w
 
-from bench import constants
 from bench.config import RunConfig
 from bench.errors import BenchError, RunFailed
 from bench.evalset import LoadedEvalSet, load_evalset
-from bench.load.process import LocustProcess
+from bench.load.process import LocustProcess, count_records
 from bench.load.spec import LoadSpec
 from bench.results.build import BuildResult, build_results
 from bench.results.manifest import update_manifest, write_manifest
 from bench.results.provenance import host_info
-from bench.results.raw import count_lines
 from bench.server.environment import detect_gpus, vllm_version
 from bench.server.launch import plan_server, serving
 from bench.server.process import Endpoint, ServerProcess, check_port_free
@@ -207,15 +204,12 @@ def _drive_load(
     on_progress: Callable[[Progress], None] | None,
 ) -> tuple[str, str]:
     load = cfg.load
-    env = dict(os.environ)
-    env[constants.API_KEY_ENV] = endpoint.api_key or ""
-    if endpoint.headers:
-        env[HEADERS_ENV] = json.dumps(endpoint.headers)
+    extra_env = {HEADERS_ENV: json.dumps(endpoint.headers)} if endpoint.headers else {}
     spec = LoadSpec(
         run_id=run_id,
-        run_dir=str(run_dir.resolve()),
+        run_dir=run_dir.resolve(),
         evalset=cfg.evalset,
-        agent_dir=str(agent_dir),
+        agent_dir=agent_dir,
         api_base=endpoint.api_base,
         served_model_name=endpoint.served_model_name,
         stream=load.stream,
@@ -237,9 +231,9 @@ def _drive_load(
         duration_s=load.duration_s,
         processes=load.processes,
         web=load.web,
-        web_host=load.web_host,
         web_port=load.web_port,
-        env=env,
+        api_key=endpoint.api_key or "",
+        extra_env=extra_env,
     )
     started = time.monotonic()
     locust.start()
@@ -250,7 +244,9 @@ def _drive_load(
         while True:
             _check_interrupt()
             elapsed = time.monotonic() - started
-            sessions_done = count_lines(run_dir, "sessions")
+            sessions_done = count_records(
+                run_dir, "sessions"
+            )  # measured: warm-up sessions take no ticket
             if on_progress:
                 on_progress(
                     Progress(
@@ -258,7 +254,7 @@ def _drive_load(
                         load.duration_s,
                         sessions_done,
                         target,
-                        count_lines(run_dir, "turns"),
+                        count_records(run_dir, "turns"),
                         "load",
                     )
                 )
@@ -322,7 +318,7 @@ def _check_interrupt() -> None:
 
 def _install_signal_handlers() -> dict[int, Any]:
     _pending_signal.clear()
-    previous = {}
+    previous: dict[int, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, _on_signal)
     return previous

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 
-def raw_dir(run_dir: Path) -> Path:
-    return run_dir / "raw"
+def raw_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "raw"
 
 
-def raw_files(run_dir: Path, table: str) -> list[Path]:
-    return sorted(raw_dir(run_dir).glob(f"{table}.*jsonl"))
+def raw_files(run_dir: str | Path, table: str) -> list[Path]:
+    return sorted(raw_dir(run_dir).glob(f"{table}.*.jsonl"))
 
 
 @dataclass
@@ -45,14 +45,10 @@ def read_jsonl(paths: list[Path]) -> RawRead:
     return out
 
 
-def read_raw(run_dir: Path, table: str) -> RawRead:
+def read_raw(run_dir: str | Path, table: str) -> RawRead:
     return read_jsonl(raw_files(run_dir, table))
 
 
-def count_lines(run_dir: Path, table: str) -> int:
-    """Complete records so far (cheap: counts newline-terminated lines)."""
-    total = 0
-    for path in raw_files(run_dir, table):
-        with path.open("rb") as fh:
-            total += sum(1 for line in fh if line.endswith(b"\n"))
-    return total
+def read_records(run_dir: str | Path, table: str) -> list[dict[str, Any]]:
+    """Every complete record of a table, across load processes (a torn line is skipped)."""
+    return read_raw(run_dir, table).records

@@ -38,7 +38,9 @@ def response_threshold(criteria: dict[str, Any]) -> float | None:
 
 def _trajectory_evaluator(match_type: str, ignore_args: bool = False) -> TrajectoryEvaluator:
     criterion = ToolTrajectoryCriterion(
-        threshold=1.0, match_type=ToolTrajectoryCriterion.MatchType[match_type], ignore_args=ignore_args
+        threshold=1.0,
+        match_type=ToolTrajectoryCriterion.MatchType[match_type],
+        ignore_args=ignore_args,
     )
     return TrajectoryEvaluator(
         eval_metric=EvalMetric(metric_name=TRAJECTORY_METRIC, criterion=criterion)

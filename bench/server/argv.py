@@ -62,7 +62,9 @@ def parse_gpus(text: str) -> list[int]:
 
 
 def _sets_kv_cache(extra_args: list[str], env: dict[str, str]) -> bool:
-    return any(a.startswith("--kv-cache-memory-bytes") for a in extra_args) or bool(env.get("VLLM_CPU_KVCACHE_SPACE"))
+    return any(a.startswith("--kv-cache-memory-bytes") for a in extra_args) or bool(
+        env.get("VLLM_CPU_KVCACHE_SPACE")
+    )
 
 
 def effective_engine_flags(
@@ -80,10 +82,18 @@ def effective_engine_flags(
     if not on_gpu and engine.enforce_eager is None:
         # Compiling takes 25-75 s on a small CPU and gains little there; eager starts in ~20 s.
         updates["enforce_eager"] = True
-    if not on_gpu and engine.gpu_memory_utilization is None and not _sets_kv_cache(engine.extra_args, env or {}):
+    if (
+        not on_gpu
+        and engine.gpu_memory_utilization is None
+        and not _sets_kv_cache(engine.extra_args, env or {})
+    ):
         # On CPU, --gpu-memory-utilization reserves that fraction of RAM (0.92 by default) and
         # refuses to start when less is free; a fixed KV cache size skips that check.
-        updates["extra_args"] = [*engine.extra_args, "--kv-cache-memory-bytes", constants.CPU_KV_CACHE_BYTES]
+        updates["extra_args"] = [
+            *engine.extra_args,
+            "--kv-cache-memory-bytes",
+            constants.CPU_KV_CACHE_BYTES,
+        ]
     return engine.model_copy(update=updates) if updates else engine
 
 

@@ -13,9 +13,13 @@ import pytest
 BENCH = [sys.executable, "-m", "bench"]
 
 
-def bench(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def bench(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([*BENCH, *args], capture_output=True, text=True, timeout=timeout, env=full_env)
+    return subprocess.run(
+        [*BENCH, *args], capture_output=True, text=True, timeout=timeout, env=full_env
+    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
@@ -36,7 +40,9 @@ def test_port_in_use():
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        assert_one_line_error(bench("serve", "--model", "tiny", "--port", str(port)), "--port", str(port), "in use")
+        assert_one_line_error(
+            bench("serve", "--model", "tiny", "--port", str(port)), "--port", str(port), "in use"
+        )
 
 
 def test_missing_vllm_environment(tmp_path: Path):

@@ -161,7 +161,20 @@ def test_cpu_sizes_the_kv_cache_unless_the_user_did():
     engine = effective_engine_flags(EngineFlags(), None, on_gpu=False)
     assert engine.extra_args == ["--kv-cache-memory-bytes", "512M"]
     given = EngineFlags(extra_args=["--kv-cache-memory-bytes", "2G"])
-    assert effective_engine_flags(given, None, on_gpu=False).extra_args == ["--kv-cache-memory-bytes", "2G"]
-    assert effective_engine_flags(EngineFlags(gpu_memory_utilization=0.3), None, on_gpu=False).extra_args == []
-    assert effective_engine_flags(EngineFlags(), None, on_gpu=False, env={"VLLM_CPU_KVCACHE_SPACE": "2"}).extra_args == []
+    assert effective_engine_flags(given, None, on_gpu=False).extra_args == [
+        "--kv-cache-memory-bytes",
+        "2G",
+    ]
+    assert (
+        effective_engine_flags(
+            EngineFlags(gpu_memory_utilization=0.3), None, on_gpu=False
+        ).extra_args
+        == []
+    )
+    assert (
+        effective_engine_flags(
+            EngineFlags(), None, on_gpu=False, env={"VLLM_CPU_KVCACHE_SPACE": "2"}
+        ).extra_args
+        == []
+    )
     assert effective_engine_flags(EngineFlags(), None, on_gpu=True).extra_args == []

@@ -1,0 +1,358 @@
+"""One ADK conversation (an eval case) -> llm_call, turn and session records.
+
+`build_agent_bundle` loads the agent folder once per process and points every LlmAgent at the
+server; `run_session` plays one eval case through an ADK Runner: the case's user messages in
+order, history kept in an in-memory session, think time between turns. Each turn's events are
+converted to an ADK `Invocation` with `EvaluationGenerator.convert_events_to_eval_invocations`,
+the same conversion `adk eval` uses, so the scorers see what ADK's evaluators would.
+
+A failing turn (server error, timeout, a tool that raised) is recorded on the turn and ends that
+session; it never escapes `run_session`. Records are plain JSON-serialisable dicts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from google.adk.agents import RunConfig
+from google.adk.agents.run_config import StreamingMode
+from google.adk.apps import App
+from google.adk.evaluation.eval_case import get_all_tool_calls
+from google.adk.evaluation.evaluation_generator import EvaluationGenerator
+from google.adk.events import Event
+from google.adk.plugins.base_plugin import BasePlugin
+from google.adk.runners import Runner
+from google.adk.sessions import InMemorySessionService
+
+from bench import constants
+from bench.agent.model_override import load_root_agent, override_models
+from bench.agent.timed_model import CALL_SCOPE, CallScope, Record, TimedLiteLlm, first_line
+from bench.errors import BenchError
+
+DEFAULT_APP_NAME = "bench_app"
+DEFAULT_USER_ID = "bench_user"
+
+TURN_KEYS = (
+    "run_id", "session_id", "turn_id", "case_id", "eval_set_id", "trial", "invocation_index",
+    "invocation_id", "started_at", "ended_at", "latency_ms", "llm_calls", "tool_calls",
+    "expected_tool_calls", "final_response", "expected_response", "tool_errors", "error_type",
+    "error", "warmup", "actual_invocation", "expected_invocation", "pid",
+)  # fmt: skip
+SESSION_KEYS = (
+    "run_id", "session_id", "case_id", "eval_set_id", "trial", "ticket", "started_at", "ended_at",
+    "duration_ms", "turns", "turns_expected", "errors", "warmup", "pid", "user_index",
+)  # fmt: skip
+
+RecordCallback = Callable[[Record], None]
+
+
+def _ignore(_record: Record) -> None:
+    pass
+
+
+@dataclass
+class _ToolErrors:
+    count: int = 0
+    last: tuple[str, BaseException] | None = None
+
+
+class ToolErrorRecorder(BasePlugin):
+    """Counts tool errors of the current turn; returns None so ADK's own handling is unchanged.
+
+    ADK (flows/llm_flows/tools/_caller.py) calls `on_tool_error_callback` for a tool that raised
+    (the exception then propagates out of `Runner.run_async` unless a callback answers it) and
+    for a call to an unknown tool (ADK answers it with a "tool not found" response and goes on).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(name="bench_tool_error_recorder")
+        self.current: dict[int, _ToolErrors] = {}
+
+    async def on_tool_error_callback(
+        self, *, tool: Any, tool_args: dict[str, Any], tool_context: Any, error: Exception
+    ) -> None:
+        scope = CALL_SCOPE.get()
+        if scope is not None:
+            errors = self.current.setdefault(id(scope), _ToolErrors())
+            errors.count += 1
+            errors.last = (str(getattr(tool, "name", "?")), error)
+        return None
+
+
+@dataclass
+class AgentBundle:
+    """What a process needs to run sessions: the agent tree, runners per app name, ids."""
+
+    root_agent: Any
+    run_id: str
+    eval_set_id: str
+    stream: bool = True
+    default_app_name: str = DEFAULT_APP_NAME
+    session_service: InMemorySessionService = field(default_factory=InMemorySessionService)
+    tool_errors: ToolErrorRecorder = field(default_factory=ToolErrorRecorder)
+    runners: dict[str, Runner] = field(default_factory=dict)
+
+    def runner_for(self, app_name: str) -> Runner:
+        runner = self.runners.get(app_name)
+        if runner is None:
+            app = App(
+                name=self.default_app_name, root_agent=self.root_agent, plugins=[self.tool_errors]
+            )
+            runner = Runner(app=app, app_name=app_name, session_service=self.session_service)
+            self.runners[app_name] = runner
+        return runner
+
+    @property
+    def run_config(self) -> RunConfig:
+        return RunConfig(streaming_mode=StreamingMode.SSE if self.stream else StreamingMode.NONE)
+
+    async def close(self) -> None:
+        for runner in self.runners.values():
+            await runner.close()
+        self.runners.clear()
+
+
+def _app_name_for(folder: Path) -> str:
+    name = re.sub(r"[^A-Za-z0-9_]", "_", folder.name) or DEFAULT_APP_NAME
+    return name if name[0].isalpha() or name[0] == "_" else f"app_{name}"
+
+
+def build_agent_bundle(
+    agent_dir: str | Path,
+    *,
+    api_base: str,
+    served_model_name: str,
+    run_id: str,
+    eval_set_id: str,
+    stream: bool = True,
+    request_timeout_s: float = constants.DEFAULT_REQUEST_TIMEOUT_S,
+    extra_headers: dict[str, str] | None = None,
+    api_key: str | None = None,
+) -> AgentBundle:
+    """Load the agent folder and point each LlmAgent at `hosted_vllm/<served_model_name>`."""
+    root = load_root_agent(agent_dir)
+
+    def make_model(agent: Any) -> TimedLiteLlm:
+        return TimedLiteLlm.for_server(
+            api_base,
+            served_model_name,
+            agent_name=agent.name,
+            extra_headers=extra_headers,
+            request_timeout_s=request_timeout_s,
+            api_key=api_key,
+        )
+
+    if override_models(root, make_model) == 0:
+        raise BenchError(
+            f"agent folder {agent_dir}: no LlmAgent found, nothing to point at the server"
+        )
+    return AgentBundle(
+        root_agent=root,
+        run_id=run_id,
+        eval_set_id=eval_set_id,
+        stream=stream,
+        default_app_name=_app_name_for(Path(agent_dir).resolve()),
+    )
+
+
+def _text(content: Any) -> str | None:
+    if content is None or not content.parts:
+        return None
+    texts = [p.text for p in content.parts if p.text and not p.thought]
+    return "".join(texts) if texts else None
+
+
+def _calls(intermediate_data: Any) -> list[dict[str, Any]]:
+    return [
+        {"name": c.name, "args": dict(c.args or {})} for c in get_all_tool_calls(intermediate_data)
+    ]
+
+
+def _dump(invocation: Any) -> dict[str, Any] | None:
+    return invocation.model_dump(mode="json", exclude_none=True) if invocation is not None else None
+
+
+async def run_session(
+    bundle: AgentBundle,
+    case: Any,
+    *,
+    trial: int = 0,
+    ticket: int | None = None,
+    think_time_s: float = 0.0,
+    warmup: bool = False,
+    on_llm_call: RecordCallback = _ignore,
+    on_turn: RecordCallback = _ignore,
+    on_session: RecordCallback = _ignore,
+    user_index: int | None = None,
+) -> Record:
+    """Play one eval case; emit records through the callbacks; return the session record."""
+    conversation = list(case.conversation or [])
+    if not conversation:
+        raise BenchError(
+            f"eval case {case.eval_id}: no conversation (user-simulator cases are not supported)"
+        )
+    session_input = case.session_input
+    app_name = (session_input.app_name if session_input else None) or bundle.default_app_name
+    user_id = (session_input.user_id if session_input else None) or DEFAULT_USER_ID
+    state = dict(session_input.state or {}) if session_input else {}
+    runner = bundle.runner_for(app_name)
+    pid = os.getpid()
+
+    started_at = time.time()
+    t0 = time.perf_counter()
+    session_id = uuid.uuid4().hex
+    turns = errors = 0
+    try:
+        await bundle.session_service.create_session(
+            app_name=app_name, user_id=user_id, state=state, session_id=session_id
+        )
+        for index, expected in enumerate(conversation):
+            if index and think_time_s > 0:
+                await asyncio.sleep(think_time_s)
+            turn = await _run_turn(
+                bundle,
+                runner,
+                case,
+                expected,
+                index,
+                session_id,
+                user_id,
+                trial,
+                warmup,
+                on_llm_call,
+            )
+            turns += 1
+            on_turn(turn)
+            if turn["error_type"] is not None:
+                errors += 1
+                if turn["error_type"] == "Cancelled":
+                    raise asyncio.CancelledError
+                break
+    finally:
+        record = {
+            "run_id": bundle.run_id,
+            "session_id": session_id,
+            "case_id": case.eval_id,
+            "eval_set_id": bundle.eval_set_id,
+            "trial": trial,
+            "ticket": ticket,
+            "started_at": started_at,
+            "ended_at": time.time(),
+            "duration_ms": (time.perf_counter() - t0) * 1000.0,
+            "turns": turns,
+            "turns_expected": len(conversation),
+            "errors": errors,
+            "warmup": warmup,
+            "pid": pid,
+            "user_index": user_index,
+        }
+        on_session(record)
+        with contextlib.suppress(Exception):
+            await bundle.session_service.delete_session(
+                app_name=app_name, user_id=user_id, session_id=session_id
+            )
+    return record
+
+
+async def _run_turn(
+    bundle: AgentBundle,
+    runner: Runner,
+    case: Any,
+    expected: Any,
+    index: int,
+    session_id: str,
+    user_id: str,
+    trial: int,
+    warmup: bool,
+    on_llm_call: RecordCallback,
+) -> Record:
+    turn_id = f"{session_id}:{index}"
+    scope = CallScope(
+        run_id=bundle.run_id,
+        session_id=session_id,
+        turn_id=turn_id,
+        warmup=warmup,
+        emit=on_llm_call,
+    )
+    token = CALL_SCOPE.set(scope)
+    events: list[Event] = []
+    error: BaseException | None = None
+    started_at = time.time()
+    t0 = time.perf_counter()
+    try:
+        async for event in runner.run_async(
+            user_id=user_id,
+            session_id=session_id,
+            new_message=expected.user_content,
+            run_config=bundle.run_config,
+        ):
+            if not events:
+                events.append(
+                    Event(
+                        content=expected.user_content,
+                        author="user",
+                        invocation_id=event.invocation_id,
+                    )
+                )
+            if not event.partial:
+                events.append(event)
+    except asyncio.CancelledError as exc:
+        error = exc
+    except Exception as exc:
+        error = exc
+    finally:
+        CALL_SCOPE.reset(token)
+    latency_ms = (time.perf_counter() - t0) * 1000.0
+    ended_at = time.time()
+    tool_errors = bundle.tool_errors.current.pop(id(scope), None) or _ToolErrors()
+
+    error_type = error_text = None
+    if isinstance(error, asyncio.CancelledError):
+        error_type, error_text = "Cancelled", "the session was cancelled (load stopped)"
+    elif error is not None:
+        if tool_errors.last is not None and tool_errors.last[1] is error:
+            error_type = "ToolError"
+            error_text = (
+                f"tool {tool_errors.last[0]} raised {type(error).__name__}: {first_line(error)}"
+            )
+        else:
+            error_type, error_text = type(error).__name__, first_line(error)
+
+    actual = None
+    if events:
+        invocations = EvaluationGenerator.convert_events_to_eval_invocations(events)
+        actual = invocations[0] if invocations else None
+    return {
+        "run_id": bundle.run_id,
+        "session_id": session_id,
+        "turn_id": turn_id,
+        "case_id": case.eval_id,
+        "eval_set_id": bundle.eval_set_id,
+        "trial": trial,
+        "invocation_index": index,
+        "invocation_id": actual.invocation_id if actual is not None else None,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "latency_ms": latency_ms,
+        "llm_calls": scope.calls,
+        "tool_calls": _calls(actual.intermediate_data) if actual is not None else [],
+        "expected_tool_calls": _calls(expected.intermediate_data),
+        "final_response": _text(actual.final_response) if actual is not None else None,
+        "expected_response": _text(expected.final_response),
+        "tool_errors": tool_errors.count,
+        "error_type": error_type,
+        "error": error_text,
+        "warmup": warmup,
+        "actual_invocation": _dump(actual),
+        "expected_invocation": _dump(expected),
+        "pid": os.getpid(),
+    }

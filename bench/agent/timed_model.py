@@ -1,0 +1,330 @@
+"""ADK's LiteLlm pointed at a vLLM server, timing every LLM call at the model layer.
+
+Two layers observe a call:
+- the LiteLLM client wrapper (`_TimingClient`) sees the raw chunks as LiteLLM yields them, before
+  ADK parses them: first content/tool-call delta (TTFT), gaps between deltas (ITL), the raw
+  `finish_reason` ("tool_calls" survives here; ADK maps it to STOP) and the usage chunk;
+- `TimedLiteLlm.generate_content_async` wraps ADK's generator: start time, errors (recorded,
+  then re-raised) and the number of tool calls in the final responses.
+
+ADK's LiteLlm already sends `stream_options={"include_usage": True}` when streaming
+(google/adk/models/lite_llm.py, `generate_content_async`), so it is not set here.
+Each finished call becomes one record (a plain dict) handed to `on_record` and to the call scope
+of the current session (`CALL_SCOPE`), which adds session and turn ids.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import statistics
+import time
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.adk.models.lite_llm import LiteLlm, LiteLLMClient
+from pydantic import PrivateAttr
+
+from bench import constants
+
+Record = dict[str, Any]
+
+# Keys of an llm_call record, in order (the session layer fills the ids).
+LLM_CALL_KEYS = (
+    "run_id", "session_id", "turn_id", "call_index", "agent_name", "started_at", "ttft_ms",
+    "e2e_ms", "tpot_ms", "itl_mean_ms", "itl_p50_ms", "itl_p99_ms", "itl_max_ms", "n_chunks",
+    "prompt_tokens", "completion_tokens", "finish_reason", "tool_calls_n", "stream", "warmup",
+    "error_type", "error", "pid",
+)  # fmt: skip
+
+
+@dataclass
+class CallScope:
+    """What the session layer knows about the calls made in the current turn."""
+
+    run_id: str
+    session_id: str
+    turn_id: str
+    warmup: bool
+    emit: Callable[[Record], None]
+    calls: int = 0
+
+    def next_index(self) -> int:
+        index = self.calls
+        self.calls += 1
+        return index
+
+
+CALL_SCOPE: contextvars.ContextVar[CallScope | None] = contextvars.ContextVar(
+    "bench_call_scope", default=None
+)
+
+
+@dataclass
+class _RawTiming:
+    """Filled by the client wrapper while one call streams."""
+
+    first_content_at: float | None = None
+    last_content_at: float | None = None
+    last_chunk_at: float | None = None
+    gaps_s: list[float] = field(default_factory=list)
+    n_chunks: int = 0
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    def content(self, now: float) -> None:
+        if self.first_content_at is None:
+            self.first_content_at = now
+        else:
+            self.gaps_s.append(now - (self.last_content_at or now))
+        self.last_content_at = now
+        self.n_chunks += 1
+
+    def usage(self, usage: Any) -> None:
+        if not usage:
+            return
+        get = usage.get if isinstance(usage, dict) else (lambda k: getattr(usage, k, None))
+        if get("prompt_tokens") is not None:
+            self.prompt_tokens = int(get("prompt_tokens"))
+        if get("completion_tokens") is not None:
+            self.completion_tokens = int(get("completion_tokens"))
+
+
+_RAW_TIMING: contextvars.ContextVar[_RawTiming | None] = contextvars.ContextVar(
+    "bench_raw_timing", default=None
+)
+
+
+def _get(obj: Any, key: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(key)
+    getter = getattr(obj, "get", None)
+    if callable(getter):
+        try:
+            return getter(key)
+        except Exception:
+            pass
+    return getattr(obj, key, None)
+
+
+def _observe_choice(raw: _RawTiming, chunk: Any, now: float, field_name: str) -> None:
+    choices = _get(chunk, "choices") or []
+    if choices:
+        choice = choices[0]
+        message = _get(choice, field_name)
+        if (
+            _get(message, "content")
+            or _get(message, "tool_calls")
+            or _get(message, "reasoning_content")
+        ):
+            raw.content(now)
+        reason = _get(choice, "finish_reason")
+        if reason:
+            raw.finish_reason = str(reason)
+    raw.usage(_get(chunk, "usage"))
+
+
+class _TimedStream:
+    """Async iterator over LiteLLM's stream that notes when each chunk arrived."""
+
+    def __init__(self, stream: Any, raw: _RawTiming):
+        self._stream = stream
+        self._iter = stream.__aiter__()
+        self._raw = raw
+
+    def __aiter__(self) -> _TimedStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        chunk = await self._iter.__anext__()
+        now = time.perf_counter()
+        self._raw.last_chunk_at = now
+        _observe_choice(self._raw, chunk, now, "delta")
+        return chunk
+
+
+class _TimingClient(LiteLLMClient):
+    async def acompletion(self, model: str, messages: list, tools: Any, **kwargs: Any) -> Any:
+        response = await super().acompletion(model=model, messages=messages, tools=tools, **kwargs)
+        raw = _RAW_TIMING.get()
+        if raw is None:
+            return response
+        if kwargs.get("stream"):
+            return _TimedStream(response, raw)
+        now = time.perf_counter()
+        raw.last_chunk_at = now
+        _observe_choice(raw, response, now, "message")
+        return response
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    pos = (len(sorted_values) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:500] if text else ""
+
+
+class TimedLiteLlm(LiteLlm):
+    """LiteLlm for `hosted_vllm/<served name>` that records one dict per LLM call."""
+
+    agent_name: str | None = None
+    _on_record: Callable[[Record], None] | None = PrivateAttr(default=None)
+
+    @classmethod
+    def for_server(
+        cls,
+        api_base: str,
+        served_model_name: str,
+        *,
+        agent_name: str | None = None,
+        extra_headers: dict[str, str] | None = None,
+        request_timeout_s: float = constants.DEFAULT_REQUEST_TIMEOUT_S,
+        on_record: Callable[[Record], None] | None = None,
+        api_key: str | None = None,
+    ) -> TimedLiteLlm:
+        """`api_base` ends in /v1. The key comes from `constants.API_KEY_ENV` unless given."""
+        kwargs: dict[str, Any] = {
+            "api_base": api_base,
+            "timeout": request_timeout_s,
+            # Every failure is measured, not hidden behind client-side retries.
+            "num_retries": 0,
+            "max_retries": 0,
+        }
+        key = api_key or os.environ.get(constants.API_KEY_ENV)
+        kwargs["api_key"] = key or "EMPTY"  # vLLM without --api-key accepts anything
+        if extra_headers:
+            kwargs["extra_headers"] = dict(extra_headers)
+        model = cls(model=f"hosted_vllm/{served_model_name}", llm_client=_TimingClient(), **kwargs)
+        model.agent_name = agent_name
+        model._on_record = on_record
+        return model
+
+    def __repr__(self) -> str:  # never show the api key held in the LiteLLM arguments
+        return f"TimedLiteLlm(model={self.model!r}, agent_name={self.agent_name!r})"
+
+    async def generate_content_async(
+        self, llm_request: Any, stream: bool = False
+    ) -> AsyncGenerator[Any, None]:
+        scope = CALL_SCOPE.get()
+        call_index = scope.next_index() if scope else 0
+        raw = _RawTiming()
+        token = _RAW_TIMING.set(raw)
+        started_at = time.time()
+        t0 = time.perf_counter()
+        t_end: float | None = None
+        tool_calls_n = 0
+        usage_prompt = usage_completion = None
+        error: BaseException | None = None
+        try:
+            async for response in super().generate_content_async(llm_request, stream):
+                if not response.partial:
+                    t_end = time.perf_counter()
+                    if response.content and response.content.parts:
+                        tool_calls_n += sum(1 for p in response.content.parts if p.function_call)
+                    usage = response.usage_metadata
+                    if usage is not None:
+                        usage_prompt = usage.prompt_token_count
+                        usage_completion = usage.candidates_token_count
+                yield response
+        except GeneratorExit:
+            raise
+        except BaseException as exc:  # recorded, then re-raised
+            error = exc
+            raise
+        finally:
+            try:
+                _RAW_TIMING.reset(token)
+            except ValueError:  # finalised in another context (generator closed elsewhere)
+                _RAW_TIMING.set(None)
+            end = raw.last_chunk_at or t_end or time.perf_counter()
+            if error is not None:
+                end = time.perf_counter()
+            record = self._record(
+                raw,
+                t0,
+                end,
+                started_at,
+                stream,
+                tool_calls_n,
+                usage_prompt,
+                usage_completion,
+                error,
+            )
+            record["call_index"] = call_index
+            self._emit(record, scope)
+
+    def _record(
+        self,
+        raw: _RawTiming,
+        t0: float,
+        end: float,
+        started_at: float,
+        stream: bool,
+        tool_calls_n: int,
+        usage_prompt: int | None,
+        usage_completion: int | None,
+        error: BaseException | None,
+    ) -> Record:
+        e2e_ms = (end - t0) * 1000.0
+        completion = (
+            raw.completion_tokens if raw.completion_tokens is not None else usage_completion
+        )
+        prompt = raw.prompt_tokens if raw.prompt_tokens is not None else usage_prompt
+        if stream:
+            ttft_ms = (
+                (raw.first_content_at - t0) * 1000.0 if raw.first_content_at is not None else None
+            )
+        else:
+            ttft_ms = e2e_ms if error is None else None
+        tpot_ms = None
+        if stream and ttft_ms is not None and completion is not None and completion > 1:
+            tpot_ms = (e2e_ms - ttft_ms) / (completion - 1)
+        gaps = sorted(g * 1000.0 for g in raw.gaps_s)
+        return {
+            "run_id": None,
+            "session_id": None,
+            "turn_id": None,
+            "call_index": None,
+            "agent_name": self.agent_name,
+            "started_at": started_at,
+            "ttft_ms": ttft_ms,
+            "e2e_ms": e2e_ms,
+            "tpot_ms": tpot_ms,
+            "itl_mean_ms": statistics.fmean(gaps) if gaps else None,
+            "itl_p50_ms": _percentile(gaps, 0.5) if gaps else None,
+            "itl_p99_ms": _percentile(gaps, 0.99) if gaps else None,
+            "itl_max_ms": gaps[-1] if gaps else None,
+            "n_chunks": raw.n_chunks if stream else None,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "finish_reason": raw.finish_reason,
+            "tool_calls_n": tool_calls_n,
+            "stream": bool(stream),
+            "warmup": False,
+            "error_type": type(error).__name__ if error is not None else None,
+            "error": first_line(error) if error is not None else None,
+            "pid": os.getpid(),
+        }
+
+    def _emit(self, record: Record, scope: CallScope | None) -> None:
+        if scope is not None:
+            record.update(
+                run_id=scope.run_id,
+                session_id=scope.session_id,
+                turn_id=scope.turn_id,
+                warmup=scope.warmup,
+            )
+            scope.emit(record)
+        if self._on_record is not None:
+            self._on_record(record)

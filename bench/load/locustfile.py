@@ -1,0 +1,345 @@
+"""The Locust file: each AgentUser plays ADK eval cases, one conversation at a time.
+
+Started by `bench.load.process.LocustProcess` with `BENCH_LOAD_SPEC` pointing at the run's
+`load_spec.json`. ADK runs in-process on an asyncio thread (`bench.load.bridge`); every finished
+LLM call, turn and session is appended to `<run_dir>/raw/*.jsonl` at once and fired as a Locust
+event (request types LLM, TURN, TOOLS, SESSION, WARMUP) for the console, CSVs and web UI.
+
+Warm-up: the first `warmup_sessions_per_process` sessions of each process run first (other users
+wait for them), then sessions starting within `warmup_s` of the process's first session are
+warm-up too. Warm-up sessions take no ticket: `--sessions N` and trials count measured ones.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is imported
+
+import atexit  # noqa: E402
+import contextlib
+import faulthandler  # noqa: E402
+import itertools  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gevent  # noqa: E402
+import litellm  # noqa: E402, F401  (imported before the fork: shared, and no 3 s first call)
+from gevent.event import Event as GeventEvent  # noqa: E402
+from locust import User, constant, events, task  # noqa: E402
+from locust.exception import StopUser  # noqa: E402
+from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, LocalRunner  # noqa: E402
+from locust.user.users import LOCUST_STATE_STOPPING  # noqa: E402
+
+from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
+from bench.errors import BenchError  # noqa: E402
+from bench.evalset import load_evalset  # noqa: E402
+from bench.load import bridge  # noqa: E402
+from bench.load.recorder import JsonlRecorder  # noqa: E402
+from bench.load.spec import LoadSpec  # noqa: E402
+from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
+
+for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
+    logging.getLogger(_name).setLevel(logging.WARNING)  # Locust sets INFO; LiteLLM's logs cost ~7%
+
+SPEC = LoadSpec.from_env()
+EVALSET = load_evalset(SPEC.evalset)
+for _case in EVALSET.cases:
+    if not _case.conversation:
+        raise BenchError(
+            f"eval case {_case.eval_id}: no conversation (user-simulator cases are not supported)"
+        )
+_AGENT_DIR = SPEC.agent_dir or EVALSET.agent_dir
+if _AGENT_DIR is None:
+    raise BenchError(f"--evalset {SPEC.evalset}: no agent folder found; give the agent folder")
+BUNDLE: AgentBundle = build_agent_bundle(
+    _AGENT_DIR,
+    api_base=SPEC.api_base,
+    served_model_name=SPEC.served_model_name,
+    run_id=SPEC.run_id,
+    eval_set_id=EVALSET.eval_set_id,
+    stream=SPEC.stream,
+    request_timeout_s=SPEC.request_timeout_s,
+    extra_headers=SPEC.extra_headers(),
+)
+
+
+def _mismatch(turn: dict[str, Any]) -> str | None:
+    if turn["tool_calls"] == turn["expected_tool_calls"]:
+        return None
+    got = [c["name"] for c in turn["tool_calls"]]
+    want = [c["name"] for c in turn["expected_tool_calls"]]
+    return f"{turn['case_id']}: tool calls differ (expected {want}, got {got}, or arguments differ)"
+
+
+class _Process:
+    """Per-process state, created on the first user start (after Locust's fork)."""
+
+    _instance: _Process | None = None
+
+    def __init__(self, environment: Any):
+        self.environment = environment
+        self.pid = os.getpid()
+        self.recorder = JsonlRecorder(SPEC.run_dir)
+        self.tickets = TicketCounter(
+            SPEC.run_dir,
+            len(EVALSET.cases),
+            seed=SPEC.seed,
+            trials=SPEC.trials,
+            max_sessions=SPEC.max_sessions,
+            session_rate=SPEC.session_rate,
+            arrival=SPEC.arrival,
+        )
+        self.notifier = bridge.ThreadSafeNotifier()
+        self.user_numbers = itertools.count()
+        self.warmup_started = 0
+        self.warmup_finished = 0
+        self.warmup_seq = itertools.count()
+        self.warmup_done = GeventEvent()
+        if SPEC.warmup_sessions_per_process == 0:
+            self.warmup_done.set()
+        self.first_session_at: float | None = None
+        self.inflight = 0
+        self.exhausted = False
+        self.quitting = False
+
+    @classmethod
+    def get(cls, environment: Any) -> _Process:
+        if cls._instance is None or cls._instance.pid != os.getpid():
+            cls._instance = _Process(environment)
+        return cls._instance
+
+    # ---- records -> raw JSONL at once (asyncio thread) and Locust events (hub thread)
+
+    def _fire(self, **kwargs: Any) -> None:
+        request = self.environment.events.request
+        self.notifier.call(lambda: request.fire(context={}, **kwargs))
+
+    def on_llm_call(self, record: dict[str, Any]) -> None:
+        self.recorder.llm_call(record)
+        if record["warmup"]:
+            return
+        exc = (
+            Exception(f"{record['error_type']}: {record['error']}")
+            if record["error_type"]
+            else None
+        )
+        length = record["completion_tokens"] or 0
+        self._fire(
+            request_type="LLM",
+            name="call",
+            response_time=record["e2e_ms"],
+            response_length=length,
+            exception=exc,
+        )
+        if record["ttft_ms"] is not None:
+            self._fire(
+                request_type="LLM",
+                name="ttft",
+                response_time=record["ttft_ms"],
+                response_length=length,
+                exception=None,
+            )
+
+    def on_turn(self, record: dict[str, Any]) -> None:
+        self.recorder.turn(record)
+        if record["warmup"]:
+            return
+        exc = (
+            Exception(f"{record['error_type']}: {record['error']}")
+            if record["error_type"]
+            else None
+        )
+        self._fire(
+            request_type="TURN",
+            name="turn",
+            response_time=record["latency_ms"],
+            response_length=record["llm_calls"],
+            exception=exc,
+        )
+        mismatch = _mismatch(record)
+        self._fire(
+            request_type="TOOLS",
+            name="trajectory",
+            response_time=0,
+            response_length=len(record["tool_calls"]),
+            exception=Exception(mismatch) if mismatch else None,
+        )
+
+    def on_session(self, record: dict[str, Any]) -> None:
+        self.recorder.session(record)
+        if record["warmup"]:
+            self._fire(
+                request_type="WARMUP",
+                name="session",
+                response_time=record["duration_ms"],
+                response_length=record["turns"],
+                exception=None,
+            )
+            return
+        exc = (
+            Exception(f"{record['case_id']}: {record['errors']} failed turn(s)")
+            if record["errors"]
+            else None
+        )
+        self._fire(
+            request_type="SESSION",
+            name="session",
+            response_time=record["duration_ms"],
+            response_length=record["turns"],
+            exception=exc,
+        )
+
+    # ---- what the next session is
+
+    def next_session(self) -> tuple[Any, Ticket | None, str | None] | None:
+        """(case, ticket, warm-up kind) for the next session, or None when tickets ran out.
+
+        The kind is "count" (one of the first sessions of the process), "time" (within
+        `warmup_s`) or None (measured, with a ticket).
+        """
+        now = time.time()
+        if self.warmup_started < SPEC.warmup_sessions_per_process:
+            self.warmup_started += 1
+            self.first_session_at = self.first_session_at or now
+            return self._warmup_case(), None, "count"
+        self.warmup_done.wait()
+        self.first_session_at = self.first_session_at or now
+        if SPEC.warmup_s > 0 and time.time() < self.first_session_at + SPEC.warmup_s:
+            return self._warmup_case(), None, "time"
+        ticket = self.tickets.claim()
+        if ticket is None:
+            return None
+        return EVALSET.cases[ticket.case_index], ticket, None
+
+    def _warmup_case(self) -> Any:
+        return EVALSET.cases[self.tickets.order[next(self.warmup_seq) % len(EVALSET.cases)]]
+
+    def warmup_session_ended(self) -> None:
+        self.warmup_finished += 1
+        if self.warmup_finished >= SPEC.warmup_sessions_per_process:
+            self.warmup_done.set()
+
+    def out_of_tickets(self) -> None:
+        """Quit a standalone headless run once no session is left in flight."""
+        self.exhausted = True
+        runner = self.environment.runner
+        options = self.environment.parsed_options
+        standalone = isinstance(runner, LocalRunner) and bool(options and options.headless)
+        if standalone and self.inflight == 0 and not self.quitting:
+            self.quitting = True
+            logging.getLogger(__name__).info("all sessions done, stopping Locust")
+
+            def quit_runner() -> None:
+                self.notifier.drain()
+                runner.quit()
+
+            gevent.spawn_later(0.2, quit_runner)
+
+
+class AgentUser(User):
+    """One ADK conversation at a time, against the server in the LoadSpec."""
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.process = _Process.get(self.environment)
+        self.user_index = next(self.process.user_numbers)
+
+    def _stopping(self) -> bool:
+        runner = self.environment.runner
+        return self._state == LOCUST_STATE_STOPPING or (
+            runner is not None and runner.state in (STATE_STOPPING, STATE_CLEANUP, STATE_STOPPED)
+        )
+
+    @task
+    def session(self) -> None:
+        if self._stopping():  # the test is ending: start no new session
+            raise StopUser()
+        proc = self.process
+        chosen = proc.next_session()
+        if chosen is None:
+            proc.out_of_tickets()
+            raise StopUser()
+        case, ticket, warmup_kind = chosen
+        if ticket is not None and ticket.arrival_at is not None:
+            gevent.sleep(max(0.0, ticket.arrival_at - time.time()))
+            if self._stopping():
+                raise StopUser()
+        proc.inflight += 1
+        try:
+            bridge.run_coroutine(
+                run_session(
+                    BUNDLE,
+                    case,
+                    trial=ticket.trial if ticket else 0,
+                    ticket=ticket.number if ticket else None,
+                    think_time_s=SPEC.think_time_s,
+                    warmup=warmup_kind is not None,
+                    on_llm_call=proc.on_llm_call,
+                    on_turn=proc.on_turn,
+                    on_session=proc.on_session,
+                    user_index=self.user_index,
+                )
+            )
+        finally:
+            proc.inflight -= 1
+            if warmup_kind == "count":
+                proc.warmup_session_ended()
+
+
+_EXIT_CODE: list[int] = []
+EXIT_WATCHDOG_S = 15.0
+
+
+@events.quitting.add_listener
+def _flush_on_quit(environment: Any, **_kw: Any) -> None:
+    if _Process._instance is not None and _Process._instance.pid == os.getpid():
+        _Process._instance.notifier.drain()
+
+
+@events.quit.add_listener
+def _stop_asyncio_thread(exit_code: int, **_kw: Any) -> None:
+    """Locust is done (stats and CSVs written): end the asyncio thread, remember the code."""
+    _EXIT_CODE.append(exit_code)
+    # Safety net: if exiting hangs anyway, dump every thread's stack to the log and leave.
+    faulthandler.dump_traceback_later(EXIT_WATCHDOG_S, exit=True)
+    if _Process._instance is not None and _Process._instance.pid == os.getpid():
+        _Process._instance.recorder.close()
+    bridge.shutdown()
+
+
+def _exit_without_finalisers() -> None:
+    """Leave at once after Locust's own exit handlers, skipping the interpreter's finalisation.
+
+    Locust ends with `sys.exit(code)`. During interpreter shutdown `threading._shutdown` joins
+    thread-pool workers that LiteLLM may have started from the asyncio thread; under gevent's
+    patching those are greenlets of that thread's hub, which is gone, so the join never returns
+    (observed: the main thread idles in the gevent hub forever, the CSV writer greenlet fails on
+    closed files). This hook runs first in `threading._shutdown`: it runs the regular atexit
+    handlers (Locust's `--processes` master waits for its children there) and `os._exit`s.
+    """
+    if not _EXIT_CODE or _EXITING:
+        return
+    _EXITING.append(True)
+    with contextlib.suppress(BaseException):
+        atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(_EXIT_CODE[-1])
+
+
+_EXITING: list[bool] = []
+atexit.register(_exit_without_finalisers)
+import concurrent.futures.thread  # noqa: E402, F401  (so its exit hook is registered before ours)
+
+threading._register_atexit(_exit_without_finalisers)  # type: ignore[attr-defined]  # runs first (LIFO)
+
+# Importing ADK and LiteLLM above blocks for seconds after gevent's loop cached its clock; without
+# this, Locust's `-t` timer (spawn_later) would count those seconds and stop the run early.
+gevent.get_hub().loop.update_now()

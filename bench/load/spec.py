@@ -1,0 +1,77 @@
+"""LoadSpec: everything the Locust child needs, written to `<run_dir>/load_spec.json`.
+
+No secrets: the API key travels in the environment (`constants.API_KEY_ENV`), extra headers in
+the environment variable named by `extra_headers_env` (a JSON object).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bench import constants
+from bench.errors import BenchError
+
+LOAD_SPEC_ENV = "BENCH_LOAD_SPEC"
+LOAD_SPEC_FILE = "load_spec.json"
+
+
+class LoadSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    run_dir: Path
+    evalset: str  # the eval-set argument as given (path, shipped name, optional :case,ids)
+    agent_dir: Path | None = None  # None = the folder the eval set belongs to
+    api_base: str  # ends in /v1
+    served_model_name: str
+    stream: bool = True
+    think_time_s: float = Field(default=0.0, ge=0)
+    seed: int | None = None  # None = round robin in file order; else the order shuffled once
+    trials: int = Field(default=1, ge=1)
+    warmup_sessions_per_process: int = Field(default=1, ge=0)
+    warmup_s: float = Field(default=0.0, ge=0)
+    max_sessions: int | None = Field(default=None, ge=1)  # None = until the duration ends
+    session_rate: float | None = Field(default=None, gt=0)  # None = closed loop; sessions/s
+    arrival: Literal["poisson", "constant"] = "poisson"
+    request_timeout_s: float = Field(default=constants.DEFAULT_REQUEST_TIMEOUT_S, gt=0)
+    extra_headers_env: str | None = None
+
+    def write(self) -> Path:
+        path = Path(self.run_dir) / LOAD_SPEC_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.model_dump_json(indent=2) + "\n")
+        return path
+
+    @classmethod
+    def read(cls, path: str | Path) -> LoadSpec:
+        try:
+            return cls.model_validate_json(Path(path).read_text())
+        except FileNotFoundError:
+            raise BenchError(f"load spec {path} does not exist") from None
+
+    @classmethod
+    def from_env(cls) -> LoadSpec:
+        path = os.environ.get(LOAD_SPEC_ENV)
+        if not path:
+            raise BenchError(f"{LOAD_SPEC_ENV} is not set: run Locust through `bench run`")
+        return cls.read(path)
+
+    def extra_headers(self) -> dict[str, str]:
+        """The extra headers from `extra_headers_env` (never stored in the spec itself)."""
+        if not self.extra_headers_env:
+            return {}
+        text = os.environ.get(self.extra_headers_env)
+        if not text:
+            return {}
+        try:
+            headers = json.loads(text)
+        except json.JSONDecodeError:
+            raise BenchError(f"{self.extra_headers_env}: not a JSON object of headers") from None
+        if not isinstance(headers, dict):
+            raise BenchError(f"{self.extra_headers_env}: not a JSON object of headers")
+        return {str(k): str(v) for k, v in headers.items()}

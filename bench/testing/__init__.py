@@ -1,0 +1,1 @@
+"""Test helpers shipped with bench (the fake OpenAI-compatible server)."""

@@ -1,0 +1,657 @@
+"""An OpenAI-compatible fake of a vLLM server, for tests and for `bench fake-server`.
+
+It speaks the parts of vLLM's API that bench uses: `/health`, `/v1/models`,
+`/v1/chat/completions` (streaming SSE, with a final usage chunk when
+`stream_options.include_usage` is set, and non-streaming) and `/metrics` (Prometheus text with
+vLLM's metric names). What it answers comes from a reply policy, `reply_for(request_json) ->
+Reply`; the default one follows the script of the tiny model (`bench.models.tiny_script`) so a
+run against the fake scores like a run against the real tiny model.
+
+Knobs: fixed latency per request, time to first token, inter-token latency, tokens per reply,
+and fault injection (`--fail-rate` with `--fault 500|malformed|stall|reset`).
+
+    python -m bench.testing.fake_server --port 8001 --api-key-env MY_KEY --itl-ms 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+Fault = Literal["500", "malformed", "stall", "reset"]
+FAULTS: tuple[str, ...] = ("500", "malformed", "stall", "reset")
+DEFAULT_SERVED_NAME = "fake"
+READY_LINE_PREFIX = "fake-server listening on "
+
+
+@dataclass
+class ToolCallReply:
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass
+class Reply:
+    """What the fake model says: plain text or tool calls (exactly one of them)."""
+
+    text: str | None = None
+    tool_calls: list[ToolCallReply] = field(default_factory=list)
+
+
+ReplyPolicy = Callable[[dict[str, Any]], Reply]
+
+
+# --------------------------------------------------------------------------- reply policy
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            str(p.get("text", ""))
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return _text_of(message.get("content")).lower()
+    return ""
+
+
+def _answered_tool(messages: list[dict[str, Any]]) -> str | None:
+    """Name of the tool whose result is the last message (None when it is not a tool result)."""
+    if not messages or messages[-1].get("role") != "tool":
+        return None
+    last = messages[-1]
+    calls: list[dict[str, Any]] = []
+    for message in reversed(messages):
+        if message.get("role") == "assistant" and message.get("tool_calls"):
+            calls = message["tool_calls"]
+            break
+    for call in calls:
+        if call.get("id") and call.get("id") == last.get("tool_call_id"):
+            return str(call.get("function", {}).get("name"))
+    if last.get("name"):
+        return str(last["name"])
+    return str(calls[-1].get("function", {}).get("name")) if calls else ""
+
+
+def builtin_reply(request: dict[str, Any]) -> Reply:
+    """The rule used when the tiny model's script cannot be imported."""
+    messages = request.get("messages") or []
+    answered = _answered_tool(messages)
+    if answered is not None:
+        if answered == "get_current_time":
+            return Reply(text="The current time is ready for you.")
+        return Reply(text="Here is the weather report you asked for.")
+    user = _last_user_text(messages)
+    if request.get("tools"):
+        for city in ("london", "paris"):
+            if "weather" in user and city in user:
+                return Reply(tool_calls=[ToolCallReply("get_weather", {"city": city.title()})])
+        if "time" in user and "tokyo" in user:
+            return Reply(tool_calls=[ToolCallReply("get_current_time", {"city": "Tokyo"})])
+    return Reply(text="Hello! Ask me about the weather or the time in a city.")
+
+
+def _tiny_script_policy() -> ReplyPolicy | None:
+    """A policy that evaluates the tiny model's case table in Python, if the table exists."""
+    try:
+        from bench.models.tiny_script import TINY_CASES
+    except Exception:  # the tiny model is optional for the fake
+        return None
+
+    def reply(request: dict[str, Any]) -> Reply:
+        messages = request.get("messages") or []
+        answered = _answered_tool(messages)
+        user = _last_user_text(messages)
+        tools = bool(request.get("tools"))
+        for case in TINY_CASES:
+            cond = case.condition
+            if cond.kind == "after_tool":
+                hit = answered is not None and (cond.tool is None or cond.tool == answered)
+            elif cond.kind == "no_tools":
+                hit = not tools
+            elif cond.kind == "keywords":
+                hit = all(k.lower() in user for k in cond.keywords)
+            else:
+                hit = True
+            if hit:
+                if case.content is not None:
+                    return Reply(text=case.content)
+                return Reply(
+                    tool_calls=[ToolCallReply(c.name, dict(c.arguments)) for c in case.calls]
+                )
+        return builtin_reply(request)
+
+    return reply
+
+
+def default_policy() -> ReplyPolicy:
+    return _tiny_script_policy() or builtin_reply
+
+
+# --------------------------------------------------------------------------- tokens
+
+_WORD = re.compile(r"\s*\S+")
+
+
+def text_tokens(text: str, n_tokens: int | None) -> list[str]:
+    """Words with their leading space; with `n_tokens`, cycled or cut to exactly that many."""
+    words = _WORD.findall(text) or [text]
+    if n_tokens is None:
+        return words
+    return [words[i % len(words)] for i in range(max(1, n_tokens))]
+
+
+def _pieces(text: str, n: int) -> list[str]:
+    n = max(1, min(n, len(text)))
+    size = -(-len(text) // n)
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def tool_call_deltas(calls: list[ToolCallReply], n_tokens: int | None) -> list[dict[str, Any]]:
+    """vLLM-style streamed tool-call deltas: a header per call, then argument pieces."""
+    deltas: list[dict[str, Any]] = []
+    per_call = None if n_tokens is None else max(1, n_tokens // len(calls) - 1)
+    for index, call in enumerate(calls):
+        args = json.dumps(call.arguments)
+        deltas.append(
+            {
+                "index": index,
+                "id": f"chatcmpl-tool-{uuid.uuid4().hex[:16]}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+        )
+        pieces = _pieces(args, per_call if per_call is not None else max(1, len(args) // 6))
+        deltas.extend({"index": index, "function": {"arguments": p}} for p in pieces)
+    return deltas
+
+
+def estimate_prompt_tokens(request: dict[str, Any]) -> int:
+    size = len(json.dumps(request.get("messages") or [])) + len(
+        json.dumps(request.get("tools") or [])
+    )
+    return max(1, size // 4)
+
+
+# --------------------------------------------------------------------------- server
+
+
+@dataclass
+class FakeServerConfig:
+    served_model_name: str = DEFAULT_SERVED_NAME
+    api_key: str | None = field(default=None, repr=False)
+    latency_ms: float = 0.0
+    ttft_ms: float = 0.0
+    itl_ms: float = 0.0
+    tokens: int | None = None
+    fail_rate: float = 0.0
+    fault: Fault = "500"
+    stall_s: float = 300.0
+    seed: int | None = None
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.running = 0
+        self.requests = 0
+        self.success: dict[str, int] = {}
+        self.prompt_tokens = 0
+        self.generation_tokens = 0
+        self.faults: dict[str, int] = {}
+        self.e2e_sum_s = 0.0
+        self.ttft_sum_s = 0.0
+        self.ttft_count = 0
+
+    def render(self, model: str) -> str:
+        label = f'model_name="{model}"'
+        lines = [
+            "# TYPE vllm:num_requests_running gauge",
+            f"vllm:num_requests_running{{{label}}} {self.running}",
+            "# TYPE vllm:num_requests_waiting gauge",
+            f"vllm:num_requests_waiting{{{label}}} 0",
+            "# TYPE vllm:prompt_tokens_total counter",
+            f"vllm:prompt_tokens_total{{{label}}} {self.prompt_tokens}",
+            "# TYPE vllm:generation_tokens_total counter",
+            f"vllm:generation_tokens_total{{{label}}} {self.generation_tokens}",
+            "# TYPE vllm:request_success_total counter",
+        ]
+        for reason, n in sorted(self.success.items()):
+            lines.append(f'vllm:request_success_total{{finished_reason="{reason}",{label}}} {n}')
+        lines += [
+            "# TYPE vllm:e2e_request_latency_seconds histogram",
+            f'vllm:e2e_request_latency_seconds_bucket{{le="+Inf",{label}}} {sum(self.success.values())}',
+            f"vllm:e2e_request_latency_seconds_sum{{{label}}} {self.e2e_sum_s}",
+            f"vllm:e2e_request_latency_seconds_count{{{label}}} {sum(self.success.values())}",
+            "# TYPE vllm:time_to_first_token_seconds histogram",
+            f'vllm:time_to_first_token_seconds_bucket{{le="+Inf",{label}}} {self.ttft_count}',
+            f"vllm:time_to_first_token_seconds_sum{{{label}}} {self.ttft_sum_s}",
+            f"vllm:time_to_first_token_seconds_count{{{label}}} {self.ttft_count}",
+            "# TYPE fake:requests_total counter",
+            f"fake:requests_total{{{label}}} {self.requests}",
+            "# TYPE fake:faults_total counter",
+        ]
+        for fault, n in sorted(self.faults.items()):
+            lines.append(f'fake:faults_total{{fault="{fault}",{label}}} {n}')
+        return "\n".join(lines) + "\n"
+
+
+async def _sleep_ms(ms: float) -> None:
+    if ms > 0:
+        await asyncio.sleep(ms / 1000.0)
+
+
+def _reset_connection(request: web.Request) -> None:
+    """Close the TCP connection with RST (SO_LINGER 0), as a crashed peer would."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+class FakeServer:
+    """The aiohttp application and its state; `build_app()` for embedding, `serve()` to run."""
+
+    def __init__(self, config: FakeServerConfig, reply_for: ReplyPolicy | None = None):
+        self.config = config
+        self.reply_for = reply_for or default_policy()
+        self.metrics = _Metrics()
+        self._rng = random.Random(config.seed)
+
+    def build_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/health", self.health)
+        app.router.add_get("/metrics", self.prometheus)
+        app.router.add_get("/v1/models", self.models)
+        app.router.add_post("/v1/chat/completions", self.chat_completions)
+        return app
+
+    # ---- helpers
+
+    def _authorized(self, request: web.Request) -> bool:
+        if not self.config.api_key:
+            return True
+        return request.headers.get("Authorization", "") == f"Bearer {self.config.api_key}"
+
+    @staticmethod
+    def _error(status: int, message: str, kind: str) -> web.Response:
+        body = {"object": "error", "message": message, "type": kind, "param": None, "code": status}
+        return web.json_response(body, status=status)
+
+    def _pick_fault(self) -> str | None:
+        if self.config.fail_rate > 0 and self._rng.random() < self.config.fail_rate:
+            self.metrics.faults[self.config.fault] = (
+                self.metrics.faults.get(self.config.fault, 0) + 1
+            )
+            return self.config.fault
+        return None
+
+    # ---- endpoints
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.Response(text="")
+
+    async def prometheus(self, request: web.Request) -> web.Response:
+        return web.Response(
+            text=self.metrics.render(self.config.served_model_name),
+            content_type="text/plain",
+            charset="utf-8",
+        )
+
+    async def models(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._error(401, "Unauthorized", "Unauthorized")
+        name = self.config.served_model_name
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": name,
+                        "object": "model",
+                        "created": int(time.time()),
+                        "owned_by": "vllm",
+                        "root": name,
+                        "max_model_len": 4096,
+                    }
+                ],
+            }
+        )
+
+    async def chat_completions(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return self._error(401, "Unauthorized", "Unauthorized")
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return self._error(400, "request body is not JSON", "BadRequestError")
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return self._error(400, "'messages' must be a list", "BadRequestError")
+
+        self.metrics.requests += 1
+        self.metrics.running += 1
+        started = time.monotonic()
+        try:
+            await _sleep_ms(self.config.latency_ms)
+            fault = self._pick_fault()
+            if fault == "500":
+                return self._error(500, "injected fault", "InternalServerError")
+            if fault == "stall":
+                await asyncio.sleep(self.config.stall_s)
+                return self._error(500, "stalled", "InternalServerError")
+            reply = self.reply_for(body)
+            if body.get("stream"):
+                return await self._stream(request, body, reply, fault, started)
+            if fault == "reset":
+                _reset_connection(request)
+                return web.Response(status=500)
+            if fault == "malformed":
+                return web.Response(
+                    text='{"id": "chatcmpl-broken", "choices": [', content_type="application/json"
+                )
+            return await self._complete(body, reply, started)
+        finally:
+            self.metrics.running -= 1
+
+    def _account(
+        self, body: dict[str, Any], completion_tokens: int, reason: str, started: float
+    ) -> dict[str, int]:
+        prompt_tokens = estimate_prompt_tokens(body)
+        self.metrics.prompt_tokens += prompt_tokens
+        self.metrics.generation_tokens += completion_tokens
+        self.metrics.success[reason] = self.metrics.success.get(reason, 0) + 1
+        self.metrics.e2e_sum_s += time.monotonic() - started
+        return {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+
+    async def _complete(self, body: dict[str, Any], reply: Reply, started: float) -> web.Response:
+        if reply.tool_calls:
+            deltas = tool_call_deltas(reply.tool_calls, self.config.tokens)
+            n_tokens = len(deltas)
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": f"chatcmpl-tool-{uuid.uuid4().hex[:16]}",
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+                    }
+                    for c in reply.tool_calls
+                ],
+            }
+            reason = "tool_calls"
+        else:
+            tokens = text_tokens(reply.text or "", self.config.tokens)
+            n_tokens = len(tokens)
+            message = {"role": "assistant", "content": "".join(tokens), "tool_calls": []}
+            reason = "stop"
+        await _sleep_ms(self.config.ttft_ms + self.config.itl_ms * max(0, n_tokens - 1))
+        self.metrics.ttft_sum_s += time.monotonic() - started
+        self.metrics.ttft_count += 1
+        usage = self._account(body, n_tokens, reason, started)
+        return web.json_response(
+            {
+                "id": f"chatcmpl-{uuid.uuid4().hex}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model") or self.config.served_model_name,
+                "choices": [
+                    {"index": 0, "message": message, "logprobs": None, "finish_reason": reason}
+                ],
+                "usage": usage,
+            }
+        )
+
+    async def _stream(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        reply: Reply,
+        fault: str | None,
+        started: float,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        chunk_id = f"chatcmpl-{uuid.uuid4().hex}"
+        created = int(time.time())
+        model = body.get("model") or self.config.served_model_name
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            payload = {
+                "id": chunk_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+            }
+            return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+        await response.write(chunk({"role": "assistant", "content": ""}))
+        if reply.tool_calls:
+            deltas = [
+                {"tool_calls": [d]} for d in tool_call_deltas(reply.tool_calls, self.config.tokens)
+            ]
+            reason = "tool_calls"
+        else:
+            deltas = [{"content": t} for t in text_tokens(reply.text or "", self.config.tokens)]
+            reason = "stop"
+        for i, delta in enumerate(deltas):
+            await _sleep_ms(self.config.ttft_ms if i == 0 else self.config.itl_ms)
+            if i == 0:
+                self.metrics.ttft_sum_s += time.monotonic() - started
+                self.metrics.ttft_count += 1
+            if fault == "reset" and i == len(deltas) // 2:
+                _reset_connection(request)
+                return response
+            if fault == "malformed" and i == len(deltas) // 2:
+                await response.write(b'data: {"id": "broken", "choices": [{"delta": \n\n')
+                continue
+            await response.write(chunk(delta))
+        await response.write(chunk({}, reason))
+        usage = self._account(body, len(deltas), reason, started)
+        if (body.get("stream_options") or {}).get("include_usage"):
+            payload = {
+                "id": chunk_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": usage,
+            }
+            await response.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+# --------------------------------------------------------------------------- running it
+
+
+async def _serve_async(
+    server: FakeServer, host: str, port: int, ready: Callable[[int], None]
+) -> None:
+    runner = web.AppRunner(server.build_app(), access_log=None, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=1024)
+    await site.start()
+    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+    bound = sockets[0].getsockname()[1] if sockets else port
+    ready(int(bound))
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def serve(
+    config: FakeServerConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    reply_for: ReplyPolicy | None = None,
+    ready: Callable[[int], None] | None = None,
+) -> None:
+    """Run the fake server until interrupted. `ready(port)` is called once it listens."""
+
+    def announce(bound: int) -> None:
+        print(f"{READY_LINE_PREFIX}http://{host}:{bound}", flush=True)
+        if ready:
+            ready(bound)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_async(FakeServer(config, reply_for), host, port, announce))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fake-server", description=__doc__.split("\n\n")[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000, help="0 = a free port (printed)")
+    p.add_argument("--served-model-name", default=DEFAULT_SERVED_NAME)
+    p.add_argument("--api-key-env", default=None, help="env var holding the API key to require")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    p.add_argument("--ttft-ms", type=float, default=0.0, help="time to the first token")
+    p.add_argument("--itl-ms", type=float, default=0.0, help="time between tokens")
+    p.add_argument("--tokens", type=int, default=None, help="tokens per reply (default: natural)")
+    p.add_argument("--fail-rate", type=float, default=0.0, help="fraction of requests that fail")
+    p.add_argument("--fault", choices=FAULTS, default="500")
+    p.add_argument("--stall-s", type=float, default=300.0, help="how long a stalled request hangs")
+    p.add_argument("--seed", type=int, default=None, help="seed of the fault draw")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            raise SystemExit(f"--api-key-env: environment variable {args.api_key_env} is not set")
+    if not 0.0 <= args.fail_rate <= 1.0:
+        raise SystemExit("--fail-rate must be between 0 and 1")
+    return FakeServerConfig(
+        served_model_name=args.served_model_name,
+        api_key=api_key,
+        latency_ms=args.latency_ms,
+        ttft_ms=args.ttft_ms,
+        itl_ms=args.itl_ms,
+        tokens=args.tokens,
+        fail_rate=args.fail_rate,
+        fault=args.fault,
+        stall_s=args.stall_s,
+        seed=args.seed,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    serve(config_from_args(args), host=args.host, port=args.port)
+    return 0
+
+
+_KNOB_FLAGS = {
+    "served_model_name": "--served-model-name",
+    "latency_ms": "--latency-ms",
+    "ttft_ms": "--ttft-ms",
+    "itl_ms": "--itl-ms",
+    "tokens": "--tokens",
+    "fail_rate": "--fail-rate",
+    "fault": "--fault",
+    "stall_s": "--stall-s",
+    "seed": "--seed",
+}
+
+
+@contextlib.contextmanager
+def running_fake_server(
+    *, api_key: str | None = None, startup_timeout_s: float = 20.0, **knobs: Any
+) -> Iterator[str]:
+    """Start the fake server in a child process on a free loopback port; yield its base URL.
+
+    The child runs `python -m bench.testing.fake_server` so its CPU time is not the caller's.
+    `api_key` reaches it through an environment variable, never the command line.
+    """
+    argv = [sys.executable, "-m", "bench.testing.fake_server", "--port", "0"]
+    for name, value in knobs.items():
+        if name not in _KNOB_FLAGS:
+            raise TypeError(f"running_fake_server: unknown knob {name!r}")
+        if value is not None:
+            argv += [_KNOB_FLAGS[name], str(value)]
+    env = dict(os.environ)
+    if api_key:
+        env["BENCH_FAKE_SERVER_KEY"] = api_key
+        argv += ["--api-key-env", "BENCH_FAKE_SERVER_KEY"]
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    url_box: list[str] = []
+    lines: list[str] = []
+
+    def read_output() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if not url_box and line.startswith(READY_LINE_PREFIX):
+                url_box.append(line[len(READY_LINE_PREFIX) :].strip())
+            elif len(lines) < 200:
+                lines.append(line.rstrip())
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + startup_timeout_s
+    try:
+        while not url_box:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("fake server did not start:\n" + "\n".join(lines[-20:]))
+            time.sleep(0.02)
+        yield url_box[0]
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""run_session against the fake server (a real child process): records, tool errors, no-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bench.agent.session import SESSION_KEYS, TURN_KEYS, build_agent_bundle, run_session
+from bench.agent.timed_model import LLM_CALL_KEYS
+from bench.evalset import load_evalset
+from bench.testing.fake_server import running_fake_server
+
+RAISING_AGENT = textwrap.dedent(
+    """
+    from google.adk.agents import LlmAgent
+
+    def get_weather(city: str) -> dict:
+        \"\"\"Returns the weather.\"\"\"
+        raise RuntimeError(f"weather service down for {city}")
+
+    root_agent = LlmAgent(name="raising_agent", model="unused", instruction="x", tools=[get_weather])
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def fake_url():
+    with running_fake_server() as url:
+        yield url
+
+
+def _run(bundle, cases, **kw):
+    records: dict[str, list] = {"llm_calls": [], "turns": [], "sessions": []}
+
+    async def go():
+        for case in cases:
+            await run_session(
+                bundle,
+                case,
+                on_llm_call=records["llm_calls"].append,
+                on_turn=records["turns"].append,
+                on_session=records["sessions"].append,
+                **kw,
+            )
+        await bundle.close()
+
+    asyncio.run(go())
+    json.dumps(records)  # JSON-serialisable
+    return records
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_session_records(fake_url: str, stream: bool) -> None:
+    es = load_evalset("evalsets/weather_time:weather_london,paris_then_tokyo")
+    bundle = build_agent_bundle(
+        es.agent_dir,
+        api_base=fake_url + "/v1",
+        served_model_name="x",
+        run_id="r",
+        eval_set_id="weather_time",
+        stream=stream,
+    )
+    rec = _run(bundle, es.cases, trial=2, ticket=7, user_index=1)
+    assert [tuple(r) for r in rec["llm_calls"]] == [LLM_CALL_KEYS] * 6
+    assert [tuple(r) for r in rec["turns"]] == [TURN_KEYS] * 3
+    assert [tuple(r) for r in rec["sessions"]] == [SESSION_KEYS] * 2
+    london, paris, tokyo = rec["turns"]
+    assert london["tool_calls"] == [{"name": "get_weather", "args": {"city": "London"}}]
+    assert tokyo["tool_calls"] == [{"name": "get_current_time", "args": {"city": "Tokyo"}}]
+    assert paris["session_id"] == tokyo["session_id"] and tokyo["invocation_index"] == 1
+    assert [c["call_index"] for c in rec["llm_calls"]] == [0, 1] * 3
+    assert [c["finish_reason"] for c in rec["llm_calls"][:2]] == ["tool_calls", "stop"]
+    assert all(c["stream"] is stream and c["ttft_ms"] <= c["e2e_ms"] for c in rec["llm_calls"])
+    assert rec["sessions"][1]["turns"] == 2 and rec["sessions"][1]["trial"] == 2
+    assert rec["sessions"][1]["ticket"] == 7
+
+
+def test_raising_tool_is_recorded_and_the_run_goes_on(fake_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "raising_tool_agent"
+    folder.mkdir()
+    (folder / "__init__.py").write_text("from . import agent\n")
+    (folder / "agent.py").write_text(RAISING_AGENT)
+    es = load_evalset("evalsets/weather_time:weather_london,greeting")
+    bundle = build_agent_bundle(
+        folder, api_base=fake_url + "/v1", served_model_name="x", run_id="r", eval_set_id="e"
+    )
+    rec = _run(bundle, es.cases)
+    failed, greeting = rec["turns"]
+    assert failed["error_type"] == "ToolError"
+    assert "get_weather raised RuntimeError: weather service down for London" in failed["error"]
+    assert failed["tool_errors"] == 1
+    assert failed["tool_calls"] == [{"name": "get_weather", "args": {"city": "London"}}]
+    assert rec["sessions"][0]["errors"] == 1
+    assert greeting["error_type"] is None and greeting["final_response"]
