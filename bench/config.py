@@ -105,6 +105,45 @@ class LoadConfig(BaseModel):
     web: bool = False
     web_host: str = constants.LOOPBACK_HOST
     web_port: int = Field(default=constants.DEFAULT_WEB_PORT, ge=1, le=65535)
+    # Step loads in one server lifetime: users (closed loop) or session rates (open loop) per step.
+    user_steps: list[int] | None = None
+    rate_steps: list[float] | None = None
+    step_duration_s: float | None = Field(default=None, gt=0)
+    metrics_interval_s: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _steps_are_positive(self) -> LoadConfig:
+        if self.user_steps is not None and any(u <= 0 for u in self.user_steps):
+            raise ValueError("--users: every step needs at least 1 user")
+        if self.rate_steps is not None and any(r <= 0 for r in self.rate_steps):
+            raise ValueError("--session-rate: every step needs a positive rate")
+        return self
+
+    def steps(self) -> list[LoadConfig]:
+        """One LoadConfig per load step (just this one when there are no steps)."""
+        if self.user_steps and len(self.user_steps) > 1:
+            return [
+                self.model_copy(
+                    update={
+                        "users": u,
+                        "user_steps": None,
+                        "duration_s": self.step_duration_s or self.duration_s,
+                    }
+                )
+                for u in self.user_steps
+            ]
+        if self.rate_steps and len(self.rate_steps) > 1:
+            return [
+                self.model_copy(
+                    update={
+                        "session_rate": r,
+                        "rate_steps": None,
+                        "duration_s": self.step_duration_s or self.duration_s,
+                    }
+                )
+                for r in self.rate_steps
+            ]
+        return [self]
 
     @property
     def users_effective(self) -> int:
@@ -125,3 +164,4 @@ class RunConfig(BaseModel):
     agent: Path | None = None  # default: the agent folder the eval set lives in
     results_dir: Path = constants.DEFAULT_RESULTS_DIR
     run_id: str | None = None
+    slo: dict[str, float] = Field(default_factory=dict)  # ttft_ms, tpot_ms, turn_ms, session_ms

@@ -22,16 +22,20 @@ from typing import Any
 
 import tomli_w
 
+from bench.agent.model_override import load_root_agent, tool_names
 from bench.config import RunConfig
 from bench.errors import BenchError, RunFailed
 from bench.evalset import LoadedEvalSet, load_evalset
 from bench.load.process import LocustProcess, count_records
 from bench.load.spec import LoadSpec
-from bench.results.build import BuildResult, build_results
-from bench.results.manifest import update_manifest, write_manifest
+from bench.results.build import build_results
+from bench.results.manifest import read_manifest, update_manifest, write_manifest
 from bench.results.provenance import host_info
+from bench.results.schemas import TABLES
+from bench.results.writer import to_table, write_table
 from bench.server.environment import detect_gpus, vllm_version
 from bench.server.launch import plan_server, serving
+from bench.server.metrics import MetricsScraper
 from bench.server.process import Endpoint, ServerProcess, check_port_free
 
 HEADERS_ENV = "BENCH_EXTRA_HEADERS"
@@ -45,6 +49,7 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     message: str = ""
+    steps: list[dict[str, Any]] = field(default_factory=list)  # one summary row per load step
 
 
 @dataclass
@@ -135,6 +140,8 @@ def run_benchmark(
         )
     else:
         plan_info["gpus"] = [g.__dict__ for g in detect_gpus()]
+    plan_info["weight_bytes"] = plan.entry.weight_bytes if plan is not None else None
+    known_tools = sorted(tool_names(load_root_agent(agent_dir)))  # also proves the agent imports
 
     # 2. The run folder: resolved config and a manifest that says "running".
     run_id = cfg.run_id or make_run_id(cfg, evalset)
@@ -148,6 +155,10 @@ def run_benchmark(
         "started_at": datetime.now(UTC).isoformat(),
         "provenance": provenance_for(cfg, evalset, plan_info),
         "criteria": evalset.criteria,
+        "slo": cfg.slo,
+        "known_tools": known_tools,
+        "tool_parser": plan_info.get("tool_parser") or cfg.server.tool_parser,
+        "skipped_cases": [{"case_id": c, "reason": r} for c, r in getattr(evalset, "skipped", [])],
         "summary_info": {
             "model": cfg.server.model,
             "served_model_name": plan_info.get("served_model_name"),
@@ -156,11 +167,13 @@ def run_benchmark(
             "session_rate": cfg.load.session_rate,
             "processes": cfg.load.processes,
             "stream": cfg.load.stream,
+            "trials": cfg.load.trials,
         },
     }
     write_manifest(run_dir, manifest)
 
     status, message = "completed", ""
+    step_results: list[Path] = []
     failure: RunFailed | None = None
     previous_handlers = _install_signal_handlers()
     try:
@@ -172,7 +185,7 @@ def run_benchmark(
             ):
                 info = {**manifest["summary_info"], "served_model_name": endpoint.served_model_name}
                 update_manifest(run_dir, summary_info=info)
-                status, message = _drive_load(
+                status, message, step_results = _run_steps(
                     cfg, run_dir, run_id, agent_dir, endpoint, server, on_progress
                 )
         except Interrupted as exc:
@@ -183,15 +196,102 @@ def run_benchmark(
         update_manifest(
             run_dir, status=status, message=message, ended_at=datetime.now(UTC).isoformat()
         )
-        built: BuildResult = build_results(run_dir)
+        built = _build_all(run_dir, step_results if len(cfg.load.steps()) > 1 else [])
         update_manifest(run_dir, counts=built.counts, raw_bad_lines=built.bad_lines)
     finally:
         _restore_signal_handlers(previous_handlers)
-    result = RunResult(run_dir, status, built.summary, built.counts, message)
+    result = RunResult(run_dir, status, built.summary, built.counts, message, built.step_summaries)
     if failure is not None:
         failure.result = result  # type: ignore[attr-defined]
         raise failure
     return result
+
+
+def _run_steps(
+    cfg: RunConfig,
+    run_dir: Path,
+    run_id: str,
+    agent_dir: Path,
+    endpoint: Endpoint,
+    server: ServerProcess | None,
+    on_progress: Callable[[Progress], None] | None,
+) -> tuple[str, str, list[Path]]:
+    """Each load step in turn, in this one server lifetime; /metrics scraped throughout.
+
+    A single-step run keeps the flat layout; with steps each gets `step-NN-.../`, a run folder of
+    its own (raw records, tables, manifest), and the parent's summary has one row per step.
+    """
+    steps = cfg.load.steps()
+    step_dirs: list[Path] = []
+    status, message = "completed", ""
+    for index, load in enumerate(steps):
+        step_dir = run_dir
+        if len(steps) > 1:
+            label = (
+                f"users-{load.users}"
+                if load.session_rate is None
+                else f"rate-{load.session_rate:g}"
+            )
+            step_dir = run_dir / f"step-{index:02d}-{label}"
+            (step_dir / "raw").mkdir(parents=True)
+            parent = read_manifest(run_dir)
+            info = {
+                **parent["summary_info"],
+                "users": load.users_effective,
+                "session_rate": load.session_rate,
+            }
+            write_manifest(
+                step_dir,
+                {
+                    **parent,
+                    "run_id": f"{run_id}/{step_dir.name}",
+                    "step": index,
+                    "summary_info": info,
+                },
+            )
+        step_dirs.append(step_dir)
+        scraper = MetricsScraper(
+            endpoint.base_url, step_dir, load.metrics_interval_s, endpoint.auth_headers()
+        )
+        scraper.start()
+        try:
+            status, message = _drive_load(
+                cfg.model_copy(update={"load": load}),
+                step_dir,
+                run_id,
+                agent_dir,
+                endpoint,
+                server,
+                on_progress,
+            )
+        finally:
+            scraper.stop()
+        if len(steps) > 1:
+            update_manifest(step_dir, status=status, message=message)
+        if status != "completed":
+            break
+    return status, message, step_dirs
+
+
+@dataclass
+class _Built:
+    counts: dict[str, int]
+    bad_lines: int
+    summary: dict[str, Any]
+    step_summaries: list[dict[str, Any]]
+
+
+def _build_all(run_dir: Path, step_dirs: list[Path]) -> _Built:
+    """Tables of a flat run; or of each step, with the parent's summary one row per step."""
+    if not step_dirs:
+        built = build_results(run_dir)
+        return _Built(built.counts, built.bad_lines, built.summary, [built.summary])
+    builds = [build_results(d) for d in step_dirs]
+    summaries = [b.summary for b in builds]
+    provenance = read_manifest(run_dir).get("provenance", {})
+    write_table(run_dir / "summary.parquet", to_table(summaries, TABLES["summary"]), provenance)
+    counts = {k: sum(b.counts.get(k, 0) for b in builds) for k in builds[0].counts}
+    return _Built(counts, sum(b.bad_lines for b in builds), summaries[-1], summaries)
 
 
 def _drive_load(

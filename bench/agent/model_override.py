@@ -102,3 +102,16 @@ def override_models(root: Any, make_model: Callable[[Any], Any]) -> int:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
+
+
+def tool_names(root: Any) -> set[str]:
+    """Names of the tools every agent in the tree can call (ADK adds transfer_to_agent for sub-agents)."""
+    names: set[str] = set()
+    for agent in iter_agents(root):
+        for tool in getattr(agent, "tools", None) or []:
+            name = getattr(tool, "name", None) or getattr(tool, "__name__", None)
+            if isinstance(name, str):
+                names.add(name)
+        if getattr(agent, "sub_agents", None):
+            names.add("transfer_to_agent")
+    return names

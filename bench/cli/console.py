@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 
 from bench.server.process import ServerStartError
 
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

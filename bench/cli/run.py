@@ -16,12 +16,13 @@ from pydantic import ValidationError
 from bench import constants
 from bench.cli import options as o
 from bench.cli.console import console, print_server_failure
-from bench.cli.summary import print_summary
+from bench.cli.summary import print_steps, print_summary
 from bench.config import LoadConfig, RunConfig
 
 if TYPE_CHECKING:
     from bench.pipeline import Progress
 from bench.errors import BenchError, RunFailed
+from bench.scoring.goodput import parse_slo
 from bench.server.process import ServerStartError, tail
 
 LOAD = "Load"
@@ -37,6 +38,21 @@ def parse_duration(text: str, flag: str) -> float:
     if not match or float(match.group(1)) <= 0:
         raise BenchError(f"{flag}: '{text}' is not a duration like 30s, 5m or 1h")
     return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def parse_number_list(text: Any, flag: str, kind: type) -> list[Any]:
+    """`8` or `1,4,16` (a TOML file may give a number or a list)."""
+    if isinstance(text, (int, float)):
+        return [kind(text)]
+    if isinstance(text, list):
+        text = ",".join(str(t) for t in text)
+    try:
+        values = [kind(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise BenchError(f"{flag}: '{text}' is not a number or a comma-separated list of numbers") from None
+    if not values or any(v <= 0 for v in values):
+        raise BenchError(f"{flag}: every value must be greater than 0")
+    return values
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -101,11 +117,13 @@ def run(
         ),
     ] = None,
     users: Annotated[
-        int,
+        str,
         typer.Option(
-            help="Concurrent users; each runs one conversation at a time.", rich_help_panel=LOAD
+            help="Concurrent users; each runs one conversation at a time. A list (1,4,16) runs "
+            "load steps in one server lifetime.",
+            rich_help_panel=LOAD,
         ),
-    ] = constants.DEFAULT_USERS,
+    ] = str(constants.DEFAULT_USERS),
     spawn_rate: Annotated[
         float, typer.Option(help="Users started per second.", rich_help_panel=LOAD)
     ] = constants.DEFAULT_SPAWN_RATE,
@@ -119,8 +137,19 @@ def run(
         ),
     ] = None,
     session_rate: Annotated[
-        float | None, typer.Option(help="Open loop: new sessions per second.", rich_help_panel=LOAD)
+        str | None,
+        typer.Option(help="Open loop: new sessions per second (a list runs load steps).", rich_help_panel=LOAD),
     ] = None,
+    step_duration: Annotated[
+        str | None, typer.Option(help="Length of each load step, e.g. 60s (default: --duration).", rich_help_panel=LOAD)
+    ] = None,
+    slo: Annotated[
+        str | None,
+        typer.Option(help="SLOs for goodput: ttft_ms=..,tpot_ms=..,turn_ms=..,session_ms=.. (any subset).", rich_help_panel=LOAD),
+    ] = None,
+    metrics_interval: Annotated[
+        str, typer.Option(help="How often to scrape the server's /metrics.", rich_help_panel=LOAD)
+    ] = "1s",
     arrival: Annotated[
         str, typer.Option(help="Open-loop arrivals: poisson or constant.", rich_help_panel=LOAD)
     ] = "poisson",
@@ -224,6 +253,8 @@ def run(
         if result is None:
             raise
     print_summary(result.summary, result.counts)
+    if len(result.steps) > 1:
+        print_steps(result.steps)
     console.print(f"results: {result.run_dir}")
     if result.status == "completed":
         return
@@ -255,12 +286,23 @@ def build_run_config(params: dict[str, Any], passthrough: list[str]) -> RunConfi
         duration_s = parse_duration(p["duration"], "--duration")
     if p["arrival"] not in ("poisson", "constant"):
         raise BenchError(f"--arrival: '{p['arrival']}' is not poisson or constant")
+    user_steps = parse_number_list(p["users"], "--users", int)
+    rate_steps = parse_number_list(p["session_rate"], "--session-rate", float) if p["session_rate"] else None
+    if len(user_steps) > 1 and rate_steps and len(rate_steps) > 1:
+        raise BenchError("--users and --session-rate: step one of them, not both")
+    step_duration_s = parse_duration(p["step_duration"], "--step-duration") if p["step_duration"] else None
+    if (len(user_steps) > 1 or (rate_steps and len(rate_steps) > 1)) and p["sessions"] is not None:
+        raise BenchError("--sessions: load steps end by time; use --step-duration")
     load_values = {
-        "users": p["users"],
+        "users": user_steps[0],
+        "user_steps": user_steps if len(user_steps) > 1 else None,
+        "rate_steps": rate_steps if rate_steps and len(rate_steps) > 1 else None,
+        "step_duration_s": step_duration_s,
+        "metrics_interval_s": parse_duration(p["metrics_interval"], "--metrics-interval"),
         "spawn_rate": p["spawn_rate"],
         "duration_s": duration_s,
         "sessions": p["sessions"],
-        "session_rate": p["session_rate"],
+        "session_rate": rate_steps[0] if rate_steps else None,
         "arrival": p["arrival"],
         "max_sessions_in_flight": p["max_sessions_in_flight"],
         "think_time_s": parse_duration(p["think_time"], "--think-time") if p["think_time"] else 0.0,
@@ -283,6 +325,7 @@ def build_run_config(params: dict[str, Any], passthrough: list[str]) -> RunConfi
             agent=p["agent"],
             results_dir=p["results_dir"],
             run_id=p["run_id"],
+            slo=parse_slo(p["slo"]),
         )
     except ValidationError as exc:
         raise BenchError(_load_error(exc)) from None

@@ -54,6 +54,58 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
         ("argument exact match", _fmt(summary.get("arg_exact_match_rate"), 3)),
         ("errors (rate)", f"{summary.get('errors')} ({_fmt(summary.get('error_rate'), 3)})"),
     ]  # fmt: skip
+    if summary.get("pass_k") and summary["pass_k"] > 1:
+        k = summary["pass_k"]
+        rows.append((f"pass^{k} / pass@{k}", f"{_fmt(summary.get('pass_hat_k'), 3)} / {_fmt(summary.get('pass_at_k'), 3)}"))
+        rows.append(("cases whose trajectory varies", _fmt(summary.get("trajectory_inconsistency_rate"), 3)))
+    if summary.get("unparsed_rate") or summary.get("unknown_tool_calls"):
+        rows.append(("unparsed tool calls (rate) / unknown tools",
+                     f"{_fmt(summary.get('unparsed_rate'), 3)} / {summary.get('unknown_tool_calls')}"))  # fmt: skip
+    if summary.get("slo"):
+        rows.append((f"goodput sessions/s, turns/s (SLO {summary['slo']})",
+                     f"{_fmt(summary.get('goodput_sessions_per_s'), 2)}, {_fmt(summary.get('goodput_turns_per_s'), 2)}"))
+        rows.append(("SLO attainment sessions / turns (%)",
+                     f"{_fmt(summary.get('slo_attainment_sessions_pct'))} / {_fmt(summary.get('slo_attainment_turns_pct'))}"))  # fmt: skip
+    if summary.get("server_requests") is not None:
+        rows.append(("TTFT p50 client vs server (ms)",
+                     f"{_fmt(summary.get('ttft_p50_ms'))} vs {_fmt(summary.get('server_ttft_p50_ms'))}"))
+        for name, label in (("tpot", "TPOT"), ("e2e", "request e2e"), ("queue", "queue time")):
+            values = " / ".join(_fmt(summary.get(f"server_{name}_p{p}_ms")) for p in (50, 90, 99))
+            rows.append((f"server {label} p50 / p90 / p99 (ms)", values))
+        rows += [
+            ("KV-cache usage mean / max", f"{_fmt(summary.get('kv_cache_usage_mean'), 3)} / {_fmt(summary.get('kv_cache_usage_max'), 3)}"),
+            ("requests running / waiting (max)", f"{_fmt(summary.get('requests_running_max'), 0)} / {_fmt(summary.get('requests_waiting_max'), 0)}"),
+            ("prefix-cache hit rate", _fmt(summary.get("prefix_cache_hit_rate"), 3)),
+            ("preemptions / tool-parser invocations", f"{_fmt(summary.get('server_preemptions'), 0)} / {_fmt(summary.get('server_tool_parser_invocations'), 0)}"),
+        ]  # fmt: skip
+    if summary.get("client_cpu_mean_pct") is not None:
+        rows.append(("load process CPU mean (%) / loop lag p90 (ms)",
+                     f"{_fmt(summary.get('client_cpu_mean_pct'))} / {_fmt(summary.get('client_lag_p90_ms'))}"))  # fmt: skip
+    rows.append(("roofline", summary.get("roofline_note") or "-")
+                if summary.get("roofline_efficiency_pct") is None
+                else ("single-stream roofline efficiency (%)", _fmt(summary.get("roofline_efficiency_pct"))))  # fmt: skip
     for label, value in rows:
         table.add_row(label, value)
+    console.print(table)
+    if summary.get("client_saturated"):
+        console.print(
+            "[yellow]warning[/]: the load generator was saturated (CPU or event-loop lag), so client "
+            "latencies include its own queueing: add --processes or Locust workers."
+        )
+
+
+def print_steps(steps: list[dict[str, Any]]) -> None:
+    """Latency against throughput, one row per load step."""
+    table = Table(title="load steps: latency vs throughput")
+    for col in ("step", "users", "rate/s", "sessions/s", "turns/s", "TTFT p50", "TTFT p99", "turn p50", "turn p99",
+                "EXACT", "goodput/s", "saturated"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for s in steps:
+        table.add_row(
+            _fmt(s.get("step")), _fmt(s.get("users")), _fmt(s.get("session_rate"), 2),
+            _fmt(s.get("sessions_per_s"), 2), _fmt(s.get("turns_per_s"), 2),
+            _fmt(s.get("ttft_p50_ms")), _fmt(s.get("ttft_p99_ms")), _fmt(s.get("turn_p50_ms")), _fmt(s.get("turn_p99_ms")),
+            _fmt(s.get("tool_trajectory_exact"), 3), _fmt(s.get("goodput_sessions_per_s"), 2),
+            "yes" if s.get("client_saturated") else "no",
+        )  # fmt: skip
     console.print(table)

@@ -37,7 +37,7 @@ from locust.user.users import LOCUST_STATE_STOPPING  # noqa: E402
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
 from bench.evalset import load_evalset  # noqa: E402
-from bench.load import bridge  # noqa: E402
+from bench.load import bridge, saturation, webui  # noqa: E402
 from bench.load.recorder import JsonlRecorder  # noqa: E402
 from bench.load.spec import LoadSpec  # noqa: E402
 from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
@@ -65,6 +65,7 @@ BUNDLE: AgentBundle = build_agent_bundle(
     request_timeout_s=SPEC.request_timeout_s,
     extra_headers=SPEC.extra_headers(),
 )
+webui.register(events, SPEC.api_base, SPEC.extra_headers())  # agent tabs in the web UI
 
 
 def _mismatch(turn: dict[str, Any]) -> str | None:
@@ -105,6 +106,7 @@ class _Process:
         self.inflight = 0
         self.exhausted = False
         self.quitting = False
+        saturation.start_client_probe(self.recorder)
 
     @classmethod
     def get(cls, environment: Any) -> _Process:
@@ -114,9 +116,9 @@ class _Process:
 
     # ---- records -> raw JSONL at once (asyncio thread) and Locust events (hub thread)
 
-    def _fire(self, **kwargs: Any) -> None:
+    def _fire(self, context: dict[str, Any] | None = None, **kwargs: Any) -> None:
         request = self.environment.events.request
-        self.notifier.call(lambda: request.fire(context={}, **kwargs))
+        self.notifier.call(lambda: request.fire(context=context or {}, **kwargs))
 
     def on_llm_call(self, record: dict[str, Any]) -> None:
         self.recorder.llm_call(record)
@@ -134,6 +136,7 @@ class _Process:
             response_time=record["e2e_ms"],
             response_length=length,
             exception=exc,
+            context={"record": record},  # for the web UI's tabs (bench.load.webui)
         )
         if record["ttft_ms"] is not None:
             self._fire(
@@ -159,6 +162,7 @@ class _Process:
             response_time=record["latency_ms"],
             response_length=record["llm_calls"],
             exception=exc,
+            context={"record": record},
         )
         mismatch = _mismatch(record)
         self._fire(

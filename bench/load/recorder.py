@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from bench.results.raw import raw_dir  # the raw layout is defined once, there
 
-KINDS = ("llm_calls", "turns", "sessions")
+KINDS = ("llm_calls", "turns", "sessions", "client")
 
 
 class JsonlRecorder:

@@ -1,22 +1,30 @@
 """Raw JSONL -> scored Parquet tables. Idempotent: `bench results rebuild` runs it again any time.
 
-Everything it needs is in the run folder (`manifest.json` holds the criteria and provenance),
-so the tables can be rebuilt after any crash.
+Everything it needs is in the run folder (`manifest.json` holds the criteria, SLOs and
+provenance), so the tables can be rebuilt after any crash.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.results.client_summary import client_summary
 from bench.results.manifest import read_manifest
 from bench.results.raw import read_raw
+from bench.results.roofline import roofline
 from bench.results.schemas import TABLES
-from bench.results.summary import compute_summary
+from bench.results.server_summary import server_summary
+from bench.results.summary import compute_summary, measured
 from bench.results.writer import to_table, write_table
+from bench.scoring.breakdown import case_tool_columns, tool_table
+from bench.scoring.goodput import goodput, mark_slo
+from bench.scoring.reliability import case_table, reliability_summary
 from bench.scoring.trajectory import TurnScorer, invocation_from_record
+from bench.server.metrics import SERVER_METRICS
 
 
 @dataclass
@@ -35,36 +43,107 @@ def score_turns(turns: list[dict[str, Any]], scorer: TurnScorer) -> None:
         turn.update(scorer.score(invocation_from_record(actual), invocation_from_record(expected)))
 
 
-def roll_up_sessions(sessions: list[dict[str, Any]], turns: list[dict[str, Any]], threshold: float) -> None:
+def roll_up_sessions(
+    sessions: list[dict[str, Any]], turns: list[dict[str, Any]], threshold: float
+) -> None:
     """ADK's case score per session: the mean of its invocations' trajectory scores."""
     by_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for turn in turns:
         by_session[turn["session_id"]].append(turn)
     for session in sessions:
-        scores = [t["trajectory_score"] for t in by_session.get(session["session_id"], []) if "trajectory_score" in t]
-        rouge = [t["response_match"] for t in by_session.get(session["session_id"], []) if t.get("response_match") is not None]
+        mine = by_session.get(session["session_id"], [])
+        scores = [t["trajectory_score"] for t in mine if "trajectory_score" in t]
+        rouge = [t["response_match"] for t in mine if t.get("response_match") is not None]
         complete = bool(scores) and len(scores) == (session.get("turns_expected") or len(scores))
         session["trajectory_score"] = sum(scores) / len(scores) if scores else None
-        session["trajectory_passed"] = (session["trajectory_score"] >= threshold) if complete else None
+        session["trajectory_passed"] = (
+            (session["trajectory_score"] >= threshold) if complete else None
+        )
         session["response_match"] = sum(rouge) / len(rouge) if rouge else None
+
+
+def server_metric_rows(scrapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"timestamp": s["timestamp"], "metric": name, "labels": labels, "value": value}
+        for s in scrapes
+        for name, labels, value in s["samples"]
+    ]
+
+
+def finer_tool_summary(turns: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(turns)
+    compared = sum(t.get("args_compared") or 0 for t in turns)
+    return {
+        "unparsed_rate": sum(1 for t in turns if t.get("unparsed_tool_call")) / n if n else None,
+        "unknown_tool_calls": sum(t.get("unknown_tool_calls") or 0 for t in turns),
+        "unexpected_call_rate": sum(1 for t in turns if t.get("unexpected_call")) / n
+        if n
+        else None,
+        "arg_partial_credit": sum(t.get("args_partial_sum") or 0.0 for t in turns) / compared
+        if compared
+        else None,
+    }
 
 
 def build_results(run_dir: Path) -> BuildResult:
     manifest = read_manifest(run_dir)
-    reads = {name: read_raw(run_dir, name) for name in ("llm_calls", "turns", "sessions")}
-    llm_calls, turns, sessions = (reads[n].records for n in ("llm_calls", "turns", "sessions"))
-    scorer = TurnScorer(manifest.get("criteria") or {})
+    kinds = ("llm_calls", "turns", "sessions", "client")
+    reads = {name: read_raw(run_dir, name) for name in kinds}
+    scrapes_read = read_raw(run_dir, SERVER_METRICS)
+    llm_calls, turns, sessions, client = (reads[n].records for n in kinds)
+    known_tools = set(manifest["known_tools"]) if manifest.get("known_tools") else None
+    scorer = TurnScorer(manifest.get("criteria") or {}, known_tools, manifest.get("tool_parser"))
     score_turns(turns, scorer)
     roll_up_sessions(sessions, turns, scorer.criterion.threshold)
+    slo = manifest.get("slo") or {}
+    if slo:
+        mark_slo(llm_calls, turns, sessions, slo)
+
+    turns_m, sessions_m = measured(turns), measured(sessions)
+    trials = int(manifest.get("summary_info", {}).get("trials") or 1)
+    cases = case_table(sessions_m, turns_m, k=trials)
+    per_case = case_tool_columns(turns_m)
+    for row in cases:
+        row.update(per_case.get(row["case_id"], {}))
+    tools = tool_table(turns_m, known_tools)
+
     run_info = {
         "run_id": manifest["run_id"],
         "status": manifest.get("status"),
         "trajectory_match_type": scorer.match_type,
-        **manifest.get("summary_info", {}),
+        "skipped_cases": len(manifest.get("skipped_cases") or []),
+        "step": manifest.get("step", 0),
+        **{k: v for k, v in manifest.get("summary_info", {}).items() if k != "trials"},
     }
     summary = compute_summary(llm_calls, turns, sessions, run_info)
+    start, end = summary["window_start"], summary["window_end"]
+    summary.update(finer_tool_summary(turns_m))
+    summary.update(reliability_summary(cases))
+    if slo:
+        summary["slo"] = json.dumps(slo, sort_keys=True)
+        summary.update(goodput(turns_m, sessions_m, summary["window_s"]))
+    summary.update(server_summary(scrapes_read.records, start, end))
+    summary.update(client_summary(client, start, end))
     provenance = manifest.get("provenance", {})
-    rows = {"llm_calls": llm_calls, "turns": turns, "sessions": sessions, "summary": [summary]}
+    summary.update(
+        roofline(
+            provenance.get("gpus") or [],
+            provenance.get("weight_bytes"),
+            summary.get("users"),
+            summary.get("tpot_p50_ms"),
+        )
+    )
+
+    rows = {
+        "llm_calls": llm_calls,
+        "turns": turns,
+        "sessions": sessions,
+        "cases": cases,
+        "tools": tools,
+        "server_metrics": server_metric_rows(scrapes_read.records),
+        "client": client,
+        "summary": [summary],
+    }
     for name, records in rows.items():
         for r in records:
             r.setdefault("run_id", manifest["run_id"])
@@ -72,6 +151,6 @@ def build_results(run_dir: Path) -> BuildResult:
     return BuildResult(
         run_dir=run_dir,
         counts={n: len(r) for n, r in rows.items()},
-        bad_lines=sum(r.bad_lines for r in reads.values()),
+        bad_lines=sum(r.bad_lines for r in reads.values()) + scrapes_read.bad_lines,
         summary=summary,
     )

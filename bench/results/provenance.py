@@ -13,7 +13,10 @@ from bench import __version__, constants
 def git_sha() -> str | None:
     try:
         out = subprocess.run(
-            ["git", "-C", str(constants.REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+            ["git", "-C", str(constants.REPO_ROOT), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

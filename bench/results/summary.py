@@ -44,7 +44,9 @@ def compute_summary(
     calls_m, turns_m, sessions_m = measured(llm_calls), measured(turns), measured(sessions)
     starts = [r["started_at"] for r in (sessions_m or turns_m) if r.get("started_at") is not None]
     ends = [r["ended_at"] for r in turns_m + sessions_m if r.get("ended_at") is not None]
-    ends += [r["started_at"] + (r.get("e2e_ms") or 0) / 1000 for r in calls_m if r.get("started_at")]
+    ends += [
+        r["started_at"] + (r.get("e2e_ms") or 0) / 1000 for r in calls_m if r.get("started_at")
+    ]
     window_start = min(starts) if starts else None
     window_end = max(ends) if ends else None
     window_s = 0.0

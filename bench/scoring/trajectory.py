@@ -16,6 +16,8 @@ from google.adk.evaluation.eval_metrics import EvalMetric, ToolTrajectoryCriteri
 from google.adk.evaluation.final_response_match_v1 import RougeEvaluator
 from google.adk.evaluation.trajectory_evaluator import TrajectoryEvaluator
 
+from bench.scoring.unparsed import looks_like_unparsed_call
+
 MATCH_TYPES = ("EXACT", "IN_ORDER", "ANY_ORDER")
 TRAJECTORY_METRIC = "tool_trajectory_avg_score"
 RESPONSE_METRIC = "response_match_score"
@@ -62,32 +64,58 @@ def calls_of(invocation: Invocation) -> list[dict[str, Any]]:
     ]
 
 
-def tool_counts(actual: list[dict[str, Any]], expected: list[dict[str, Any]]) -> dict[str, int]:
-    """Counts for micro-averaged rates over many turns.
-
-    tool_names_matched: size of the multiset intersection of called and expected tool names
-    (precision = matched / actual, recall = matched / expected). For argument exact match,
-    expected calls are paired in order with the first unused actual call of the same name;
-    args_compared counts pairs, args_matched the pairs whose arguments are equal.
-    """
-    names_matched = sum(
-        (Counter(c["name"] for c in actual) & Counter(c["name"] for c in expected)).values()
-    )
+def pair_calls(
+    actual: list[dict[str, Any]], expected: list[dict[str, Any]]
+) -> list[tuple[dict, dict]]:
+    """Each expected call paired, in order, with the first unused actual call of the same name."""
     used: set[int] = set()
-    compared = matched = 0
+    pairs = []
     for exp in expected:
         for i, act in enumerate(actual):
             if i not in used and act["name"] == exp["name"]:
                 used.add(i)
-                compared += 1
-                matched += int(_canonical(act["args"]) == _canonical(exp["args"]))
+                pairs.append((act, exp))
                 break
+    return pairs
+
+
+def arg_credit(actual_args: dict[str, Any], expected_args: dict[str, Any]) -> float:
+    """Per-argument partial credit: the share of expected arguments given with the expected value."""
+    if not expected_args:
+        return 1.0 if not actual_args else 0.0
+    hits = sum(
+        1
+        for k, v in expected_args.items()
+        if k in actual_args and _canonical(actual_args[k]) == _canonical(v)
+    )
+    return hits / len(expected_args)
+
+
+def tool_counts(
+    actual: list[dict[str, Any]],
+    expected: list[dict[str, Any]],
+    known_tools: set[str] | None = None,
+) -> dict[str, Any]:
+    """Counts for micro-averaged rates over many turns.
+
+    tool_names_matched: size of the multiset intersection of called and expected tool names
+    (precision = matched / actual, recall = matched / expected). For argument metrics, expected
+    calls are paired with actual calls (`pair_calls`): args_compared counts pairs, args_matched
+    the pairs whose arguments are equal, args_partial_sum the per-argument credit of the pairs.
+    unknown_tool_calls: calls to a tool the agent does not have; unexpected_call: the turn
+    called a tool where none was expected.
+    """
+    names_matched = sum((Counter(c["name"] for c in actual) & Counter(c["name"] for c in expected)).values())
+    pairs = pair_calls(actual, expected)
     return {
         "tool_calls_actual_n": len(actual),
         "tool_calls_expected_n": len(expected),
         "tool_names_matched": names_matched,
-        "args_compared": compared,
-        "args_matched": matched,
+        "args_compared": len(pairs),
+        "args_matched": sum(1 for a, e in pairs if _canonical(a["args"]) == _canonical(e["args"])),
+        "args_partial_sum": sum(arg_credit(a["args"], e["args"]) for a, e in pairs),
+        "unknown_tool_calls": sum(1 for c in actual if known_tools is not None and c["name"] not in known_tools),
+        "unexpected_call": bool(actual) and not expected,
     }
 
 
@@ -98,7 +126,14 @@ def _canonical(value: Any) -> str:
 class TurnScorer:
     """Scores turns against the eval set's criteria; evaluators are built once."""
 
-    def __init__(self, criteria: dict[str, Any]):
+    def __init__(
+        self,
+        criteria: dict[str, Any],
+        known_tools: set[str] | None = None,
+        tool_parser: str | None = None,
+    ):
+        self.known_tools = known_tools
+        self.tool_parser = tool_parser
         self.criterion = trajectory_criterion(criteria)
         self.match_type = self.criterion.match_type.name
         self.response_threshold = response_threshold(criteria)
@@ -119,7 +154,11 @@ class TurnScorer:
         if _reference_text(expected) is not None:
             result = self._rouge.evaluate_invocations([actual], [expected])
             row["response_match"] = result.per_invocation_results[0].score
-        row.update(tool_counts(calls_of(actual), calls_of(expected)))
+        actual_calls = calls_of(actual)
+        row.update(tool_counts(actual_calls, calls_of(expected), self.known_tools))
+        row["unparsed_tool_call"] = not actual_calls and looks_like_unparsed_call(
+            _reference_text(actual), self.tool_parser
+        )
         return row
 
 

@@ -54,7 +54,10 @@ def run_dir(tmp_path: Path) -> Path:
         {
             "run_id": "r1",
             "status": "completed",
-            "criteria": {"tool_trajectory_avg_score": {"threshold": 1.0, "match_type": "EXACT"}, "response_match_score": 0.8},
+            "criteria": {
+                "tool_trajectory_avg_score": {"threshold": 1.0, "match_type": "EXACT"},
+                "response_match_score": 0.8,
+            },
             "provenance": {"model": "tiny", "eval_set_sha256": "abc"},
             "summary_info": {"model": "tiny", "users": 2},
         },
@@ -92,7 +95,13 @@ def test_tables_have_declared_schemas_and_provenance(run_dir: Path):
         meta = read_metadata(run_dir / f"{name}.parquet")
         assert meta["schema_version"] == SCHEMA_VERSION
         assert meta["model"] == "tiny" and meta["eval_set_sha256"] == "abc"
-    assert built.counts == {"llm_calls": 3, "turns": 3, "sessions": 3, "summary": 1}
+    assert {k: built.counts[k] for k in ("llm_calls", "turns", "sessions", "cases", "summary")} == {
+        "llm_calls": 3,
+        "turns": 3,
+        "sessions": 3,
+        "cases": 1,
+        "summary": 1,
+    }
 
 
 def test_truncated_last_line_loses_only_that_line(run_dir: Path):

@@ -1,0 +1,85 @@
+"""Scraping vLLM's Prometheus /metrics for the whole run into raw JSONL.
+
+One line per scrape: `{"timestamp": epoch_s, "samples": [[name, labels_json, value], ...]}`, so a
+crash loses at most the scrape being written. Only `vllm:*` samples are kept (histogram buckets
+included, `_created` timestamps dropped). Parsing uses prometheus_client's text parser.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.results.raw import raw_dir
+
+SERVER_METRICS = "server_metrics"
+
+
+def parse_metrics(text: str) -> list[list[Any]]:
+    samples: list[list[Any]] = []
+    for family in text_string_to_metric_families(text):
+        if not family.name.startswith("vllm:"):
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_created"):
+                continue
+            labels = json.dumps(dict(sorted(sample.labels.items())), separators=(",", ":"))
+            samples.append([sample.name, labels, float(sample.value)])
+    return samples
+
+
+class MetricsScraper:
+    """A background thread scraping `<base_url>/metrics` every `interval_s` until stopped."""
+
+    def __init__(
+        self,
+        base_url: str,
+        run_dir: Path,
+        interval_s: float = 1.0,
+        headers: dict[str, str] | None = None,
+    ):
+        self.url = base_url.rstrip("/") + "/metrics"
+        self.path = raw_dir(run_dir) / f"{SERVER_METRICS}.scrape.jsonl"
+        self.interval_s = interval_s
+        self._headers = headers or {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="metrics-scraper", daemon=True)
+        self.scrapes = 0
+        self.failures = 0
+
+    def start(self) -> MetricsScraper:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+        return self
+
+    def scrape_once(self, client: httpx.Client) -> bool:
+        try:
+            resp = client.get(self.url, headers=self._headers)
+            resp.raise_for_status()
+            samples = parse_metrics(resp.text)
+        except (httpx.HTTPError, ValueError):
+            self.failures += 1
+            return False
+        line = json.dumps({"timestamp": time.time(), "samples": samples}, separators=(",", ":"))
+        with self.path.open("a") as fh:
+            fh.write(line + "\n")
+        self.scrapes += 1
+        return True
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=max(2.0, self.interval_s)) as client:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                self.scrape_once(client)
+                self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
+            self.scrape_once(client)  # a last scrape after the load: closes the window
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
