@@ -14,7 +14,7 @@ import json
 import secrets
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,9 +23,10 @@ from typing import Any
 import tomli_w
 
 from bench.agent.model_override import load_root_agent, tool_names
-from bench.config import RunConfig
+from bench.config import LoadConfig, RunConfig
 from bench.errors import BenchError, RunFailed
 from bench.evalset import LoadedEvalSet, load_evalset
+from bench.load import webui
 from bench.load.process import LocustProcess, count_records
 from bench.load.spec import LoadSpec
 from bench.results.build import build_results
@@ -39,7 +40,8 @@ from bench.server.metrics import MetricsScraper
 from bench.server.process import Endpoint, ServerProcess, check_port_free
 
 HEADERS_ENV = "BENCH_EXTRA_HEADERS"
-LOAD_STOP_GRACE_S = 20.0  # Locust's own stop plus writing its CSVs; then a hard kill
+LOAD_STOP_GRACE_S = 10.0  # per stop signal (SIGINT, then SIGTERM) before SIGKILL
+LOAD_EXIT_DEADLINE_S = 15.0  # after the duration and Locust's stop timeout: a hung Locust is killed
 
 
 @dataclass
@@ -117,8 +119,16 @@ def provenance_for(
 
 
 def run_benchmark(
-    cfg: RunConfig, on_progress: Callable[[Progress], None] | None = None
+    cfg: RunConfig,
+    on_progress: Callable[[Progress], None] | None = None,
+    *,
+    steps: Iterable[LoadConfig] | None = None,
+    before_step: Callable[[int, Endpoint, Path], dict[str, Any]] | None = None,
 ) -> RunResult:
+    """`steps` (e.g. a generator deciding each load from the steps before it, as `bench sweep
+    --find-max-load` does) replaces `cfg.load.steps()` and always gives the step layout;
+    `before_step(index, endpoint, step_dir)` runs before each step's load (e.g. a prefix-cache
+    reset) and its dict goes into the step's manifest."""
     # 1. Validate everything before anything starts.
     evalset = load_evalset(cfg.evalset)
     agent_dir = resolve_agent_dir(cfg, evalset)
@@ -126,6 +136,7 @@ def run_benchmark(
     if not cfg.server.endpoint:
         plan = plan_server(cfg.server)  # model, vLLM env, GPUs, port
     if cfg.load.web:
+        webui.check_web_host(cfg.load.web_host)
         check_port_free(cfg.load.web_port, cfg.load.web_host, what="--web-port")
     plan_info: dict[str, Any] = {"endpoint_attached": bool(cfg.server.endpoint)}
     if plan is not None:
@@ -186,8 +197,9 @@ def run_benchmark(
                 info = {**manifest["summary_info"], "served_model_name": endpoint.served_model_name}
                 update_manifest(run_dir, summary_info=info)
                 status, message, step_results = _run_steps(
-                    cfg, run_dir, run_id, agent_dir, endpoint, server, on_progress
-                )
+                    cfg, run_dir, run_id, agent_dir, endpoint, server, on_progress,
+                    steps, before_step,
+                )  # fmt: skip
         except Interrupted as exc:
             status, message = "interrupted", f"stopped by {exc}"
         except RunFailed as exc:
@@ -196,7 +208,8 @@ def run_benchmark(
         update_manifest(
             run_dir, status=status, message=message, ended_at=datetime.now(UTC).isoformat()
         )
-        built = _build_all(run_dir, step_results if len(cfg.load.steps()) > 1 else [])
+        stepped = steps is not None or len(cfg.load.steps()) > 1
+        built = _build_all(run_dir, step_results if stepped else [])
         update_manifest(run_dir, counts=built.counts, raw_bad_lines=built.bad_lines)
     finally:
         _restore_signal_handlers(previous_handlers)
@@ -215,18 +228,20 @@ def _run_steps(
     endpoint: Endpoint,
     server: ServerProcess | None,
     on_progress: Callable[[Progress], None] | None,
+    planned: Iterable[LoadConfig] | None = None,
+    before_step: Callable[[int, Endpoint, Path], dict[str, Any]] | None = None,
 ) -> tuple[str, str, list[Path]]:
     """Each load step in turn, in this one server lifetime; /metrics scraped throughout.
 
     A single-step run keeps the flat layout; with steps each gets `step-NN-.../`, a run folder of
     its own (raw records, tables, manifest), and the parent's summary has one row per step.
     """
-    steps = cfg.load.steps()
+    stepped = planned is not None or len(cfg.load.steps()) > 1
     step_dirs: list[Path] = []
     status, message = "completed", ""
-    for index, load in enumerate(steps):
+    for index, load in enumerate(cfg.load.steps() if planned is None else planned):
         step_dir = run_dir
-        if len(steps) > 1:
+        if stepped:
             label = (
                 f"users-{load.users}"
                 if load.session_rate is None
@@ -250,6 +265,8 @@ def _run_steps(
                 },
             )
         step_dirs.append(step_dir)
+        if before_step is not None:
+            update_manifest(step_dir, **before_step(index, endpoint, step_dir))
         scraper = MetricsScraper(
             endpoint.base_url, step_dir, load.metrics_interval_s, endpoint.auth_headers()
         )
@@ -266,7 +283,7 @@ def _run_steps(
             )
         finally:
             scraper.stop()
-        if len(steps) > 1:
+        if stepped:
             update_manifest(step_dir, status=status, message=message)
         if status != "completed":
             break
@@ -331,7 +348,10 @@ def _drive_load(
         duration_s=load.duration_s,
         processes=load.processes,
         web=load.web,
+        web_host=load.web_host,
         web_port=load.web_port,
+        # the login's user and password travel in the environment (webui.WEB_AUTH_ENV)
+        extra_args=["--web-login"] if load.web and webui.web_auth_configured() else [],
         api_key=endpoint.api_key or "",
         extra_env=extra_env,
     )
@@ -380,11 +400,11 @@ def _drive_load(
             if (
                 not load.web
                 and load.duration_s is not None
-                and elapsed > load.duration_s + LOAD_STOP_GRACE_S + 30
+                and elapsed > load.duration_s + locust.stop_timeout_s + LOAD_EXIT_DEADLINE_S
             ):
                 status, message = (
                     "load_failed",
-                    "the Locust process did not stop after the duration; killed",
+                    "the Locust process did not stop after the duration (hung); killed it",
                 )
                 break
             time.sleep(0.5)

@@ -26,6 +26,7 @@ from typing import IO
 from bench import constants
 from bench.load.recorder import count_records
 from bench.load.spec import LOAD_SPEC_ENV, LoadSpec
+from bench.server.lifetime import die_with_parent
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 LOG_FILE = "locust.log"
@@ -44,6 +45,7 @@ class LocustProcess:
     )  # None = until stopped / tickets run out
     processes: int = 1
     web: bool = False
+    web_host: str = constants.LOOPBACK_HOST
     web_port: int = 8089
     autostart: bool = False  # web mode: start the test at once (with -u, -r, -t)
     stop_timeout_s: float = 10.0  # Locust's --stop-timeout: let running sessions finish
@@ -64,7 +66,7 @@ class LocustProcess:
 
     @property
     def web_url(self) -> str | None:
-        return f"http://{constants.LOOPBACK_HOST}:{self.web_port}" if self.web else None
+        return f"http://{self.web_host}:{self.web_port}" if self.web else None
 
     @property
     def pid(self) -> int | None:
@@ -85,7 +87,7 @@ class LocustProcess:
         if self.only_summary:
             argv.append("--only-summary")
         if self.web:
-            argv += ["--web-host", constants.LOOPBACK_HOST, "--web-port", str(self.web_port)]
+            argv += ["--web-host", self.web_host, "--web-port", str(self.web_port)]
         argv += ["--stop-timeout", _num(self.stop_timeout_s)]
         # Locust's exit code should say whether the load process worked, not whether the model
         # called the right tools (wrong trajectories are reported as Locust failures).
@@ -118,6 +120,7 @@ class LocustProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() reaches --processes children
+            preexec_fn=die_with_parent,  # and it dies with bench, however bench dies
         )
 
     def poll(self) -> int | None:

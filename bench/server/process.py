@@ -23,6 +23,7 @@ import psutil
 from bench import constants
 from bench.errors import BenchError, RunFailed
 from bench.server.argv import shell_quote_argv
+from bench.server.lifetime import die_with_parent
 
 
 @dataclass
@@ -173,6 +174,7 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() takes the whole tree
+                preexec_fn=die_with_parent,
             )
         except OSError as exc:
             raise BenchError(f"cannot start vLLM ({self.argv[0]}): {exc.strerror}") from None
