@@ -37,3 +37,17 @@ def clean_environ(
         if key.startswith("BENCH_") and key not in ("BENCH_CACHE_DIR", "BENCH_VLLM_PYTHON"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """How many faults and bad inputs the suite tried (issue: reliability and security)."""
+    counts = {"fault": 0, "bad_input": 0}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            keywords = getattr(report, "keywords", {})
+            if getattr(report, "when", None) == "call":
+                for marker in counts:
+                    if marker in keywords:
+                        counts[marker] += 1
+    if any(counts.values()):
+        terminalreporter.write_line(f"tried {counts['fault']} faults and {counts['bad_input']} bad inputs")

@@ -6,11 +6,16 @@ import sys
 
 import typer
 
+from bench.cli import compare as compare_cmd
 from bench.cli import doctor as doctor_cmd
+from bench.cli import evalsets as evalsets_cmd
 from bench.cli import models as models_cmd
+from bench.cli import report as report_cmd
 from bench.cli import results as results_cmd
 from bench.cli import run as run_cmd
 from bench.cli import serve as serve_cmd
+from bench.cli import sweep as sweep_cmd
+from bench.cli import worker as worker_cmd
 from bench.cli.console import err_console
 from bench.errors import BenchError, RunFailed
 
@@ -26,19 +31,24 @@ PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": False}
 app.command("run", context_settings=PASSTHROUGH)(run_cmd.run)
 app.command("serve", context_settings=PASSTHROUGH)(serve_cmd.serve)
 app.command("doctor")(doctor_cmd.doctor)
+app.command("compare")(compare_cmd.compare)
+app.command("report")(report_cmd.report)
+app.command("sweep", context_settings=PASSTHROUGH)(sweep_cmd.sweep)
+app.command("worker")(worker_cmd.worker)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(results_cmd.app, name="results")
+app.add_typer(evalsets_cmd.app, name="evalsets")
 
 
-@app.command("fake-server")
-def fake_server(
-    port: int = typer.Option(8000, help="Port on 127.0.0.1."),
-    latency_ms: float = typer.Option(0.0, help="Added latency per request."),
-) -> None:
-    """An OpenAI-compatible fake server (scripted like the tiny model) for tests and load checks."""
+@app.command("fake-server", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def fake_server(ctx: typer.Context) -> None:
+    """An OpenAI-compatible fake server scripted like the tiny model, with latency and fault knobs.
+
+    Takes the flags of `python -m bench.testing.fake_server --help` (port, latency, faults).
+    """
     from bench.testing.fake_server import main as fake_main
 
-    fake_main(["--port", str(port), "--latency-ms", str(latency_ms)])
+    raise typer.Exit(fake_main(list(ctx.args)) or 0)
 
 
 def main(argv: list[str] | None = None) -> None:

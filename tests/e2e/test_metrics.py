@@ -82,8 +82,8 @@ def test_goodput_recomputed_from_records(trials_run: Path):
     session_ok = turn_ok.groupby(turns["session_id"]).all()
     measured = sessions[~sessions["warmup"]]
     good = measured["session_id"].map(session_ok).fillna(False).astype(bool) & (
-        measured["trajectory_passed"] == True
-    )  # noqa: E712
+        measured["trajectory_passed"].eq(True)
+    )
     assert summary["goodput_sessions_per_s"] == pytest.approx(good.sum() / summary["window_s"])
     assert summary["slo_attainment_sessions_pct"] == pytest.approx(100 * good.sum() / len(measured))
     assert json.loads(summary["slo"]) == SLO

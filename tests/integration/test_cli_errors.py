@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.bad_input
+
 BENCH = [sys.executable, "-m", "bench"]
 
 
@@ -67,10 +69,37 @@ def test_endpoint_with_engine_flags():
         (["--engine-arg", "=1"], "--engine-arg"),
         (["--gpus", "a,b"], "--gpus"),
         (["--gpu-memory-utilization", "1.5"], "--gpu-memory-utilization"),
+        (["--slo", "ttft=5"], "--slo"),
+        (["--slo", "ttft_ms=fast"], "--slo"),
+        (["--agent", "/no/such/agent"], "--agent"),
+        (["--users", "4,0"], "--users"),
+        (["--duration", "10s", "--sessions", "3"], "--duration"),
+        (["--config", "/no/such/run.toml"], "--config"),
     ],
 )
 def test_run_rejects_bad_input(args: list[str], needle: str):
     assert_one_line_error(bench("run", *args), needle)
+
+
+def test_gated_model_without_token(tmp_path: Path):
+    env = {"HF_TOKEN": "", "HUGGING_FACE_HUB_TOKEN": "", "HF_HOME": str(tmp_path)}
+    assert_one_line_error(bench("run", "--model", "gemma-3-4b-it", env=env), "--model", "gated", "HF_TOKEN")
+
+
+def test_results_dir_not_writable(tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = bench("run", "--endpoint", "http://127.0.0.1:9/v1", "--results-dir", str(blocker / "results"))
+    assert proc.returncode == 2, proc.stderr
+    # The endpoint is unreachable too, but the results folder is checked and named first or second:
+    # either way one line, exit 2, nothing started.
+    assert len([line for line in proc.stderr.splitlines() if line.strip()]) == 1
+
+
+def test_unknown_config_key(tmp_path: Path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('users = 2\ncolour = "red"\n')
+    assert_one_line_error(bench("run", "--config", str(cfg)), str(cfg), "colour")
 
 
 def test_invalid_evalset_json(tmp_path: Path):
