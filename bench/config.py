@@ -110,6 +110,11 @@ class LoadConfig(BaseModel):
     rate_steps: list[float] | None = None
     step_duration_s: float | None = Field(default=None, gt=0)
     metrics_interval_s: float = Field(default=1.0, gt=0)
+    # Locust master/worker mode: this run is the master, `bench worker` processes run the users.
+    master: bool = False
+    expect_workers: int = Field(default=1, gt=0)
+    master_bind_host: str = constants.LOOPBACK_HOST
+    master_bind_port: int = Field(default=5557, ge=1, le=65535)
 
     @model_validator(mode="after")
     def _steps_are_positive(self) -> LoadConfig:
@@ -165,3 +170,18 @@ class RunConfig(BaseModel):
     results_dir: Path = constants.DEFAULT_RESULTS_DIR
     run_id: str | None = None
     slo: dict[str, float] = Field(default_factory=dict)  # ttft_ms, tpot_ms, turn_ms, session_ms
+    judge: JudgeConfig | None = None  # LLM-as-judge metrics; off by default
+
+
+class JudgeConfig(BaseModel):
+    """The judge for ADK's LLM-as-judge metrics: the benchmarked server unless an endpoint is given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint: str | None = None  # OpenAI-compatible base URL; None = the server under test
+    model: str | None = None  # served name at the endpoint; None = the one under test
+    api_key_env: str | None = None  # env var with the judge endpoint's key
+    samples: int = Field(default=1, gt=0)
+
+
+RunConfig.model_rebuild()

@@ -11,6 +11,7 @@ folder that `bench results rebuild` turns into tables.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import signal
 import time
@@ -26,12 +27,13 @@ from bench.agent.model_override import load_root_agent, tool_names
 from bench.config import LoadConfig, RunConfig
 from bench.errors import BenchError, RunFailed
 from bench.evalset import LoadedEvalSet, load_evalset
-from bench.load import webui
+from bench.load import distributed, webui
 from bench.load.process import LocustProcess, count_records
 from bench.load.spec import LoadSpec
 from bench.results.build import build_results
 from bench.results.manifest import read_manifest, update_manifest, write_manifest
 from bench.results.provenance import host_info
+from bench.results.raw import raw_dir, read_records
 from bench.results.schemas import TABLES
 from bench.results.writer import to_table, write_table
 from bench.server.environment import detect_gpus, vllm_version
@@ -41,6 +43,7 @@ from bench.server.process import Endpoint, ServerProcess, check_port_free
 
 HEADERS_ENV = "BENCH_EXTRA_HEADERS"
 LOAD_STOP_GRACE_S = 10.0  # per stop signal (SIGINT, then SIGTERM) before SIGKILL
+LOAD_START_TIMEOUT_S = 180.0  # Locust's imports on a busy machine; no user by then = stuck
 LOAD_EXIT_DEADLINE_S = 15.0  # after the duration and Locust's stop timeout: a hung Locust is killed
 
 
@@ -200,6 +203,9 @@ def run_benchmark(
                     cfg, run_dir, run_id, agent_dir, endpoint, server, on_progress,
                     steps, before_step,
                 )  # fmt: skip
+                if cfg.judge is not None and status == "completed":
+                    # While the server is still up: it may be the judge.
+                    run_judge(cfg, evalset.criteria, endpoint, step_results or [run_dir])
         except Interrupted as exc:
             status, message = "interrupted", f"stopped by {exc}"
         except RunFailed as exc:
@@ -311,6 +317,31 @@ def _build_all(run_dir: Path, step_dirs: list[Path]) -> _Built:
     return _Built(counts, sum(b.bad_lines for b in builds), summaries[-1], summaries)
 
 
+def run_judge(cfg: RunConfig, criteria: dict[str, Any], endpoint: Endpoint, run_dirs: list[Path]) -> None:
+    """ADK's judge metrics on every measured turn; records to raw/judge.jsonl for the build."""
+    import asyncio
+
+    from bench.scoring.judge import JUDGE_API_BASE_ENV, JUDGE_API_KEY_ENV, judge_turns
+
+    judge = cfg.judge
+    assert judge is not None
+    if judge.endpoint:
+        api_base = judge.endpoint.rstrip("/").removesuffix("/v1") + "/v1"
+        key = os.environ.get(judge.api_key_env) if judge.api_key_env else None
+    else:
+        api_base, key = endpoint.api_base, endpoint.api_key
+    os.environ[JUDGE_API_BASE_ENV] = api_base
+    os.environ[JUDGE_API_KEY_ENV] = key or ""
+    served = judge.model or endpoint.served_model_name
+    for run_dir in run_dirs:
+        turns = [t for t in read_records(run_dir, "turns") if not t.get("warmup") and not t.get("error_type")]
+        records = asyncio.run(judge_turns(turns, served_name=served, criteria=criteria, num_samples=judge.samples))
+        with (raw_dir(run_dir) / "judge.main.jsonl").open("a") as fh:
+            for record in records:
+                fh.write(json.dumps(record) + "\n")
+        update_manifest(run_dir, judge_model=served)
+
+
 def _drive_load(
     cfg: RunConfig,
     run_dir: Path,
@@ -346,16 +377,18 @@ def _drive_load(
         users=load.users_effective,
         spawn_rate=load.spawn_rate,
         duration_s=load.duration_s,
-        processes=load.processes,
+        processes=1 if load.master else load.processes,
         web=load.web,
         web_host=load.web_host,
         web_port=load.web_port,
         # the login's user and password travel in the environment (webui.WEB_AUTH_ENV)
-        extra_args=["--web-login"] if load.web and webui.web_auth_configured() else [],
+        extra_args=(["--web-login"] if load.web and webui.web_auth_configured() else [])
+        + distributed.master_args(load),
         api_key=endpoint.api_key or "",
         extra_env=extra_env,
     )
     started = time.monotonic()
+    load_started: float | None = None  # when the first user ran: Locust's imports take a while
     locust.start()
     status, message = "completed", ""
     # A session target with trials but no --sessions still ends by itself (tickets run out).
@@ -363,7 +396,9 @@ def _drive_load(
     try:
         while True:
             _check_interrupt()
-            elapsed = time.monotonic() - started
+            if load_started is None and any(raw_dir(run_dir).glob("*.jsonl")):
+                load_started = time.monotonic()
+            elapsed = time.monotonic() - (load_started or started)
             sessions_done = count_records(
                 run_dir, "sessions"
             )  # measured: warm-up sessions take no ticket
@@ -397,10 +432,16 @@ def _drive_load(
                 break
             if target is not None and sessions_done >= target:
                 break
+            if load_started is None and time.monotonic() - started > LOAD_START_TIMEOUT_S and not load.web:
+                status, message = "load_failed", f"the Locust process ran no user in {LOAD_START_TIMEOUT_S:.0f} s; killed it"
+                break
             if (
                 not load.web
+                and load_started is not None
                 and load.duration_s is not None
-                and elapsed > load.duration_s + locust.stop_timeout_s + LOAD_EXIT_DEADLINE_S
+                and elapsed
+                > load.duration_s + locust.stop_timeout_s + LOAD_EXIT_DEADLINE_S
+                + distributed.master_allowance_s(load)
             ):
                 status, message = (
                     "load_failed",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import time
@@ -63,6 +64,7 @@ def _ignore(_record: Record) -> None:
 class _ToolErrors:
     count: int = 0
     last: tuple[str, BaseException] | None = None
+    not_serialisable: str | None = None  # a tool returned what JSON cannot hold (ADK str()s it)
 
 
 class ToolErrorRecorder(BasePlugin):
@@ -85,6 +87,23 @@ class ToolErrorRecorder(BasePlugin):
             errors = self.current.setdefault(id(scope), _ToolErrors())
             errors.count += 1
             errors.last = (str(getattr(tool, "name", "?")), error)
+        return None
+
+    async def after_tool_callback(
+        self, *, tool: Any, tool_args: dict[str, Any], tool_context: Any, result: Any
+    ) -> None:
+        """A result JSON cannot hold reaches the model only as ADK's str() of it: a tool error."""
+        scope = CALL_SCOPE.get()
+        if scope is None:
+            return None
+        try:
+            json.dumps(result)
+        except (TypeError, ValueError) as exc:
+            errors = self.current.setdefault(id(scope), _ToolErrors())
+            errors.count += 1
+            errors.not_serialisable = (
+                f"tool {getattr(tool, 'name', '?')} returned a value that is not JSON-serialisable ({first_line(exc)})"
+            )
         return None
 
 
@@ -326,6 +345,8 @@ async def _run_turn(
             )
         else:
             error_type, error_text = type(error).__name__, first_line(error)
+    elif tool_errors.not_serialisable:
+        error_type, error_text = "ToolError", tool_errors.not_serialisable
 
     actual = None
     if events:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -53,6 +54,8 @@ def fake_server(ctx: typer.Context) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes are one line on stderr with exit code 2, never a traceback."""
+    # LiteLLM fetches its cost map from the internet at import unless told not to (~7 s offline).
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     try:
         # Without standalone mode click returns typer.Exit's code instead of exiting.
         code = app(args=argv, standalone_mode=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -17,7 +18,7 @@ from bench import constants
 from bench.cli import options as o
 from bench.cli.console import console, print_server_failure
 from bench.cli.summary import print_steps, print_summary
-from bench.config import LoadConfig, RunConfig
+from bench.config import JudgeConfig, LoadConfig, RunConfig
 
 if TYPE_CHECKING:
     from bench.pipeline import Progress
@@ -147,6 +148,20 @@ def run(
         str | None,
         typer.Option(help="SLOs for goodput: ttft_ms=..,tpot_ms=..,turn_ms=..,session_ms=.. (any subset).", rich_help_panel=LOAD),
     ] = None,
+    judge: Annotated[
+        bool,
+        typer.Option("--judge", help="Also score final responses with ADK's LLM-as-judge metrics (final_response_match_v2; rubrics when the criteria have them).", rich_help_panel=RESULTS),
+    ] = False,
+    judge_endpoint: Annotated[
+        str | None, typer.Option(help="Judge server (OpenAI-compatible URL); default: the server under test.", rich_help_panel=RESULTS)
+    ] = None,
+    judge_model: Annotated[
+        str | None, typer.Option(help="Served name of the judge model (default: the model under test).", rich_help_panel=RESULTS)
+    ] = None,
+    judge_api_key_env: Annotated[
+        str | None, typer.Option(help="Env var holding the judge endpoint's API key.", rich_help_panel=RESULTS)
+    ] = None,
+    judge_samples: Annotated[int, typer.Option(help="Judge samples per turn (ADK's num_samples).", rich_help_panel=RESULTS)] = 1,
     metrics_interval: Annotated[
         str, typer.Option(help="How often to scrape the server's /metrics.", rich_help_panel=LOAD)
     ] = "1s",
@@ -204,8 +219,37 @@ def run(
         ),
     ] = False,
     web_port: Annotated[
-        int, typer.Option(help="Port of the web UI on 127.0.0.1.", rich_help_panel=LOAD)
+        int, typer.Option(help="Port of the web UI.", rich_help_panel=LOAD)
     ] = constants.DEFAULT_WEB_PORT,
+    web_host: Annotated[
+        str,
+        typer.Option(
+            help="Address of the web UI; a non-loopback one needs --web-auth.", rich_help_panel=LOAD
+        ),
+    ] = constants.LOOPBACK_HOST,
+    web_auth: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BENCH_WEB_AUTH",
+            show_envvar=True,
+            help="USER:PASSWORD for a login page in front of the web UI (kept out of every file).",
+            rich_help_panel=LOAD,
+        ),
+    ] = None,
+    master: Annotated[
+        bool, typer.Option("--master", help="Be the Locust master: `bench worker` processes run the users "
+                           "and ship their records here.", rich_help_panel=LOAD),
+    ] = False,  # fmt: skip
+    expect_workers: Annotated[
+        int, typer.Option(help="--master: workers to wait for before the load starts.", rich_help_panel=LOAD)
+    ] = 1,  # fmt: skip
+    master_bind_host: Annotated[
+        str, typer.Option(help="--master: address workers connect to (0.0.0.0 for other hosts).",
+                          rich_help_panel=LOAD),
+    ] = constants.LOOPBACK_HOST,  # fmt: skip
+    master_bind_port: Annotated[
+        int, typer.Option(help="--master: port workers connect to.", rich_help_panel=LOAD)
+    ] = 5557,
     catalog: o.Catalog = None,
     tool_parser: o.ToolParser = None,
     chat_template: o.ChatTemplate = None,
@@ -236,8 +280,17 @@ def run(
 
     Example: bench run --model tiny --evalset weather_time --users 8 --duration 60s
     """
-    params = merge_config_file(ctx, dict(ctx.params), config)
+    params = dict(ctx.params)
+    web_auth_value = params.pop("web_auth", None)  # a secret: never from or into a file
+    params = merge_config_file(ctx, params, config)
     cfg = build_run_config(params, passthrough=list(ctx.args))
+    if cfg.load.web:
+        from bench.load.webui import check_web_host
+
+        _use_web_auth(web_auth_value)
+        check_web_host(cfg.load.web_host)
+        console.print(f"web UI: http://{cfg.load.web_host}:{cfg.load.web_port} (start the test "
+                      "there; stopping it ends the run and writes the results)")  # fmt: skip
     from bench.pipeline import interrupted_exit_code, run_benchmark  # heavy: ADK, pyarrow
 
     result = None
@@ -263,6 +316,16 @@ def run(
             console.print(line, markup=False)
     print(f"error ({result.status}): {result.message}", file=sys.stderr)
     raise typer.Exit(interrupted_exit_code(result) if result.status == "interrupted" else 1)
+
+
+def _use_web_auth(value: str | None) -> None:
+    """--web-auth USER:PASSWORD -> the Locust child's environment (bench.load.webui reads it)."""
+    if value is None:
+        return
+    user, _, password = value.partition(":")
+    if not user or not password:
+        raise BenchError("--web-auth: give USER:PASSWORD")
+    os.environ["BENCH_WEB_AUTH"] = value
 
 
 def build_run_config(params: dict[str, Any], passthrough: list[str]) -> RunConfig:
@@ -313,6 +376,11 @@ def build_run_config(params: dict[str, Any], passthrough: list[str]) -> RunConfi
         "request_timeout_s": parse_duration(p["request_timeout"], "--request-timeout"),
         "web": p["web"],
         "web_port": p["web_port"],
+        "web_host": p["web_host"],
+        "master": p.get("master", False),
+        "expect_workers": p.get("expect_workers", 1),
+        "master_bind_host": p.get("master_bind_host", constants.LOOPBACK_HOST),
+        "master_bind_port": p.get("master_bind_port", 5557),
     }
     if p["processes"] is not None:
         load_values["processes"] = p["processes"]
@@ -326,9 +394,24 @@ def build_run_config(params: dict[str, Any], passthrough: list[str]) -> RunConfi
             results_dir=p["results_dir"],
             run_id=p["run_id"],
             slo=parse_slo(p["slo"]),
+            judge=_judge_config(p),
         )
     except ValidationError as exc:
         raise BenchError(_load_error(exc)) from None
+
+
+def _judge_config(p: dict[str, Any]) -> JudgeConfig | None:
+    given = [f for f in ("judge_endpoint", "judge_model", "judge_api_key_env") if p.get(f)]
+    if not p.get("judge"):
+        if given:
+            raise BenchError(f"--{given[0].replace('_', '-')}: needs --judge")
+        return None
+    if p.get("judge_api_key_env") and not os.environ.get(p["judge_api_key_env"]):
+        raise BenchError(f"--judge-api-key-env: environment variable {p['judge_api_key_env']} is not set")
+    return JudgeConfig(
+        endpoint=p.get("judge_endpoint"), model=p.get("judge_model"),
+        api_key_env=p.get("judge_api_key_env"), samples=p.get("judge_samples") or 1,
+    )  # fmt: skip
 
 
 _LOAD_FLAG = {"duration_s": "--duration", "think_time_s": "--think-time", "warmup_s": "--warmup",

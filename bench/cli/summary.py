@@ -66,6 +66,11 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
                      f"{_fmt(summary.get('goodput_sessions_per_s'), 2)}, {_fmt(summary.get('goodput_turns_per_s'), 2)}"))
         rows.append(("SLO attainment sessions / turns (%)",
                      f"{_fmt(summary.get('slo_attainment_sessions_pct'))} / {_fmt(summary.get('slo_attainment_turns_pct'))}"))  # fmt: skip
+    if summary.get("judge_model"):
+        rows.append((f"judge {summary['judge_model']}: final_response_match_v2 / rubric",
+                     f"{_fmt(summary.get('judge_final_response_match'), 3)} / {_fmt(summary.get('judge_rubric_score'), 3)}"))  # fmt: skip
+    if summary.get("skipped_cases"):
+        rows.append(("cases skipped (conversation_scenario)", _fmt(summary.get("skipped_cases"))))
     if summary.get("server_requests") is not None:
         rows.append(("TTFT p50 client vs server (ms)",
                      f"{_fmt(summary.get('ttft_p50_ms'))} vs {_fmt(summary.get('server_ttft_p50_ms'))}"))

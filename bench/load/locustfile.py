@@ -31,13 +31,20 @@ import litellm  # noqa: E402, F401  (imported before the fork: shared, and no 3 
 from gevent.event import Event as GeventEvent  # noqa: E402
 from locust import User, constant, events, task  # noqa: E402
 from locust.exception import StopUser  # noqa: E402
-from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, LocalRunner  # noqa: E402
+from locust.runners import (  # noqa: E402
+    STATE_CLEANUP,
+    STATE_STOPPED,
+    STATE_STOPPING,
+    LocalRunner,
+    MasterRunner,
+    WorkerRunner,
+)
 from locust.user.users import LOCUST_STATE_STOPPING  # noqa: E402
 
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
 from bench.evalset import load_evalset  # noqa: E402
-from bench.load import bridge, saturation, webui  # noqa: E402
+from bench.load import bridge, distributed, saturation, webui  # noqa: E402
 from bench.load.recorder import JsonlRecorder  # noqa: E402
 from bench.load.spec import LoadSpec  # noqa: E402
 from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
@@ -45,27 +52,60 @@ from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
 for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
     logging.getLogger(_name).setLevel(logging.WARNING)  # Locust sets INFO; LiteLLM's logs cost ~7%
 
-SPEC = LoadSpec.from_env()
-EVALSET = load_evalset(SPEC.evalset)
-for _case in EVALSET.cases:
-    if not _case.conversation:
-        raise BenchError(
-            f"eval case {_case.eval_id}: no conversation (user-simulator cases are not supported)"
-        )
-_AGENT_DIR = SPEC.agent_dir or EVALSET.agent_dir
-if _AGENT_DIR is None:
-    raise BenchError(f"--evalset {SPEC.evalset}: no agent folder found; give the agent folder")
-BUNDLE: AgentBundle = build_agent_bundle(
-    _AGENT_DIR,
-    api_base=SPEC.api_base,
-    served_model_name=SPEC.served_model_name,
-    run_id=SPEC.run_id,
-    eval_set_id=EVALSET.eval_set_id,
-    stream=SPEC.stream,
-    request_timeout_s=SPEC.request_timeout_s,
-    extra_headers=SPEC.extra_headers(),
-)
-webui.register(events, SPEC.api_base, SPEC.extra_headers())  # agent tabs in the web UI
+WORKER_DIR = distributed.worker_dir()  # set under `bench worker`: the spec comes from the master
+SPEC: LoadSpec
+EVALSET: Any
+BUNDLE: AgentBundle
+
+
+def _configure(spec: LoadSpec) -> None:
+    global SPEC, EVALSET, BUNDLE
+    SPEC = spec
+    EVALSET = load_evalset(SPEC.evalset)
+    for case in EVALSET.cases:
+        if not case.conversation:
+            raise BenchError(
+                f"eval case {case.eval_id}: no conversation (user-simulator cases are not supported)"
+            )
+    agent_dir = SPEC.agent_dir or EVALSET.agent_dir
+    if agent_dir is None:
+        raise BenchError(f"--evalset {SPEC.evalset}: no agent folder found; give the agent folder")
+    BUNDLE = build_agent_bundle(
+        agent_dir,
+        api_base=SPEC.api_base,
+        served_model_name=SPEC.served_model_name,
+        run_id=SPEC.run_id,
+        eval_set_id=EVALSET.eval_set_id,
+        stream=SPEC.stream,
+        request_timeout_s=SPEC.request_timeout_s,
+        extra_headers=SPEC.extra_headers(),
+    )
+
+
+def _ticket_options() -> dict[str, Any]:
+    return {"seed": SPEC.seed, "trials": SPEC.trials, "max_sessions": SPEC.max_sessions,
+            "session_rate": SPEC.session_rate, "arrival": SPEC.arrival}  # fmt: skip
+
+
+if WORKER_DIR is None:
+    _configure(LoadSpec.from_env())
+    webui.register(events, SPEC.api_base, SPEC.extra_headers())  # agent tabs in the web UI
+_ROLE: list[Any] = []  # distributed.MasterSide or WorkerSide under master/worker mode
+
+
+@events.init.add_listener
+def _distributed_role(environment: Any, **_kw: Any) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        tickets = TicketCounter(SPEC.run_dir, len(EVALSET.cases), **_ticket_options())
+        _ROLE.append(distributed.MasterSide(environment, SPEC, tickets))
+    elif isinstance(environment.runner, WorkerRunner):
+        _ROLE.append(distributed.WorkerSide(environment))
+
+
+@events.test_start.add_listener
+def _spec_from_master(environment: Any, **_kw: Any) -> None:
+    if WORKER_DIR is not None and "SPEC" not in globals():
+        _configure(distributed.spec_from_master(environment, WORKER_DIR))
 
 
 def _mismatch(turn: dict[str, Any]) -> str | None:
@@ -84,17 +124,18 @@ class _Process:
     def __init__(self, environment: Any):
         self.environment = environment
         self.pid = os.getpid()
-        self.recorder = JsonlRecorder(SPEC.run_dir)
-        self.tickets = TicketCounter(
-            SPEC.run_dir,
-            len(EVALSET.cases),
-            seed=SPEC.seed,
-            trials=SPEC.trials,
-            max_sessions=SPEC.max_sessions,
-            session_rate=SPEC.session_rate,
-            arrival=SPEC.arrival,
-        )
         self.notifier = bridge.ThreadSafeNotifier()
+        self.recorder: JsonlRecorder
+        if WORKER_DIR is None:
+            self.recorder = JsonlRecorder(SPEC.run_dir)
+            self.tickets = TicketCounter(SPEC.run_dir, len(EVALSET.cases), **_ticket_options())
+        else:  # records go to the master as they complete; tickets come from it
+            self.recorder = distributed.ShippingRecorder(SPEC.run_dir, environment, self.notifier.call)
+            self.tickets = distributed.RemoteTickets(
+                environment, SPEC.run_dir, len(EVALSET.cases), **_ticket_options()
+            )
+            for role in _ROLE:
+                role.recorder, role.drain = self.recorder, self.notifier.drain
         self.user_numbers = itertools.count()
         self.warmup_started = 0
         self.warmup_finished = 0
@@ -313,6 +354,8 @@ def _stop_asyncio_thread(exit_code: int, **_kw: Any) -> None:
     faulthandler.dump_traceback_later(EXIT_WATCHDOG_S, exit=True)
     if _Process._instance is not None and _Process._instance.pid == os.getpid():
         _Process._instance.recorder.close()
+        if WORKER_DIR is not None:
+            distributed.flush_to_master(_Process._instance.environment)
     bridge.shutdown()
 
 

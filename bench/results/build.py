@@ -70,6 +70,20 @@ def server_metric_rows(scrapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+JUDGE_COLUMNS = {
+    "final_response_match_v2": "judge_final_response_match",
+    "rubric_based_final_response_quality_v1": "judge_rubric_score",
+}
+
+
+def merge_judge_scores(turns: list[dict[str, Any]], judged: list[dict[str, Any]]) -> None:
+    by_turn = {(r["turn_id"], r["metric"]): r.get("score") for r in judged}
+    for turn in turns:
+        for metric, column in JUDGE_COLUMNS.items():
+            if (turn["turn_id"], metric) in by_turn:
+                turn[column] = by_turn[(turn["turn_id"], metric)]
+
+
 def finer_tool_summary(turns: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(turns)
     compared = sum(t.get("args_compared") or 0 for t in turns)
@@ -87,10 +101,11 @@ def finer_tool_summary(turns: list[dict[str, Any]]) -> dict[str, Any]:
 
 def build_results(run_dir: Path) -> BuildResult:
     manifest = read_manifest(run_dir)
-    kinds = ("llm_calls", "turns", "sessions", "client")
+    kinds = ("llm_calls", "turns", "sessions", "client", "judge")
     reads = {name: read_raw(run_dir, name) for name in kinds}
     scrapes_read = read_raw(run_dir, SERVER_METRICS)
-    llm_calls, turns, sessions, client = (reads[n].records for n in kinds)
+    llm_calls, turns, sessions, client, judged = (reads[n].records for n in kinds)
+    merge_judge_scores(turns, judged)
     known_tools = set(manifest["known_tools"]) if manifest.get("known_tools") else None
     scorer = TurnScorer(manifest.get("criteria") or {}, known_tools, manifest.get("tool_parser"))
     score_turns(turns, scorer)
@@ -122,6 +137,11 @@ def build_results(run_dir: Path) -> BuildResult:
     if slo:
         summary["slo"] = json.dumps(slo, sort_keys=True)
         summary.update(goodput(turns_m, sessions_m, summary["window_s"]))
+    if judged:
+        summary["judge_model"] = manifest.get("judge_model") or judged[0].get("judge_model")
+        for column in JUDGE_COLUMNS.values():
+            scores = [t[column] for t in turns_m if t.get(column) is not None]
+            summary[column] = sum(scores) / len(scores) if scores else None
     summary.update(server_summary(scrapes_read.records, start, end))
     summary.update(client_summary(client, start, end))
     provenance = manifest.get("provenance", {})

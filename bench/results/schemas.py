@@ -60,6 +60,8 @@ TURN_SCORE_FIELDS = [
     pa.field("unexpected_call", B),  # called a tool where none was expected
     pa.field("unparsed_tool_call", B),  # text that looks like a call the parser did not extract
     pa.field("slo_met", B),  # every --slo met and the trajectory right (null without --slo)
+    pa.field("judge_final_response_match", F),  # ADK final_response_match_v2 (with --judge)
+    pa.field("judge_rubric_score", F),  # ADK rubric_based_final_response_quality_v1
 ]
 
 TURNS = pa.schema(
@@ -234,6 +236,10 @@ SUMMARY = pa.schema(
         pa.field("goodput_turns_per_s", F),
         pa.field("slo_attainment_sessions_pct", F),
         pa.field("slo_attainment_turns_pct", F),
+        # LLM-as-judge (with --judge)
+        pa.field("judge_model", S),
+        pa.field("judge_final_response_match", F),
+        pa.field("judge_rubric_score", F),
         # the server's own view of the same window (/metrics)
     ]
     + [

@@ -7,7 +7,7 @@ vLLM's metric names). What it answers comes from a reply policy, `reply_for(requ
 Reply`; the default one follows the script of the tiny model (`bench.models.tiny_script`) so a
 run against the fake scores like a run against the real tiny model.
 
-Knobs: fixed latency per request, time to first token, inter-token latency, tokens per reply,
+Knobs: fixed latency per request, latency growing with the requests in flight, time to first token, inter-token latency, tokens per reply,
 and fault injection (`--fail-rate` with `--fault 500|malformed|stall|reset`).
 
     python -m bench.testing.fake_server --port 8001 --api-key-env MY_KEY --itl-ms 5
@@ -149,8 +149,30 @@ def _tiny_script_policy() -> ReplyPolicy | None:
     return reply
 
 
+_JUDGE_FIELDS = re.compile(r'"agent response": (.*?),\n\s*"reference response": (.*?),\n\}', re.S | re.I)
+
+
+def judge_reply(request: dict[str, Any]) -> Reply | None:
+    """Answers ADK's final_response_match_v2 judge prompt: valid when the texts are equal.
+
+    A deterministic stand-in for a judge model, so judge metrics can be tested end to end.
+    """
+    text = _last_user_text(request.get("messages") or [])
+    if "is_the_agent_response_valid" not in text:
+        return None
+    match = _JUDGE_FIELDS.search(text)
+    valid = bool(match) and match.group(1).strip().lower() == match.group(2).strip().lower()
+    label = "valid" if valid else "invalid"
+    return Reply(text=f'{{"reasoning": "compared the two texts", "is_the_agent_response_valid": "{label}"}}')
+
+
 def default_policy() -> ReplyPolicy:
-    return _tiny_script_policy() or builtin_reply
+    agent = _tiny_script_policy() or builtin_reply
+
+    def reply(request: dict[str, Any]) -> Reply:
+        return judge_reply(request) or agent(request)
+
+    return reply
 
 
 # --------------------------------------------------------------------------- tokens
@@ -206,6 +228,7 @@ class FakeServerConfig:
     served_model_name: str = DEFAULT_SERVED_NAME
     api_key: str | None = field(default=None, repr=False)
     latency_ms: float = 0.0
+    latency_per_inflight_ms: float = 0.0  # load-dependent latency: x requests in flight (incl. this)
     ttft_ms: float = 0.0
     itl_ms: float = 0.0
     tokens: int | None = None
@@ -360,7 +383,10 @@ class FakeServer:
         self.metrics.running += 1
         started = time.monotonic()
         try:
-            await _sleep_ms(self.config.latency_ms)
+            await _sleep_ms(
+                self.config.latency_ms
+                + self.config.latency_per_inflight_ms * self.metrics.running
+            )
             fault = self._pick_fault()
             if fault == "500":
                 return self._error(500, "injected fault", "InternalServerError")
@@ -545,6 +571,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--served-model-name", default=DEFAULT_SERVED_NAME)
     p.add_argument("--api-key-env", default=None, help="env var holding the API key to require")
     p.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    p.add_argument("--latency-per-inflight-ms", type=float, default=0.0,
+                   help="added per request in flight (this one included): latency grows with load")
     p.add_argument("--ttft-ms", type=float, default=0.0, help="time to the first token")
     p.add_argument("--itl-ms", type=float, default=0.0, help="time between tokens")
     p.add_argument("--tokens", type=int, default=None, help="tokens per reply (default: natural)")
@@ -567,6 +595,7 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         served_model_name=args.served_model_name,
         api_key=api_key,
         latency_ms=args.latency_ms,
+        latency_per_inflight_ms=args.latency_per_inflight_ms,
         ttft_ms=args.ttft_ms,
         itl_ms=args.itl_ms,
         tokens=args.tokens,
@@ -586,6 +615,7 @@ def main(argv: list[str] | None = None) -> int:
 _KNOB_FLAGS = {
     "served_model_name": "--served-model-name",
     "latency_ms": "--latency-ms",
+    "latency_per_inflight_ms": "--latency-per-inflight-ms",
     "ttft_ms": "--ttft-ms",
     "itl_ms": "--itl-ms",
     "tokens": "--tokens",

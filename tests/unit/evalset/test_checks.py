@@ -116,7 +116,7 @@ def test_unparseable_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "broken.test.json").write_text("[{")
     report = validate_evalsets(tmp_path, BYO_AGENT)
     assert [(Path(p.file).name, p.field) for p in report.problems] == [("broken.test.json", "file")]
-    assert report.cases == 5
+    assert report.cases == 6
 
 
 def test_transfer_to_an_unknown_agent(tmp_path: Path) -> None:

@@ -1,0 +1,75 @@
+"""`bench worker`: a Locust worker of a `bench run --master`; runs the ADK agents here."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bench import constants
+from bench.cli.console import console
+from bench.errors import BenchError
+
+
+def worker(
+    master_host: Annotated[
+        str, typer.Option(help="Host of the `bench run --master`.")
+    ] = constants.LOOPBACK_HOST,  # fmt: skip
+    master_port: Annotated[int, typer.Option(help="Its --master-bind-port.")] = 5557,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Env var holding the server's API key (needed unless the master binds "
+            "to loopback and launched the server itself)."
+        ),
+    ] = None,  # fmt: skip
+    results_dir: Annotated[
+        Path, typer.Option(help="This worker's own copy of its records goes under here.")
+    ] = constants.DEFAULT_RESULTS_DIR / "workers",
+    processes: Annotated[int, typer.Option(help="Locust worker processes on this machine.")] = 1,
+) -> None:
+    """Run the users of a distributed run: the eval set, agent and server come from the master.
+
+    Each finished LLM call, turn and session is shipped to the master at once (it writes the
+    run's Parquet); the worker keeps a copy under --results-dir and prints what it shipped.
+    The eval set and agent folder must exist at the same paths here as on the master.
+
+    Example: bench worker --master-host 10.0.0.5 --api-key-env VLLM_KEY
+    """
+    from bench.load.distributed import WORKER_DIR_ENV
+    from bench.load.process import LOCUSTFILE
+
+    env = dict(os.environ)
+    if api_key_env:
+        key = os.environ.get(api_key_env)
+        if not key:
+            raise BenchError(f"--api-key-env: environment variable {api_key_env} is not set")
+        env[constants.API_KEY_ENV] = key
+    results_dir.mkdir(parents=True, exist_ok=True)
+    env.update({WORKER_DIR_ENV: str(results_dir.resolve()), "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(constants.REPO_ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
+            "--master-host", master_host, "--master-port", str(master_port)]  # fmt: skip
+    if processes > 1:
+        argv += ["--processes", str(processes)]
+    console.print(
+        f"worker: connecting to {master_host}:{master_port}; records also under {results_dir}"
+    )
+    proc = subprocess.Popen(argv, env=env, start_new_session=True)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    raise typer.Exit(0 if code in (0, 1) else code)

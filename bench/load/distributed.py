@@ -1,0 +1,267 @@
+"""Locust master/worker mode for bench (imported by the locustfile only, inside Locust processes).
+
+    bench run --master --expect-workers 2 ...      Locust master: no users; writes the run folder
+    bench worker --master-host H [--master-port P] Locust worker: runs the ADK agents
+
+What travels over Locust's own channel (ZeroMQ, the master's --master-bind-host/port):
+- master -> workers: the run's LoadSpec, as an attribute of the parsed options Locust ships with
+  every spawn message (so a worker joining late gets it too), and the server API key only when
+  the master binds to a loopback address (then every worker is on the same host);
+- worker -> master: each record (LLM call, turn, session, client sample) the moment it completes,
+  as a `bench_record` message; the master appends it to `raw/<kind>.<worker-n>.jsonl` of the
+  run. A worker that leaves loses nothing it had finished. The worker also keeps its own copy
+  under its folder, and writes `shipped.json` (records sent per kind) when it exits;
+- session tickets: a worker asks the master (`bench_ticket`), so case order, `--sessions N`,
+  trials and open-loop arrival times stay global across workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import itertools
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import constants
+from bench.load.recorder import JsonlRecorder
+from bench.load.spec import LoadSpec
+from bench.load.tickets import Ticket, TicketCounter
+
+WORKER_DIR_ENV = "BENCH_WORKER_DIR"  # set by `bench worker`: this process is a Locust worker
+SPEC_OPTION = "bench_load_spec"  # attribute of parsed_options Locust ships to workers
+KEY_OPTION = "bench_api_key"
+RECORD_MSG = "bench_record"
+TICKET_MSG = "bench_ticket"
+TICKET_REPLY_MSG = "bench_ticket_reply"
+FLUSH_MSG = "bench_flush"  # master -> worker at the end: send what is queued, then report
+FLUSHED_MSG = "bench_flushed"  # worker -> master: records shipped per kind (after the records)
+WORKERS_FILE = "workers.json"
+FLUSH_TIMEOUT_S = 15.0
+EXPECT_WORKERS_MAX_WAIT_S = 120  # a master whose workers do not all come quits after this
+SHIPPED_FILE = "shipped.json"
+TICKET_TIMEOUT_S = 60.0
+
+
+def master_args(load: Any) -> list[str]:
+    """Locust flags of a master run (`bench run --master`), from the LoadConfig; else none."""
+    if not getattr(load, "master", False):
+        return []
+    return ["--master", "--expect-workers", str(load.expect_workers),
+            "--expect-workers-max-wait", str(EXPECT_WORKERS_MAX_WAIT_S),
+            "--master-bind-host", load.master_bind_host,
+            "--master-bind-port", str(load.master_bind_port)]  # fmt: skip
+
+
+def master_allowance_s(load: Any) -> float:
+    """Extra time a master may take: waiting for its workers, then collecting their records."""
+    if not getattr(load, "master", False):
+        return 0.0
+    return EXPECT_WORKERS_MAX_WAIT_S + 2 * FLUSH_TIMEOUT_S
+
+
+def worker_dir() -> Path | None:
+    value = os.environ.get(WORKER_DIR_ENV)
+    return Path(value) if value else None
+
+
+def is_loopback(host: str) -> bool:
+    with contextlib.suppress(ValueError):
+        return ipaddress.ip_address(host).is_loopback
+    return host == "localhost"
+
+
+# ----------------------------------------------------------------------------- master side
+
+
+class MasterSide:
+    """Shares the spec with workers, writes their records, hands out the run's tickets."""
+
+    def __init__(self, environment: Any, spec: LoadSpec, tickets: TicketCounter):
+        self.environment = environment
+        self.spec = spec
+        self.tickets = tickets
+        self.recorders: dict[str, _CountingRecorder] = {}
+        self.numbers = itertools.count(1)
+        options = environment.parsed_options
+        setattr(options, SPEC_OPTION, spec.model_dump_json())
+        key = os.environ.get(constants.API_KEY_ENV)
+        if key and is_loopback(getattr(options, "master_bind_host", "*")):
+            setattr(options, KEY_OPTION, key)  # workers share this host: the key stays on it
+        self.reports: dict[str, dict[str, int]] = {}
+        runner = environment.runner
+        runner.register_message(RECORD_MSG, self.on_record)
+        runner.register_message(TICKET_MSG, self.on_ticket)
+        runner.register_message(FLUSHED_MSG, self.on_flushed)
+        environment.events.test_stop.add_listener(self.on_stopping)
+
+    def on_stopping(self, environment: Any, **_kw: Any) -> None:
+        """Before the master quits: stop the workers' users, then collect every record.
+
+        Locust's master quits without waiting for its workers; sessions still running would
+        finish after it is gone. So, once the master is stopping (`test_stop`: no user is
+        dispatched any more, so a worker that stops is not replaced): send `stop` (users end within --stop-timeout), wait for
+        the workers to report stopped, then ask each to flush and report what it shipped. The
+        report follows its records on the same ordered channel, so all of them are here.
+        """
+        import gevent
+        from locust.rpc import Message
+
+        runner = environment.runner
+        clients = list(runner.clients.all)
+        for client in clients:
+            runner.server.send_to_client(Message("stop", None, client.id))
+        deadline = time.monotonic() + (environment.stop_timeout or 0) + FLUSH_TIMEOUT_S
+        while time.monotonic() < deadline and any(
+            c.state in ("running", "spawning") for c in runner.clients.all
+        ):
+            gevent.sleep(0.2)
+        for client in clients:
+            runner.send_message(FLUSH_MSG, None, client_id=client.id)
+        deadline = time.monotonic() + FLUSH_TIMEOUT_S
+        while time.monotonic() < deadline and not all(c.id in self.reports for c in clients):
+            gevent.sleep(0.1)
+        received = {node: dict(r.counts) for node, r in self.recorders.items()}
+        workers = [{"worker": node, "shipped": self.reports.get(node),
+                    "received": received.get(node, {})} for node in sorted({*received, *self.reports})]  # fmt: skip
+        (Path(self.spec.run_dir) / WORKERS_FILE).write_text(json.dumps(workers, indent=2) + "\n")
+
+    def on_flushed(self, environment: Any, msg: Any, **_kw: Any) -> None:
+        self.reports[str(msg.node_id)] = dict(msg.data or {})
+
+    def on_record(self, environment: Any, msg: Any, **_kw: Any) -> None:
+        node = str(msg.node_id)
+        recorder = self.recorders.get(node)
+        if recorder is None:
+            # pid slot: a number per worker (`raw/<kind>.<n>.jsonl`), stable for the run
+            recorder = self.recorders[node] = _CountingRecorder(
+                self.spec.run_dir, next(self.numbers)
+            )
+        for kind, line in msg.data["records"]:
+            recorder.write(kind, json.loads(line))
+
+    def on_ticket(self, environment: Any, msg: Any, **_kw: Any) -> None:
+        ticket = self.tickets.claim()
+        reply = {"request": msg.data["request"], "ticket": None}
+        if ticket is not None:
+            reply["ticket"] = [ticket.number, ticket.case_index, ticket.trial, ticket.arrival_at]
+        environment.runner.send_message(TICKET_REPLY_MSG, reply, client_id=msg.node_id)
+
+    def close(self) -> None:
+        for recorder in self.recorders.values():
+            recorder.close()
+
+
+class _CountingRecorder(JsonlRecorder):
+    def __init__(self, run_dir: Path, number: int):
+        super().__init__(run_dir, pid=number)
+        self.counts: dict[str, int] = {}
+
+    def write(self, kind: str, record: dict[str, Any]) -> None:
+        super().write(kind, record)
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+
+# ----------------------------------------------------------------------------- worker side
+
+
+class WorkerSide:
+    """Answers the master's flush: run what is queued for the hub, then report the counts."""
+
+    def __init__(self, environment: Any):
+        self.environment = environment
+        self.recorder: ShippingRecorder | None = None
+        self.drain: Any = None
+        environment.runner.register_message(FLUSH_MSG, self.on_flush)
+
+    def on_flush(self, environment: Any, msg: Any, **_kw: Any) -> None:
+        if self.drain is not None:
+            self.drain()
+        shipped = dict(self.recorder.shipped) if self.recorder else {}
+        environment.runner.send_message(FLUSHED_MSG, shipped)
+
+
+def flush_to_master(environment: Any, linger_ms: int = 3000) -> None:
+    """At exit: let ZeroMQ deliver what is queued before the process ends (it leaves by _exit)."""
+    client = getattr(environment.runner, "client", None)
+    with contextlib.suppress(Exception):
+        if client is not None:
+            client.socket.close(linger=linger_ms)
+            client.socket.context.term()
+
+
+def spec_from_master(environment: Any, local_dir: Path) -> LoadSpec:
+    """The master's LoadSpec, with the records' folder moved to this worker's own folder."""
+    options = environment.parsed_options
+    text = getattr(options, SPEC_OPTION, None)
+    if not text:
+        raise RuntimeError("the master sent no bench load spec: is it `bench run --master`?")
+    spec = LoadSpec.model_validate_json(text)
+    key = getattr(options, KEY_OPTION, None)
+    if key and not os.environ.get(constants.API_KEY_ENV):
+        os.environ[constants.API_KEY_ENV] = key
+    run_dir = local_dir / spec.run_id / f"worker-{os.getpid()}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return spec.model_copy(update={"run_dir": run_dir})
+
+
+class ShippingRecorder(JsonlRecorder):
+    """A worker's recorder: a local copy, and every record sent to the master at once.
+
+    `write` runs on the asyncio thread; `call_on_hub` moves the send onto the gevent hub, where
+    Locust's socket lives (the notifier of bench.load.bridge).
+    """
+
+    def __init__(self, run_dir: Path, environment: Any, call_on_hub: Any):
+        super().__init__(run_dir)
+        self.environment = environment
+        self.call_on_hub = call_on_hub
+        self.shipped: dict[str, int] = {}
+
+    def write(self, kind: str, record: dict[str, Any]) -> None:
+        super().write(kind, record)
+        line = json.dumps(record, separators=(",", ":"), default=str)
+        runner = self.environment.runner
+
+        def send() -> None:
+            runner.send_message(RECORD_MSG, {"records": [[kind, line]]})
+            self.shipped[kind] = self.shipped.get(kind, 0) + 1
+
+        self.call_on_hub(send)
+
+    def close(self) -> None:
+        super().close()
+        (self.dir.parent / SHIPPED_FILE).write_text(json.dumps(self.shipped, sort_keys=True) + "\n")
+        print(f"bench worker shipped {json.dumps(self.shipped, sort_keys=True)}", flush=True)
+
+
+class RemoteTickets(TicketCounter):
+    """Tickets claimed from the master; the case order is computed here exactly as there."""
+
+    def __init__(self, environment: Any, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        from gevent.event import AsyncResult  # only inside a Locust worker
+
+        self._result_type = AsyncResult
+        self.environment = environment
+        self.waiting: dict[int, Any] = {}
+        self.requests = itertools.count()
+        environment.runner.register_message(TICKET_REPLY_MSG, self.on_reply)
+
+    def on_reply(self, environment: Any, msg: Any, **_kw: Any) -> None:
+        waiter = self.waiting.pop(msg.data["request"], None)
+        if waiter is not None:
+            waiter.set(msg.data["ticket"])
+
+    def claim(self) -> Ticket | None:  # called in a greenlet
+        request = next(self.requests)
+        waiter = self.waiting[request] = self._result_type()
+        self.environment.runner.send_message(TICKET_MSG, {"request": request})
+        data = waiter.get(timeout=TICKET_TIMEOUT_S)
+        if data is None:
+            return None
+        number, case_index, trial, arrival_at = data
+        return Ticket(number=number, case_index=case_index, trial=trial, arrival_at=arrival_at)

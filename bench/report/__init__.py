@@ -1,0 +1,1 @@
+"""Reading results after a run: `bench compare` tables, `bench report` HTML with plots."""

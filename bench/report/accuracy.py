@@ -1,0 +1,168 @@
+"""Tool accuracy per eval case and per tool, from turns' called and expected tool calls.
+
+Pure Python (no pandas), so the live web UI tab and the HTML report count the same way:
+expected calls are paired in order with the first unused actual call of the same name (as
+`bench.scoring.trajectory.tool_counts` does); a pair whose arguments are equal is an exact call.
+
+- per tool: expected, called, matched (name), exact (name and arguments), missed, extra;
+- per case: turns, turns whose calls equal the expected calls exactly, and the same counts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _calls(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return []
+    return [c for c in value if isinstance(c, dict)] if isinstance(value, list) else []
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value or {}, sort_keys=True, default=str)
+
+
+@dataclass
+class Tally:
+    expected: int = 0
+    called: int = 0
+    matched: int = 0
+    exact: int = 0
+
+    @property
+    def missed(self) -> int:
+        return self.expected - self.matched
+
+    @property
+    def extra(self) -> int:
+        return self.called - self.matched
+
+    def add(self, other: Tally) -> None:
+        self.expected += other.expected
+        self.called += other.called
+        self.matched += other.matched
+        self.exact += other.exact
+
+    def rates(self) -> dict[str, float | None]:
+        return {
+            "precision": self.matched / self.called if self.called else None,
+            "recall": self.matched / self.expected if self.expected else None,
+            "exact_rate": self.exact / self.expected if self.expected else None,
+        }
+
+
+def tally_turn(actual: Any, expected: Any) -> dict[str, Tally]:
+    """Per tool name, the counts of one turn."""
+    act, exp = _calls(actual), _calls(expected)
+    tallies: dict[str, Tally] = {}
+    for call in act:
+        tallies.setdefault(str(call.get("name")), Tally()).called += 1
+    used: set[int] = set()
+    for want in exp:
+        name = str(want.get("name"))
+        tally = tallies.setdefault(name, Tally())
+        tally.expected += 1
+        for i, got in enumerate(act):
+            if i not in used and got.get("name") == want.get("name"):
+                used.add(i)
+                tally.matched += 1
+                tally.exact += int(_canonical(got.get("args")) == _canonical(want.get("args")))
+                break
+    return tallies
+
+
+@dataclass
+class CaseTally:
+    turns: int = 0
+    exact_turns: int = 0
+    errors: int = 0
+    tools: Tally = field(default_factory=Tally)
+
+
+@dataclass
+class AccuracyBoard:
+    """Running per-case and per-tool counts; `add_turn` per finished turn."""
+
+    by_tool: dict[str, Tally] = field(default_factory=dict)
+    by_case: dict[str, CaseTally] = field(default_factory=dict)
+
+    def add_turn(self, case_id: str, actual: Any, expected: Any, error: bool = False) -> None:
+        case = self.by_case.setdefault(str(case_id), CaseTally())
+        case.turns += 1
+        case.errors += int(error)
+        case.exact_turns += int(
+            not error and _canonical(_calls(actual)) == _canonical(_calls(expected))
+        )
+        for name, tally in tally_turn(actual, expected).items():
+            self.by_tool.setdefault(name, Tally()).add(tally)
+            case.tools.add(tally)
+
+    def merge(self, other: AccuracyBoard) -> None:
+        for name, tally in other.by_tool.items():
+            self.by_tool.setdefault(name, Tally()).add(tally)
+        for case_id, c in other.by_case.items():
+            mine = self.by_case.setdefault(case_id, CaseTally())
+            mine.turns += c.turns
+            mine.exact_turns += c.exact_turns
+            mine.errors += c.errors
+            mine.tools.add(c.tools)
+
+    def tool_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for name, t in sorted(self.by_tool.items()):
+            rows.append({"tool": name, "expected": t.expected, "called": t.called,
+                         "matched": t.matched, "exact": t.exact, "missed": t.missed,
+                         "extra": t.extra, **t.rates()})  # fmt: skip
+        return rows
+
+    def case_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for case_id, c in sorted(self.by_case.items()):
+            rows.append({"case": case_id, "turns": c.turns, "exact_turns": c.exact_turns,
+                         "exact_turn_rate": c.exact_turns / c.turns if c.turns else None,
+                         "errors": c.errors, "expected": c.tools.expected, "called": c.tools.called,
+                         **c.tools.rates()})  # fmt: skip
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form (Locust worker -> master reports)."""
+        return {
+            "tools": {n: [t.expected, t.called, t.matched, t.exact] for n, t in self.by_tool.items()},
+            "cases": {
+                c: [v.turns, v.exact_turns, v.errors, v.tools.expected, v.tools.called,
+                    v.tools.matched, v.tools.exact]
+                for c, v in self.by_case.items()
+            },
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AccuracyBoard:
+        board = cls()
+        for name, (e, c, m, x) in (data.get("tools") or {}).items():
+            board.by_tool[name] = Tally(e, c, m, x)
+        for case_id, (turns, exact, errors, e, c, m, x) in (data.get("cases") or {}).items():
+            board.by_case[case_id] = CaseTally(turns, exact, errors, Tally(e, c, m, x))
+        return board
+
+
+def board_from_turns(turns: list[dict[str, Any]]) -> AccuracyBoard:
+    board = AccuracyBoard()
+    for turn in turns:
+        if turn.get("warmup"):
+            continue
+        error = turn.get("error_type")
+        board.add_turn(
+            turn.get("case_id") or "?",
+            turn.get("tool_calls"),
+            turn.get("expected_tool_calls"),
+            error=bool(error) and error == error,  # NaN from pandas is no error
+        )
+    return board

@@ -1,0 +1,160 @@
+"""The headline metrics `bench compare` shows, and how each is rebuilt from per-record data.
+
+Every metric is a column of `summary.parquet` (the value shown). For the noise test each one is
+also recomputed from the records it summarises, so it can be bootstrapped:
+
+- percentile: per-call (`llm_calls`) or per-turn/session latencies, without errors and warm-up;
+- mean: per-turn scores (trajectory, ROUGE, error indicator) or per-session pass/fail;
+- ratio: sums over turns (tool-name precision and recall, argument exact match);
+- rate: completions per time bin over the measured window (a block bootstrap over time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from bench.report.runs import Run
+
+Kind = Literal["percentile", "mean", "ratio", "rate"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    kind: Kind
+    higher_is_better: bool
+    table: str = ""
+    column: str = ""
+    den: str = ""  # ratio: the denominator column
+    q: float = 50.0  # percentile
+
+
+def _latency(name: str, label: str, table: str, column: str) -> list[Metric]:
+    return [
+        Metric(f"{name}_p{p}_ms", f"{label} p{p} (ms)", "percentile", False, table, column, q=p)
+        for p in (50, 90, 99)
+    ]
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("sessions_per_s", "sessions/s", "rate", True, "sessions"),
+        Metric("turns_per_s", "turns/s", "rate", True, "turns"),
+        Metric("llm_calls_per_s", "LLM calls/s", "rate", True, "llm_calls"),
+        Metric("output_tokens_per_s", "output tokens/s", "rate", True, "llm_calls", "completion_tokens"),
+        *_latency("ttft", "TTFT", "llm_calls", "ttft_ms"),
+        *_latency("tpot", "TPOT", "llm_calls", "tpot_ms"),
+        *_latency("llm_e2e", "LLM call", "llm_calls", "e2e_ms"),
+        *_latency("turn", "turn", "turns", "latency_ms"),
+        *_latency("session", "session", "sessions", "duration_ms"),
+        Metric("tool_trajectory_exact", "trajectory EXACT", "mean", True, "turns", "trajectory_exact"),
+        Metric("tool_trajectory_in_order", "trajectory IN_ORDER", "mean", True, "turns", "trajectory_in_order"),
+        Metric("tool_trajectory_any_order", "trajectory ANY_ORDER", "mean", True, "turns", "trajectory_any_order"),
+        Metric("case_pass_rate", "cases passed", "mean", True, "sessions", "trajectory_passed"),
+        Metric("response_match", "response match", "mean", True, "turns", "response_match"),
+        Metric("tool_name_precision", "tool-name precision", "ratio", True, "turns", "tool_names_matched", "tool_calls_actual_n"),
+        Metric("tool_name_recall", "tool-name recall", "ratio", True, "turns", "tool_names_matched", "tool_calls_expected_n"),
+        Metric("arg_exact_match_rate", "argument exact match", "ratio", True, "turns", "args_matched", "args_compared"),
+        Metric("error_rate", "error rate", "mean", False, "turns", "error_type"),
+    ]
+}  # fmt: skip
+
+DEFAULT_METRICS = (
+    "sessions_per_s", "turns_per_s", "output_tokens_per_s", "ttft_p50_ms", "ttft_p99_ms",
+    "tpot_p50_ms", "turn_p50_ms", "turn_p99_ms", "tool_trajectory_exact", "case_pass_rate",
+    "error_rate",
+)  # fmt: skip
+
+RATE_BIN_S = 1.0
+RATE_MIN_BINS = 5
+RATE_MAX_BINS = 200
+
+
+def _ok(df: pd.DataFrame) -> pd.DataFrame:
+    if df.empty or "error_type" not in df.columns:
+        return df
+    return df[df["error_type"].isna() | (df["error_type"] == "")]
+
+
+def _floats(series: pd.Series) -> np.ndarray:
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return values[~np.isnan(values)]
+
+
+EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def epoch_s(series: pd.Series) -> np.ndarray:
+    """UTC timestamps -> epoch seconds (NaN for missing)."""
+    return (pd.to_datetime(series, utc=True) - EPOCH).dt.total_seconds().to_numpy(dtype=float)
+
+
+def end_times(df: pd.DataFrame, table: str) -> np.ndarray:
+    """Epoch seconds at which each record completed."""
+    if table == "llm_calls":
+        return epoch_s(df["started_at"]) + df["e2e_ms"].fillna(0).to_numpy(dtype=float) / 1000
+    return epoch_s(df["ended_at"])
+
+
+def rate_bins(run: Run, metric: Metric) -> np.ndarray:
+    """Per-bin rates (items/s) over the measured window; their mean is the window's rate."""
+    summary = run.summary
+    window_s = summary.get("window_s") or 0.0
+    start = summary.get("window_start")
+    df = run.measured(metric.table)
+    if not window_s or start is None or df.empty:
+        return np.array([])
+    n_bins = int(min(RATE_MAX_BINS, max(RATE_MIN_BINS, window_s // RATE_BIN_S)))
+    width = window_s / n_bins
+    start_s = pd.Timestamp(start).timestamp()
+    if metric.column:  # weighted: output tokens of successful calls
+        df = _ok(df)
+        weights = df[metric.column].fillna(0).to_numpy(dtype=float)
+    else:
+        weights = np.ones(len(df))
+    if df.empty:
+        return np.zeros(n_bins)
+    ends = end_times(df, metric.table)
+    known = ~np.isnan(ends)
+    index = np.clip(((ends[known] - start_s) // width).astype(int), 0, n_bins - 1)
+    return np.bincount(index, weights=weights[known], minlength=n_bins) / width
+
+
+def samples(run: Run, metric: Metric) -> np.ndarray:
+    """The per-record data the metric is computed from: shape (n,), or (n, 2) for ratios."""
+    if metric.kind == "rate":
+        return rate_bins(run, metric)
+    df = run.measured(metric.table)
+    if df.empty:
+        return np.array([])
+    if metric.kind == "percentile":
+        if metric.table == "sessions" and "errors" in df.columns:
+            df = df[df["errors"].fillna(0) == 0]
+        return _floats(_ok(df)[metric.column])
+    if metric.kind == "ratio":
+        pair = df[[metric.column, metric.den]].apply(pd.to_numeric, errors="coerce").fillna(0)
+        return pair.to_numpy(dtype=float)
+    if metric.name == "error_rate":
+        errors = df["error_type"].notna() & (df["error_type"] != "")
+        return errors.to_numpy(dtype=float)
+    column = df[metric.column]
+    if column.dtype == bool or str(column.dtype) == "boolean":
+        column = column.astype("Float64")
+    return _floats(column)
+
+
+def statistic(metric: Metric, resampled: np.ndarray) -> np.ndarray:
+    """The metric of each resample; `resampled` is (B, n) or (B, n, 2)."""
+    if metric.kind == "percentile":
+        return np.percentile(resampled, metric.q, axis=1)
+    if metric.kind == "ratio":
+        den = resampled[..., 1].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, resampled[..., 0].sum(axis=1) / den, np.nan)
+    return resampled.mean(axis=1)

@@ -1,0 +1,162 @@
+"""A real headless Chromium (Debian's, via Selenium) drives the Locust web UI of `bench run --web`
+and opens a `bench report` offline."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.testing.fake_server import running_fake_server
+
+pytestmark = pytest.mark.e2e
+
+KEY_ENV = "BENCH_TEST_SERVER_KEY"
+API_KEY = "test-key-not-a-secret-8910"
+CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--window-size=1400,1000")  # fmt: skip
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator:
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.skip(
+            "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for flag in (*CHROME_FLAGS, f"--user-data-dir={tmp_path / 'chrome-profile'}"):
+        options.add_argument(flag)
+    options.binary_location = chromium
+    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(check, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except Exception:
+            value = None
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_web_ui_runs_a_test_with_agent_tabs_and_writes_results(browser, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    port = _free_port()
+    results = tmp_path / "results"
+    with running_fake_server(api_key=API_KEY, itl_ms=2) as url:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench", "run", "--web", "--web-port", str(port), "--endpoint",
+             f"{url}/v1", "--api-key-env", KEY_ENV, "--evalset", "weather_time", "--results-dir",
+             str(results), "--run-id", "web"],
+            env={**os.environ, KEY_ENV: API_KEY}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            ui = f"http://127.0.0.1:{port}"
+            _wait_for(lambda: httpx.get(ui, timeout=2).status_code == 200, 180, "the web UI")
+            browser.get(ui)
+            for name in ("userCount", "spawnRate"):
+                field = _wait_for(lambda n=name: browser.find_element(By.NAME, n), 30, name)
+                field.send_keys(Keys.CONTROL, "a")
+                field.send_keys("2")
+            browser.find_element(By.XPATH, "//button[@type='submit']").click()
+
+            def tab(title: str):  # type: ignore[no-untyped-def]
+                tabs = browser.find_elements(By.CSS_SELECTOR, "[role=tab]")
+                return next((t for t in tabs if t.text.strip().upper() == title.upper()), None)
+
+            _wait_for(lambda: tab("Tool accuracy: cases"), 60, "the tool-accuracy tab").click()
+            rows = _wait_for(
+                lambda: [r.text for r in browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
+                         if "weather" in r.text],
+                90, "tool-accuracy rows",
+            )  # fmt: skip
+            assert any(r.startswith("weather_london") for r in rows), rows
+            tab("LLM timings").click()
+            timing = _wait_for(
+                lambda: [r.text for r in browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
+                         if r.text.startswith("TTFT") and not r.text.startswith("TTFT 0")],
+                60, "TTFT percentiles",
+            )  # fmt: skip
+            assert timing
+            tab("Server state").click()
+            _wait_for(lambda: "requests running" in browser.page_source, 30, "server state")
+            live = httpx.get(f"{ui}/bench/live", timeout=5).json()
+            assert live["tools"] and live["cases"]
+            stop = next(
+                b
+                for b in browser.find_elements(By.TAG_NAME, "button")
+                if b.text.strip().upper() == "STOP"
+            )
+            stop.click()
+            out, _ = proc.communicate(timeout=180)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+    assert proc.returncode == 0, out[-3000:]
+    run = results / "web"
+    for table in ("llm_calls", "turns", "sessions", "summary"):
+        assert (run / f"{table}.parquet").exists(), table
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "completed"
+    assert manifest["counts"]["turns"] > 0
+    assert API_KEY not in (run / "locust.log").read_text()
+
+
+def test_report_opens_offline_with_its_plots(browser, tmp_path: Path) -> None:
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    from bench.report.html import write_report
+    from bench.report.runs import find_runs
+    from tests.unit.report.runs_factory import write_run
+
+    runs = [write_run(tmp_path / "results", "a", sessions=120, seed=0),
+            write_run(tmp_path / "results", "b", sessions=240, ttft_ms=70.0, users=8, seed=1)]  # fmt: skip
+    report = write_report(find_runs(runs), tmp_path / "report.html").html_path
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0},
+    )
+    browser.get(report.as_uri())
+    images = browser.find_elements(By.CSS_SELECTOR, "img.plot")
+    assert len(images) >= 8
+    sizes = [browser.execute_script("return arguments[0].naturalWidth", img) for img in images]
+    assert all(w > 300 for w in sizes), sizes  # every embedded PNG decoded, none broken
+    browser.execute_script("arguments[0].scrollIntoView()", images[0])
+    shot = Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("RGB")
+    (tmp_path / "report.png").write_bytes(browser.get_screenshot_as_png())
+    colours = len(set(shot.getdata()))
+    assert colours > 100, f"the screenshot looks blank ({colours} colours)"

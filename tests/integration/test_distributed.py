@@ -1,0 +1,71 @@
+"""Locust master/worker: `bench run --master` and two `bench worker`s on 127.0.0.1, fake server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from bench.load.distributed import SHIPPED_FILE, WORKERS_FILE
+from bench.results.raw import read_records
+from bench.testing.fake_server import running_fake_server
+
+KINDS = ("llm_calls", "turns", "sessions")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bench", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=dict(os.environ))  # fmt: skip
+
+
+def test_master_and_two_workers_lose_no_record(tmp_path: Path) -> None:
+    port = free_port()
+    with running_fake_server(latency_ms=20, served_model_name="fake") as url:
+        master = bench("run", "--master", "--expect-workers", "2", "--master-bind-port", str(port),
+                       "--endpoint", url, "--model", "fake", "--users", "4", "--duration", "15s",
+                       "--results-dir", str(tmp_path), "--run-id", "dist")  # fmt: skip
+        workers = [bench("worker", "--master-port", str(port), "--results-dir", str(tmp_path / f"w{i}"))
+                   for i in (1, 2)]  # fmt: skip
+        try:
+            out, _ = master.communicate(timeout=300)
+            worker_out = [w.communicate(timeout=60)[0] for w in workers]
+        finally:
+            for proc in (master, *workers):
+                if proc.poll() is None:
+                    proc.kill()
+    assert master.returncode == 0, out[-3000:]
+    run_dir = tmp_path / "dist"
+    shipped = []
+    for i, text in zip((1, 2), worker_out, strict=True):
+        files = list((tmp_path / f"w{i}").glob(f"*/worker-*/{SHIPPED_FILE}"))
+        assert len(files) == 1, text[-2000:]
+        report = json.loads(files[0].read_text())
+        assert f"bench worker shipped {json.dumps(report, sort_keys=True)}" in text
+        local = files[0].parent  # the worker's own copy equals what it shipped
+        assert {k: len(read_records(local, k)) for k in KINDS} == {k: report[k] for k in KINDS}
+        assert report["sessions"] > 0
+        shipped.append(report)
+    for kind in KINDS:
+        table = pq.read_table(run_dir / f"{kind}.parquet")
+        assert table.num_rows == sum(r[kind] for r in shipped), kind
+    sessions = pq.read_table(run_dir / "sessions.parquet").to_pandas()
+    assert sessions["session_id"].is_unique
+    measured = sessions[~sessions["warmup"]]
+    assert measured["ticket"].is_unique  # tickets come from the master: global across workers
+    summary = pq.read_table(run_dir / "summary.parquet").to_pandas().iloc[0]
+    assert summary["sessions"] == len(measured) and summary["tool_trajectory_exact"] > 0
+    reports = json.loads((run_dir / WORKERS_FILE).read_text())
+    assert len(reports) == 2
+    for r in reports:  # (client samples go on being taken after the flush; records do not)
+        assert {k: r["shipped"][k] for k in KINDS} == {k: r["received"][k] for k in KINDS}

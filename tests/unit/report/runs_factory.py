@@ -1,0 +1,86 @@
+"""Run folders with known numbers, written by the real writer from generated raw JSONL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bench.results.build import build_results
+from bench.results.manifest import write_manifest
+
+T0 = 1_790_000_000.0  # a fixed epoch: 2026-09-21
+
+
+def _invocation(calls: list[dict]) -> dict:
+    return {
+        "invocation_id": "i",
+        "user_content": {"role": "user", "parts": [{"text": "What is the weather?"}]},
+        "intermediate_data": {"tool_uses": calls},
+    }
+
+
+def write_run(
+    root: Path,
+    name: str,
+    *,
+    sessions: int = 200,
+    duration_s: float = 40.0,
+    ttft_ms: float = 40.0,
+    turn_ms: float = 300.0,
+    accuracy: float = 0.8,
+    errors_every: int = 0,
+    users: int = 4,
+    model: str = "tiny",
+    seed: int = 0,
+    started_at: str = "2026-09-21T10:00:00+00:00",
+) -> Path:
+    """A run of `sessions` one-turn sessions over `duration_s`; latencies drawn around the means."""
+    rng = np.random.default_rng(seed)
+    run = root / name
+    (run / "raw").mkdir(parents=True)
+    write_manifest(run, {
+        "run_id": name, "status": "completed", "started_at": started_at,
+        "criteria": {"tool_trajectory_avg_score": {"threshold": 1.0, "match_type": "EXACT"}},
+        "provenance": {"model": model, "eval_set_id": "weather_time", "engine_flags": {"max_num_seqs": users * 2},
+                       "load": {"users": users}},
+        "summary_info": {"model": model, "served_model_name": model, "eval_set_id": "weather_time",
+                         "users": users, "processes": 1, "stream": True},
+    })  # fmt: skip
+    calls, turns, sess = [], [], []
+    expected = [{"name": "get_weather", "args": {"city": "Paris"}}]
+    for i in range(sessions):
+        sid = f"{name}-s{i}"
+        start = T0 + i * duration_s / sessions
+        latency = float(rng.gamma(8.0, turn_ms / 8.0))
+        right = rng.random() < accuracy
+        actual = expected if right else [{"name": "get_current_time", "args": {"city": "Paris"}}]
+        error = bool(errors_every) and i % errors_every == 0
+        for k in range(2):
+            calls.append({
+                "session_id": sid, "turn_id": f"{sid}:0", "call_index": k, "agent_name": "a",
+                "started_at": start + k * latency / 2000, "ttft_ms": float(rng.gamma(8.0, ttft_ms / 8.0)),
+                "e2e_ms": latency / 2, "tpot_ms": float(rng.gamma(8.0, 10 / 8.0)), "prompt_tokens": 100,
+                "completion_tokens": 8, "finish_reason": "stop", "tool_calls_n": 1 - k, "stream": True,
+                "warmup": False, "error_type": None, "error": None, "pid": 1,
+            })  # fmt: skip
+        turns.append({
+            "session_id": sid, "turn_id": f"{sid}:0", "case_id": f"case_{i % 3}", "eval_set_id": "weather_time",
+            "trial": 0, "invocation_index": 0, "invocation_id": "i", "started_at": start,
+            "ended_at": start + latency / 1000, "latency_ms": latency, "llm_calls": 2,
+            "tool_calls": actual, "expected_tool_calls": expected, "final_response": "ok",
+            "expected_response": None, "tool_errors": 0, "error_type": "Timeout" if error else None,
+            "error": "timed out" if error else None, "warmup": False,
+            "actual_invocation": _invocation(actual), "expected_invocation": _invocation(expected), "pid": 1,
+        })  # fmt: skip
+        sess.append({
+            "session_id": sid, "case_id": f"case_{i % 3}", "eval_set_id": "weather_time", "trial": 0,
+            "ticket": i, "started_at": start, "ended_at": start + latency / 1000, "duration_ms": latency,
+            "turns": 1, "turns_expected": 1, "errors": int(error), "warmup": False, "pid": 1, "user_index": 0,
+        })  # fmt: skip
+    for table, records in (("llm_calls", calls), ("turns", turns), ("sessions", sess)):
+        with (run / "raw" / f"{table}.1.jsonl").open("w") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in records)
+    build_results(run)
+    return run

@@ -1,0 +1,38 @@
+"""Per-tool and per-case tool accuracy (shared by the live web UI tab and the report)."""
+
+from __future__ import annotations
+
+import json
+
+from bench.report.accuracy import AccuracyBoard, board_from_turns, tally_turn
+
+W = {"name": "get_weather", "args": {"city": "Paris"}}
+T = {"name": "get_current_time", "args": {"city": "Paris"}}
+
+
+def test_tally_pairs_calls_by_name_then_compares_arguments() -> None:
+    wrong_args = {"name": "get_weather", "args": {"city": "Rome"}}
+    tallies = tally_turn([wrong_args, T, T], json.dumps([W, T]))
+    assert (tallies["get_weather"].expected, tallies["get_weather"].matched) == (1, 1)
+    assert tallies["get_weather"].exact == 0
+    assert (tallies["get_current_time"].called, tallies["get_current_time"].extra) == (2, 1)
+    assert tallies["get_current_time"].exact == 1
+
+
+def test_board_rows_and_wire_round_trip() -> None:
+    turns = [
+        {"case_id": "a", "tool_calls": [W], "expected_tool_calls": [W]},
+        {"case_id": "a", "tool_calls": [], "expected_tool_calls": [W]},
+        {"case_id": "b", "tool_calls": [T], "expected_tool_calls": [W], "error_type": "Timeout"},
+        {"case_id": "b", "tool_calls": [W], "expected_tool_calls": [W], "warmup": True},
+    ]
+    board = board_from_turns(turns)
+    cases = {r["case"]: r for r in board.case_rows()}
+    assert (cases["a"]["turns"], cases["a"]["exact_turns"], cases["a"]["recall"]) == (2, 1, 0.5)
+    assert (cases["b"]["turns"], cases["b"]["errors"], cases["b"]["exact_turns"]) == (1, 1, 0)
+    tools = {r["tool"]: r for r in board.tool_rows()}
+    assert tools["get_weather"]["expected"] == 3 and tools["get_weather"]["missed"] == 2
+    assert tools["get_current_time"]["extra"] == 1 and tools["get_current_time"]["precision"] == 0
+    again = AccuracyBoard.from_dict(json.loads(json.dumps(board.to_dict())))
+    again.merge(board)
+    assert again.by_tool["get_weather"].expected == 6 and again.by_case["a"].turns == 4

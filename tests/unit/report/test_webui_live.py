@@ -1,0 +1,84 @@
+"""The web UI's live data (bench.load.webui), without Locust: records in, tab rows out."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from bench.errors import BenchError
+from bench.load import webui
+
+W = {"name": "get_weather", "args": {"city": "Paris"}}
+
+
+def _turn(case: str, calls: list, **kw) -> dict:
+    return {"case_id": case, "tool_calls": calls, "expected_tool_calls": [W], "latency_ms": 100.0,
+            "warmup": False, "error_type": None, **kw}  # fmt: skip
+
+
+def _call(ttft: float) -> dict:
+    return {"ttft_ms": ttft, "tpot_ms": 5.0, "e2e_ms": 50.0, "warmup": False, "error_type": None}
+
+
+def test_request_events_fill_the_tabs() -> None:
+    live = webui.LiveData()
+    live.on_request(request_type="TURN", name="turn", context={"record": _turn("a", [W])})
+    live.on_request(request_type="TURN", name="turn", context={"record": _turn("a", [])})
+    live.on_request(
+        request_type="TURN", name="turn", context={"record": _turn("b", [W], warmup=True)}
+    )
+    live.on_request(request_type="TOOLS", name="trajectory", context={})
+    for ttft in (10.0, 20.0, 30.0):
+        live.on_request(request_type="LLM", name="call", context={"record": _call(ttft)})
+    live.on_request(request_type="LLM", name="ttft", context={"record": _call(999.0)})  # not a call
+    assert live.case_rows() == [{"case": "a", "turns": 2, "exact": 1, "rate": "0.500", "errors": 0,
+                                 "expected": 2, "called": 1, "recall": "0.500", "precision": "1.000"}]  # fmt: skip
+    assert live.tool_rows()[0]["missed"] == 1
+    timings = {r["name"]: r for r in live.timing_rows()}
+    assert timings["TTFT"]["count"] == 3 and timings["TTFT"]["p50"] == "20.0"
+    assert timings["turn"]["count"] == 2
+    stats = webui.extended_stats(live, None)
+    assert [s["key"] for s in stats] == [t["key"] for t in webui.EXTENDED_TABS]
+    assert {t["key"] for t in webui.EXTENDED_TABLES} == {t["key"] for t in webui.EXTENDED_TABS}
+
+
+def test_worker_reports_merge_on_the_master() -> None:
+    worker, master = webui.LiveData(), webui.LiveData()
+    worker.add_turn(_turn("a", [W]))
+    worker.add_llm_call(_call(10.0))
+    master.merge_wire(json.loads(json.dumps(worker.take_wire())))
+    assert worker.case_rows() == []  # sent, then forgotten
+    assert master.case_rows()[0]["turns"] == 1 and master.timing_rows()[0]["count"] == 1
+
+
+def test_table_keys_survive_the_uis_camel_casing() -> None:
+    for table in webui.EXTENDED_TABLES:
+        for column in table["structure"]:
+            assert re.fullmatch("[a-z][a-z0-9]*", column["key"]), column
+
+
+def test_server_state_from_metrics_text() -> None:
+    state = webui.ServerState("http://127.0.0.1:1/metrics", {})
+    state.update(
+        '# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc{engine="0"} 0.25\n'
+        '# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{engine="0"} 3\n'
+        '# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{engine="0"} 1\n'
+    )
+    rows = {r["name"]: r for r in state.rows()}
+    assert rows["KV-cache usage (%)"]["now"] == "25.0"
+    assert rows["requests running"]["now"] == "3.0" and rows["requests waiting"]["max"] == "1.0"
+    assert webui.metrics_url("http://127.0.0.1:8000/v1") == "http://127.0.0.1:8000/metrics"
+
+
+def test_non_loopback_web_host_needs_a_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    webui.check_web_host("127.0.0.1")
+    webui.check_web_host("localhost")
+    with pytest.raises(BenchError, match="--web-auth"):
+        webui.check_web_host("0.0.0.0")
+    monkeypatch.setenv(webui.WEB_AUTH_ENV, "admin:s3cret")
+    webui.check_web_host("0.0.0.0")
+    monkeypatch.setenv(webui.WEB_AUTH_ENV, "admin:")
+    with pytest.raises(BenchError):
+        webui.check_web_host("0.0.0.0")
