@@ -28,6 +28,7 @@ LOOPBACK_HOST = "127.0.0.1"
 HEALTH_TIMEOUT_S = 600.0  # a cold compiled start on a busy 2-core machine can take minutes
 STOP_GRACE_S = 5.0  # SIGTERM -> SIGKILL of the whole process group
 LOG_TAIL_LINES = 30
+MIN_FREE_BYTES = 1 << 20  # below this the results folder counts as full
 CPU_KV_CACHE_BYTES = "512M"  # KV cache of a CPU server unless the user sizes it
 
 # Environment for a vLLM child that must never reach a model hub or phone home.

@@ -10,9 +10,11 @@ folder that `bench results rebuild` turns into tables.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -23,6 +25,7 @@ from typing import Any
 
 import tomli_w
 
+from bench import constants
 from bench.agent.model_override import load_root_agent, tool_names
 from bench.config import LoadConfig, RunConfig
 from bench.errors import BenchError, RunFailed
@@ -91,6 +94,9 @@ def prepare_run_dir(results_dir: Path, run_id: str) -> Path:
         raise BenchError(f"--run-id: {run_dir} already exists") from None
     except OSError as exc:
         raise BenchError(f"--results-dir: cannot write to {results_dir} ({exc.strerror})") from None
+    free = shutil.disk_usage(run_dir).free
+    if free < constants.MIN_FREE_BYTES:
+        raise BenchError(f"--results-dir: {results_dir} is full ({free // 1024} KiB free)")
     return run_dir
 
 
@@ -201,7 +207,7 @@ def run_benchmark(
                 update_manifest(run_dir, summary_info=info)
                 status, message, step_results = _run_steps(
                     cfg, run_dir, run_id, agent_dir, endpoint, server, on_progress,
-                    steps, before_step,
+                    steps, before_step, step_results,
                 )  # fmt: skip
                 if cfg.judge is not None and status == "completed":
                     # While the server is still up: it may be the judge.
@@ -215,8 +221,18 @@ def run_benchmark(
             run_dir, status=status, message=message, ended_at=datetime.now(UTC).isoformat()
         )
         stepped = steps is not None or len(cfg.load.steps()) > 1
-        built = _build_all(run_dir, step_results if stepped else [])
-        update_manifest(run_dir, counts=built.counts, raw_bad_lines=built.bad_lines)
+        try:
+            built = _build_all(run_dir, step_results if stepped else [])
+            update_manifest(run_dir, counts=built.counts, raw_bad_lines=built.bad_lines)
+        except OSError as exc:  # the disk filled up: the raw records stay for `results rebuild`
+            status = "disk_full"
+            message = (
+                f"cannot write the tables ({exc.strerror}); the raw records are kept: free space, "
+                f"then run `bench results rebuild {run_dir}`"
+            )
+            built = _Built({}, 0, {}, [])
+            with contextlib.suppress(OSError):
+                update_manifest(run_dir, status=status, message=message)
     finally:
         _restore_signal_handlers(previous_handlers)
     result = RunResult(run_dir, status, built.summary, built.counts, message, built.step_summaries)
@@ -236,6 +252,7 @@ def _run_steps(
     on_progress: Callable[[Progress], None] | None,
     planned: Iterable[LoadConfig] | None = None,
     before_step: Callable[[int, Endpoint, Path], dict[str, Any]] | None = None,
+    step_dirs: list[Path] | None = None,
 ) -> tuple[str, str, list[Path]]:
     """Each load step in turn, in this one server lifetime; /metrics scraped throughout.
 
@@ -243,7 +260,8 @@ def _run_steps(
     its own (raw records, tables, manifest), and the parent's summary has one row per step.
     """
     stepped = planned is not None or len(cfg.load.steps()) > 1
-    step_dirs: list[Path] = []
+    # Filled as steps start, so an interrupted run still builds the steps it has.
+    step_dirs = step_dirs if step_dirs is not None else []
     status, message = "completed", ""
     for index, load in enumerate(cfg.load.steps() if planned is None else planned):
         step_dir = run_dir
@@ -413,6 +431,12 @@ def _drive_load(
                         "load",
                     )
                 )
+            if shutil.disk_usage(run_dir).free < constants.MIN_FREE_BYTES:
+                status, message = (
+                    "disk_full",
+                    f"the results folder {run_dir} is full; the raw records written so far are kept",
+                )
+                break
             if server is not None and not server.alive():
                 status, message = (
                     "server_failed",

@@ -25,6 +25,7 @@ class JsonlRecorder:
         self.pid = pid if pid is not None else os.getpid()
         self._lock = threading.Lock()
         self._files: dict[str, TextIO] = {}
+        self.write_error: OSError | None = None  # e.g. the disk is full: later records are dropped
 
     def path(self, kind: str) -> Path:
         return self.dir / f"{kind}.{self.pid}.jsonl"
@@ -34,11 +35,17 @@ class JsonlRecorder:
             raise ValueError(f"unknown record kind {kind!r}")
         line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
         with self._lock:
-            fh = self._files.get(kind)
-            if fh is None:
-                fh = self._files[kind] = self.path(kind).open("a", encoding="utf-8")
-            fh.write(line)
-            fh.flush()
+            if self.write_error is not None:
+                return
+            try:
+                fh = self._files.get(kind)
+                if fh is None:
+                    fh = self._files[kind] = self.path(kind).open("a", encoding="utf-8")
+                fh.write(line)
+                fh.flush()
+            except OSError as exc:
+                # The orchestrator sees the full disk and stops the run; what is on disk stays.
+                self.write_error = exc
 
     def llm_call(self, record: dict[str, Any]) -> None:
         self.write("llm_calls", record)

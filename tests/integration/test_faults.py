@@ -210,3 +210,29 @@ def test_secrets_never_reach_files_logs_or_console(tmp_path: Path):
         for f in (tmp_path / "sec").rglob("*"):
             if f.is_file():
                 assert secret.encode() not in f.read_bytes(), f
+
+
+@pytest.mark.fault
+def test_disk_full_mid_run_stops_cleanly_and_keeps_the_records(tmp_path: Path):
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", str(small)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        with running_fake_server(api_key=KEY) as url:
+            started = time.monotonic()
+            code, out, err = finish(
+                start_run(url, small, "full", "--duration", "120s", "--users", "2"), timeout=200
+            )
+        assert code == 1, err[-2000:]
+        assert "disk_full" in err
+        assert time.monotonic() - started < 110  # stopped by the full disk, not by the duration
+        raw = list((small / "full" / "raw").glob("turns.*.jsonl"))
+        assert raw and sum(f.read_text().count("\n") for f in raw) > 0  # what was written is kept
+        manifest = json.loads((small / "full" / "manifest.json").read_text())
+        assert manifest["status"] == "disk_full"
+    finally:
+        subprocess.run(["umount", "-l", str(small)], capture_output=True)
