@@ -6,12 +6,24 @@ variable the user names (`api_key_env`), and header values are held only in memo
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bench import constants
+from bench.errors import BenchError
+
+
+def read_toml(path: Path, flag: str) -> dict[str, Any]:
+    """A TOML file as a dict; a missing or broken file is one line naming the flag and file."""
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise BenchError(f"{flag}: {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BenchError(f"{flag}: {path}: invalid TOML ({exc})") from None
 
 
 class EngineFlags(BaseModel):

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bench.cli.console import console
+from bench.cli.options import RunFolders
 from bench.errors import BenchError
 
 SELECT = "Which runs"
@@ -18,14 +19,7 @@ def _split(text: str | None) -> list[str]:
 
 
 def compare(
-    runs: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Run folders, or results folders holding run folders.",
-            show_default=False,
-            metavar="RUN",
-        ),
-    ],
+    runs: RunFolders,
     baseline: Annotated[
         str | None,
         typer.Option(help="Baseline run (run id among RUN, or a run folder); default: the first."),

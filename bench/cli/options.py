@@ -126,6 +126,10 @@ Header = Annotated[
         rich_help_panel=ATTACH,
     ),
 ]
+RunFolders = Annotated[
+    list[Path],
+    typer.Argument(help="Run folders, or results folders holding run folders.", show_default=False, metavar="RUN"),
+]
 GcloudToken = Annotated[
     bool,
     typer.Option(

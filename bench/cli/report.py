@@ -8,17 +8,11 @@ from typing import Annotated
 import typer
 
 from bench.cli.console import console
+from bench.cli.options import RunFolders
 
 
 def report(
-    runs: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Run folders, or results folders holding run folders.",
-            show_default=False,
-            metavar="RUN",
-        ),
-    ],
+    runs: RunFolders,
     out: Annotated[
         Path | None,
         typer.Option(

@@ -6,7 +6,6 @@ import os
 import re
 import sys
 import time
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,7 +17,7 @@ from bench import constants
 from bench.cli import options as o
 from bench.cli.console import console, print_server_failure
 from bench.cli.summary import print_steps, print_summary
-from bench.config import JudgeConfig, LoadConfig, RunConfig
+from bench.config import JudgeConfig, LoadConfig, RunConfig, read_toml
 
 if TYPE_CHECKING:
     from bench.pipeline import Progress
@@ -57,13 +56,7 @@ def parse_number_list(text: Any, flag: str, kind: type) -> list[Any]:
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise BenchError(f"--config: {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BenchError(f"--config: {path}: invalid TOML ({exc})") from None
-    return {k.replace("-", "_"): v for k, v in data.items()}
+    return {k.replace("-", "_"): v for k, v in read_toml(path, "--config").items()}
 
 
 def merge_config_file(

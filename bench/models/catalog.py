@@ -15,12 +15,12 @@ an ad-hoc entry, and `--tool-parser` / `--chat-template` say how to parse its to
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bench.config import read_toml
 from bench.errors import BenchError
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -142,13 +142,7 @@ BUILTIN_MODELS: dict[str, ModelEntry] = {
 
 def load_catalog_file(path: Path) -> dict[str, ModelEntry]:
     """Entries from a user TOML file; errors name the file and the entry."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise BenchError(f"--catalog: {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BenchError(f"{path}: invalid TOML ({exc})") from None
-    models = data.get("models", {})
+    models = read_toml(path, "--catalog").get("models", {})
     if not isinstance(models, dict):
         raise BenchError(f"{path}: [models] must be a table of tables")
     entries: dict[str, ModelEntry] = {}

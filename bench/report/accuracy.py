@@ -1,8 +1,8 @@
 """Tool accuracy per eval case and per tool, from turns' called and expected tool calls.
 
 Pure Python (no pandas), so the live web UI tab and the HTML report count the same way:
-expected calls are paired in order with the first unused actual call of the same name (as
-`bench.scoring.trajectory.tool_counts` does); a pair whose arguments are equal is an exact call.
+expected calls are paired with actual calls by `bench.scoring.calls.pair_calls`, as the scored
+tables do; a pair whose arguments are equal is an exact call.
 
 - per tool: expected, called, matched (name), exact (name and arguments), missed, extra;
 - per case: turns, turns whose calls equal the expected calls exactly, and the same counts.
@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.scoring.calls import canonical, pair_calls
+
 
 def _calls(value: Any) -> list[dict[str, Any]]:
     if value is None:
@@ -24,10 +26,6 @@ def _calls(value: Any) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             return []
     return [c for c in value if isinstance(c, dict)] if isinstance(value, list) else []
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value or {}, sort_keys=True, default=str)
 
 
 @dataclass
@@ -65,17 +63,12 @@ def tally_turn(actual: Any, expected: Any) -> dict[str, Tally]:
     tallies: dict[str, Tally] = {}
     for call in act:
         tallies.setdefault(str(call.get("name")), Tally()).called += 1
-    used: set[int] = set()
     for want in exp:
-        name = str(want.get("name"))
-        tally = tallies.setdefault(name, Tally())
-        tally.expected += 1
-        for i, got in enumerate(act):
-            if i not in used and got.get("name") == want.get("name"):
-                used.add(i)
-                tally.matched += 1
-                tally.exact += int(_canonical(got.get("args")) == _canonical(want.get("args")))
-                break
+        tallies.setdefault(str(want.get("name")), Tally()).expected += 1
+    for got, want in pair_calls(act, exp):
+        tally = tallies[str(want.get("name"))]
+        tally.matched += 1
+        tally.exact += int(canonical(got.get("args")) == canonical(want.get("args")))
     return tallies
 
 
@@ -99,7 +92,7 @@ class AccuracyBoard:
         case.turns += 1
         case.errors += int(error)
         case.exact_turns += int(
-            not error and _canonical(_calls(actual)) == _canonical(_calls(expected))
+            not error and canonical(_calls(actual)) == canonical(_calls(expected))
         )
         for name, tally in tally_turn(actual, expected).items():
             self.by_tool.setdefault(name, Tally()).add(tally)

@@ -6,7 +6,7 @@ import json
 from collections import Counter, defaultdict
 from typing import Any
 
-from bench.scoring.trajectory import _canonical, arg_credit, pair_calls
+from bench.scoring.calls import arg_credit, canonical, pair_calls
 
 
 def _calls(value: Any) -> list[dict[str, Any]]:
@@ -32,7 +32,7 @@ def tool_table(turns: list[dict[str, Any]], known_tools: set[str] | None) -> lis
         for act, exp in pair_calls(actual, expected):
             stats[exp["name"]]["args_compared"] += 1
             stats[exp["name"]]["args_matched"] += int(
-                _canonical(act["args"]) == _canonical(exp["args"])
+                canonical(act["args"]) == canonical(exp["args"])
             )
             partial[exp["name"]] += arg_credit(act["args"], exp["args"])
     rows = []

@@ -7,7 +7,6 @@ expected `Invocation`s exactly as `adk eval` runs them, so the numbers are ADK's
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -16,6 +15,7 @@ from google.adk.evaluation.eval_metrics import EvalMetric, ToolTrajectoryCriteri
 from google.adk.evaluation.final_response_match_v1 import RougeEvaluator
 from google.adk.evaluation.trajectory_evaluator import TrajectoryEvaluator
 
+from bench.scoring.calls import arg_credit, canonical, pair_calls
 from bench.scoring.unparsed import looks_like_unparsed_call
 
 MATCH_TYPES = ("EXACT", "IN_ORDER", "ANY_ORDER")
@@ -64,33 +64,6 @@ def calls_of(invocation: Invocation) -> list[dict[str, Any]]:
     ]
 
 
-def pair_calls(
-    actual: list[dict[str, Any]], expected: list[dict[str, Any]]
-) -> list[tuple[dict, dict]]:
-    """Each expected call paired, in order, with the first unused actual call of the same name."""
-    used: set[int] = set()
-    pairs = []
-    for exp in expected:
-        for i, act in enumerate(actual):
-            if i not in used and act["name"] == exp["name"]:
-                used.add(i)
-                pairs.append((act, exp))
-                break
-    return pairs
-
-
-def arg_credit(actual_args: dict[str, Any], expected_args: dict[str, Any]) -> float:
-    """Per-argument partial credit: the share of expected arguments given with the expected value."""
-    if not expected_args:
-        return 1.0 if not actual_args else 0.0
-    hits = sum(
-        1
-        for k, v in expected_args.items()
-        if k in actual_args and _canonical(actual_args[k]) == _canonical(v)
-    )
-    return hits / len(expected_args)
-
-
 def tool_counts(
     actual: list[dict[str, Any]],
     expected: list[dict[str, Any]],
@@ -112,15 +85,11 @@ def tool_counts(
         "tool_calls_expected_n": len(expected),
         "tool_names_matched": names_matched,
         "args_compared": len(pairs),
-        "args_matched": sum(1 for a, e in pairs if _canonical(a["args"]) == _canonical(e["args"])),
+        "args_matched": sum(1 for a, e in pairs if canonical(a["args"]) == canonical(e["args"])),
         "args_partial_sum": sum(arg_credit(a["args"], e["args"]) for a, e in pairs),
         "unknown_tool_calls": sum(1 for c in actual if known_tools is not None and c["name"] not in known_tools),
         "unexpected_call": bool(actual) and not expected,
     }
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 class TurnScorer:
