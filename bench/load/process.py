@@ -141,6 +141,14 @@ class LocustProcess:
         """SIGINT the group (Locust writes its CSVs), then SIGTERM, then SIGKILL; return the code."""
         if self._proc is None:
             return None
+        try:
+            return self._stop_gracefully(grace_s)
+        except KeyboardInterrupt:  # a second Ctrl-C: no more waiting
+            self._signal_group(signal.SIGKILL)
+            raise
+
+    def _stop_gracefully(self, grace_s: float) -> int | None:
+        assert self._proc is not None
         for sig in (signal.SIGINT, signal.SIGTERM):
             if self._proc.poll() is not None:
                 break

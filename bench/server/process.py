@@ -215,8 +215,13 @@ class ServerProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, grace_s: float = constants.STOP_GRACE_S) -> None:
-        if self.proc is not None:
+        if self.proc is None:
+            return
+        try:
             stop_process_group(self.proc, grace_s)
+        except KeyboardInterrupt:  # a second Ctrl-C: kill, do not wait
+            _signal_group(self.proc.pid, signal.SIGKILL)
+            raise
 
     def __enter__(self) -> ServerProcess:
         self.start()

@@ -75,6 +75,7 @@ def test_endpoint_with_engine_flags():
         (["--users", "4,0"], "--users"),
         (["--duration", "10s", "--sessions", "3"], "--duration"),
         (["--config", "/no/such/run.toml"], "--config"),
+        (["--web", "--web-host", "0.0.0.0"], "--web-host"),
     ],
 )
 def test_run_rejects_bad_input(args: list[str], needle: str):

@@ -236,3 +236,22 @@ def test_disk_full_mid_run_stops_cleanly_and_keeps_the_records(tmp_path: Path):
         assert manifest["status"] == "disk_full"
     finally:
         subprocess.run(["umount", "-l", str(small)], capture_output=True)
+
+
+@pytest.mark.fault
+def test_a_second_ctrl_c_forces(tmp_path: Path):
+    with running_fake_server(api_key=KEY, latency_ms=50) as url:
+        proc = start_run(url, tmp_path, "force", "--duration", "120s", "--users", "2")
+        wait_for_sessions(tmp_path / "force", 2)
+        kids = locust_children(proc)
+        for child in kids:
+            child.suspend()  # a load process that would make the graceful stop wait
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code, out, err = finish(proc, timeout=60)
+    assert code == 130
+    assert time.monotonic() - t0 < 8
+    time.sleep(0.5)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in kids)
