@@ -75,8 +75,8 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
         rows.append(("TTFT p50 client vs server (ms)",
                      f"{_fmt(summary.get('ttft_p50_ms'))} vs {_fmt(summary.get('server_ttft_p50_ms'))}"))
         for name, label in (("tpot", "TPOT"), ("e2e", "request e2e"), ("queue", "queue time")):
-            values = " / ".join(_fmt(summary.get(f"server_{name}_p{p}_ms")) for p in (50, 90, 99))
-            rows.append((f"server {label} p50 / p90 / p99 (ms)", values))
+            values = " / ".join(_fmt(summary.get(f"server_{name}_{q}_ms")) for q in ("mean", "p50", "p90", "p99"))
+            rows.append((f"server {label} mean / p50 / p90 / p99 (ms)", values))
         rows += [
             ("KV-cache usage mean / max", f"{_fmt(summary.get('kv_cache_usage_mean'), 3)} / {_fmt(summary.get('kv_cache_usage_max'), 3)}"),
             ("requests running / waiting (max)", f"{_fmt(summary.get('requests_running_max'), 0)} / {_fmt(summary.get('requests_waiting_max'), 0)}"),

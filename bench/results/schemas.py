@@ -247,6 +247,8 @@ SUMMARY = pa.schema(
         for name in ("ttft", "tpot", "e2e", "queue")
         for p in PCTS
     ]
+    # exact means from _sum/_count: the percentiles are only as fine as vLLM's buckets
+    + [pa.field(f"server_{name}_mean_ms", F) for name in ("ttft", "tpot", "e2e", "queue")]
     + [
         pa.field("server_requests", F),
         pa.field("server_prompt_tokens", F),

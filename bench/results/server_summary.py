@@ -114,6 +114,10 @@ def server_summary(scrapes: list[Scrape], start: float | None, end: float | None
         for p in PCTS:
             value = histogram_quantile(p / 100, buckets)
             row[f"{prefix}_p{p}_ms"] = value * 1000 if value is not None else None
+        # Exact, unlike the percentiles, which are only as fine as vLLM's buckets (e2e and queue
+        # time start at 0.3 s: everything below lands mid-bucket).
+        total, count = counter_delta(first, last, name + "_sum"), counter_delta(first, last, name + "_count")
+        row[f"{prefix}_mean_ms"] = 1000 * total / count if total is not None and count else None
     for column, name in COUNTERS.items():
         row[column] = counter_delta(first, last, name)
     queries, hits = row.get("server_prefix_cache_queries"), row.get("server_prefix_cache_hits")

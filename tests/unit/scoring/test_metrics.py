@@ -136,6 +136,8 @@ def test_server_summary_takes_deltas_over_the_window():
             ["vllm:prefix_cache_queries_total", '{"engine":"0"}', queries],
             ["vllm:kv_cache_usage_perc", '{"engine":"0"}', kv],
         ]
+        samples.append(["vllm:time_to_first_token_seconds_sum", "{}", 0.05 * bucket_counts[-1][1]])
+        samples.append(["vllm:time_to_first_token_seconds_count", "{}", bucket_counts[-1][1]])
         for le, count in bucket_counts:
             samples.append(
                 ["vllm:time_to_first_token_seconds_bucket", json.dumps({"le": le}), count]
@@ -151,9 +153,9 @@ def test_server_summary_takes_deltas_over_the_window():
     assert row["server_prefix_cache_hits"] == 30 and row["server_prefix_cache_queries"] == 100
     assert row["prefix_cache_hit_rate"] == pytest.approx(0.3)
     assert row["kv_cache_usage_max"] == 0.5  # only scrapes inside [first, last]
-    assert row["server_ttft_p50_ms"] == pytest.approx(
-        100.0
-    )  # the +Inf bucket reports its lower bound
+    # the +Inf bucket reports its lower bound; the mean is exact, from _sum / _count
+    assert row["server_ttft_p50_ms"] == pytest.approx(100.0)
+    assert row["server_ttft_mean_ms"] == pytest.approx(50.0)
 
 
 def test_roofline():
