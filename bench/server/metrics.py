@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.results.raw import raw_dir
 
 SERVER_METRICS = "server_metrics"
+BASELINE_TIMEOUT_S = 15.0  # a busy server can answer /metrics slowly; the baseline matters most
 
 
 def parse_metrics(text: str) -> list[list[Any]]:
@@ -54,7 +55,11 @@ class MetricsScraper:
         self.failures = 0
 
     def start(self) -> MetricsScraper:
+        """Take a baseline scrape before the load starts (counters are diffed against it), then
+        keep scraping in the background."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        with httpx.Client(timeout=BASELINE_TIMEOUT_S) as client:
+            self.scrape_once(client)
         self._thread.start()
         return self
 
@@ -73,7 +78,7 @@ class MetricsScraper:
         return True
 
     def _run(self) -> None:
-        with httpx.Client(timeout=max(2.0, self.interval_s)) as client:
+        with httpx.Client(timeout=max(5.0, self.interval_s)) as client:
             while not self._stop.is_set():
                 started = time.monotonic()
                 self.scrape_once(client)
