@@ -40,7 +40,9 @@ def window_scrapes(
     if len(scrapes) < 2 or start is None or end is None:
         return None
     ordered = sorted(scrapes, key=lambda s: s["timestamp"])
-    before = [s for s in ordered if s["timestamp"] <= start]
+    # A snapshot lies between a scrape's request and its answer: the baseline must have been
+    # answered before the window starts, the closing scrape requested after it ends.
+    before = [s for s in ordered if s.get("answered_at", s["timestamp"]) <= start]
     after = [s for s in ordered if s["timestamp"] >= end]
     first = before[-1] if before else ordered[0]
     last = after[0] if after else ordered[-1]

@@ -1,6 +1,7 @@
 """Scraping vLLM's Prometheus /metrics for the whole run into raw JSONL.
 
-One line per scrape: `{"timestamp": epoch_s, "samples": [[name, labels_json, value], ...]}`, so a
+One line per scrape: `{"timestamp": requested_at, "answered_at": ..., "samples": [[name,
+labels_json, value], ...]}` (epoch seconds), so a
 crash loses at most the scrape being written. Only `vllm:*` samples are kept (histogram buckets
 included, `_created` timestamps dropped). Parsing uses prometheus_client's text parser.
 """
@@ -64,6 +65,9 @@ class MetricsScraper:
         return self
 
     def scrape_once(self, client: httpx.Client) -> bool:
+        # The server takes its snapshot somewhere between these two times; a busy server or
+        # machine can make that seconds. The window logic needs both (see server_summary).
+        requested_at = time.time()
         try:
             resp = client.get(self.url, headers=self._headers)
             resp.raise_for_status()
@@ -71,7 +75,8 @@ class MetricsScraper:
         except (httpx.HTTPError, ValueError):
             self.failures += 1
             return False
-        line = json.dumps({"timestamp": time.time(), "samples": samples}, separators=(",", ":"))
+        record = {"timestamp": requested_at, "answered_at": time.time(), "samples": samples}
+        line = json.dumps(record, separators=(",", ":"))
         with self.path.open("a") as fh:
             fh.write(line + "\n")
         self.scrapes += 1
