@@ -55,6 +55,7 @@ def default_load_processes() -> int:
     """Locust processes on one machine: half the cores (the server needs the rest), at least 1."""
     return max(1, (os.cpu_count() or 2) // 2)
 
+
 # A load process whose mean CPU (of one core) or event-loop lag passes these is the bottleneck.
 CLIENT_CPU_SATURATED_PCT = 85.0
 CLIENT_LAG_SATURATED_MS = 100.0

@@ -335,7 +335,9 @@ def _build_all(run_dir: Path, step_dirs: list[Path]) -> _Built:
     return _Built(counts, sum(b.bad_lines for b in builds), summaries[-1], summaries)
 
 
-def run_judge(cfg: RunConfig, criteria: dict[str, Any], endpoint: Endpoint, run_dirs: list[Path]) -> None:
+def run_judge(
+    cfg: RunConfig, criteria: dict[str, Any], endpoint: Endpoint, run_dirs: list[Path]
+) -> None:
     """ADK's judge metrics on every measured turn; records to raw/judge.jsonl for the build."""
     import asyncio
 
@@ -352,8 +354,14 @@ def run_judge(cfg: RunConfig, criteria: dict[str, Any], endpoint: Endpoint, run_
     os.environ[JUDGE_API_KEY_ENV] = key or ""
     served = judge.model or endpoint.served_model_name
     for run_dir in run_dirs:
-        turns = [t for t in read_records(run_dir, "turns") if not t.get("warmup") and not t.get("error_type")]
-        records = asyncio.run(judge_turns(turns, served_name=served, criteria=criteria, num_samples=judge.samples))
+        turns = [
+            t
+            for t in read_records(run_dir, "turns")
+            if not t.get("warmup") and not t.get("error_type")
+        ]
+        records = asyncio.run(
+            judge_turns(turns, served_name=served, criteria=criteria, num_samples=judge.samples)
+        )
         with (raw_dir(run_dir) / "judge.main.jsonl").open("a") as fh:
             for record in records:
                 fh.write(json.dumps(record) + "\n")
@@ -456,15 +464,24 @@ def _drive_load(
                 break
             if target is not None and sessions_done >= target:
                 break
-            if load_started is None and time.monotonic() - started > LOAD_START_TIMEOUT_S and not load.web:
-                status, message = "load_failed", f"the Locust process ran no user in {LOAD_START_TIMEOUT_S:.0f} s; killed it"
+            if (
+                load_started is None
+                and time.monotonic() - started > LOAD_START_TIMEOUT_S
+                and not load.web
+            ):
+                status, message = (
+                    "load_failed",
+                    f"the Locust process ran no user in {LOAD_START_TIMEOUT_S:.0f} s; killed it",
+                )
                 break
             if (
                 not load.web
                 and load_started is not None
                 and load.duration_s is not None
                 and elapsed
-                > load.duration_s + locust.stop_timeout_s + LOAD_EXIT_DEADLINE_S
+                > load.duration_s
+                + locust.stop_timeout_s
+                + LOAD_EXIT_DEADLINE_S
                 + distributed.master_allowance_s(load)
             ):
                 status, message = (

@@ -106,7 +106,12 @@ def locust_run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--users", type=int, default=1, help="concurrency of both sides (1 = a bare sequential Runner loop)")
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=1,
+        help="concurrency of both sides (1 = a bare sequential Runner loop)",
+    )
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per measurement")
     parser.add_argument("--no-stream", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the Locust run folder")

@@ -34,7 +34,9 @@ def locust_rss_mib(root: psutil.Process) -> float | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=600)
     parser.add_argument("--users", type=int, default=4)
     parser.add_argument("--sample-s", type=float, default=10)

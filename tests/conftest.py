@@ -50,4 +50,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
                     if marker in keywords:
                         counts[marker] += 1
     if any(counts.values()):
-        terminalreporter.write_line(f"tried {counts['fault']} faults and {counts['bad_input']} bad inputs")
+        terminalreporter.write_line(
+            f"tried {counts['fault']} faults and {counts['bad_input']} bad inputs"
+        )

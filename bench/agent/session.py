@@ -101,9 +101,7 @@ class ToolErrorRecorder(BasePlugin):
         except (TypeError, ValueError) as exc:
             errors = self.current.setdefault(id(scope), _ToolErrors())
             errors.count += 1
-            errors.not_serialisable = (
-                f"tool {getattr(tool, 'name', '?')} returned a value that is not JSON-serialisable ({first_line(exc)})"
-            )
+            errors.not_serialisable = f"tool {getattr(tool, 'name', '?')} returned a value that is not JSON-serialisable ({first_line(exc)})"
         return None
 
 

@@ -86,10 +86,11 @@ class _RawTiming:
         if not usage:
             return
         get = usage.get if isinstance(usage, dict) else (lambda k: getattr(usage, k, None))
-        if get("prompt_tokens") is not None:
-            self.prompt_tokens = int(get("prompt_tokens"))
-        if get("completion_tokens") is not None:
-            self.completion_tokens = int(get("completion_tokens"))
+        prompt, completion = get("prompt_tokens"), get("completion_tokens")
+        if prompt is not None:
+            self.prompt_tokens = int(prompt)
+        if completion is not None:
+            self.completion_tokens = int(completion)
 
 
 _RAW_TIMING: contextvars.ContextVar[_RawTiming | None] = contextvars.ContextVar(

@@ -41,7 +41,9 @@ app.add_typer(results_cmd.app, name="results")
 app.add_typer(evalsets_cmd.app, name="evalsets")
 
 
-@app.command("fake-server", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(
+    "fake-server", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
 def fake_server(ctx: typer.Context) -> None:
     """An OpenAI-compatible fake server scripted like the tiny model, with latency and fault knobs.
 

@@ -128,7 +128,11 @@ Header = Annotated[
 ]
 RunFolders = Annotated[
     list[Path],
-    typer.Argument(help="Run folders, or results folders holding run folders.", show_default=False, metavar="RUN"),
+    typer.Argument(
+        help="Run folders, or results folders holding run folders.",
+        show_default=False,
+        metavar="RUN",
+    ),
 ]
 GcloudToken = Annotated[
     bool,

@@ -49,7 +49,9 @@ def parse_number_list(text: Any, flag: str, kind: type) -> list[Any]:
     try:
         values = [kind(part) for part in str(text).split(",") if part.strip()]
     except ValueError:
-        raise BenchError(f"{flag}: '{text}' is not a number or a comma-separated list of numbers") from None
+        raise BenchError(
+            f"{flag}: '{text}' is not a number or a comma-separated list of numbers"
+        ) from None
     if not values or any(v <= 0 for v in values):
         raise BenchError(f"{flag}: every value must be greater than 0")
     return values
@@ -132,29 +134,54 @@ def run(
     ] = None,
     session_rate: Annotated[
         str | None,
-        typer.Option(help="Open loop: new sessions per second (a list runs load steps).", rich_help_panel=LOAD),
+        typer.Option(
+            help="Open loop: new sessions per second (a list runs load steps).",
+            rich_help_panel=LOAD,
+        ),
     ] = None,
     step_duration: Annotated[
-        str | None, typer.Option(help="Length of each load step, e.g. 60s (default: --duration).", rich_help_panel=LOAD)
+        str | None,
+        typer.Option(
+            help="Length of each load step, e.g. 60s (default: --duration).", rich_help_panel=LOAD
+        ),
     ] = None,
     slo: Annotated[
         str | None,
-        typer.Option(help="SLOs for goodput: ttft_ms=..,tpot_ms=..,turn_ms=..,session_ms=.. (any subset).", rich_help_panel=LOAD),
+        typer.Option(
+            help="SLOs for goodput: ttft_ms=..,tpot_ms=..,turn_ms=..,session_ms=.. (any subset).",
+            rich_help_panel=LOAD,
+        ),
     ] = None,
     judge: Annotated[
         bool,
-        typer.Option("--judge", help="Also score final responses with ADK's LLM-as-judge metrics (final_response_match_v2; rubrics when the criteria have them).", rich_help_panel=RESULTS),
+        typer.Option(
+            "--judge",
+            help="Also score final responses with ADK's LLM-as-judge metrics (final_response_match_v2; rubrics when the criteria have them).",
+            rich_help_panel=RESULTS,
+        ),
     ] = False,
     judge_endpoint: Annotated[
-        str | None, typer.Option(help="Judge server (OpenAI-compatible URL); default: the server under test.", rich_help_panel=RESULTS)
+        str | None,
+        typer.Option(
+            help="Judge server (OpenAI-compatible URL); default: the server under test.",
+            rich_help_panel=RESULTS,
+        ),
     ] = None,
     judge_model: Annotated[
-        str | None, typer.Option(help="Served name of the judge model (default: the model under test).", rich_help_panel=RESULTS)
+        str | None,
+        typer.Option(
+            help="Served name of the judge model (default: the model under test).",
+            rich_help_panel=RESULTS,
+        ),
     ] = None,
     judge_api_key_env: Annotated[
-        str | None, typer.Option(help="Env var holding the judge endpoint's API key.", rich_help_panel=RESULTS)
+        str | None,
+        typer.Option(help="Env var holding the judge endpoint's API key.", rich_help_panel=RESULTS),
     ] = None,
-    judge_samples: Annotated[int, typer.Option(help="Judge samples per turn (ADK's num_samples).", rich_help_panel=RESULTS)] = 1,
+    judge_samples: Annotated[
+        int,
+        typer.Option(help="Judge samples per turn (ADK's num_samples).", rich_help_panel=RESULTS),
+    ] = 1,
     metrics_interval: Annotated[
         str, typer.Option(help="How often to scrape the server's /metrics.", rich_help_panel=LOAD)
     ] = "1s",
@@ -230,15 +257,26 @@ def run(
         ),
     ] = None,
     master: Annotated[
-        bool, typer.Option("--master", help="Be the Locust master: `bench worker` processes run the users "
-                           "and ship their records here.", rich_help_panel=LOAD),
+        bool,
+        typer.Option(
+            "--master",
+            help="Be the Locust master: `bench worker` processes run the users "
+            "and ship their records here.",
+            rich_help_panel=LOAD,
+        ),
     ] = False,  # fmt: skip
     expect_workers: Annotated[
-        int, typer.Option(help="--master: workers to wait for before the load starts.", rich_help_panel=LOAD)
+        int,
+        typer.Option(
+            help="--master: workers to wait for before the load starts.", rich_help_panel=LOAD
+        ),
     ] = 1,  # fmt: skip
     master_bind_host: Annotated[
-        str, typer.Option(help="--master: address workers connect to (0.0.0.0 for other hosts).",
-                          rich_help_panel=LOAD),
+        str,
+        typer.Option(
+            help="--master: address workers connect to (0.0.0.0 for other hosts).",
+            rich_help_panel=LOAD,
+        ),
     ] = constants.LOOPBACK_HOST,  # fmt: skip
     master_bind_port: Annotated[
         int, typer.Option(help="--master: port workers connect to.", rich_help_panel=LOAD)
@@ -343,10 +381,14 @@ def build_run_config(params: dict[str, Any], passthrough: list[str]) -> RunConfi
     if p["arrival"] not in ("poisson", "constant"):
         raise BenchError(f"--arrival: '{p['arrival']}' is not poisson or constant")
     user_steps = parse_number_list(p["users"], "--users", int)
-    rate_steps = parse_number_list(p["session_rate"], "--session-rate", float) if p["session_rate"] else None
+    rate_steps = (
+        parse_number_list(p["session_rate"], "--session-rate", float) if p["session_rate"] else None
+    )
     if len(user_steps) > 1 and rate_steps and len(rate_steps) > 1:
         raise BenchError("--users and --session-rate: step one of them, not both")
-    step_duration_s = parse_duration(p["step_duration"], "--step-duration") if p["step_duration"] else None
+    step_duration_s = (
+        parse_duration(p["step_duration"], "--step-duration") if p["step_duration"] else None
+    )
     if (len(user_steps) > 1 or (rate_steps and len(rate_steps) > 1)) and p["sessions"] is not None:
         raise BenchError("--sessions: load steps end by time; use --step-duration")
     load_values = {
@@ -400,7 +442,9 @@ def _judge_config(p: dict[str, Any]) -> JudgeConfig | None:
             raise BenchError(f"--{given[0].replace('_', '-')}: needs --judge")
         return None
     if p.get("judge_api_key_env") and not os.environ.get(p["judge_api_key_env"]):
-        raise BenchError(f"--judge-api-key-env: environment variable {p['judge_api_key_env']} is not set")
+        raise BenchError(
+            f"--judge-api-key-env: environment variable {p['judge_api_key_env']} is not set"
+        )
     return JudgeConfig(
         endpoint=p.get("judge_endpoint"), model=p.get("judge_model"),
         api_key_env=p.get("judge_api_key_env"), samples=p.get("judge_samples") or 1,

@@ -85,7 +85,9 @@ def serve(
 
     plan = plan_server(cfg)
     server = launch_server(plan, cfg, log_path, api_key=user_key)
-    console.print("vLLM command: " + server.rerun_command(), soft_wrap=True, markup=False)  # copy-pasteable
+    console.print(
+        "vLLM command: " + server.rerun_command(), soft_wrap=True, markup=False
+    )  # copy-pasteable
     console.print(f"[bold]log[/]: {log_path}")
     # SIGTERM stops the server like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

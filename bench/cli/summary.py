@@ -56,14 +56,25 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     ]  # fmt: skip
     if summary.get("pass_k") and summary["pass_k"] > 1:
         k = summary["pass_k"]
-        rows.append((f"pass^{k} / pass@{k}", f"{_fmt(summary.get('pass_hat_k'), 3)} / {_fmt(summary.get('pass_at_k'), 3)}"))
-        rows.append(("cases whose trajectory varies", _fmt(summary.get("trajectory_inconsistency_rate"), 3)))
+        rows.append(
+            (
+                f"pass^{k} / pass@{k}",
+                f"{_fmt(summary.get('pass_hat_k'), 3)} / {_fmt(summary.get('pass_at_k'), 3)}",
+            )
+        )
+        rows.append(
+            ("cases whose trajectory varies", _fmt(summary.get("trajectory_inconsistency_rate"), 3))
+        )
     if summary.get("unparsed_rate") or summary.get("unknown_tool_calls"):
         rows.append(("unparsed tool calls (rate) / unknown tools",
                      f"{_fmt(summary.get('unparsed_rate'), 3)} / {summary.get('unknown_tool_calls')}"))  # fmt: skip
     if summary.get("slo"):
-        rows.append((f"goodput sessions/s, turns/s (SLO {summary['slo']})",
-                     f"{_fmt(summary.get('goodput_sessions_per_s'), 2)}, {_fmt(summary.get('goodput_turns_per_s'), 2)}"))
+        rows.append(
+            (
+                f"goodput sessions/s, turns/s (SLO {summary['slo']})",
+                f"{_fmt(summary.get('goodput_sessions_per_s'), 2)}, {_fmt(summary.get('goodput_turns_per_s'), 2)}",
+            )
+        )
         rows.append(("SLO attainment sessions / turns (%)",
                      f"{_fmt(summary.get('slo_attainment_sessions_pct'))} / {_fmt(summary.get('slo_attainment_turns_pct'))}"))  # fmt: skip
     if summary.get("judge_model"):
@@ -72,10 +83,16 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     if summary.get("skipped_cases"):
         rows.append(("cases skipped (conversation_scenario)", _fmt(summary.get("skipped_cases"))))
     if summary.get("server_requests") is not None:
-        rows.append(("TTFT p50 client vs server (ms)",
-                     f"{_fmt(summary.get('ttft_p50_ms'))} vs {_fmt(summary.get('server_ttft_p50_ms'))}"))
+        rows.append(
+            (
+                "TTFT p50 client vs server (ms)",
+                f"{_fmt(summary.get('ttft_p50_ms'))} vs {_fmt(summary.get('server_ttft_p50_ms'))}",
+            )
+        )
         for name, label in (("tpot", "TPOT"), ("e2e", "request e2e"), ("queue", "queue time")):
-            values = " / ".join(_fmt(summary.get(f"server_{name}_{q}_ms")) for q in ("mean", "p50", "p90", "p99"))
+            values = " / ".join(
+                _fmt(summary.get(f"server_{name}_{q}_ms")) for q in ("mean", "p50", "p90", "p99")
+            )
             rows.append((f"server {label} mean / p50 / p90 / p99 (ms)", values))
         rows += [
             ("KV-cache usage mean / max", f"{_fmt(summary.get('kv_cache_usage_mean'), 3)} / {_fmt(summary.get('kv_cache_usage_max'), 3)}"),

@@ -130,7 +130,9 @@ class _Process:
             self.recorder = JsonlRecorder(SPEC.run_dir)
             self.tickets = TicketCounter(SPEC.run_dir, len(EVALSET.cases), **_ticket_options())
         else:  # records go to the master as they complete; tickets come from it
-            self.recorder = distributed.ShippingRecorder(SPEC.run_dir, environment, self.notifier.call)
+            self.recorder = distributed.ShippingRecorder(
+                SPEC.run_dir, environment, self.notifier.call
+            )
             self.tickets = distributed.RemoteTickets(
                 environment, SPEC.run_dir, len(EVALSET.cases), **_ticket_options()
             )

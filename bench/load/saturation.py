@@ -28,7 +28,9 @@ async def _asyncio_lag_probe(box: dict[str, float]) -> None:
     while True:
         started = loop.time()
         await asyncio.sleep(PROBE_INTERVAL_S)
-        box["asyncio_lag_ms"] = max(box.get("asyncio_lag_ms", 0.0), (loop.time() - started - PROBE_INTERVAL_S) * 1000)
+        box["asyncio_lag_ms"] = max(
+            box.get("asyncio_lag_ms", 0.0), (loop.time() - started - PROBE_INTERVAL_S) * 1000
+        )
 
 
 def _sample_forever(recorder: JsonlRecorder) -> None:

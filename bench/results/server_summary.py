@@ -42,8 +42,9 @@ def window_scrapes(
     ordered = sorted(scrapes, key=lambda s: s["timestamp"])
     # A snapshot lies between a scrape's request and its answer: the baseline must have been
     # answered before the window starts, the closing scrape requested after it ends.
-    before = [s for s in ordered if s.get("answered_at", s["timestamp"]) <= start]
-    after = [s for s in ordered if s["timestamp"] >= end]
+    start_s, end_s = float(start), float(end)
+    before = [s for s in ordered if float(s.get("answered_at") or s["timestamp"]) <= start_s]
+    after = [s for s in ordered if s["timestamp"] >= end_s]
     first = before[-1] if before else ordered[0]
     last = after[0] if after else ordered[-1]
     if last["timestamp"] <= first["timestamp"]:

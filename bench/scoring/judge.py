@@ -74,15 +74,23 @@ def _evaluators(served_name: str, criteria: dict[str, Any], num_samples: int) ->
     }
     rubric = criteria.get(RUBRIC_METRIC)
     if isinstance(rubric, dict) and rubric.get("rubrics"):
-        criterion = RubricsBasedCriterion.model_validate({**rubric, "judge_model_options": options.model_dump()})
+        criterion = RubricsBasedCriterion.model_validate(
+            {**rubric, "judge_model_options": options.model_dump()}
+        )
         evaluators[RUBRIC_METRIC] = RubricBasedFinalResponseQualityV1Evaluator(
-            EvalMetric(metric_name=RUBRIC_METRIC, threshold=criterion.threshold, criterion=criterion)
+            EvalMetric(
+                metric_name=RUBRIC_METRIC, threshold=criterion.threshold, criterion=criterion
+            )
         )
     return evaluators
 
 
 async def judge_turns(
-    turns: Iterable[dict[str, Any]], *, served_name: str, criteria: dict[str, Any], num_samples: int = 1
+    turns: Iterable[dict[str, Any]],
+    *,
+    served_name: str,
+    criteria: dict[str, Any],
+    num_samples: int = 1,
 ) -> list[dict[str, Any]]:
     """One record per judged turn and metric: turn_id, metric, score (None when the judge's
     answer could not be read), judge_model."""
@@ -99,7 +107,11 @@ async def judge_turns(
             result = await evaluator.evaluate_invocations([actual], [expected])
             per = result.per_invocation_results
             records.append(
-                {"turn_id": turn["turn_id"], "metric": metric, "score": per[0].score if per else None,
-                 "judge_model": served_name}  # fmt: skip
+                {
+                    "turn_id": turn["turn_id"],
+                    "metric": metric,
+                    "score": per[0].score if per else None,
+                    "judge_model": served_name,
+                }  # fmt: skip
             )
     return records

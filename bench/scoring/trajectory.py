@@ -78,7 +78,9 @@ def tool_counts(
     unknown_tool_calls: calls to a tool the agent does not have; unexpected_call: the turn
     called a tool where none was expected.
     """
-    names_matched = sum((Counter(c["name"] for c in actual) & Counter(c["name"] for c in expected)).values())
+    names_matched = sum(
+        (Counter(c["name"] for c in actual) & Counter(c["name"] for c in expected)).values()
+    )
     pairs = pair_calls(actual, expected)
     return {
         "tool_calls_actual_n": len(actual),
@@ -87,7 +89,9 @@ def tool_counts(
         "args_compared": len(pairs),
         "args_matched": sum(1 for a, e in pairs if canonical(a["args"]) == canonical(e["args"])),
         "args_partial_sum": sum(arg_credit(a["args"], e["args"]) for a, e in pairs),
-        "unknown_tool_calls": sum(1 for c in actual if known_tools is not None and c["name"] not in known_tools),
+        "unknown_tool_calls": sum(
+            1 for c in actual if known_tools is not None and c["name"] not in known_tools
+        ),
         "unexpected_call": bool(actual) and not expected,
     }
 

@@ -149,7 +149,9 @@ def _tiny_script_policy() -> ReplyPolicy | None:
     return reply
 
 
-_JUDGE_FIELDS = re.compile(r'"agent response": (.*?),\n\s*"reference response": (.*?),\n\}', re.S | re.I)
+_JUDGE_FIELDS = re.compile(
+    r'"agent response": (.*?),\n\s*"reference response": (.*?),\n\}', re.S | re.I
+)
 
 
 def judge_reply(request: dict[str, Any]) -> Reply | None:
@@ -161,9 +163,11 @@ def judge_reply(request: dict[str, Any]) -> Reply | None:
     if "is_the_agent_response_valid" not in text:
         return None
     match = _JUDGE_FIELDS.search(text)
-    valid = bool(match) and match.group(1).strip().lower() == match.group(2).strip().lower()
+    valid = match is not None and match.group(1).strip().lower() == match.group(2).strip().lower()
     label = "valid" if valid else "invalid"
-    return Reply(text=f'{{"reasoning": "compared the two texts", "is_the_agent_response_valid": "{label}"}}')
+    return Reply(
+        text=f'{{"reasoning": "compared the two texts", "is_the_agent_response_valid": "{label}"}}'
+    )
 
 
 def default_policy() -> ReplyPolicy:
@@ -228,7 +232,9 @@ class FakeServerConfig:
     served_model_name: str = DEFAULT_SERVED_NAME
     api_key: str | None = field(default=None, repr=False)
     latency_ms: float = 0.0
-    latency_per_inflight_ms: float = 0.0  # load-dependent latency: x requests in flight (incl. this)
+    latency_per_inflight_ms: float = (
+        0.0  # load-dependent latency: x requests in flight (incl. this)
+    )
     ttft_ms: float = 0.0
     itl_ms: float = 0.0
     tokens: int | None = None
@@ -384,8 +390,7 @@ class FakeServer:
         started = time.monotonic()
         try:
             await _sleep_ms(
-                self.config.latency_ms
-                + self.config.latency_per_inflight_ms * self.metrics.running
+                self.config.latency_ms + self.config.latency_per_inflight_ms * self.metrics.running
             )
             fault = self._pick_fault()
             if fault == "500":
@@ -477,7 +482,7 @@ class FakeServer:
         model = body.get("model") or self.config.served_model_name
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            payload = {
+            payload: dict[str, Any] = {
                 "id": chunk_id,
                 "object": "chat.completion.chunk",
                 "created": created,
@@ -495,7 +500,7 @@ class FakeServer:
             ]
             reason = "tool_calls"
         else:
-            deltas = [{"content": t} for t in text_tokens(reply.text or "", self.config.tokens)]
+            deltas = [{"content": t} for t in text_tokens(reply.text or "", self.config.tokens)]  # type: ignore[dict-item]
             reason = "stop"
         for i, delta in enumerate(deltas):
             await _sleep_ms(self.config.ttft_ms if i == 0 else self.config.itl_ms)
@@ -512,7 +517,7 @@ class FakeServer:
         await response.write(chunk({}, reason))
         usage = self._account(body, len(deltas), reason, started)
         if (body.get("stream_options") or {}).get("include_usage"):
-            payload = {
+            payload: dict[str, Any] = {
                 "id": chunk_id,
                 "object": "chat.completion.chunk",
                 "created": created,
@@ -536,7 +541,7 @@ async def _serve_async(
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024)
     await site.start()
-    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr,attr-defined]
     bound = sockets[0].getsockname()[1] if sockets else port
     ready(int(bound))
     try:
@@ -571,8 +576,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--served-model-name", default=DEFAULT_SERVED_NAME)
     p.add_argument("--api-key-env", default=None, help="env var holding the API key to require")
     p.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
-    p.add_argument("--latency-per-inflight-ms", type=float, default=0.0,
-                   help="added per request in flight (this one included): latency grows with load")
+    p.add_argument(
+        "--latency-per-inflight-ms",
+        type=float,
+        default=0.0,
+        help="added per request in flight (this one included): latency grows with load",
+    )
     p.add_argument("--ttft-ms", type=float, default=0.0, help="time to the first token")
     p.add_argument("--itl-ms", type=float, default=0.0, help="time between tokens")
     p.add_argument("--tokens", type=int, default=None, help="tokens per reply (default: natural)")

@@ -84,13 +84,17 @@ def test_run_rejects_bad_input(args: list[str], needle: str):
 
 def test_gated_model_without_token(tmp_path: Path):
     env = {"HF_TOKEN": "", "HUGGING_FACE_HUB_TOKEN": "", "HF_HOME": str(tmp_path)}
-    assert_one_line_error(bench("run", "--model", "gemma-3-4b-it", env=env), "--model", "gated", "HF_TOKEN")
+    assert_one_line_error(
+        bench("run", "--model", "gemma-3-4b-it", env=env), "--model", "gated", "HF_TOKEN"
+    )
 
 
 def test_results_dir_not_writable(tmp_path: Path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    proc = bench("run", "--endpoint", "http://127.0.0.1:9/v1", "--results-dir", str(blocker / "results"))
+    proc = bench(
+        "run", "--endpoint", "http://127.0.0.1:9/v1", "--results-dir", str(blocker / "results")
+    )
     assert proc.returncode == 2, proc.stderr
     # The endpoint is unreachable too, but the results folder is checked and named first or second:
     # either way one line, exit 2, nothing started.
