@@ -90,13 +90,19 @@ def test_web_ui_runs_a_test_with_agent_tabs_and_writes_results(browser, tmp_path
                 field = _wait_for(lambda n=name: browser.find_element(By.NAME, n), 30, name)
                 field.send_keys(Keys.CONTROL, "a")
                 field.send_keys("2")
-            browser.find_element(By.XPATH, "//button[@type='submit']").click()
+            submit = browser.find_element(By.XPATH, "//button[@type='submit']")
+            browser.execute_script("arguments[0].click()", submit)
 
             def tab(title: str):  # type: ignore[no-untyped-def]
                 tabs = browser.find_elements(By.CSS_SELECTOR, "[role=tab]")
                 return next((t for t in tabs if t.text.strip().upper() == title.upper()), None)
 
-            _wait_for(lambda: tab("Tool accuracy: cases"), 60, "the tool-accuracy tab").click()
+            def click(element):  # type: ignore[no-untyped-def]
+                # A closing dialog or snackbar can cover the tab for a moment; a script click
+                # does what the user's click does without racing the animation.
+                browser.execute_script("arguments[0].click()", element)
+
+            click(_wait_for(lambda: tab("Tool accuracy: cases"), 60, "the tool-accuracy tab"))
             # Rows arrive as cases finish, in any order: wait for the one this test looks at.
             rows = _wait_for(
                 lambda: [r.text for r in browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
@@ -104,14 +110,14 @@ def test_web_ui_runs_a_test_with_agent_tabs_and_writes_results(browser, tmp_path
                 90, "the weather_london row of the tool-accuracy tab",
             )  # fmt: skip
             assert rows
-            tab("LLM timings").click()
+            click(tab("LLM timings"))
             timing = _wait_for(
                 lambda: [r.text for r in browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
                          if r.text.startswith("TTFT") and not r.text.startswith("TTFT 0")],
                 60, "TTFT percentiles",
             )  # fmt: skip
             assert timing
-            tab("Server state").click()
+            click(tab("Server state"))
             _wait_for(lambda: "requests running" in browser.page_source, 30, "server state")
             live = httpx.get(f"{ui}/bench/live", timeout=5).json()
             assert live["tools"] and live["cases"]
@@ -120,7 +126,7 @@ def test_web_ui_runs_a_test_with_agent_tabs_and_writes_results(browser, tmp_path
                 for b in browser.find_elements(By.TAG_NAME, "button")
                 if b.text.strip().upper() == "STOP"
             )
-            stop.click()
+            click(stop)
             out, _ = proc.communicate(timeout=180)
         finally:
             if proc.poll() is None:
