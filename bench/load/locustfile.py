@@ -116,6 +116,11 @@ def _mismatch(turn: dict[str, Any]) -> str | None:
     return f"{turn['case_id']}: tool calls differ (expected {want}, got {got}, or arguments differ)"
 
 
+def _record_error(record: dict[str, Any]) -> Exception | None:
+    """A call's or turn's error as the exception Locust counts as a failure."""
+    return Exception(f"{record['error_type']}: {record['error']}") if record["error_type"] else None
+
+
 class _Process:
     """Per-process state, created on the first user start (after Locust's fork)."""
 
@@ -167,11 +172,7 @@ class _Process:
         self.recorder.llm_call(record)
         if record["warmup"]:
             return
-        exc = (
-            Exception(f"{record['error_type']}: {record['error']}")
-            if record["error_type"]
-            else None
-        )
+        exc = _record_error(record)
         length = record["completion_tokens"] or 0
         self._fire(
             request_type="LLM",
@@ -194,11 +195,7 @@ class _Process:
         self.recorder.turn(record)
         if record["warmup"]:
             return
-        exc = (
-            Exception(f"{record['error_type']}: {record['error']}")
-            if record["error_type"]
-            else None
-        )
+        exc = _record_error(record)
         self._fire(
             request_type="TURN",
             name="turn",
