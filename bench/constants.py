@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bench.schemas.settings import SERVER_API_KEY_ENV, settings
+
 # Bump when a Parquet table's columns change meaning or type; `bench compare` refuses to mix versions.
 SCHEMA_VERSION = 1
 
@@ -16,11 +18,7 @@ DEFAULT_VLLM_VENV = REPO_ROOT / ".venv-vllm"
 
 def cache_dir() -> Path:
     """Where built models live (the tiny model); `BENCH_CACHE_DIR` moves it."""
-    env = os.environ.get("BENCH_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "vllm-agent-bench"
+    return settings().cache_dir
 
 
 # Server
@@ -46,7 +44,7 @@ DEFAULT_DURATION_S = 60.0
 DEFAULT_REQUEST_TIMEOUT_S = 120.0
 
 # Env var that carries the server API key to child processes (never written to a file).
-API_KEY_ENV = "BENCH_SERVER_API_KEY"
+API_KEY_ENV = SERVER_API_KEY_ENV
 DEFAULT_EVALSET = "weather_time"
 DEFAULT_WEB_PORT = 8089
 

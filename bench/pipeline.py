@@ -36,9 +36,10 @@ from bench.load.spec import LoadSpec
 from bench.results.build import build_results
 from bench.results.manifest import read_manifest, update_manifest, write_manifest
 from bench.results.provenance import host_info
-from bench.results.raw import raw_dir, read_records
-from bench.results.schemas import TABLES
-from bench.results.writer import to_table, write_table
+from bench.results.writer import write_table
+from bench.schemas.raw import read_records
+from bench.schemas.run_dir import RunDir
+from bench.schemas.tables import TABLES, to_table
 from bench.server.environment import detect_gpus, vllm_version
 from bench.server.launch import plan_server, serving
 from bench.server.metrics import MetricsScraper
@@ -330,7 +331,7 @@ def _build_all(run_dir: Path, step_dirs: list[Path]) -> _Built:
     builds = [build_results(d) for d in step_dirs]
     summaries = [b.summary for b in builds]
     provenance = read_manifest(run_dir).get("provenance", {})
-    write_table(run_dir / "summary.parquet", to_table(summaries, TABLES["summary"]), provenance)
+    write_table(run_dir / "summary.parquet", to_table(summaries, TABLES["summary"], "summary"), provenance)
     counts = {k: sum(b.counts.get(k, 0) for b in builds) for k in builds[0].counts}
     return _Built(counts, sum(b.bad_lines for b in builds), summaries[-1], summaries)
 
@@ -362,7 +363,7 @@ def run_judge(
         records = asyncio.run(
             judge_turns(turns, served_name=served, criteria=criteria, num_samples=judge.samples)
         )
-        with (raw_dir(run_dir) / "judge.main.jsonl").open("a") as fh:
+        with (RunDir(run_dir).raw / "judge.main.jsonl").open("a") as fh:
             for record in records:
                 fh.write(json.dumps(record) + "\n")
         update_manifest(run_dir, judge_model=served)
@@ -422,7 +423,7 @@ def _drive_load(
     try:
         while True:
             _check_interrupt()
-            if load_started is None and any(raw_dir(run_dir).glob("*.jsonl")):
+            if load_started is None and any(RunDir(run_dir).raw.glob("*.jsonl")):
                 load_started = time.monotonic()
             elapsed = time.monotonic() - (load_started or started)
             sessions_done = count_records(

@@ -30,8 +30,9 @@ from bench import constants
 from bench.load.recorder import JsonlRecorder
 from bench.load.spec import LoadSpec
 from bench.load.tickets import Ticket, TicketCounter
+from bench.schemas.run_dir import RunDir
+from bench.schemas.settings import WORKER_DIR_ENV  # set by `bench worker`: a Locust worker
 
-WORKER_DIR_ENV = "BENCH_WORKER_DIR"  # set by `bench worker`: this process is a Locust worker
 SPEC_OPTION = "bench_load_spec"  # attribute of parsed_options Locust ships to workers
 KEY_OPTION = "bench_api_key"
 RECORD_MSG = "bench_record"
@@ -39,10 +40,8 @@ TICKET_MSG = "bench_ticket"
 TICKET_REPLY_MSG = "bench_ticket_reply"
 FLUSH_MSG = "bench_flush"  # master -> worker at the end: send what is queued, then report
 FLUSHED_MSG = "bench_flushed"  # worker -> master: records shipped per kind (after the records)
-WORKERS_FILE = "workers.json"
 FLUSH_TIMEOUT_S = 15.0
 EXPECT_WORKERS_MAX_WAIT_S = 120  # a master whose workers do not all come quits after this
-SHIPPED_FILE = "shipped.json"
 TICKET_TIMEOUT_S = 60.0
 
 
@@ -127,7 +126,7 @@ class MasterSide:
         received = {node: dict(r.counts) for node, r in self.recorders.items()}
         workers = [{"worker": node, "shipped": self.reports.get(node),
                     "received": received.get(node, {})} for node in sorted({*received, *self.reports})]  # fmt: skip
-        (Path(self.spec.run_dir) / WORKERS_FILE).write_text(json.dumps(workers, indent=2) + "\n")
+        RunDir(Path(self.spec.run_dir)).workers.write_text(json.dumps(workers, indent=2) + "\n")
 
     def on_flushed(self, environment: Any, msg: Any, **_kw: Any) -> None:
         self.reports[str(msg.node_id)] = dict(msg.data or {})
@@ -234,7 +233,7 @@ class ShippingRecorder(JsonlRecorder):
 
     def close(self) -> None:
         super().close()
-        (self.dir.parent / SHIPPED_FILE).write_text(json.dumps(self.shipped, sort_keys=True) + "\n")
+        self.run_dir.shipped.write_text(json.dumps(self.shipped, sort_keys=True) + "\n")
         print(f"bench worker shipped {json.dumps(self.shipped, sort_keys=True)}", flush=True)
 
 

@@ -26,11 +26,10 @@ from typing import IO
 from bench import constants
 from bench.load.recorder import count_records
 from bench.load.spec import LOAD_SPEC_ENV, LoadSpec
+from bench.schemas.run_dir import RunDir
 from bench.server.lifetime import die_with_parent
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
-LOG_FILE = "locust.log"
-CSV_PREFIX = "locust"
 
 __all__ = ["LOCUSTFILE", "LocustProcess", "count_records"]
 
@@ -62,7 +61,7 @@ class LocustProcess:
 
     @property
     def log_path(self) -> Path:
-        return self.run_dir / LOG_FILE
+        return RunDir(self.run_dir).locust_log
 
     @property
     def web_url(self) -> str | None:
@@ -83,7 +82,7 @@ class LocustProcess:
             argv += ["-t", f"{max(1, round(self.duration_s))}s"]
         if self.processes > 1:
             argv += ["--processes", str(self.processes)]
-        argv += ["--csv", str(self.run_dir / CSV_PREFIX)]
+        argv += ["--csv", str(RunDir(self.run_dir).locust_csv_prefix)]
         if self.only_summary:
             argv.append("--only-summary")
         if self.web:
@@ -97,7 +96,7 @@ class LocustProcess:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.extra_env)
-        env[LOAD_SPEC_ENV] = str(self.run_dir / "load_spec.json")
+        env[LOAD_SPEC_ENV] = str(RunDir(self.run_dir).load_spec)
         env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONPATH"] = os.pathsep.join(

@@ -13,14 +13,16 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench.results.raw import raw_dir  # the raw layout is defined once, there
+from bench.schemas.raw import LLM_CALLS, LOAD_KINDS, SESSIONS, TURNS, as_run_dir, dump_line
+from bench.schemas.run_dir import RunDir
 
-KINDS = ("llm_calls", "turns", "sessions", "client")
+KINDS = LOAD_KINDS
 
 
 class JsonlRecorder:
-    def __init__(self, run_dir: str | Path, pid: int | None = None):
-        self.dir = raw_dir(run_dir)
+    def __init__(self, run_dir: RunDir | str | Path, pid: int | None = None):
+        self.run_dir = as_run_dir(run_dir)
+        self.dir = self.run_dir.raw
         self.dir.mkdir(parents=True, exist_ok=True)
         self.pid = pid if pid is not None else os.getpid()
         self._lock = threading.Lock()
@@ -28,12 +30,12 @@ class JsonlRecorder:
         self.write_error: OSError | None = None  # e.g. the disk is full: later records are dropped
 
     def path(self, kind: str) -> Path:
-        return self.dir / f"{kind}.{self.pid}.jsonl"
+        return self.run_dir.raw_file(kind, self.pid)
 
     def write(self, kind: str, record: dict[str, Any]) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown record kind {kind!r}")
-        line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
+        line = dump_line(record)
         with self._lock:
             if self.write_error is not None:
                 return
@@ -48,13 +50,13 @@ class JsonlRecorder:
                 self.write_error = exc
 
     def llm_call(self, record: dict[str, Any]) -> None:
-        self.write("llm_calls", record)
+        self.write(LLM_CALLS, record)
 
     def turn(self, record: dict[str, Any]) -> None:
-        self.write("turns", record)
+        self.write(TURNS, record)
 
     def session(self, record: dict[str, Any]) -> None:
-        self.write("sessions", record)
+        self.write(SESSIONS, record)
 
     def close(self) -> None:
         with self._lock:
@@ -64,11 +66,11 @@ class JsonlRecorder:
 
 
 def count_records(
-    run_dir: str | Path, kind: str = "sessions", *, include_warmup: bool = False
+    run_dir: RunDir | str | Path, kind: str = SESSIONS, *, include_warmup: bool = False
 ) -> int:
     """Complete records of a kind so far (warm-up excluded unless asked); cheap enough to poll."""
     total = 0
-    for path in raw_dir(run_dir).glob(f"{kind}.*.jsonl"):
+    for path in as_run_dir(run_dir).raw_files(kind):
         try:
             data = path.read_bytes()
         except FileNotFoundError:

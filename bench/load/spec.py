@@ -15,9 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bench import constants
 from bench.errors import BenchError
-
-LOAD_SPEC_ENV = "BENCH_LOAD_SPEC"
-LOAD_SPEC_FILE = "load_spec.json"
+from bench.schemas.run_dir import RunDir
+from bench.schemas.settings import LOAD_SPEC_ENV
 
 
 class LoadSpec(BaseModel):
@@ -42,7 +41,7 @@ class LoadSpec(BaseModel):
     extra_headers_env: str | None = None
 
     def write(self) -> Path:
-        path = Path(self.run_dir) / LOAD_SPEC_FILE
+        path = RunDir(Path(self.run_dir)).load_spec
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.model_dump_json(indent=2) + "\n")
         return path

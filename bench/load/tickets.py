@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-TICKETS_FILE = "tickets.json"
+from bench.schemas.run_dir import RunDir
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class TicketCounter:
     ):
         if n_cases < 1:
             raise ValueError("n_cases must be at least 1")
-        self.path = Path(run_dir) / TICKETS_FILE
+        self.path = RunDir(Path(run_dir)).tickets
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.n_cases = n_cases
         self.order = list(range(n_cases))

@@ -31,11 +31,11 @@ import numpy as np
 
 from bench import constants
 from bench.errors import BenchError
-from bench.report.accuracy import AccuracyBoard
+from bench.schemas.settings import WEB_AUTH_ENV
+from bench.scoring.tally import AccuracyBoard
 
 log = logging.getLogger(__name__)
 
-WEB_AUTH_ENV = "BENCH_WEB_AUTH"
 SCRAPE_INTERVAL_S = 2.0
 END_AFTER_STOP_S = 1.5  # let the UI get its answer to "stop" before the server goes away
 MAX_VALUES = 200_000  # latency values kept per timing for percentiles

@@ -14,7 +14,6 @@ an ad-hoc entry, and `--tool-parser` / `--chat-template` say how to parse its to
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bench.config import read_toml
 from bench.errors import BenchError
+from bench.schemas.settings import settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -161,9 +161,7 @@ def load_catalog_file(path: Path) -> dict[str, ModelEntry]:
 def load_catalog(path: Path | None = None) -> dict[str, ModelEntry]:
     """Built-in entries, overridden and extended by the user file (`path` or `BENCH_CATALOG`)."""
     catalog = dict(BUILTIN_MODELS)
-    user_file = path or (
-        Path(os.environ["BENCH_CATALOG"]) if os.environ.get("BENCH_CATALOG") else None
-    )
+    user_file = path or settings().catalog
     if user_file:
         catalog.update(load_catalog_file(user_file))
     return catalog

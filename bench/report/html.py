@@ -22,10 +22,11 @@ import jinja2
 import pandas as pd
 
 from bench import __version__
-from bench.report.accuracy import board_from_turns
 from bench.report.compare import CompareOptions, compare_runs, to_html_table
 from bench.report.plots import Plot, cross_run_plots, run_plots
 from bench.report.runs import Run
+from bench.schemas.run_dir import RunDir
+from bench.scoring.tally import board_from_turns
 
 TEMPLATE = "report.html.j2"
 PROVENANCE_KEYS = (
@@ -97,16 +98,16 @@ def _run_context(run: Run) -> tuple[dict[str, Any], list[Plot]]:
     plots = run_plots(run)
     turns = run.measured("turns")
     board = board_from_turns(turns.to_dict("records") if not turns.empty else [])
-    prov = run.provenance
+    prov, manifest = run.provenance, run.manifest
     context = {
         "run_id": run.run_id,
         "anchor": _anchor(run.run_id),
-        "status": run.summary.get("status") or run.manifest.get("status") or "?",
-        "message": run.manifest.get("message") or "",
+        "status": run.summary.get("status") or (manifest.status if manifest else "?"),
+        "message": manifest.message if manifest else "",
         "summary": [(k, _fmt(v)) for k, v in run.summary.items() if k != "run_id"],
         "provenance": [
-            ("started_at", run.manifest.get("started_at")),
-            ("ended_at", run.manifest.get("ended_at")),
+            ("started_at", manifest.started_at if manifest else None),
+            ("ended_at", manifest.ended_at if manifest else None),
             *[(k, _fmt(prov[k])) for k in PROVENANCE_KEYS if k in prov],
             ("schema_version", run.schema_version),
         ],
@@ -121,7 +122,7 @@ def _run_context(run: Run) -> tuple[dict[str, Any], list[Plot]]:
 
 
 def default_out(runs: list[Run]) -> Path:
-    return runs[0].path / "report.html" if len(runs) == 1 else Path("report.html")
+    return (runs[0].dir if len(runs) == 1 else RunDir(Path("."))).report
 
 
 def render_report(runs: list[Run], seed: int = 0) -> tuple[str, dict[str, list[Plot]]]:

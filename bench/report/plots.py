@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.report.accuracy import board_from_turns
 from bench.report.metrics import end_times, epoch_s
 from bench.report.runs import Run
+from bench.scoring.tally import board_from_turns
 
 DPI = 100
 KV_METRICS = ("kv_cache_usage_perc", "gpu_cache_usage_perc")

@@ -20,10 +20,8 @@ import pyarrow.parquet as pq
 from bench.constants import SCHEMA_VERSION
 from bench.errors import BenchError
 from bench.results.writer import read_metadata
-
-SUMMARY_FILE = "summary.parquet"
-MANIFEST_FILE = "manifest.json"
-CONFIG_FILE = "config.resolved.toml"
+from bench.schemas.manifest import Manifest, read_manifest
+from bench.schemas.run_dir import RunDir
 
 
 @dataclass
@@ -33,16 +31,21 @@ class Run:
     path: Path
     _tables: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
 
+    @property
+    def dir(self) -> RunDir:
+        return RunDir(self.path)
+
     @cached_property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest | None:
+        """None when the folder has no readable manifest (the tables alone still compare)."""
         try:
-            return json.loads((self.path / MANIFEST_FILE).read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {}
+            return read_manifest(self.dir)
+        except BenchError:
+            return None
 
     @cached_property
     def metadata(self) -> dict[str, Any]:
-        return read_metadata(self.path / SUMMARY_FILE)
+        return read_metadata(self.dir.summary)
 
     @property
     def schema_version(self) -> int | None:
@@ -51,23 +54,24 @@ class Run:
 
     @cached_property
     def summary(self) -> dict[str, Any]:
-        table = pq.read_table(self.path / SUMMARY_FILE)
+        table = pq.read_table(self.dir.summary)
         rows = table.to_pylist()
         if not rows:
-            raise BenchError(f"{self.path / SUMMARY_FILE}: no summary row")
+            raise BenchError(f"{self.dir.summary}: no summary row")
         return rows[0]
 
     @property
     def run_id(self) -> str:
-        return str(self.summary.get("run_id") or self.manifest.get("run_id") or self.path.name)
+        from_manifest = self.manifest.run_id if self.manifest else None
+        return str(self.summary.get("run_id") or from_manifest or self.path.name)
 
     @property
     def provenance(self) -> dict[str, Any]:
-        return dict(self.manifest.get("provenance") or {})
+        return dict(self.manifest.provenance) if self.manifest else {}
 
     @property
     def started_at(self) -> datetime | None:
-        text = self.manifest.get("started_at")
+        text = self.manifest.started_at if self.manifest else None
         if text:
             return datetime.fromisoformat(text)
         start = self.summary.get("window_start")
@@ -75,13 +79,13 @@ class Run:
 
     @property
     def config_text(self) -> str:
-        path = self.path / CONFIG_FILE
+        path = self.dir.config
         return path.read_text() if path.exists() else ""
 
     def table(self, name: str) -> pd.DataFrame | None:
         """A Parquet table as a DataFrame, or None when the run has no such file."""
         if name not in self._tables:
-            path = self.path / f"{name}.parquet"
+            path = self.dir.table(name)
             self._tables[name] = pd.read_parquet(path) if path.exists() else None
         return self._tables[name]
 
@@ -109,12 +113,12 @@ class Run:
 
 
 def is_run_dir(path: Path) -> bool:
-    return (path / SUMMARY_FILE).is_file()
+    return RunDir(path).summary.is_file()
 
 
 def expand_steps(path: Path) -> list[Run]:
     """A run with load steps is one row per step: its `step-NN-*` folders are runs of their own."""
-    steps = sorted(p for p in path.glob("step-*") if p.is_dir() and is_run_dir(p))
+    steps = [step.path for step in RunDir(path).steps() if is_run_dir(step.path)]
     return [Run(p) for p in steps] or [Run(path)]
 
 
@@ -148,7 +152,9 @@ def find_runs(
         else:
             folders = [p for p in sorted(path.iterdir()) if p.is_dir() and is_run_dir(p)]
             if not folders:
-                raise BenchError(f"RUN: {path} holds no run folder with {SUMMARY_FILE}")
+                raise BenchError(
+                    f"RUN: {path} holds no run folder with {RunDir(path).summary.name}"
+                )
             folders.sort(key=lambda p: Run(p).started_at or datetime.min.replace(tzinfo=UTC))
             candidates = [run for folder in folders for run in expand_steps(folder)]
         runs += [run for run in candidates if _matches(run, model, evalset, since_at)]

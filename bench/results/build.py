@@ -13,18 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.results.client_summary import client_summary
-from bench.results.manifest import read_manifest
-from bench.results.raw import read_raw
 from bench.results.roofline import roofline
-from bench.results.schemas import TABLES
 from bench.results.server_summary import server_summary
 from bench.results.summary import compute_summary, measured
-from bench.results.writer import to_table, write_table
+from bench.results.writer import write_table
+from bench.schemas.manifest import read_manifest
+from bench.schemas.raw import SERVER_METRICS, read_raw
+from bench.schemas.run_dir import RunDir
+from bench.schemas.tables import TABLES, to_table
 from bench.scoring.breakdown import case_tool_columns, tool_table
 from bench.scoring.goodput import goodput, mark_slo
 from bench.scoring.reliability import case_table, reliability_summary
 from bench.scoring.trajectory import TurnScorer, invocation_from_record
-from bench.server.metrics import SERVER_METRICS
 
 
 @dataclass
@@ -100,35 +100,36 @@ def finer_tool_summary(turns: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def build_results(run_dir: Path) -> BuildResult:
-    manifest = read_manifest(run_dir)
+    rd = RunDir(run_dir)
+    manifest = read_manifest(rd)
     kinds = ("llm_calls", "turns", "sessions", "client", "judge")
-    reads = {name: read_raw(run_dir, name) for name in kinds}
-    scrapes_read = read_raw(run_dir, SERVER_METRICS)
+    reads = {name: read_raw(rd, name) for name in kinds}
+    scrapes_read = read_raw(rd, SERVER_METRICS)
     llm_calls, turns, sessions, client, judged = (reads[n].records for n in kinds)
     merge_judge_scores(turns, judged)
-    known_tools = set(manifest["known_tools"]) if manifest.get("known_tools") else None
-    scorer = TurnScorer(manifest.get("criteria") or {}, known_tools, manifest.get("tool_parser"))
+    known_tools = set(manifest.known_tools) if manifest.known_tools else None
+    scorer = TurnScorer(manifest.criteria, known_tools, manifest.tool_parser)
     score_turns(turns, scorer)
     roll_up_sessions(sessions, turns, scorer.criterion.threshold)
-    slo = manifest.get("slo") or {}
+    slo = manifest.slo or {}
     if slo:
         mark_slo(llm_calls, turns, sessions, slo)
 
     turns_m, sessions_m = measured(turns), measured(sessions)
-    trials = int(manifest.get("summary_info", {}).get("trials") or 1)
-    cases = case_table(sessions_m, turns_m, k=trials)
+    info = manifest.summary_info
+    cases = case_table(sessions_m, turns_m, k=info.trials or 1)
     per_case = case_tool_columns(turns_m)
     for row in cases:
         row.update(per_case.get(row["case_id"], {}))
     tools = tool_table(turns_m, known_tools)
 
     run_info = {
-        "run_id": manifest["run_id"],
-        "status": manifest.get("status"),
+        "run_id": manifest.run_id,
+        "status": manifest.status.value,
         "trajectory_match_type": scorer.match_type,
-        "skipped_cases": len(manifest.get("skipped_cases") or []),
-        "step": manifest.get("step", 0),
-        **{k: v for k, v in manifest.get("summary_info", {}).items() if k != "trials"},
+        "skipped_cases": len(manifest.skipped_cases),
+        "step": manifest.step,
+        **info.model_dump(exclude={"trials"}),
     }
     summary = compute_summary(llm_calls, turns, sessions, run_info)
     start, end = summary["window_start"], summary["window_end"]
@@ -138,13 +139,13 @@ def build_results(run_dir: Path) -> BuildResult:
         summary["slo"] = json.dumps(slo, sort_keys=True)
         summary.update(goodput(turns_m, sessions_m, summary["window_s"]))
     if judged:
-        summary["judge_model"] = manifest.get("judge_model") or judged[0].get("judge_model")
+        summary["judge_model"] = manifest.judge_model or judged[0].get("judge_model")
         for column in JUDGE_COLUMNS.values():
             scores = [t[column] for t in turns_m if t.get(column) is not None]
             summary[column] = sum(scores) / len(scores) if scores else None
     summary.update(server_summary(scrapes_read.records, start, end))
     summary.update(client_summary(client, start, end))
-    provenance = manifest.get("provenance", {})
+    provenance = manifest.provenance
     summary.update(
         roofline(
             provenance.get("gpus") or [],
@@ -166,8 +167,8 @@ def build_results(run_dir: Path) -> BuildResult:
     }
     for name, records in rows.items():
         for r in records:
-            r.setdefault("run_id", manifest["run_id"])
-        write_table(run_dir / f"{name}.parquet", to_table(records, TABLES[name]), provenance)
+            r.setdefault("run_id", manifest.run_id)
+        write_table(rd.table(name), to_table(records, TABLES[name], name), provenance)
     return BuildResult(
         run_dir=run_dir,
         counts={n: len(r) for n, r in rows.items()},

@@ -1,35 +1,25 @@
-"""`manifest.json`: what a run was (config, provenance, criteria) and how it ended (status)."""
+"""Dict-shaped access to `manifest.json` for callers not yet on the typed `Manifest`.
+
+Every read and write goes through `bench.schemas.manifest` (validated, atomic); new code uses
+that module and the model's attributes. Remove this once the runner uses `Manifest` directly.
+"""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
-
-MANIFEST = "manifest.json"
+from bench.schemas import manifest as typed
+from bench.schemas.run_dir import RunDir
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
-    tmp = run_dir / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, run_dir / MANIFEST)
+    typed.write_manifest(RunDir(run_dir), typed.Manifest.model_validate(manifest))
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / MANIFEST
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BenchError(f"{run_dir}: not a run folder (no {MANIFEST})") from None
-    except json.JSONDecodeError as exc:
-        raise BenchError(f"{path}: invalid JSON ({exc.msg})") from None
+    return typed.read_manifest(RunDir(run_dir)).model_dump(mode="json")
 
 
 def update_manifest(run_dir: Path, **fields: Any) -> dict[str, Any]:
-    manifest = read_manifest(run_dir)
-    manifest.update(fields)
-    write_manifest(run_dir, manifest)
-    return manifest
+    return typed.update_manifest(RunDir(run_dir), **fields).model_dump(mode="json")

@@ -12,7 +12,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from bench.results.schemas import PCTS
+from bench.schemas.summaries import PCTS
 
 HISTOGRAMS = {
     "server_ttft": "vllm:time_to_first_token_seconds",

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.results.schemas import PCTS
+from bench.schemas.summaries import PCTS
 
 
 def percentiles(values: list[Any], prefix: str) -> dict[str, float | None]:

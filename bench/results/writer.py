@@ -1,10 +1,12 @@
-"""Records -> Parquet tables with declared schemas and provenance in the file metadata."""
+"""Pyarrow tables -> Parquet files with provenance in the file metadata.
+
+The schemas and `to_table` (records -> a declared table) live in `bench.schemas.tables`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,32 +17,6 @@ from bench import __version__
 from bench.constants import SCHEMA_VERSION
 
 METADATA_KEY = b"bench"
-
-
-def _coerce(value: Any, typ: pa.DataType) -> Any:
-    if value is None:
-        return None
-    if pa.types.is_timestamp(typ):
-        if isinstance(value, (int, float)):
-            return datetime.fromtimestamp(float(value), tz=UTC)
-        if isinstance(value, str):
-            return datetime.fromisoformat(value)
-        return value
-    if pa.types.is_string(typ) and not isinstance(value, str):
-        return json.dumps(value, sort_keys=True, default=str)
-    if pa.types.is_integer(typ):
-        return int(value)
-    if pa.types.is_floating(typ):
-        return float(value)
-    if pa.types.is_boolean(typ):
-        return bool(value)
-    return value
-
-
-def to_table(records: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Keep the schema's columns (missing -> null), in its order and types; extra keys are dropped."""
-    columns = {f.name: [_coerce(r.get(f.name), f.type) for r in records] for f in schema}
-    return pa.Table.from_pydict(columns, schema=schema)
 
 
 def provenance_metadata(provenance: dict[str, Any]) -> dict[bytes, bytes]:
@@ -60,4 +36,5 @@ def write_table(path: Path, table: pa.Table, provenance: dict[str, Any]) -> Path
 
 def read_metadata(path: Path) -> dict[str, Any]:
     meta = pq.read_schema(path).metadata or {}
-    return json.loads(meta.get(METADATA_KEY, b"{}"))
+    result: dict[str, Any] = json.loads(meta.get(METADATA_KEY, b"{}"))
+    return result

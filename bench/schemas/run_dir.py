@@ -41,6 +41,11 @@ class RunDir:
     def locust_log(self) -> Path:
         return self.path / "locust.log"
 
+    @property
+    def locust_csv_prefix(self) -> Path:
+        """Locust's --csv prefix: it writes locust_stats.csv, locust_failures.csv, ..."""
+        return self.path / "locust"
+
     # Load coordination between the orchestrator and the load processes.
     @property
     def load_spec(self) -> Path:
@@ -79,6 +84,11 @@ class RunDir:
     @property
     def summary(self) -> Path:
         return self.table("summary")
+
+    @property
+    def report(self) -> Path:
+        """`bench report` of this one run."""
+        return self.path / "report.html"
 
     # Sweeps and SLA search.
     @property

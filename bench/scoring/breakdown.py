@@ -1,18 +1,14 @@
-"""Tool metrics broken down per tool and per case, from scored turn records."""
+"""Tool metrics broken down per tool and per case, from scored turn records.
+
+Per-tool counts come from the one counter, `bench.scoring.tally`.
+"""
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from typing import Any
 
-from bench.scoring.calls import arg_credit, canonical, pair_calls
-
-
-def _calls(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, str):
-        value = json.loads(value)
-    return list(value or [])
+from bench.scoring.tally import board_from_turns
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -20,38 +16,23 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 def tool_table(turns: list[dict[str, Any]], known_tools: set[str] | None) -> list[dict[str, Any]]:
-    stats: dict[str, Counter] = defaultdict(Counter)
-    partial: dict[str, float] = defaultdict(float)
-    for turn in turns:
-        actual, expected = _calls(turn.get("tool_calls")), _calls(turn.get("expected_tool_calls"))
-        made, wanted = Counter(c["name"] for c in actual), Counter(c["name"] for c in expected)
-        for name in set(made) | set(wanted):
-            stats[name]["calls_made"] += made[name]
-            stats[name]["calls_expected"] += wanted[name]
-            stats[name]["names_matched"] += min(made[name], wanted[name])
-        for act, exp in pair_calls(actual, expected):
-            stats[exp["name"]]["args_compared"] += 1
-            stats[exp["name"]]["args_matched"] += int(
-                canonical(act["args"]) == canonical(exp["args"])
-            )
-            partial[exp["name"]] += arg_credit(act["args"], exp["args"])
-    rows = []
-    for name, s in sorted(stats.items()):
-        rows.append(
-            {
-                "tool": name,
-                "calls_expected": s["calls_expected"],
-                "calls_made": s["calls_made"],
-                "names_matched": s["names_matched"],
-                "precision": _ratio(s["names_matched"], s["calls_made"]),
-                "recall": _ratio(s["names_matched"], s["calls_expected"]),
-                "args_compared": s["args_compared"],
-                "arg_exact_match_rate": _ratio(s["args_matched"], s["args_compared"]),
-                "arg_partial_credit": _ratio(partial[name], s["args_compared"]),
-                "unknown": known_tools is not None and name not in known_tools,
-            }
-        )
-    return rows
+    """One row per tool named in an expected or an actual call (warm-up turns excluded)."""
+    board = board_from_turns(turns)
+    return [
+        {
+            "tool": name,
+            "calls_expected": t.expected,
+            "calls_made": t.called,
+            "names_matched": t.matched,
+            "precision": _ratio(t.matched, t.called),
+            "recall": _ratio(t.matched, t.expected),
+            "args_compared": t.matched,
+            "arg_exact_match_rate": _ratio(t.exact, t.matched),
+            "arg_partial_credit": _ratio(t.partial, t.matched),
+            "unknown": known_tools is not None and name not in known_tools,
+        }
+        for name, t in sorted(board.by_tool.items())
+    ]
 
 
 def case_tool_columns(turns: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

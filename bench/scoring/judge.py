@@ -23,9 +23,9 @@ from google.adk.evaluation.eval_metrics import (
 from google.adk.models.lite_llm import LiteLlm
 from google.adk.models.registry import LLMRegistry
 
+from bench.schemas.settings import JUDGE_API_BASE_ENV, JUDGE_API_KEY_ENV
+
 JUDGE_PREFIX = "bench-judge/"
-JUDGE_API_BASE_ENV = "BENCH_JUDGE_API_BASE"
-JUDGE_API_KEY_ENV = "BENCH_JUDGE_API_KEY"
 FINAL_RESPONSE_MATCH_V2 = "final_response_match_v2"
 RUBRIC_METRIC = "rubric_based_final_response_quality_v1"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -10,14 +9,15 @@ from pathlib import Path
 
 from bench import constants
 from bench.errors import BenchError
+from bench.schemas.settings import VLLM_PYTHON_ENV, settings
 
 
 def find_vllm_python(explicit: Path | None = None) -> Path:
     """The Python of the vLLM environment: `--vllm-python`, else BENCH_VLLM_PYTHON, else .venv-vllm."""
     if explicit is not None:
         source, path = "--vllm-python", Path(explicit)
-    elif os.environ.get("BENCH_VLLM_PYTHON"):
-        source, path = "BENCH_VLLM_PYTHON", Path(os.environ["BENCH_VLLM_PYTHON"])
+    elif (configured := settings().vllm_python) is not None:
+        source, path = VLLM_PYTHON_ENV, configured
     else:
         source, path = "default", constants.DEFAULT_VLLM_VENV / "bin" / "python"
     if not path.exists():

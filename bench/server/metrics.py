@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.results.raw import raw_dir
+from bench.schemas.raw import SERVER_METRICS, as_run_dir
+from bench.schemas.records import MetricsScrape
+from bench.schemas.run_dir import RunDir
 
-SERVER_METRICS = "server_metrics"
 BASELINE_TIMEOUT_S = 15.0  # a busy server can answer /metrics slowly; the baseline matters most
 
 
@@ -42,12 +43,12 @@ class MetricsScraper:
     def __init__(
         self,
         base_url: str,
-        run_dir: Path,
+        run_dir: RunDir | Path,
         interval_s: float = 1.0,
         headers: dict[str, str] | None = None,
     ):
         self.url = base_url.rstrip("/") + "/metrics"
-        self.path = raw_dir(run_dir) / f"{SERVER_METRICS}.scrape.jsonl"
+        self.path = as_run_dir(run_dir).raw_file(SERVER_METRICS, "scrape")
         self.interval_s = interval_s
         self._headers = headers or {}
         self._stop = threading.Event()
@@ -75,7 +76,11 @@ class MetricsScraper:
         except (httpx.HTTPError, ValueError):
             self.failures += 1
             return False
-        record = {"timestamp": requested_at, "answered_at": time.time(), "samples": samples}
+        record: MetricsScrape = {
+            "timestamp": requested_at,
+            "answered_at": time.time(),
+            "samples": samples,
+        }
         line = json.dumps(record, separators=(",", ":"))
         with self.path.open("a") as fh:
             fh.write(line + "\n")

@@ -35,6 +35,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from bench.schemas.settings import FAKE_SERVER_KEY_ENV
+
 Fault = Literal["500", "malformed", "stall", "reset"]
 FAULTS: tuple[str, ...] = ("500", "malformed", "stall", "reset")
 DEFAULT_SERVED_NAME = "fake"
@@ -652,8 +654,8 @@ def running_fake_server(
             argv += [_KNOB_FLAGS[name], str(value)]
     env = dict(os.environ)
     if api_key:
-        env["BENCH_FAKE_SERVER_KEY"] = api_key
-        argv += ["--api-key-env", "BENCH_FAKE_SERVER_KEY"]
+        env[FAKE_SERVER_KEY_ENV] = api_key
+        argv += ["--api-key-env", FAKE_SERVER_KEY_ENV]
     proc = subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,

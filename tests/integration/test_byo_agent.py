@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench.load.process import LocustProcess
 from bench.load.spec import LoadSpec
-from bench.results.raw import read_records
+from bench.schemas.raw import read_records
 from tests.fixtures.scripted_fake import concierge_policy, scripted_fake_server
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from bench.load.distributed import SHIPPED_FILE, WORKERS_FILE
-from bench.results.raw import read_records
+from bench.schemas.raw import read_records
+from bench.schemas.run_dir import RunDir
 from bench.testing.fake_server import running_fake_server
 
 KINDS = ("llm_calls", "turns", "sessions")
@@ -48,7 +48,7 @@ def test_master_and_two_workers_lose_no_record(tmp_path: Path) -> None:
     run_dir = tmp_path / "dist"
     shipped = []
     for i, text in zip((1, 2), worker_out, strict=True):
-        files = list((tmp_path / f"w{i}").glob(f"*/worker-*/{SHIPPED_FILE}"))
+        files = list((tmp_path / f"w{i}").glob(f"*/worker-*/{RunDir(tmp_path).shipped.name}"))
         assert len(files) == 1, text[-2000:]
         report = json.loads(files[0].read_text())
         assert f"bench worker shipped {json.dumps(report, sort_keys=True)}" in text
@@ -65,7 +65,7 @@ def test_master_and_two_workers_lose_no_record(tmp_path: Path) -> None:
     assert measured["ticket"].is_unique  # tickets come from the master: global across workers
     summary = pq.read_table(run_dir / "summary.parquet").to_pandas().iloc[0]
     assert summary["sessions"] == len(measured) and summary["tool_trajectory_exact"] > 0
-    reports = json.loads((run_dir / WORKERS_FILE).read_text())
+    reports = json.loads(RunDir(run_dir).workers.read_text())
     assert len(reports) == 2
     for r in reports:  # (client samples go on being taken after the flush; records do not)
         assert {k: r["shipped"][k] for k in KINDS} == {k: r["received"][k] for k in KINDS}

@@ -12,7 +12,7 @@ from bench.agent.session import SESSION_KEYS, TURN_KEYS
 from bench.agent.timed_model import LLM_CALL_KEYS
 from bench.load.process import LocustProcess, count_records
 from bench.load.spec import LoadSpec
-from bench.results.raw import read_records
+from bench.schemas.raw import read_records
 from bench.testing.fake_server import running_fake_server
 
 API_KEY = "test-key-not-a-secret-0123"

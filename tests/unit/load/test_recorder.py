@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from bench.load.recorder import JsonlRecorder, count_records
-from bench.results.raw import read_records
+from bench.schemas.raw import read_records
 
 WRITER = """
 import sys, time

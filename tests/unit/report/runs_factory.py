@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.results.build import build_results
-from bench.results.manifest import write_manifest
+from bench.schemas.manifest import Manifest, write_manifest
+from bench.schemas.run_dir import RunDir
 
 T0 = 1_790_000_000.0  # a fixed epoch: 2026-09-21
 
@@ -40,14 +41,14 @@ def write_run(
     rng = np.random.default_rng(seed)
     run = root / name
     (run / "raw").mkdir(parents=True)
-    write_manifest(run, {
+    write_manifest(RunDir(run), Manifest.model_validate({
         "run_id": name, "status": "completed", "started_at": started_at,
         "criteria": {"tool_trajectory_avg_score": {"threshold": 1.0, "match_type": "EXACT"}},
         "provenance": {"model": model, "eval_set_id": "weather_time", "engine_flags": {"max_num_seqs": users * 2},
                        "load": {"users": users}},
         "summary_info": {"model": model, "served_model_name": model, "eval_set_id": "weather_time",
                          "users": users, "processes": 1, "stream": True},
-    })  # fmt: skip
+    }))  # fmt: skip
     calls, turns, sess = [], [], []
     expected = [{"name": "get_weather", "args": {"city": "Paris"}}]
     for i in range(sessions):

@@ -10,8 +10,9 @@ import pytest
 
 from bench.constants import SCHEMA_VERSION
 from bench.results.build import build_results
-from bench.results.manifest import write_manifest
-from bench.results.schemas import TABLES
+from bench.schemas.manifest import Manifest, write_manifest
+from bench.schemas.run_dir import RunDir
+from bench.schemas.tables import TABLES
 from bench.results.writer import read_metadata
 
 
@@ -49,9 +50,7 @@ def llm_call(session: str, idx: int, t0: float, warmup=False) -> dict:
 def run_dir(tmp_path: Path) -> Path:
     run = tmp_path / "r1"
     (run / "raw").mkdir(parents=True)
-    write_manifest(
-        run,
-        {
+    write_manifest(RunDir(run), Manifest.model_validate({
             "run_id": "r1",
             "status": "completed",
             "criteria": {
@@ -60,8 +59,7 @@ def run_dir(tmp_path: Path) -> Path:
             },
             "provenance": {"model": "tiny", "eval_set_sha256": "abc"},
             "summary_info": {"model": "tiny", "users": 2},
-        },
-    )
+        }))
     right = invocation("q", [("get_weather", {"city": "Paris"})], "Here is the weather report")
     wrong = invocation("q", [("get_weather", {"city": "Boston"})])
     expected = invocation("q", [("get_weather", {"city": "Paris"})], "Here is the weather report")

@@ -1,8 +1,8 @@
-"""Tool accuracy per eval case and per tool, from turns' called and expected tool calls.
+"""The one counter of tool accuracy per tool and per eval case, from turns' tool calls.
 
-Pure Python (no pandas), so the live web UI tab and the HTML report count the same way:
-expected calls are paired with actual calls by `bench.scoring.calls.pair_calls`, as the scored
-tables do; a pair whose arguments are equal is an exact call.
+Pure Python (no pandas), so the `tools` table, the HTML report and the live web UI tab count the
+same way: expected calls are paired with actual calls by `bench.scoring.calls.pair_calls`; a
+pair whose arguments are equal is an exact call; `partial` sums per-argument credit over pairs.
 
 - per tool: expected, called, matched (name), exact (name and arguments), missed, extra;
 - per case: turns, turns whose calls equal the expected calls exactly, and the same counts.
@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.scoring.calls import canonical, pair_calls
+from bench.scoring.calls import arg_credit, canonical, pair_calls
 
 
 def _calls(value: Any) -> list[dict[str, Any]]:
@@ -32,8 +32,9 @@ def _calls(value: Any) -> list[dict[str, Any]]:
 class Tally:
     expected: int = 0
     called: int = 0
-    matched: int = 0
+    matched: int = 0  # paired by name: each pair's arguments are compared
     exact: int = 0
+    partial: float = 0.0  # per-argument credit summed over the pairs
 
     @property
     def missed(self) -> int:
@@ -48,6 +49,7 @@ class Tally:
         self.called += other.called
         self.matched += other.matched
         self.exact += other.exact
+        self.partial += other.partial
 
     def rates(self) -> dict[str, float | None]:
         return {
@@ -69,6 +71,7 @@ def tally_turn(actual: Any, expected: Any) -> dict[str, Tally]:
         tally = tallies[str(want.get("name"))]
         tally.matched += 1
         tally.exact += int(canonical(got.get("args")) == canonical(want.get("args")))
+        tally.partial += arg_credit(got.get("args") or {}, want.get("args") or {})
     return tallies
 
 
@@ -128,10 +131,11 @@ class AccuracyBoard:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (Locust worker -> master reports)."""
         return {
-            "tools": {n: [t.expected, t.called, t.matched, t.exact] for n, t in self.by_tool.items()},
+            "tools": {n: [t.expected, t.called, t.matched, t.exact, t.partial]
+                      for n, t in self.by_tool.items()},
             "cases": {
                 c: [v.turns, v.exact_turns, v.errors, v.tools.expected, v.tools.called,
-                    v.tools.matched, v.tools.exact]
+                    v.tools.matched, v.tools.exact, v.tools.partial]
                 for c, v in self.by_case.items()
             },
         }  # fmt: skip
@@ -139,10 +143,10 @@ class AccuracyBoard:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AccuracyBoard:
         board = cls()
-        for name, (e, c, m, x) in (data.get("tools") or {}).items():
-            board.by_tool[name] = Tally(e, c, m, x)
-        for case_id, (turns, exact, errors, e, c, m, x) in (data.get("cases") or {}).items():
-            board.by_case[case_id] = CaseTally(turns, exact, errors, Tally(e, c, m, x))
+        for name, (e, c, m, x, p) in (data.get("tools") or {}).items():
+            board.by_tool[name] = Tally(e, c, m, x, p)
+        for case_id, (turns, exact, errors, e, c, m, x, p) in (data.get("cases") or {}).items():
+            board.by_case[case_id] = CaseTally(turns, exact, errors, Tally(e, c, m, x, p))
         return board
 
 

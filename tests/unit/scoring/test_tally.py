@@ -1,10 +1,10 @@
-"""Per-tool and per-case tool accuracy (shared by the live web UI tab and the report)."""
+"""Per-tool and per-case tool accuracy: the one counter behind the tools table, the report and the web UI."""
 
 from __future__ import annotations
 
 import json
 
-from bench.report.accuracy import AccuracyBoard, board_from_turns, tally_turn
+from bench.scoring.tally import AccuracyBoard, board_from_turns, tally_turn
 
 W = {"name": "get_weather", "args": {"city": "Paris"}}
 T = {"name": "get_current_time", "args": {"city": "Paris"}}

@@ -1,0 +1,208 @@
+"""Every record and table row, declared once. The Parquet schemas are derived from these.
+
+Raw records (written to `raw/<table>.<writer>.jsonl` while the load runs) are plain dicts typed
+by the TypedDicts below, so writing them costs nothing and mypy checks every key. The results
+stage adds the scored columns and writes the tables; `bench.schemas.tables` turns each row type
+into a pyarrow schema (column order = declaration order, base classes first).
+
+To add a column: add one annotated field to the row type here; the Parquet schema, the
+undeclared-key check in `to_table` and the key order of raw records all follow.
+
+Units are in the names (`_ms`, `_s`, `_pct`); `EpochS` fields are epoch seconds in JSONL and UTC
+timestamps in Parquet; `JsonText` fields are nested values stored as JSON strings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from bench.schemas.columns import EpochS, JsonText
+
+
+class RunColumns(TypedDict):
+    run_id: str | None  # the session layer fills it; the build sets it on rows that lack it
+
+
+# ----------------------------------------------------------------------------- raw records
+
+
+class LlmCallRecord(RunColumns):
+    """One LLM call, timed at the model layer (`bench.agent.timed_model`)."""
+
+    session_id: str | None
+    turn_id: str | None
+    call_index: int | None
+    agent_name: str | None
+    started_at: EpochS
+    ttft_ms: float | None
+    e2e_ms: float
+    tpot_ms: float | None
+    itl_mean_ms: float | None
+    itl_p50_ms: float | None
+    itl_p99_ms: float | None
+    itl_max_ms: float | None
+    n_chunks: int | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str | None
+    tool_calls_n: int
+    stream: bool
+    warmup: bool
+    error_type: str | None
+    error: str | None
+    pid: int
+
+
+class TurnRecord(RunColumns):
+    """One invocation of an eval case (`bench.agent.session`)."""
+
+    session_id: str
+    turn_id: str
+    case_id: str
+    eval_set_id: str
+    trial: int
+    invocation_index: int
+    invocation_id: str | None
+    started_at: EpochS
+    ended_at: EpochS
+    latency_ms: float
+    llm_calls: int
+    tool_calls: JsonText  # [{name, args}]
+    expected_tool_calls: JsonText  # [{name, args}]
+    final_response: str | None
+    expected_response: str | None
+    tool_errors: int
+    error_type: str | None
+    error: str | None
+    warmup: bool
+    actual_invocation: JsonText  # ADK Invocation JSON, for re-scoring
+    expected_invocation: JsonText
+    pid: int
+
+
+class SessionRecord(RunColumns):
+    """One eval case played once (`bench.agent.session.run_session`)."""
+
+    session_id: str
+    case_id: str
+    eval_set_id: str
+    trial: int
+    ticket: int | None
+    started_at: EpochS
+    ended_at: EpochS
+    duration_ms: float
+    turns: int
+    turns_expected: int
+    errors: int
+    warmup: bool
+    pid: int
+    user_index: int | None
+
+
+class ClientSample(RunColumns, total=False):
+    """A load process's own health, once a second (`bench.load.saturation`)."""
+
+    timestamp: EpochS
+    pid: int
+    cpu_percent: float  # of one core
+    gevent_lag_ms: float
+    asyncio_lag_ms: float
+
+
+class MetricsScrape(TypedDict):
+    """One scrape of the server's /metrics (`bench.server.metrics`); not a table itself."""
+
+    timestamp: EpochS  # when it was requested
+    answered_at: EpochS
+    samples: list[list[Any]]  # [name, labels JSON, value]
+
+
+class JudgeRecord(TypedDict, total=False):
+    """One judge metric on one turn (`--judge`); merged into the turns table, not a table."""
+
+    turn_id: str
+    metric: str  # ADK metric name, e.g. final_response_match_v2
+    score: float | None
+    judge_model: str | None
+
+
+# ----------------------------------------------------------------------------- table rows
+
+
+class TurnScores(TypedDict, total=False):
+    """Added to each turn by the results stage (`bench.scoring`)."""
+
+    trajectory_exact: float
+    trajectory_in_order: float
+    trajectory_any_order: float
+    trajectory_score: float  # under the eval set's own match type
+    response_match: float | None  # ROUGE-1 F against the reference answer, when there is one
+    tool_calls_actual_n: int
+    tool_calls_expected_n: int
+    tool_names_matched: int
+    args_compared: int
+    args_matched: int
+    args_partial_sum: float  # per-argument credit summed over paired calls
+    unknown_tool_calls: int  # calls to tools the agent does not have
+    unexpected_call: bool  # called a tool where none was expected
+    unparsed_tool_call: bool  # text that looks like a call the parser did not extract
+    slo_met: bool | None  # every --slo met and the trajectory right (null without --slo)
+    judge_final_response_match: float | None  # ADK final_response_match_v2 (with --judge)
+    judge_rubric_score: float | None  # ADK rubric_based_final_response_quality_v1
+
+
+class TurnRow(TurnRecord, TurnScores):
+    pass
+
+
+class SessionScores(TypedDict, total=False):
+    # ADK's case score: the mean of the per-invocation trajectory scores, and pass/fail at the
+    # eval set's threshold.
+    trajectory_score: float | None
+    trajectory_passed: bool | None
+    response_match: float | None
+    slo_met: bool | None
+
+
+class SessionRow(SessionRecord, SessionScores):
+    pass
+
+
+class CaseRow(RunColumns, total=False):
+    case_id: str
+    eval_set_id: str
+    trials: int
+    passes: int
+    pass_rate: float | None
+    k: int
+    pass_hat_k: float | None  # tau-bench pass^k: all of k trials pass
+    pass_at_k: float | None  # at least one of k trials passes
+    trajectory_variants: int  # distinct tool trajectories among the trials
+    trajectory_differs: bool
+    trajectory_score_mean: float | None
+    turns: int
+    unparsed_tool_calls: int
+    unknown_tool_calls: int
+    unexpected_calls: int
+    arg_exact_match_rate: float | None
+    arg_partial_credit: float | None
+
+
+class ToolRow(RunColumns, total=False):
+    tool: str
+    calls_expected: int
+    calls_made: int
+    names_matched: int
+    precision: float | None
+    recall: float | None
+    args_compared: int
+    arg_exact_match_rate: float | None
+    arg_partial_credit: float | None
+    unknown: bool  # the agent has no tool of this name
+
+
+class ServerMetricRow(RunColumns, total=False):
+    timestamp: EpochS
+    metric: str  # sample name, e.g. vllm:time_to_first_token_seconds_bucket
+    labels: JsonText  # JSON object
+    value: float  # cumulative for counters and histograms, as scraped

@@ -1,0 +1,179 @@
+"""Rows of the summary tables: a run's summary, a sweep's summary, the SLA search's tables.
+
+Same rules as `bench.schemas.records`: one annotated field per column, in column order.
+Sweep and SLA rows also carry one column per engine flag of the sweep (`max_num_seqs`, ...):
+their names come from the user, so `bench.schemas.tables` types them from their values.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from bench.schemas.columns import EpochS
+from bench.schemas.records import RunColumns
+
+PCTS = (50, 90, 99)  # the percentiles in the summary's `*_pNN_ms` columns
+
+
+class SummaryRow(RunColumns, total=False):
+    status: str
+    model: str | None
+    served_model_name: str | None
+    eval_set_id: str | None
+    users: int | None
+    session_rate: float | None
+    processes: int | None
+    stream: bool | None
+    window_start: EpochS | None
+    window_end: EpochS | None
+    window_s: float | None
+    sessions: int
+    turns: int
+    llm_calls: int
+    warmup_sessions: int
+    step: int  # load step (0 for a single-step run)
+    sessions_per_s: float | None
+    turns_per_s: float | None
+    llm_calls_per_s: float | None
+    output_tokens_per_s: float | None
+    # client-measured latency percentiles (PCTS)
+    ttft_p50_ms: float | None
+    ttft_p90_ms: float | None
+    ttft_p99_ms: float | None
+    tpot_p50_ms: float | None
+    tpot_p90_ms: float | None
+    tpot_p99_ms: float | None
+    llm_e2e_p50_ms: float | None
+    llm_e2e_p90_ms: float | None
+    llm_e2e_p99_ms: float | None
+    turn_p50_ms: float | None
+    turn_p90_ms: float | None
+    turn_p99_ms: float | None
+    session_p50_ms: float | None
+    session_p90_ms: float | None
+    session_p99_ms: float | None
+    tool_trajectory_exact: float | None
+    tool_trajectory_in_order: float | None
+    tool_trajectory_any_order: float | None
+    trajectory_match_type: str | None
+    case_pass_rate: float | None
+    response_match: float | None
+    tool_name_precision: float | None
+    tool_name_recall: float | None
+    arg_exact_match_rate: float | None
+    errors: int
+    error_rate: float | None
+    skipped_cases: int
+    # finer tool metrics
+    unparsed_rate: float | None
+    unknown_tool_calls: int
+    unexpected_call_rate: float | None
+    arg_partial_credit: float | None
+    # repeated trials
+    pass_k: int | None
+    pass_hat_k: float | None
+    pass_at_k: float | None
+    trajectory_inconsistency_rate: float | None
+    # goodput under --slo
+    slo: str | None
+    goodput_sessions_per_s: float | None
+    goodput_turns_per_s: float | None
+    slo_attainment_sessions_pct: float | None
+    slo_attainment_turns_pct: float | None
+    # LLM-as-judge (with --judge)
+    judge_model: str | None
+    judge_final_response_match: float | None
+    judge_rubric_score: float | None
+    # the server's own view of the same window (/metrics); percentiles are only as fine as
+    # vLLM's buckets
+    server_ttft_p50_ms: float | None
+    server_ttft_p90_ms: float | None
+    server_ttft_p99_ms: float | None
+    server_tpot_p50_ms: float | None
+    server_tpot_p90_ms: float | None
+    server_tpot_p99_ms: float | None
+    server_e2e_p50_ms: float | None
+    server_e2e_p90_ms: float | None
+    server_e2e_p99_ms: float | None
+    server_queue_p50_ms: float | None
+    server_queue_p90_ms: float | None
+    server_queue_p99_ms: float | None
+    # exact means from _sum/_count
+    server_ttft_mean_ms: float | None
+    server_tpot_mean_ms: float | None
+    server_e2e_mean_ms: float | None
+    server_queue_mean_ms: float | None
+    server_requests: float | None
+    server_prompt_tokens: float | None
+    server_generation_tokens: float | None
+    server_preemptions: float | None
+    server_prefix_cache_queries: float | None
+    server_prefix_cache_hits: float | None
+    server_tool_parser_invocations: float | None
+    prefix_cache_hit_rate: float | None
+    kv_cache_usage_mean: float | None
+    kv_cache_usage_max: float | None
+    requests_running_max: float | None
+    requests_waiting_max: float | None
+    server_window_start: EpochS | None
+    server_window_end: EpochS | None
+    # the load generator's own health
+    client_cpu_mean_pct: float | None
+    client_cpu_max_pct: float | None
+    client_lag_p90_ms: float | None
+    client_saturated: bool | None
+    # single-stream decode efficiency against the memory-bandwidth bound (GPU only)
+    roofline_bound_tokens_per_s: float | None
+    roofline_achieved_tokens_per_s: float | None
+    roofline_efficiency_pct: float | None
+    roofline_note: str | None
+
+
+class SweepPointColumns(TypedDict, total=False):
+    """The leading columns of a sweep summary row; then engine flags, then `SummaryRow`."""
+
+    sweep_id: str
+    point_id: str
+    combo_id: str
+    repeat: int
+    point_dir: str  # relative to the sweep folder
+    prefix_cache_reset: str | None  # "ok", or why the prefix cache could not be reset
+
+
+class SlaProbeRow(TypedDict, total=False):
+    """One probe of the max-load search; the summary columns it was judged on follow it
+    (the load, throughput, error rate, the SLO percentiles and the accuracy metric)."""
+
+    probe: int
+    phase: str
+    load: float
+    passed: bool
+    replayed: bool  # its verdict came from a point measured before a resume
+    reasons: str
+    percentile: int
+    point_dir: str | None
+    sweep_id: str
+    combo_id: str
+    model: str
+
+
+class SlaAnswerRow(TypedDict, total=False):
+    """The search's answer per engine-flag combination (`sla_summary.parquet`)."""
+
+    sweep_id: str
+    combo_id: str
+    model: str
+    load_axis: str  # users | session_rate
+    max_users: float | None
+    first_failing_users: float | None
+    max_session_rate: float | None
+    first_failing_session_rate: float | None
+    searched_low: float
+    searched_high: float
+    probes: int
+    finished: bool
+    outcome: str
+    percentile: int
+    criteria: str
+    at_max_sessions_per_s: float | None
+    at_max_turns_per_s: float | None
