@@ -331,7 +331,9 @@ def _build_all(run_dir: Path, step_dirs: list[Path]) -> _Built:
     builds = [build_results(d) for d in step_dirs]
     summaries = [b.summary for b in builds]
     provenance = read_manifest(run_dir).get("provenance", {})
-    write_table(run_dir / "summary.parquet", to_table(summaries, TABLES["summary"], "summary"), provenance)
+    write_table(
+        run_dir / "summary.parquet", to_table(summaries, TABLES["summary"], "summary"), provenance
+    )
     counts = {k: sum(b.counts.get(k, 0) for b in builds) for k in builds[0].counts}
     return _Built(counts, sum(b.bad_lines for b in builds), summaries[-1], summaries)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from bench.errors import BenchError
+from bench.schemas.tables import SLA_PROBE_ROWS, SLA_SUMMARY_ROWS
 from bench.server.process import Endpoint
 from bench.sweep import (
     SweepPlan,
@@ -311,8 +312,8 @@ def run_max_load_search(
         if result.status != "completed":
             break
     meta = {"sweep_id": plan.sweep_id, "find_max_load": plan.find_max_load}
-    write_rows(sweep_dir / PROBES_FILE, result.probes, meta)
-    write_rows(sweep_dir / SLA_SUMMARY_FILE, result.answers, meta)
+    write_rows(sweep_dir / PROBES_FILE, result.probes, meta, SLA_PROBE_ROWS, plan)
+    write_rows(sweep_dir / SLA_SUMMARY_FILE, result.answers, meta, SLA_SUMMARY_ROWS, plan)
     return result
 
 

@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 from bench.config import LoadConfig, RunConfig
 from bench.errors import BenchError
+from bench.schemas.tables import SWEEP_SUMMARY_ROWS
 from bench.server.argv import parse_engine_arg
 from bench.server.process import Endpoint
 
@@ -311,16 +311,18 @@ def summary_rows(plan: SweepPlan, sweep_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def write_rows(path: Path, rows: list[dict[str, Any]], metadata: dict[str, Any]) -> Path | None:
+def write_rows(
+    path: Path, rows: list[dict[str, Any]], metadata: dict[str, Any],
+    declared: tuple[type, ...], plan: SweepPlan,
+) -> Path | None:  # fmt: skip
+    """Declared columns (bench.schemas.summaries) plus one column per swept engine flag."""
     if not rows:
         return None
     from bench.results.writer import write_table
+    from bench.schemas.tables import to_open_table
 
-    columns: dict[str, None] = {}
-    for row in rows:
-        columns.update(dict.fromkeys(row))
-    table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
-    return write_table(path, table, metadata)
+    flags = {name for combo in plan.combos for name in combo.flags}
+    return write_table(path, to_open_table(rows, declared, flags, path.stem), metadata)
 
 
 def write_sweep_summary(
@@ -328,7 +330,7 @@ def write_sweep_summary(
 ) -> tuple[Path | None, list[dict[str, Any]]]:
     rows = summary_rows(plan, sweep_dir)
     meta = {"sweep_id": plan.sweep_id, "load_axis": plan.load_axis, "axes": plan.axes}
-    return write_rows(sweep_dir / SUMMARY_FILE, rows, meta), rows
+    return write_rows(sweep_dir / SUMMARY_FILE, rows, meta, SWEEP_SUMMARY_ROWS, plan), rows
 
 
 # ----------------------------------------------------------------------------- the prefix cache

@@ -36,27 +36,15 @@ from google.adk.sessions import InMemorySessionService
 
 from bench import constants
 from bench.agent.model_override import load_root_agent, override_models
-from bench.agent.timed_model import CALL_SCOPE, CallScope, Record, TimedLiteLlm, first_line
+from bench.agent.timed_model import CALL_SCOPE, CallScope, TimedLiteLlm, first_line
 from bench.errors import BenchError
+from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord
 
 DEFAULT_APP_NAME = "bench_app"
 DEFAULT_USER_ID = "bench_user"
 
-TURN_KEYS = (
-    "run_id", "session_id", "turn_id", "case_id", "eval_set_id", "trial", "invocation_index",
-    "invocation_id", "started_at", "ended_at", "latency_ms", "llm_calls", "tool_calls",
-    "expected_tool_calls", "final_response", "expected_response", "tool_errors", "error_type",
-    "error", "warmup", "actual_invocation", "expected_invocation", "pid",
-)  # fmt: skip
-SESSION_KEYS = (
-    "run_id", "session_id", "case_id", "eval_set_id", "trial", "ticket", "started_at", "ended_at",
-    "duration_ms", "turns", "turns_expected", "errors", "warmup", "pid", "user_index",
-)  # fmt: skip
 
-RecordCallback = Callable[[Record], None]
-
-
-def _ignore(_record: Record) -> None:
+def _ignore(_record: object) -> None:
     pass
 
 
@@ -206,11 +194,11 @@ async def run_session(
     ticket: int | None = None,
     think_time_s: float = 0.0,
     warmup: bool = False,
-    on_llm_call: RecordCallback = _ignore,
-    on_turn: RecordCallback = _ignore,
-    on_session: RecordCallback = _ignore,
+    on_llm_call: Callable[[LlmCallRecord], None] = _ignore,
+    on_turn: Callable[[TurnRecord], None] = _ignore,
+    on_session: Callable[[SessionRecord], None] = _ignore,
     user_index: int | None = None,
-) -> Record:
+) -> SessionRecord:
     """Play one eval case; emit records through the callbacks; return the session record."""
     conversation = list(case.conversation or [])
     if not conversation:
@@ -255,7 +243,7 @@ async def run_session(
                     raise asyncio.CancelledError
                 break
     finally:
-        record = {
+        record: SessionRecord = {
             "run_id": bundle.run_id,
             "session_id": session_id,
             "case_id": case.eval_id,
@@ -290,8 +278,8 @@ async def _run_turn(
     user_id: str,
     trial: int,
     warmup: bool,
-    on_llm_call: RecordCallback,
-) -> Record:
+    on_llm_call: Callable[[LlmCallRecord], None],
+) -> TurnRecord:
     turn_id = f"{session_id}:{index}"
     scope = CallScope(
         run_id=bundle.run_id,

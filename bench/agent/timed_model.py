@@ -27,16 +27,7 @@ from google.adk.models.lite_llm import LiteLlm, LiteLLMClient
 from pydantic import PrivateAttr
 
 from bench import constants
-
-Record = dict[str, Any]
-
-# Keys of an llm_call record, in order (the session layer fills the ids).
-LLM_CALL_KEYS = (
-    "run_id", "session_id", "turn_id", "call_index", "agent_name", "started_at", "ttft_ms",
-    "e2e_ms", "tpot_ms", "itl_mean_ms", "itl_p50_ms", "itl_p99_ms", "itl_max_ms", "n_chunks",
-    "prompt_tokens", "completion_tokens", "finish_reason", "tool_calls_n", "stream", "warmup",
-    "error_type", "error", "pid",
-)  # fmt: skip
+from bench.schemas.records import LlmCallRecord
 
 
 @dataclass
@@ -47,7 +38,7 @@ class CallScope:
     session_id: str
     turn_id: str
     warmup: bool
-    emit: Callable[[Record], None]
+    emit: Callable[[LlmCallRecord], None]
     calls: int = 0
 
     def next_index(self) -> int:
@@ -180,7 +171,7 @@ class TimedLiteLlm(LiteLlm):
     """LiteLlm for `hosted_vllm/<served name>` that records one dict per LLM call."""
 
     agent_name: str | None = None
-    _on_record: Callable[[Record], None] | None = PrivateAttr(default=None)
+    _on_record: Callable[[LlmCallRecord], None] | None = PrivateAttr(default=None)
 
     @classmethod
     def for_server(
@@ -191,7 +182,7 @@ class TimedLiteLlm(LiteLlm):
         agent_name: str | None = None,
         extra_headers: dict[str, str] | None = None,
         request_timeout_s: float = constants.DEFAULT_REQUEST_TIMEOUT_S,
-        on_record: Callable[[Record], None] | None = None,
+        on_record: Callable[[LlmCallRecord], None] | None = None,
         api_key: str | None = None,
     ) -> TimedLiteLlm:
         """`api_base` ends in /v1. The key comes from `constants.API_KEY_ENV` unless given."""
@@ -276,7 +267,7 @@ class TimedLiteLlm(LiteLlm):
         usage_prompt: int | None,
         usage_completion: int | None,
         error: BaseException | None,
-    ) -> Record:
+    ) -> LlmCallRecord:
         e2e_ms = (end - t0) * 1000.0
         completion = (
             raw.completion_tokens if raw.completion_tokens is not None else usage_completion
@@ -292,7 +283,7 @@ class TimedLiteLlm(LiteLlm):
         if stream and ttft_ms is not None and completion is not None and completion > 1:
             tpot_ms = (e2e_ms - ttft_ms) / (completion - 1)
         gaps = sorted(g * 1000.0 for g in raw.gaps_s)
-        return {
+        return {  # the keys and their order are those of LlmCallRecord
             "run_id": None,
             "session_id": None,
             "turn_id": None,
@@ -318,14 +309,12 @@ class TimedLiteLlm(LiteLlm):
             "pid": os.getpid(),
         }
 
-    def _emit(self, record: Record, scope: CallScope | None) -> None:
+    def _emit(self, record: LlmCallRecord, scope: CallScope | None) -> None:
         if scope is not None:
-            record.update(
-                run_id=scope.run_id,
-                session_id=scope.session_id,
-                turn_id=scope.turn_id,
-                warmup=scope.warmup,
-            )
+            record["run_id"] = scope.run_id
+            record["session_id"] = scope.session_id
+            record["turn_id"] = scope.turn_id
+            record["warmup"] = scope.warmup
             scope.emit(record)
         if self._on_record is not None:
             self._on_record(record)

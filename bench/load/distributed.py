@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +160,7 @@ class _CountingRecorder(JsonlRecorder):
         super().__init__(run_dir, pid=number)
         self.counts: dict[str, int] = {}
 
-    def write(self, kind: str, record: dict[str, Any]) -> None:
+    def write(self, kind: str, record: Mapping[str, Any]) -> None:
         super().write(kind, record)
         self.counts[kind] = self.counts.get(kind, 0) + 1
 
@@ -220,7 +221,7 @@ class ShippingRecorder(JsonlRecorder):
         self.call_on_hub = call_on_hub
         self.shipped: dict[str, int] = {}
 
-    def write(self, kind: str, record: dict[str, Any]) -> None:
+    def write(self, kind: str, record: Mapping[str, Any]) -> None:
         super().write(kind, record)
         line = json.dumps(record, separators=(",", ":"), default=str)
         runner = self.environment.runner

@@ -48,6 +48,7 @@ from bench.load import bridge, distributed, saturation, webui  # noqa: E402
 from bench.load.recorder import JsonlRecorder  # noqa: E402
 from bench.load.spec import LoadSpec  # noqa: E402
 from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
+from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord  # noqa: E402
 
 for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
     logging.getLogger(_name).setLevel(logging.WARNING)  # Locust sets INFO; LiteLLM's logs cost ~7%
@@ -108,7 +109,7 @@ def _spec_from_master(environment: Any, **_kw: Any) -> None:
         _configure(distributed.spec_from_master(environment, WORKER_DIR))
 
 
-def _mismatch(turn: dict[str, Any]) -> str | None:
+def _mismatch(turn: TurnRecord) -> str | None:
     if turn["tool_calls"] == turn["expected_tool_calls"]:
         return None
     got = [c["name"] for c in turn["tool_calls"]]
@@ -116,7 +117,7 @@ def _mismatch(turn: dict[str, Any]) -> str | None:
     return f"{turn['case_id']}: tool calls differ (expected {want}, got {got}, or arguments differ)"
 
 
-def _record_error(record: dict[str, Any]) -> Exception | None:
+def _record_error(record: LlmCallRecord | TurnRecord) -> Exception | None:
     """A call's or turn's error as the exception Locust counts as a failure."""
     return Exception(f"{record['error_type']}: {record['error']}") if record["error_type"] else None
 
@@ -168,7 +169,7 @@ class _Process:
         request = self.environment.events.request
         self.notifier.call(lambda: request.fire(context=context or {}, **kwargs))
 
-    def on_llm_call(self, record: dict[str, Any]) -> None:
+    def on_llm_call(self, record: LlmCallRecord) -> None:
         self.recorder.llm_call(record)
         if record["warmup"]:
             return
@@ -191,7 +192,7 @@ class _Process:
                 exception=None,
             )
 
-    def on_turn(self, record: dict[str, Any]) -> None:
+    def on_turn(self, record: TurnRecord) -> None:
         self.recorder.turn(record)
         if record["warmup"]:
             return
@@ -213,7 +214,7 @@ class _Process:
             exception=Exception(mismatch) if mismatch else None,
         )
 
-    def on_session(self, record: dict[str, Any]) -> None:
+    def on_session(self, record: SessionRecord) -> None:
         self.recorder.session(record)
         if record["warmup"]:
             self._fire(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,7 +33,7 @@ class JsonlRecorder:
     def path(self, kind: str) -> Path:
         return self.run_dir.raw_file(kind, self.pid)
 
-    def write(self, kind: str, record: dict[str, Any]) -> None:
+    def write(self, kind: str, record: Mapping[str, Any]) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown record kind {kind!r}")
         line = dump_line(record)
@@ -49,13 +50,13 @@ class JsonlRecorder:
                 # The orchestrator sees the full disk and stops the run; what is on disk stays.
                 self.write_error = exc
 
-    def llm_call(self, record: dict[str, Any]) -> None:
+    def llm_call(self, record: Mapping[str, Any]) -> None:
         self.write(LLM_CALLS, record)
 
-    def turn(self, record: dict[str, Any]) -> None:
+    def turn(self, record: Mapping[str, Any]) -> None:
         self.write(TURNS, record)
 
-    def session(self, record: dict[str, Any]) -> None:
+    def session(self, record: Mapping[str, Any]) -> None:
         self.write(SESSIONS, record)
 
     def close(self) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.agent.session import SESSION_KEYS, TURN_KEYS
-from bench.agent.timed_model import LLM_CALL_KEYS
 from bench.load.process import LocustProcess, count_records
 from bench.load.spec import LoadSpec
+from bench.schemas.columns import record_keys
 from bench.schemas.raw import read_records
+from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord
 from bench.testing.fake_server import running_fake_server
 
 API_KEY = "test-key-not-a-secret-0123"
@@ -96,9 +96,9 @@ def test_locust_streaming_run(tmp_path: Path, fake_url: str) -> None:
     turns = read_records(run_dir, "turns")
     calls = read_records(run_dir, "llm_calls")
     assert len([s for s in sessions if not s["warmup"]]) >= 5
-    assert all(tuple(r) == SESSION_KEYS for r in sessions)
-    assert all(tuple(r) == TURN_KEYS for r in turns)
-    assert all(tuple(r) == LLM_CALL_KEYS for r in calls)
+    assert all(tuple(r) == record_keys(SessionRecord) for r in sessions)
+    assert all(tuple(r) == record_keys(TurnRecord) for r in turns)
+    assert all(tuple(r) == record_keys(LlmCallRecord) for r in calls)
 
     calls_by_turn: dict[str, list[dict]] = {}
     for c in calls:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.agent.session import SESSION_KEYS, TURN_KEYS, build_agent_bundle, run_session
-from bench.agent.timed_model import LLM_CALL_KEYS
+from bench.agent.session import build_agent_bundle, run_session
 from bench.evalset import load_evalset
+from bench.schemas.columns import record_keys
+from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord
 from bench.testing.fake_server import running_fake_server
 
 RAISING_AGENT = textwrap.dedent(
@@ -65,9 +66,9 @@ def test_session_records(fake_url: str, stream: bool) -> None:
         stream=stream,
     )
     rec = _run(bundle, es.cases, trial=2, ticket=7, user_index=1)
-    assert [tuple(r) for r in rec["llm_calls"]] == [LLM_CALL_KEYS] * 6
-    assert [tuple(r) for r in rec["turns"]] == [TURN_KEYS] * 3
-    assert [tuple(r) for r in rec["sessions"]] == [SESSION_KEYS] * 2
+    assert [tuple(r) for r in rec["llm_calls"]] == [record_keys(LlmCallRecord)] * 6
+    assert [tuple(r) for r in rec["turns"]] == [record_keys(TurnRecord)] * 3
+    assert [tuple(r) for r in rec["sessions"]] == [record_keys(SessionRecord)] * 2
     london, paris, tokyo = rec["turns"]
     assert london["tool_calls"] == [{"name": "get_weather", "args": {"city": "London"}}]
     assert tokyo["tool_calls"] == [{"name": "get_current_time", "args": {"city": "Tokyo"}}]
