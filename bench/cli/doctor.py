@@ -12,6 +12,7 @@ from bench import __version__, constants
 from bench.cli.console import console
 from bench.config import ServerConfig
 from bench.errors import BenchError, RunFailed
+from bench.schemas.run_dir import RunDir
 from bench.server.environment import detect_gpus, find_vllm_python, vllm_version
 from bench.server.launch import serving
 from bench.server.probe import probe_tool_call
@@ -51,7 +52,7 @@ def doctor(
     except Exception as exc:  # doctor reports every failure instead of stopping at the first
         problems.append(f"the tiny model does not build: {type(exc).__name__}: {exc}")
     if serve_check and not problems:
-        log = constants.DEFAULT_RESULTS_DIR / "doctor" / "server.log"
+        log = RunDir(constants.DEFAULT_RESULTS_DIR / "doctor").server_log
         try:
             t0 = time.monotonic()
             with (

@@ -22,6 +22,7 @@ from bench.config import JudgeConfig, LoadConfig, RunConfig, read_toml
 if TYPE_CHECKING:
     from bench.pipeline import Progress
 from bench.errors import BenchError, RunFailed
+from bench.schemas.run_dir import RunDir
 from bench.scoring.goodput import parse_slo
 from bench.server.process import ServerStartError, tail
 
@@ -343,7 +344,7 @@ def run(
     if result.status == "completed":
         return
     if result.status == "server_failed":
-        for line in tail(result.run_dir / "server.log"):
+        for line in tail(RunDir(result.run_dir).server_log):
             console.print(line, markup=False)
     print(f"error ({result.status}): {result.message}", file=sys.stderr)
     raise typer.Exit(interrupted_exit_code(result) if result.status == "interrupted" else 1)

@@ -26,6 +26,7 @@ from bench.errors import BenchError
 from bench.report.metrics import DEFAULT_METRICS, METRICS, Metric, samples
 from bench.report.runs import Run
 from bench.report.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, difference_interval
+from bench.schemas.run_dir import RunDir
 
 NOISE_MARK = "≈"
 FORMATS = ("table", "markdown", "csv", "html", "parquet")
@@ -73,7 +74,8 @@ def pick_baseline(runs: list[Run], baseline: Path | str | None) -> tuple[list[Ru
         from bench.report.runs import check_schema_versions, is_run_dir
 
         if not is_run_dir(path):
-            raise BenchError(f"--baseline: {path} is not a run folder (no summary.parquet)")
+            missing = RunDir(path).summary.name
+            raise BenchError(f"--baseline: {path} is not a run folder (no {missing})")
         runs = [Run(path), *runs]
         check_schema_versions(runs)
         return runs, 0

@@ -12,7 +12,7 @@ from bench.constants import SCHEMA_VERSION
 from bench.results.build import build_results
 from bench.schemas.manifest import Manifest, write_manifest
 from bench.schemas.run_dir import RunDir
-from bench.schemas.tables import TABLES
+from bench.schemas.tables import TABLES, SchemaError
 from bench.results.writer import read_metadata
 
 
@@ -132,3 +132,22 @@ def test_rebuild_is_idempotent(run_dir: Path):
     second = build_results(run_dir)
     assert first.summary == second.summary
     assert pq.read_table(run_dir / "turns.parquet").equals(before)
+
+
+def test_a_run_folder_of_the_previous_version_still_rebuilds(run_dir: Path):
+    """Its manifest.json was a plain dict: keys this version does not know are kept, not refused."""
+    path = RunDir(run_dir).manifest
+    old = json.loads(path.read_text())
+    old.update(engine_flags_swept={"max-num-seqs": "8"}, some_retired_key=[1, 2])
+    del old["skipped_cases"], old["counts"]
+    path.write_text(json.dumps(old, indent=2, sort_keys=True, default=str) + "\n")
+    built = build_results(run_dir)
+    assert built.summary["sessions"] == 2 and built.summary["status"] == "completed"
+    assert json.loads(path.read_text())["some_retired_key"] == [1, 2]  # the build does not rewrite
+
+
+def test_a_misspelt_record_key_fails_the_build_by_name(run_dir: Path):
+    with RunDir(run_dir).raw_file("sessions", 9).open("a") as fh:
+        fh.write(json.dumps({"session_id": "s9", "warmup": False, "turn": 1}) + "\n")
+    with pytest.raises(SchemaError, match="table sessions: key 'turn'"):
+        build_results(run_dir)
