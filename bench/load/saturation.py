@@ -18,6 +18,8 @@ import psutil
 
 from bench.load import bridge
 from bench.load.recorder import JsonlRecorder
+from bench.schemas.raw import CLIENT
+from bench.schemas.records import ClientSample
 
 PROBE_INTERVAL_S = 0.5
 SAMPLE_EVERY_S = 1.0
@@ -46,16 +48,14 @@ def _sample_forever(recorder: JsonlRecorder) -> None:
         gevent_lag_ms = max(gevent_lag_ms, (time.monotonic() - started - PROBE_INTERVAL_S) * 1000)
         if time.monotonic() - last_sample >= SAMPLE_EVERY_S:
             last_sample = time.monotonic()
-            recorder.write(
-                "client",
-                {
-                    "timestamp": time.time(),
-                    "pid": os.getpid(),
-                    "cpu_percent": process.cpu_percent(None),
-                    "gevent_lag_ms": gevent_lag_ms,
-                    "asyncio_lag_ms": box.pop("asyncio_lag_ms", 0.0),
-                },
-            )
+            sample: ClientSample = {
+                "timestamp": time.time(),
+                "pid": os.getpid(),
+                "cpu_percent": process.cpu_percent(None),
+                "gevent_lag_ms": gevent_lag_ms,
+                "asyncio_lag_ms": box.pop("asyncio_lag_ms", 0.0),
+            }
+            recorder.write(CLIENT, sample)
             gevent_lag_ms = 0.0
 
 

@@ -20,7 +20,11 @@ from bench.schemas.columns import EpochS, JsonText
 
 
 class RunColumns(TypedDict):
-    run_id: str | None  # the session layer fills it; the build sets it on rows that lack it
+    run_id: str | None  # the session layer fills it in raw records
+
+
+class BuiltRunColumns(TypedDict, total=False):
+    run_id: str | None  # set by the build on every row of its tables
 
 
 # ----------------------------------------------------------------------------- raw records
@@ -99,7 +103,7 @@ class SessionRecord(RunColumns):
     user_index: int | None
 
 
-class ClientSample(RunColumns, total=False):
+class ClientSample(BuiltRunColumns, total=False):
     """A load process's own health, once a second (`bench.load.saturation`)."""
 
     timestamp: EpochS
@@ -168,7 +172,7 @@ class SessionRow(SessionRecord, SessionScores):
     pass
 
 
-class CaseRow(RunColumns, total=False):
+class CaseRow(BuiltRunColumns, total=False):
     case_id: str
     eval_set_id: str
     trials: int
@@ -188,7 +192,7 @@ class CaseRow(RunColumns, total=False):
     arg_partial_credit: float | None
 
 
-class ToolRow(RunColumns, total=False):
+class ToolRow(BuiltRunColumns, total=False):
     tool: str
     calls_expected: int
     calls_made: int
@@ -201,7 +205,7 @@ class ToolRow(RunColumns, total=False):
     unknown: bool  # the agent has no tool of this name
 
 
-class ServerMetricRow(RunColumns, total=False):
+class ServerMetricRow(BuiltRunColumns, total=False):
     timestamp: EpochS
     metric: str  # sample name, e.g. vllm:time_to_first_token_seconds_bucket
     labels: JsonText  # JSON object

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import TypedDict
 
 from bench.schemas.columns import EpochS
-from bench.schemas.records import RunColumns
+from bench.schemas.records import BuiltRunColumns
 
 PCTS = (50, 90, 99)  # the percentiles in the summary's `*_pNN_ms` columns
 
 
-class SummaryRow(RunColumns, total=False):
+class SummaryRow(BuiltRunColumns, total=False):
     status: str
     model: str | None
     served_model_name: str | None

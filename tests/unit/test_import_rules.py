@@ -245,3 +245,35 @@ def test_name_check_finds_a_literal() -> None:
     )
     hits = spelt_names(ast.parse(source), {"manifest.json", "server.log", "report.html"})
     assert [line for line, _ in hits] == [2, 3, 4]
+
+
+# ----------------------------------------------------------------------------- BENCH_* variables
+
+# Still spell a variable; the runner helper's rewrite of these modules takes it from settings.
+ENV_EXEMPT = {"bench/pipeline.py", "bench/cli/run.py"}
+
+
+def bench_variables(tree: ast.Module) -> list[tuple[int, str]]:
+    skip = documentation(tree)
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in skip
+        and re.fullmatch(r"BENCH_[A-Z_]+", node.value)
+    ]
+
+
+def test_bench_variables_are_named_only_in_settings() -> None:
+    spelt = {
+        rel: hits
+        for path in PACKAGE_DIR.rglob("*.py")
+        if (rel := str(path.relative_to(PACKAGE_DIR.parent))) != "bench/schemas/settings.py"
+        and rel not in ENV_EXEMPT
+        and (hits := bench_variables(ast.parse(path.read_text())))
+    }
+    assert spelt == {}
+    assert bench_variables(ast.parse('x = os.environ.get("BENCH_CATALOG")')) == [
+        (1, "BENCH_CATALOG")
+    ]
