@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from bench.scoring.breakdown import tool_table
 from bench.scoring.tally import AccuracyBoard, board_from_turns, tally_turn
 
 W = {"name": "get_weather", "args": {"city": "Paris"}}
@@ -36,3 +37,27 @@ def test_board_rows_and_wire_round_trip() -> None:
     again = AccuracyBoard.from_dict(json.loads(json.dumps(board.to_dict())))
     again.merge(board)
     assert again.by_tool["get_weather"].expected == 6 and again.by_case["a"].turns == 4
+
+
+def test_the_tools_table_and_the_board_count_the_same_calls() -> None:
+    """tools.parquet and the report/web UI tabs come from the one counter."""
+    half = {"name": "get_weather", "args": {"city": "Paris", "units": "f"}}
+    want = {"name": "get_weather", "args": {"city": "Paris", "units": "c"}}
+    turns = [
+        {"case_id": "a", "tool_calls": [half], "expected_tool_calls": [want]},
+        {"case_id": "a", "tool_calls": [want, T], "expected_tool_calls": [want]},
+        {"case_id": "a", "tool_calls": [want], "expected_tool_calls": [want], "warmup": True},
+    ]
+    rows = {r["tool"]: r for r in tool_table(turns, known_tools={"get_weather"})}
+    board = {r["tool"]: r for r in board_from_turns(turns).tool_rows()}
+    weather = rows["get_weather"]
+    assert (weather["calls_made"], weather["calls_expected"], weather["names_matched"]) == (2, 2, 2)
+    assert weather["arg_exact_match_rate"] == 0.5  # one of the two pairs has equal arguments
+    assert weather["arg_partial_credit"] == 0.75  # (1/2 + 2/2) / 2 pairs
+    assert rows["get_current_time"]["unknown"] and rows["get_current_time"]["precision"] == 0.0
+    for name, row in rows.items():
+        assert (row["calls_made"], row["calls_expected"], row["names_matched"]) == (
+            board[name]["called"],
+            board[name]["expected"],
+            board[name]["matched"],
+        )
