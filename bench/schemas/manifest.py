@@ -59,10 +59,12 @@ class Manifest(BaseModel):
     judge_model: str | None = None
     # Load steps, sweeps and the SLA search.
     step: int = 0
+    sweep_id: str | None = None
     sweep_point: str | None = None
     sweep_combo: str | None = None
     sweep_load: float | None = None
     prefix_cache_reset: str | None = None
+    engine_flags_swept: dict[str, str] = Field(default_factory=dict)
 
 
 def write_manifest(run_dir: RunDir, manifest: Manifest) -> None:

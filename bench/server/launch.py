@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from bench import constants
-from bench.config import EngineFlags, ServerConfig
+from bench.schemas.config import EngineFlags, ServerConfig
 from bench.errors import BenchError
 from bench.models.catalog import ModelEntry, load_catalog, resolve_model
 from bench.server.argv import build_vllm_argv, effective_engine_flags, vllm_env

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.config import ServerConfig
+from bench.schemas.config import ServerConfig
 from bench.errors import BenchError
 from bench.server.environment import find_vllm_python
 from bench.server.launch import serving

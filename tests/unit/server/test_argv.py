@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.config import EngineFlags, ServerConfig
+from bench.schemas.config import EngineFlags, ServerConfig
 from bench.errors import BenchError
 from bench.models.catalog import BUILTIN_MODELS
 from bench.server.argv import (
