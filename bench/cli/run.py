@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from click.core import ParameterSource
 
 from bench import constants
 from bench.cli import options as o
@@ -136,9 +135,16 @@ def run(ctx: typer.Context, config: ConfigFile = None, **flags: Any) -> None:
 
 
 def given_flags(ctx: typer.Context, flags: dict[str, Any]) -> set[str]:
-    """The flags set on the command line or by environment (a --config file fills the rest)."""
-    defaults = (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
-    return {k for k in flags if ctx.get_parameter_source(k) not in defaults}
+    """The flags set on the command line or by environment (a --config file fills the rest).
+
+    By name: typer ships its own copy of click, so `click.core.ParameterSource` is another enum.
+    """
+    given = set()
+    for name in flags:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            given.add(name)
+    return given
 
 
 def _use_web_auth(value: str | None) -> None:

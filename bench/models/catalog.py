@@ -20,8 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bench.schemas.flags import read_toml
 from bench.errors import BenchError
+from bench.schemas.flags import read_toml
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 

@@ -10,8 +10,10 @@
     signals.py         SIGINT/SIGTERM -> a clean stop, the signal kept for the exit code
     tables.py          Parquet of a run or of each step, and the step summary table
     judge.py           ADK's LLM-as-judge metrics over the measured turns
-    sweep_plan.py      models x engine flags x loads -> combinations and points
+    sweep_plan.py      models x engine flags x loads -> combinations and points (pure)
+    sweep_folder.py    a sweep's folder: its plan, finished points, summary tables
     sweep.py           a sweep: each combination's points as steps of one server lifetime
+    sla_search.py      the SLA search's verdict and next load (pure)
     sla.py             the SLA search: probe, verdict, next load, in one server lifetime
 
 Heavy imports (ADK, pyarrow, Locust's spec) stay inside these modules; importing the package

@@ -34,7 +34,8 @@ __all__ = ["EngineFlags", "JudgeConfig", "LoadConfig", "RunConfig", "ServerConfi
            "config_error", "read_toml"]  # fmt: skip
 
 # Seconds, given as a number or as text like "90s", "5m", "500ms".
-Seconds = Annotated[float, BeforeValidator(duration_s)]
+Seconds = Annotated[float, BeforeValidator(duration_s), Field(gt=0)]
+SecondsOrZero = Annotated[float, BeforeValidator(duration_s), Field(ge=0)]
 ARRIVALS = ("poisson", "constant")
 
 
@@ -120,9 +121,9 @@ class LoadConfig(BaseModel):
     arrival: Literal["poisson", "constant"] = "poisson"
     max_sessions_in_flight: int | None = Field(default=None, gt=0)
     processes: int = Field(default_factory=constants.default_load_processes, gt=0)
-    think_time_s: Seconds = 0.0
+    think_time_s: SecondsOrZero = 0.0
     seed: int | None = None
-    warmup_s: Seconds = 0.0
+    warmup_s: SecondsOrZero = 0.0
     warmup_sessions: int = Field(default=1, ge=0)  # per load process
     trials: int = Field(default=1, gt=0)
     stream: bool = True

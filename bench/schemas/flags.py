@@ -20,12 +20,13 @@ _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
 
 
 def duration_s(value: Any) -> float:
-    """`90`, `90s`, `2m`, `1h`, `500ms` (or a number of seconds) -> seconds, > 0."""
+    """`90`, `90s`, `2m`, `1h`, `500ms` -> seconds, > 0; a number is seconds already (a saved
+    config may hold 0 for "no pause"; the field's own bound decides)."""
     if isinstance(value, bool):
         raise ValueError(f"'{value}' is not a duration like 30s, 5m or 1h")
     if isinstance(value, (int, float)):
-        if value <= 0:
-            raise ValueError(f"'{value}' is not a positive duration")
+        if value < 0:
+            raise ValueError(f"'{value}' is not a duration like 30s, 5m or 1h")
         return float(value)
     match = _DURATION.match(str(value))
     if not match or float(match.group(1)) <= 0:
