@@ -29,7 +29,13 @@ from bench.runner.judge import run_judge
 from bench.runner.load_step import Progress, StepResult
 from bench.runner.run_folder import create_run_folder, create_step_folder
 from bench.runner.server_session import ServerSession, server_session
-from bench.runner.signals import Interrupted, trap_signals
+from bench.runner.signals import (
+    Interrupted,
+    check_interrupt,
+    pending_signal,
+    signal_name,
+    trap_signals,
+)
 from bench.runner.tables import Built, build_tables
 from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.errors import RunFailed
@@ -56,6 +62,7 @@ class RunResult:
 def run_benchmark(
     cfg: RunConfig, on_progress: Callable[[Progress], None] | None = None
 ) -> RunResult:
+    """The whole run: every load step of the config in one server lifetime, then the judge."""
     loads = cfg.load.steps()
     with open_run(cfg, stepped=len(loads) > 1) as run:
         for load in loads:
@@ -111,6 +118,7 @@ class Run:
         **manifest_fields: Any,
     ) -> StepResult:  # fmt: skip
         """Run one load step on this server; `manifest_fields` go into the step's manifest."""
+        check_interrupt()  # a signal between steps: no new step
         session = self.server()
         if self.stepped:
             step_dir = create_step_folder(self.run_dir, len(self.steps), load, **manifest_fields)
@@ -174,6 +182,9 @@ def open_run(cfg: RunConfig, *, stepped: bool | None = None) -> Iterator[Run]:
             with contextlib.suppress(Exception):
                 update_manifest(run_dir, status=RunStatus.FAILED, message=str(exc) or repr(exc))
             raise
+        signum = pending_signal()
+        if run.ok and signum is not None:  # it came after the last step: the caller must stop
+            run.stop(RunStatus.INTERRUPTED, f"stopped by {signal_name(signum)}", signum)
         # 5. Parquet from whatever raw records exist, whatever happened above.
         result = run.finish()
     if failure is not None:
