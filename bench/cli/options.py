@@ -56,15 +56,15 @@ SERVER_OPTIONS = (
     option("tool_parser", str | None, None, SERVER, "vLLM tool-call parser (overrides the catalog)."),
     option("chat_template", str | None, None, SERVER, "Chat template file (overrides the catalog)."),
     option("vllm_python", Path | None, None, SERVER,
-         "Python of an existing vLLM install (also BENCH_VLLM_PYTHON)."),
+           "Python of an existing vLLM install (also BENCH_VLLM_PYTHON)."),
     option("port", int | None, None, SERVER, "Server port on 127.0.0.1 (default: a free one)."),
     option("health_timeout_s", float, constants.HEALTH_TIMEOUT_S, SERVER,
-         "Seconds to wait for the server to be ready."),
+           "Seconds to wait for the server to be ready."),
 )  # fmt: skip
 
 # vLLM engine flags bench names; any other goes through --engine-arg or after `--`.
 GPUS = option("gpus", str | None, None, ENGINE,
-            "GPU indices, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES; tensor parallel = count).")  # fmt: skip
+             "GPU indices, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES; tensor parallel = count).")  # fmt: skip
 ENGINE_OPTIONS = (
     GPUS,
     option("tensor_parallel_size", int | None, None, ENGINE, "--tensor-parallel-size"),
@@ -75,35 +75,35 @@ ENGINE_OPTIONS = (
     option("max_num_seqs", int | None, None, ENGINE, "--max-num-seqs"),
     option("max_num_batched_tokens", int | None, None, ENGINE, "--max-num-batched-tokens"),
     option("enable_prefix_caching", bool | None, None, ENGINE, "Prefix caching (vLLM default: on).",
-         "--enable-prefix-caching/--no-enable-prefix-caching"),
+           "--enable-prefix-caching/--no-enable-prefix-caching"),
     option("kv_cache_dtype", str | None, None, ENGINE, "--kv-cache-dtype"),
     option("quantization", str | None, None, ENGINE, "--quantization"),
     option("dtype", str | None, None, ENGINE, "--dtype"),
     option("enforce_eager", bool | None, None, ENGINE, "Eager mode (default on CPU: eager).",
-         "--enforce-eager/--no-enforce-eager"),
+           "--enforce-eager/--no-enforce-eager"),
     option("speculative_config", str | None, None, ENGINE, "--speculative-config JSON"),
     option("engine_arg", list[str] | None, None, ENGINE,
-         "Any other vLLM flag as KEY=VALUE (repeatable); or put flags after --."),
+           "Any other vLLM flag as KEY=VALUE (repeatable); or put flags after --."),
 )  # fmt: skip
 
 # Attach to a running server instead of launching one.
 ATTACH_OPTIONS = (
     option("endpoint", str | None, None, ATTACH,
-         "URL of a running OpenAI-compatible vLLM server (no launch)."),
+           "URL of a running OpenAI-compatible vLLM server (no launch)."),
     option("api_key_env", str | None, None, ATTACH,
-         "Name of the env var holding the endpoint's API key."),
+           "Name of the env var holding the endpoint's API key."),
     option("header", list[str] | None, None, ATTACH,
-         "Extra request header 'Name: value' (repeatable; never written)."),
+           "Extra request header 'Name: value' (repeatable; never written)."),
     option("gcloud_identity_token", bool, False, ATTACH,
-         "Send `gcloud auth print-identity-token` as the bearer token."),
+           "Send `gcloud auth print-identity-token` as the bearer token."),
 )  # fmt: skip
 
 # Which eval set, which agent, where results go.
 RESULTS_OPTIONS = (
     option("evalset", str, constants.DEFAULT_EVALSET, RESULTS,
-         "Eval set file or folder (FILE:case_a,case_b picks cases), or a shipped name."),
+           "Eval set file or folder (FILE:case_a,case_b picks cases), or a shipped name."),
     option("agent", Path | None, None, RESULTS,
-         "ADK agent folder (default: the one the eval set lives in)."),
+           "ADK agent folder (default: the one the eval set lives in)."),
     option("results_dir", Path, constants.DEFAULT_RESULTS_DIR, RESULTS, "Where run folders go."),
 )  # fmt: skip
 
@@ -112,15 +112,15 @@ LOAD_SHAPE_OPTIONS = (
     option("spawn_rate", float, constants.DEFAULT_SPAWN_RATE, LOAD, "Users started per second."),
     option("arrival", str, "poisson", LOAD, "Open-loop arrivals: poisson or constant."),
     option("processes", int | None, None, LOAD,
-         "Locust load processes (default: half the CPU cores)."),
+           "Locust load processes (default: half the CPU cores)."),
     option("think_time", str | None, None, LOAD, "Pause between a session's turns, e.g. 2s."),
     option("seed", int | None, None, LOAD,
-         "Shuffle the cases with this seed (default: round robin in file order)."),
+           "Shuffle the cases with this seed (default: round robin in file order)."),
     option("warmup", str | None, None, LOAD,
-         "Sessions started in this first span are warm-up, e.g. 10s (the first session per "
-         "process always is)."),
+           "Sessions started in this first span are warm-up, e.g. 10s (the first session per "
+           "process always is)."),
     option("stream", bool, True, LOAD, "Stream responses (TTFT is real only when streaming).",
-         "--stream/--no-stream"),
+           "--stream/--no-stream"),
     option("request_timeout", str, "120s", LOAD, "Timeout of one LLM request."),
 )  # fmt: skip
 

@@ -34,51 +34,51 @@ LOAD, RESULTS = o.LOAD, o.RESULTS
 # and Locust's master mode. Shared ones (server, engine, attach, load shape) are in options.py.
 RUN_OPTIONS = (
     o.option("run_id", str | None, None, RESULTS,
-         "Name of the run folder (default: time-model-evalset)."),
+             "Name of the run folder (default: time-model-evalset)."),
     o.option("users", str, str(constants.DEFAULT_USERS), LOAD,
-         "Concurrent users; each runs one conversation at a time. A list (1,4,16) runs "
-         "load steps in one server lifetime."),
+             "Concurrent users; each runs one conversation at a time. A list (1,4,16) runs "
+             "load steps in one server lifetime."),
     o.option("duration", str | None, None, LOAD, "How long the load runs, e.g. 60s, 5m."),
     o.option("sessions", int | None, None, LOAD,
-         "Stop after exactly N sessions (instead of a duration)."),
+             "Stop after exactly N sessions (instead of a duration)."),
     o.option("session_rate", str | None, None, LOAD,
-         "Open loop: new sessions per second (a list runs load steps)."),
+             "Open loop: new sessions per second (a list runs load steps)."),
     o.option("step_duration", str | None, None, LOAD,
-         "Length of each load step, e.g. 60s (default: --duration)."),
+             "Length of each load step, e.g. 60s (default: --duration)."),
     o.option("slo", str | None, None, LOAD,
-         "SLOs for goodput: ttft_ms=..,tpot_ms=..,turn_ms=..,session_ms=.. (any subset)."),
+             "SLOs for goodput: ttft_ms=..,tpot_ms=..,turn_ms=..,session_ms=.. (any subset)."),
     o.option("metrics_interval", str, "1s", LOAD, "How often to scrape the server's /metrics."),
     o.option("max_sessions_in_flight", int | None, None, LOAD,
-         "Open loop: cap on concurrent sessions (default: --users)."),
+             "Open loop: cap on concurrent sessions (default: --users)."),
     o.option("trials", int, 1, LOAD, "Run each case this many times."),
 )  # fmt: skip
 JUDGE_OPTIONS = (
     o.option("judge", bool, False, RESULTS,
-         "Also score final responses with ADK's LLM-as-judge metrics (final_response_match_v2; "
-         "rubrics when the criteria have them).", "--judge"),
+             "Also score final responses with ADK's LLM-as-judge metrics (final_response_match_v2; "
+             "rubrics when the criteria have them).", "--judge"),
     o.option("judge_endpoint", str | None, None, RESULTS,
-         "Judge server (OpenAI-compatible URL); default: the server under test."),
+             "Judge server (OpenAI-compatible URL); default: the server under test."),
     o.option("judge_model", str | None, None, RESULTS,
-         "Served name of the judge model (default: the model under test)."),
+             "Served name of the judge model (default: the model under test)."),
     o.option("judge_api_key_env", str | None, None, RESULTS,
-         "Env var holding the judge endpoint's API key."),
+             "Env var holding the judge endpoint's API key."),
     o.option("judge_samples", int, 1, RESULTS, "Judge samples per turn (ADK's num_samples)."),
 )  # fmt: skip
 WEB_OPTIONS = (
     o.option("web", bool, False, LOAD, "Open Locust's web UI instead of running headless.", "--web"),
     o.option("web_port", int, constants.DEFAULT_WEB_PORT, LOAD, "Port of the web UI."),
     o.option("web_host", str, constants.LOOPBACK_HOST, LOAD,
-         "Address of the web UI; a non-loopback one needs --web-auth."),
+             "Address of the web UI; a non-loopback one needs --web-auth."),
     o.option("web_auth", str | None, None, LOAD,
-         "USER:PASSWORD for a login page in front of the web UI (kept out of every file).",
+             "USER:PASSWORD for a login page in front of the web UI (kept out of every file).",
          envvar="BENCH_WEB_AUTH", show_envvar=True),
 )  # fmt: skip
 MASTER_OPTIONS = (
     o.option("master", bool, False, LOAD, "Be the Locust master: `bench worker` processes run the "
-         "users and ship their records here.", "--master"),
+             "users and ship their records here.", "--master"),
     o.option("expect_workers", int, 1, LOAD, "--master: workers to wait for before the load starts."),
     o.option("master_bind_host", str, constants.LOOPBACK_HOST, LOAD,
-         "--master: address workers connect to (0.0.0.0 for other hosts)."),
+             "--master: address workers connect to (0.0.0.0 for other hosts)."),
     o.option("master_bind_port", int, 5557, LOAD, "--master: port workers connect to."),
 )  # fmt: skip
 ConfigFile = Annotated[

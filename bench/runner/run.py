@@ -178,9 +178,13 @@ def open_run(cfg: RunConfig, *, stepped: bool | None = None) -> Iterator[Run]:
         except RunFailed as exc:
             run.stop(RunStatus(exc.status), str(exc))
             failure = exc
-        except BaseException as exc:
+        except BaseException as exc:  # a forced stop (second Ctrl-C) or a bug: no tables
+            forced = isinstance(exc, KeyboardInterrupt)
+            status = RunStatus.INTERRUPTED if forced else RunStatus.FAILED
+            message = "forced by a second signal" if forced else str(exc) or repr(exc)
             with contextlib.suppress(Exception):
-                update_manifest(run_dir, status=RunStatus.FAILED, message=str(exc) or repr(exc))
+                update_manifest(run_dir, status=status, message=message,
+                                ended_at=datetime.now(UTC).isoformat())  # fmt: skip
             raise
         signum = pending_signal()
         if run.ok and signum is not None:  # it came after the last step: the caller must stop
