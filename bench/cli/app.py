@@ -77,9 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # click usage errors
-        import click
+        from typer import _click  # typer ships its own click: `click.ClickException` misses these
 
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, _click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
         raise

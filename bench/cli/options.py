@@ -1,131 +1,157 @@
-"""Options shared by the commands that start or attach to a server (`serve`, `run`)."""
+"""Every option shared by `run`, `serve` and `sweep`, declared once, in named groups.
+
+A command takes a group with `@with_options(...)`: the group's options are appended to the
+command's signature (typer reads the signature) and arrive in `**flags`, so a command body is
+"collect flags, make one config call" instead of sixty parameters passed on by hand.
+
+    @with_options(SERVER_OPTIONS, ENGINE_OPTIONS)
+    def serve(ctx: typer.Context, check: bool = False, **flags: Any) -> None: ...
+"""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
-from pydantic import ValidationError
 
-from bench.config import EngineFlags, ServerConfig
-from bench.errors import BenchError
-from bench.server.argv import parse_engine_arg, parse_gpus
+from bench import constants
 
 SERVER = "Server"
 ENGINE = "vLLM engine flags"
 ATTACH = "Attach to a running server"
+LOAD = "Load"
+RESULTS = "Eval set and results"
 
-Model = Annotated[
-    str,
-    typer.Option(
-        "--model",
-        "-m",
-        help="Catalog name, Hugging Face id or local model folder.",
-        rich_help_panel=SERVER,
-    ),
-]
+
+@dataclass(frozen=True)
+class Opt:
+    name: str  # the parameter name: the flag with underscores
+    annotation: Any  # Annotated[type, typer.Option(...)]
+    default: Any = None
+
+
+def option(
+    name: str, kind: Any, default: Any, panel: str, help: str, *decls: str, **kw: Any
+) -> Opt:
+    option = typer.Option(*decls, help=help, rich_help_panel=panel, **kw)
+    return Opt(name, Annotated[kind, option], default)
+
+
+# Server: what to serve and how to start it.
 Catalog = Annotated[
     Path | None,
     typer.Option(
         help="TOML file with extra model entries (also BENCH_CATALOG).", rich_help_panel=SERVER
     ),
-]
-ToolParser = Annotated[
-    str | None,
-    typer.Option(help="vLLM tool-call parser (overrides the catalog).", rich_help_panel=SERVER),
-]
-ChatTemplate = Annotated[
-    str | None,
-    typer.Option(help="Chat template file (overrides the catalog).", rich_help_panel=SERVER),
-]
-VllmPython = Annotated[
-    Path | None,
-    typer.Option(
-        help="Python of an existing vLLM install (also BENCH_VLLM_PYTHON).", rich_help_panel=SERVER
-    ),
-]
-Port = Annotated[
-    int | None,
-    typer.Option(help="Server port on 127.0.0.1 (default: a free one).", rich_help_panel=SERVER),
-]
-HealthTimeout = Annotated[
-    float, typer.Option(help="Seconds to wait for the server to be ready.", rich_help_panel=SERVER)
-]
+]  # also `bench models list --catalog`
+MODEL = option("model", str, "tiny", SERVER, "Catalog name, Hugging Face id or local model folder.",
+             "--model", "-m")  # fmt: skip
+SERVER_OPTIONS = (
+    MODEL,
+    Opt("catalog", Catalog, None),
+    option("tool_parser", str | None, None, SERVER, "vLLM tool-call parser (overrides the catalog)."),
+    option("chat_template", str | None, None, SERVER, "Chat template file (overrides the catalog)."),
+    option("vllm_python", Path | None, None, SERVER,
+           "Python of an existing vLLM install (also BENCH_VLLM_PYTHON)."),
+    option("port", int | None, None, SERVER, "Server port on 127.0.0.1 (default: a free one)."),
+    option("health_timeout_s", float, constants.HEALTH_TIMEOUT_S, SERVER,
+           "Seconds to wait for the server to be ready."),
+)  # fmt: skip
 
-Gpus = Annotated[
-    str | None,
-    typer.Option(
-        help="GPU indices, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES; tensor parallel = count).",
-        rich_help_panel=ENGINE,
-    ),
-]
-TensorParallel = Annotated[
-    int | None, typer.Option(help="--tensor-parallel-size", rich_help_panel=ENGINE)
-]
-PipelineParallel = Annotated[
-    int | None, typer.Option(help="--pipeline-parallel-size", rich_help_panel=ENGINE)
-]
-DataParallel = Annotated[
-    int | None, typer.Option(help="--data-parallel-size", rich_help_panel=ENGINE)
-]
-GpuMemUtil = Annotated[
-    float | None, typer.Option(help="--gpu-memory-utilization (0-1]", rich_help_panel=ENGINE)
-]
-MaxModelLen = Annotated[int | None, typer.Option(help="--max-model-len", rich_help_panel=ENGINE)]
-MaxNumSeqs = Annotated[int | None, typer.Option(help="--max-num-seqs", rich_help_panel=ENGINE)]
-MaxBatchedTokens = Annotated[
-    int | None, typer.Option(help="--max-num-batched-tokens", rich_help_panel=ENGINE)
-]
-PrefixCaching = Annotated[
-    bool | None,
-    typer.Option(
-        "--enable-prefix-caching/--no-enable-prefix-caching",
-        help="Prefix caching (vLLM default: on).",
-        rich_help_panel=ENGINE,
-    ),
-]
-KvCacheDtype = Annotated[str | None, typer.Option(help="--kv-cache-dtype", rich_help_panel=ENGINE)]
-Quantization = Annotated[str | None, typer.Option(help="--quantization", rich_help_panel=ENGINE)]
-Dtype = Annotated[str | None, typer.Option(help="--dtype", rich_help_panel=ENGINE)]
-EnforceEager = Annotated[
-    bool | None,
-    typer.Option(
-        "--enforce-eager/--no-enforce-eager",
-        help="Eager mode (default on CPU: eager).",
-        rich_help_panel=ENGINE,
-    ),
-]
-SpeculativeConfig = Annotated[
-    str | None, typer.Option(help="--speculative-config JSON", rich_help_panel=ENGINE)
-]
-EngineArg = Annotated[
-    list[str] | None,
-    typer.Option(
-        help="Any other vLLM flag as KEY=VALUE (repeatable); or put flags after --.",
-        rich_help_panel=ENGINE,
-    ),
-]
+# vLLM engine flags bench names; any other goes through --engine-arg or after `--`.
+GPUS = option("gpus", str | None, None, ENGINE,
+             "GPU indices, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES; tensor parallel = count).")  # fmt: skip
+ENGINE_OPTIONS = (
+    GPUS,
+    option("tensor_parallel_size", int | None, None, ENGINE, "--tensor-parallel-size"),
+    option("pipeline_parallel_size", int | None, None, ENGINE, "--pipeline-parallel-size"),
+    option("data_parallel_size", int | None, None, ENGINE, "--data-parallel-size"),
+    option("gpu_memory_utilization", float | None, None, ENGINE, "--gpu-memory-utilization (0-1]"),
+    option("max_model_len", int | None, None, ENGINE, "--max-model-len"),
+    option("max_num_seqs", int | None, None, ENGINE, "--max-num-seqs"),
+    option("max_num_batched_tokens", int | None, None, ENGINE, "--max-num-batched-tokens"),
+    option("enable_prefix_caching", bool | None, None, ENGINE, "Prefix caching (vLLM default: on).",
+           "--enable-prefix-caching/--no-enable-prefix-caching"),
+    option("kv_cache_dtype", str | None, None, ENGINE, "--kv-cache-dtype"),
+    option("quantization", str | None, None, ENGINE, "--quantization"),
+    option("dtype", str | None, None, ENGINE, "--dtype"),
+    option("enforce_eager", bool | None, None, ENGINE, "Eager mode (default on CPU: eager).",
+           "--enforce-eager/--no-enforce-eager"),
+    option("speculative_config", str | None, None, ENGINE, "--speculative-config JSON"),
+    option("engine_arg", list[str] | None, None, ENGINE,
+           "Any other vLLM flag as KEY=VALUE (repeatable); or put flags after --."),
+)  # fmt: skip
 
-Endpoint = Annotated[
-    str | None,
-    typer.Option(
-        help="URL of a running OpenAI-compatible vLLM server (no launch).", rich_help_panel=ATTACH
-    ),
-]
-ApiKeyEnv = Annotated[
-    str | None,
-    typer.Option(
-        help="Name of the env var holding the endpoint's API key.", rich_help_panel=ATTACH
-    ),
-]
-Header = Annotated[
-    list[str] | None,
-    typer.Option(
-        help="Extra request header 'Name: value' (repeatable; never written).",
-        rich_help_panel=ATTACH,
-    ),
-]
+# Attach to a running server instead of launching one.
+ATTACH_OPTIONS = (
+    option("endpoint", str | None, None, ATTACH,
+           "URL of a running OpenAI-compatible vLLM server (no launch)."),
+    option("api_key_env", str | None, None, ATTACH,
+           "Name of the env var holding the endpoint's API key."),
+    option("header", list[str] | None, None, ATTACH,
+           "Extra request header 'Name: value' (repeatable; never written)."),
+    option("gcloud_identity_token", bool, False, ATTACH,
+           "Send `gcloud auth print-identity-token` as the bearer token."),
+)  # fmt: skip
+
+# Which eval set, which agent, where results go.
+RESULTS_OPTIONS = (
+    option("evalset", str, constants.DEFAULT_EVALSET, RESULTS,
+           "Eval set file or folder (FILE:case_a,case_b picks cases), or a shipped name."),
+    option("agent", Path | None, None, RESULTS,
+           "ADK agent folder (default: the one the eval set lives in)."),
+    option("results_dir", Path, constants.DEFAULT_RESULTS_DIR, RESULTS, "Where run folders go."),
+)  # fmt: skip
+
+# The shape of the load within one step (run and sweep).
+LOAD_SHAPE_OPTIONS = (
+    option("spawn_rate", float, constants.DEFAULT_SPAWN_RATE, LOAD, "Users started per second."),
+    option("arrival", str, "poisson", LOAD, "Open-loop arrivals: poisson or constant."),
+    option("processes", int | None, None, LOAD,
+           "Locust load processes (default: half the CPU cores)."),
+    option("think_time", str | None, None, LOAD, "Pause between a session's turns, e.g. 2s."),
+    option("seed", int | None, None, LOAD,
+           "Shuffle the cases with this seed (default: round robin in file order)."),
+    option("warmup", str | None, None, LOAD,
+           "Sessions started in this first span are warm-up, e.g. 10s (the first session per "
+           "process always is)."),
+    option("stream", bool, True, LOAD, "Stream responses (TTFT is real only when streaming).",
+           "--stream/--no-stream"),
+    option("request_timeout", str, "120s", LOAD, "Timeout of one LLM request."),
+)  # fmt: skip
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def pick(options: tuple[Opt, ...], *names: str) -> tuple[Opt, ...]:
+    """Some options of a group (`sweep` takes a server's but not its port)."""
+    by_name = {o.name: o for o in options}
+    return tuple(by_name[n] for n in names)
+
+
+def with_options(*groups: tuple[Opt, ...]) -> Callable[[Command], Command]:
+    """Append the groups' options to a command's signature; their values arrive in **flags."""
+
+    def decorate(func: Command) -> Command:
+        signature = inspect.signature(func)
+        hints = get_type_hints(func, include_extras=True)
+        own = [p.replace(annotation=hints.get(p.name, p.annotation))
+               for p in signature.parameters.values()
+               if p.kind is not inspect.Parameter.VAR_KEYWORD]  # fmt: skip
+        added = [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, default=o.default,
+                                   annotation=o.annotation)
+                 for group in groups for o in group]  # fmt: skip
+        func.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        func.__annotations__ = {p.name: p.annotation for p in [*own, *added]}
+        return func
+
+    return decorate
+
+
 RunFolders = Annotated[
     list[Path],
     typer.Argument(
@@ -134,45 +160,3 @@ RunFolders = Annotated[
         metavar="RUN",
     ),
 ]
-GcloudToken = Annotated[
-    bool,
-    typer.Option(
-        help="Send `gcloud auth print-identity-token` as the bearer token.", rich_help_panel=ATTACH
-    ),
-]
-
-
-def build_server_config(*, passthrough: list[str], **values: Any) -> ServerConfig:
-    """Validate flags into one ServerConfig; errors name the flag."""
-    engine_fields = set(EngineFlags.model_fields) - {"extra_args"}
-    engine_values = {
-        k: values.pop(k) for k in list(values) if k in engine_fields and values[k] is not None
-    }
-    for k in list(values):
-        if k in engine_fields:
-            values.pop(k)
-    extra: list[str] = []
-    for arg in values.pop("engine_arg", None) or []:
-        extra += parse_engine_arg(str(arg))
-    extra += passthrough
-    gpus_text = values.pop("gpus", None)
-    gpus = parse_gpus(str(gpus_text)) if gpus_text else None
-    headers = values.pop("header", None) or []
-    try:
-        engine = EngineFlags(**engine_values, extra_args=extra)
-        return ServerConfig(
-            engine=engine,
-            gpus=gpus,
-            headers=headers,
-            **{k: v for k, v in values.items() if v is not None},
-        )
-    except ValidationError as exc:
-        raise BenchError(validation_message(exc)) from None
-
-
-def validation_message(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"] if p != "engine"]
-    name = "--" + loc[-1].replace("_", "-") if loc else "options"
-    msg = err["msg"].removeprefix("Value error, ")
-    return msg if msg.startswith("--") else f"{name}: {msg}"

@@ -8,43 +8,23 @@ import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from bench import constants
 from bench.cli import options as o
 from bench.cli.console import console, print_server_failure
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
+from bench.schemas.run_flags import server_config_from_flags
 from bench.server.launch import launch_server, plan_server
 from bench.server.probe import probe_tool_call
 from bench.server.process import ServerStartError
 
 
+@o.with_options(o.SERVER_OPTIONS, o.ENGINE_OPTIONS)
 def serve(
     ctx: typer.Context,
-    model: o.Model = "tiny",
-    catalog: o.Catalog = None,
-    tool_parser: o.ToolParser = None,
-    chat_template: o.ChatTemplate = None,
-    vllm_python: o.VllmPython = None,
-    port: o.Port = None,
-    health_timeout_s: o.HealthTimeout = constants.HEALTH_TIMEOUT_S,
-    gpus: o.Gpus = None,
-    tensor_parallel_size: o.TensorParallel = None,
-    pipeline_parallel_size: o.PipelineParallel = None,
-    data_parallel_size: o.DataParallel = None,
-    gpu_memory_utilization: o.GpuMemUtil = None,
-    max_model_len: o.MaxModelLen = None,
-    max_num_seqs: o.MaxNumSeqs = None,
-    max_num_batched_tokens: o.MaxBatchedTokens = None,
-    enable_prefix_caching: o.PrefixCaching = None,
-    kv_cache_dtype: o.KvCacheDtype = None,
-    quantization: o.Quantization = None,
-    dtype: o.Dtype = None,
-    enforce_eager: o.EnforceEager = None,
-    speculative_config: o.SpeculativeConfig = None,
-    engine_arg: o.EngineArg = None,
     api_key_env: Annotated[
         str | None,
         typer.Option(
@@ -61,20 +41,14 @@ def serve(
             help="Send one tool-call request, print the answer, stop the server and exit.",
         ),
     ] = False,
+    **flags: Any,
 ) -> None:
     """Start vLLM on 127.0.0.1 with the model and engine flags; stop it with Ctrl-C.
 
     Flags vLLM has but bench does not name go after `--`, e.g. `bench serve -- --swap-space 4`.
     """
-    cfg = o.build_server_config(
-        passthrough=list(ctx.args), model=model, catalog=catalog, tool_parser=tool_parser,
-        chat_template=chat_template, vllm_python=vllm_python, port=port, health_timeout_s=health_timeout_s,
-        gpus=gpus, tensor_parallel_size=tensor_parallel_size, pipeline_parallel_size=pipeline_parallel_size,
-        data_parallel_size=data_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
-        max_model_len=max_model_len, max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens,
-        enable_prefix_caching=enable_prefix_caching, kv_cache_dtype=kv_cache_dtype, quantization=quantization,
-        dtype=dtype, enforce_eager=enforce_eager, speculative_config=speculative_config, engine_arg=engine_arg,
-    )  # fmt: skip
+    cfg = server_config_from_flags(flags, list(ctx.args))
+    model = cfg.model
     user_key = None
     if api_key_env:
         user_key = os.environ.get(api_key_env)

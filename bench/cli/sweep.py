@@ -9,18 +9,28 @@ from typing import Annotated, Any
 
 import typer
 
-from bench import constants
 from bench.cli import options as o
 from bench.cli.console import console
-from bench.cli.run import build_run_config, parse_duration, parse_number_list
-from bench.errors import BenchError
-from bench.scoring.goodput import parse_slo
+from bench.schemas.config import RunConfig
+from bench.schemas.errors import BenchError
+from bench.schemas.flags import parse_duration, parse_number_list, parse_slo
+from bench.schemas.run_dir import RunDir
+from bench.schemas.status import RunStatus
 
 SWEEP = "Sweep"
 SEARCH = "SLA search (--find-max-load)"
 LOAD = "Load"
 
 
+@o.with_options(
+    o.RESULTS_OPTIONS,
+    o.pick(o.LOAD_SHAPE_OPTIONS, "spawn_rate", "processes", "think_time", "seed", "warmup",
+           "stream", "request_timeout", "arrival"),
+    o.pick(o.SERVER_OPTIONS, "catalog", "tool_parser", "chat_template", "vllm_python",
+           "health_timeout_s"),
+    (o.GPUS,),
+    o.pick(o.ATTACH_OPTIONS, "endpoint", "api_key_env", "header"),
+)  # fmt: skip
 def sweep(
     ctx: typer.Context,
     model: Annotated[
@@ -111,53 +121,14 @@ def sweep(
             help="Session-rate search stops within this fraction.", rich_help_panel=SEARCH
         ),
     ] = 0.1,  # fmt: skip
-    evalset: Annotated[
-        str, typer.Option(help="Eval set (as for bench run).", rich_help_panel=LOAD)
-    ] = constants.DEFAULT_EVALSET,  # fmt: skip
-    agent: Annotated[
-        Path | None, typer.Option(help="ADK agent folder.", rich_help_panel=LOAD)
-    ] = None,  # fmt: skip
-    results_dir: Annotated[
-        Path, typer.Option(help="Where the sweep folder goes.", rich_help_panel=LOAD)
-    ] = constants.DEFAULT_RESULTS_DIR,  # fmt: skip
-    spawn_rate: Annotated[
-        float, typer.Option(help="Users started per second.", rich_help_panel=LOAD)
-    ] = constants.DEFAULT_SPAWN_RATE,  # fmt: skip
-    processes: Annotated[
-        int | None, typer.Option(help="Locust load processes.", rich_help_panel=LOAD)
-    ] = None,  # fmt: skip
-    think_time: Annotated[
-        str | None, typer.Option(help="Pause between turns.", rich_help_panel=LOAD)
-    ] = None,  # fmt: skip
-    seed: Annotated[
-        int | None, typer.Option(help="Shuffle the cases.", rich_help_panel=LOAD)
-    ] = None,  # fmt: skip
-    warmup: Annotated[
-        str | None, typer.Option(help="Warm-up span of each point.", rich_help_panel=LOAD)
-    ] = None,  # fmt: skip
-    stream: Annotated[bool, typer.Option("--stream/--no-stream", rich_help_panel=LOAD)] = True,
-    request_timeout: Annotated[
-        str, typer.Option(help="Timeout of one LLM request.", rich_help_panel=LOAD)
-    ] = "120s",  # fmt: skip
-    arrival: Annotated[
-        str, typer.Option(help="Open-loop arrivals.", rich_help_panel=LOAD)
-    ] = "poisson",  # fmt: skip
-    catalog: o.Catalog = None,
-    tool_parser: o.ToolParser = None,
-    chat_template: o.ChatTemplate = None,
-    vllm_python: o.VllmPython = None,
-    health_timeout_s: o.HealthTimeout = constants.HEALTH_TIMEOUT_S,
-    gpus: o.Gpus = None,
-    endpoint: o.Endpoint = None,
-    api_key_env: o.ApiKeyEnv = None,
-    header: o.Header = None,
+    **flags: Any,
 ) -> None:
     """Sweep engine flags x loads (x models), one vLLM server per flag combination; or find the max load.
 
     Example: bench sweep --model tiny --engine-arg max-num-seqs=8,16 --users 1,4 --step-duration 30s
     """
-    from bench.sla import SloCheck
-    from bench.sweep import make_sweep_id, parse_engine_axes, plan_sweep, save_or_check_plan
+    from bench.runner.sla_search import SloCheck
+    from bench.runner.sweep_plan import make_sweep_id, parse_engine_axes, plan_sweep
 
     if users and session_rate:
         raise BenchError("--users and --session-rate: sweep one of them")
@@ -181,31 +152,18 @@ def sweep(
     elif slo or min_tool_accuracy is not None:
         raise BenchError("--slo / --min-tool-accuracy: only with --find-max-load "
                          "(plain sweeps report every point)")  # fmt: skip
-    params = {
-        "model": models[0], "evalset": evalset, "agent": agent, "results_dir": results_dir,
-        "run_id": None, "users": str(int(loads[0])) if axis == "users" else "1",
-        "spawn_rate": spawn_rate, "duration": step_duration, "sessions": None,
-        "session_rate": str(loads[0]) if axis == "session_rate" else None,
-        "step_duration": None, "slo": slo, "metrics_interval": "1s", "arrival": arrival,
-        "max_sessions_in_flight": None, "processes": processes, "think_time": think_time,
-        "seed": seed, "warmup": warmup, "trials": 1, "stream": stream,
-        "request_timeout": request_timeout, "web": False, "web_port": constants.DEFAULT_WEB_PORT,
-        "web_host": constants.LOOPBACK_HOST, "catalog": catalog, "tool_parser": tool_parser,
-        "chat_template": chat_template, "vllm_python": vllm_python, "port": None,
-        "health_timeout_s": health_timeout_s, "gpus": gpus, "tensor_parallel_size": None,
-        "pipeline_parallel_size": None, "data_parallel_size": None,
-        "gpu_memory_utilization": None, "max_model_len": None, "max_num_seqs": None,
-        "max_num_batched_tokens": None, "enable_prefix_caching": None, "kv_cache_dtype": None,
-        "quantization": None, "dtype": None, "enforce_eager": None, "speculative_config": None,
-        "engine_arg": None, "endpoint": endpoint, "api_key_env": api_key_env, "header": header,
-        "gcloud_identity_token": False,
-    }  # fmt: skip
-    base = build_run_config(params, passthrough=[*fixed, *ctx.args])
-    if endpoint and axes:
+    if flags.get("endpoint") and axes:
         raise BenchError("--endpoint: a running server's engine flags cannot be swept")
+    # The base of every point: the first model and load; each point sets its own.
+    first_load = (
+        {"users": int(loads[0])} if axis == "users" else {"users": 1, "session_rate": loads[0]}
+    )
+    base = RunConfig.from_cli({**flags, **first_load, "model": models[0], "duration": step_s,
+                               "slo": slo}, passthrough=[*fixed, *ctx.args])  # fmt: skip
+    results_dir = base.results_dir
     sweep_id = sweep_id or make_sweep_id()
     plan = plan_sweep(sweep_id, models, axes, axis, loads, step_duration_s=step_s,  # type: ignore[arg-type]
-                      repeats=trials, endpoint_attached=bool(endpoint),
+                      repeats=trials, endpoint_attached=bool(base.server.endpoint),
                       find_max_load=search)  # fmt: skip
     sweep_dir = results_dir / sweep_id
     if dry_run:
@@ -213,6 +171,8 @@ def sweep(
         fixed_flags = " ".join(base.server.engine.extra_args)
         console.print(f"fixed vLLM flags: {fixed_flags or 'none'}", markup=False)
         return
+    from bench.runner.sweep_folder import save_or_check_plan
+
     save_or_check_plan(sweep_dir, plan, resume)
     if check is not None and search is not None:
         _search(plan, base, sweep_dir, check, search)
@@ -221,7 +181,7 @@ def sweep(
 
 
 def _print_plan(plan: Any, sweep_dir: Path, search: dict[str, Any] | None) -> None:
-    from bench.sweep import describe_plan
+    from bench.runner.sweep_folder import describe_plan
 
     for line in describe_plan(plan, sweep_dir):
         console.print(line, markup=False)
@@ -235,7 +195,8 @@ def _print_plan(plan: Any, sweep_dir: Path, search: dict[str, Any] | None) -> No
 
 
 def _sweep(plan: Any, base: Any, sweep_dir: Path) -> None:
-    from bench.sweep import SweepProgress, format_duration, run_sweep
+    from bench.runner.sweep import SweepProgress, run_sweep
+    from bench.runner.sweep_plan import format_duration
 
     def show(p: SweepProgress) -> None:
         now = f"running {p.current}" if p.current else "finished"
@@ -248,11 +209,11 @@ def _sweep(plan: Any, base: Any, sweep_dir: Path) -> None:
     console.print(f"sweep summary: {result.summary_path or '(no finished point)'} "
                   f"({len(result.rows)}/{len(plan.points)} points, "
                   f"{time.monotonic() - started:.0f} s)", markup=False)  # fmt: skip
-    _exit(result.status, result.message, result.exit_signal, sweep_dir, plan.sweep_id)
+    _exit(result.status, result.message, result.exit_code, plan.sweep_id)
 
 
 def _search(plan: Any, base: Any, sweep_dir: Path, check: Any, search: dict[str, Any]) -> None:
-    from bench.sla import PROBES_FILE, SLA_SUMMARY_FILE, run_max_load_search
+    from bench.runner.sla import run_max_load_search
 
     def show(row: dict[str, Any]) -> None:
         verdict = "PASS" if row["passed"] else "FAIL"
@@ -266,8 +227,9 @@ def _search(plan: Any, base: Any, sweep_dir: Path, check: Any, search: dict[str,
         console.print(f"{answer['combo_id']}: {answer['outcome']} "
                       f"(p{check.percentile} SLOs {check.slo}, {check.accuracy_metric} >= "
                       f"{check.min_tool_accuracy}) after {answer['probes']} probes", markup=False)  # fmt: skip
-    console.print(f"probes: {sweep_dir / PROBES_FILE}; answers: {sweep_dir / SLA_SUMMARY_FILE}")
-    _exit(result.status, result.message, result.exit_signal, sweep_dir, plan.sweep_id)
+    folder = RunDir(sweep_dir)
+    console.print(f"probes: {folder.sla_probes}; answers: {folder.sla_summary}")
+    _exit(result.status, result.message, result.exit_code, plan.sweep_id)
 
 
 def _print_rows(rows: list[dict[str, Any]], plan: Any) -> None:
@@ -292,9 +254,9 @@ def _cell(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def _exit(status: str, message: str, signal_text: str, sweep_dir: Path, sweep_id: str) -> None:
-    if status == "completed":
+def _exit(status: RunStatus, message: str, code: int, sweep_id: str) -> None:
+    if status is RunStatus.COMPLETED:
         return
     print(f"error ({status}): {message}", file=sys.stderr)
     print(f"continue with the same command plus --resume --sweep-id {sweep_id}", file=sys.stderr)
-    raise typer.Exit(143 if "SIGTERM" in signal_text else 130 if status == "interrupted" else 1)
+    raise typer.Exit(code)

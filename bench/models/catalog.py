@@ -19,8 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bench.config import read_toml
 from bench.errors import BenchError
+from bench.schemas.flags import read_toml
 from bench.schemas.settings import settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"

@@ -64,7 +64,7 @@ class Manifest(BaseModel):
     sweep_combo: str | None = None
     sweep_load: float | None = None
     prefix_cache_reset: str | None = None
-    engine_flags_swept: dict[str, Any] | None = None
+    engine_flags_swept: dict[str, str] = Field(default_factory=dict)
 
 
 def write_manifest(run_dir: RunDir, manifest: Manifest) -> None:

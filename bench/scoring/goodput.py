@@ -11,32 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from bench.errors import BenchError
-
-SLO_KEYS = ("ttft_ms", "tpot_ms", "turn_ms", "session_ms")
-
-
-def parse_slo(text: str | None) -> dict[str, float]:
-    if not text:
-        return {}
-    slo: dict[str, float] = {}
-    for part in text.split(","):
-        key, sep, value = part.partition("=")
-        key = key.strip()
-        if not sep or key not in SLO_KEYS:
-            raise BenchError(
-                f"--slo: '{part.strip()}' is not one of {', '.join(k + '=MS' for k in SLO_KEYS)}"
-            )
-        try:
-            number = float(value)
-        except ValueError:
-            raise BenchError(
-                f"--slo: {key} needs a number of milliseconds, got '{value}'"
-            ) from None
-        if number <= 0:
-            raise BenchError(f"--slo: {key} must be positive")
-        slo[key] = number
-    return slo
+from bench.schemas.flags import SLO_KEYS, parse_slo  # noqa: F401 (their home moved)
 
 
 def _le(value: float | None, limit: float | None) -> bool:

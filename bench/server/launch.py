@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 
 from bench import constants
-from bench.config import EngineFlags, ServerConfig
 from bench.errors import BenchError
 from bench.models.catalog import ModelEntry, load_catalog, resolve_model
+from bench.schemas.config import EngineFlags, ServerConfig
 from bench.server.argv import build_vllm_argv, effective_engine_flags, vllm_env
 from bench.server.environment import GpuInfo, detect_gpus, find_vllm_python
 from bench.server.process import Endpoint, ServerProcess, check_port_free, free_port

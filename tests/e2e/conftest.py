@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.config import ServerConfig
 from bench.errors import BenchError
+from bench.schemas.config import ServerConfig
 from bench.server.environment import find_vllm_python
 from bench.server.launch import serving
 from bench.server.process import Endpoint

@@ -12,7 +12,7 @@ import httpx
 import psutil
 import pytest
 
-from bench.config import ServerConfig
+from bench.schemas.config import ServerConfig
 from bench.server.launch import serving
 from bench.server.probe import probe_tool_call
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.errors import BenchError
-from bench.sla import MaxLoadSearch, SloCheck, load_key, replay
+from bench.runner.sla_search import MaxLoadSearch, SloCheck, load_key, replay
 
 
 def run_search(search: MaxLoadSearch, limit: float) -> list[float]:

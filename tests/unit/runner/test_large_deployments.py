@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bench.cli.options import build_server_config
 from bench.models.catalog import BUILTIN_MODELS
+from bench.runner.sweep_plan import parse_engine_axes, plan_sweep
+from bench.schemas.run_flags import server_config_from_flags
 from bench.server.argv import build_vllm_argv, effective_engine_flags
-from bench.sweep import parse_engine_axes, plan_sweep
 
 QWEN = BUILTIN_MODELS["qwen2.5-7b-instruct"]
 
 
 def server_argv(passthrough: list[str], **values) -> list[str]:
-    base = {"model": "m", "engine_arg": None, "gpus": None, "header": None}
-    cfg = build_server_config(passthrough=passthrough, **{**base, **values})
+    cfg = server_config_from_flags({"model": "m", **values}, passthrough)
     engine = effective_engine_flags(cfg.engine, cfg.gpus, on_gpu=True, env={})
     return build_vllm_argv("/py", QWEN, QWEN.hf_id or "/m", engine, host="127.0.0.1", port=8000)
 
@@ -64,11 +63,11 @@ def test_parallel_flags_can_be_swept() -> None:
 @pytest.mark.gpu
 def test_eight_gpus_split_into_tensor_and_pipeline_parallel() -> None:
     """On a machine with 8 GPUs: --gpus 0-7 with pipeline parallel 2 gives tensor parallel 4."""
-    from bench.config import ServerConfig
+    from bench.schemas.config import ServerConfig
     from bench.server.launch import plan_server
 
-    cfg = build_server_config(passthrough=[], model="tiny", engine_arg=None, header=None,
-                              gpus="0,1,2,3,4,5,6,7", pipeline_parallel_size=2)  # fmt: skip
+    cfg = server_config_from_flags({"model": "tiny", "gpus": "0,1,2,3,4,5,6,7",
+                                    "pipeline_parallel_size": 2}, [])  # fmt: skip
     assert isinstance(cfg, ServerConfig)
     argv = plan_server(cfg).argv
     assert after(argv, "--tensor-parallel-size") == "4"

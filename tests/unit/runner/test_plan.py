@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from bench.config import LoadConfig, RunConfig
 from bench.errors import BenchError
-from bench.sweep import (
-    EngineAxis,
-    combo_config,
+from bench.runner.sweep_folder import (
     describe_plan,
     finished_points,
-    load_for,
     next_run_id,
-    parse_engine_axes,
-    plan_sweep,
     save_or_check_plan,
-    typed,
     write_sweep_summary,
 )
+from bench.runner.sweep_plan import (
+    EngineAxis,
+    combo_config,
+    load_for,
+    parse_engine_axes,
+    plan_sweep,
+    typed,
+)
+from bench.schemas.config import LoadConfig, RunConfig
+from bench.schemas.manifest import Manifest, write_manifest
+from bench.schemas.run_dir import RunDir
+from bench.schemas.status import RunStatus
 
 
 def _plan(**kw):
@@ -82,8 +86,8 @@ def test_point_load_and_combo_config(tmp_path: Path) -> None:
 def _fake_point(sweep_dir: Path, run: str, step: str, pid: str, status: str, **summary) -> Path:
     d = sweep_dir / run / step
     d.mkdir(parents=True)
-    (d / "manifest.json").write_text(json.dumps({"sweep_point": pid, "status": status,
-                                                 "prefix_cache_reset": "ok"}))  # fmt: skip
+    write_manifest(RunDir(d), Manifest(run_id=f"{run}/{step}", sweep_point=pid,
+                                       status=RunStatus(status), prefix_cache_reset="ok"))  # fmt: skip
     import pyarrow as pa
 
     pq.write_table(pa.Table.from_pylist([{"sessions": 3, "turn_p90_ms": 100.0, **summary}]),

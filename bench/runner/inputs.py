@@ -1,0 +1,72 @@
+"""Everything that can be wrong with the input, checked before anything starts.
+
+The server plan (model, vLLM environment, GPUs, port, argv) is made here once; the server
+session launches exactly this plan, so the recorded argv is the launched one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.agent.model_override import load_root_agent, tool_names
+from bench.evalset import LoadedEvalSet, load_evalset
+from bench.load import webui
+from bench.schemas.config import RunConfig
+from bench.schemas.errors import BenchError
+from bench.server.environment import detect_gpus, vllm_version
+from bench.server.launch import ServerPlan, plan_server
+from bench.server.process import check_port_free
+
+
+@dataclass
+class RunInputs:
+    evalset: LoadedEvalSet
+    agent_dir: Path
+    plan: ServerPlan | None  # None: attach to --endpoint
+    known_tools: list[str]
+    plan_info: dict[str, Any] = field(default_factory=dict)  # provenance of the server
+
+
+def check_inputs(cfg: RunConfig) -> RunInputs:
+    evalset = load_evalset(cfg.evalset)
+    agent_dir = resolve_agent_dir(cfg, evalset)
+    plan = None if cfg.server.endpoint else plan_server(cfg.server)  # model, vLLM env, GPUs, port
+    if cfg.load.web:
+        webui.check_web_host(cfg.load.web_host)
+        check_port_free(cfg.load.web_port, cfg.load.web_host, what="--web-port")
+    known_tools = sorted(tool_names(load_root_agent(agent_dir)))  # also proves the agent imports
+    return RunInputs(evalset, agent_dir, plan, known_tools, plan_info(cfg, plan))
+
+
+def plan_info(cfg: RunConfig, plan: ServerPlan | None) -> dict[str, Any]:
+    info: dict[str, Any] = {"endpoint_attached": bool(cfg.server.endpoint)}
+    if plan is None:
+        info["gpus"] = [g.__dict__ for g in detect_gpus()]
+        info["weight_bytes"] = None
+        return info
+    info.update(
+        served_model_name=plan.entry.served_model_name,
+        model_source=plan.entry.hf_id or f"builder:{plan.entry.builder}",
+        tool_parser=plan.entry.tool_parser,
+        vllm_argv=plan.argv[3:],  # without the interpreter; holds no secret
+        vllm_version=vllm_version(plan.python),
+        gpus=[g.__dict__ for g in plan.gpus],
+        engine_flags=plan.engine.model_dump(mode="json", exclude_none=True),
+        weight_bytes=plan.entry.weight_bytes,
+    )
+    return info
+
+
+def resolve_agent_dir(cfg: RunConfig, evalset: LoadedEvalSet) -> Path:
+    agent_dir = cfg.agent or evalset.agent_dir
+    if agent_dir is None:
+        raise BenchError(
+            f"--agent: no agent folder found beside {evalset.files[0]}; give --agent DIR"
+        )
+    if not agent_dir.is_dir():
+        raise BenchError(f"--agent: {agent_dir} is not a folder")
+    if not (agent_dir / "agent.py").exists() and not (agent_dir / "__init__.py").exists():
+        raise BenchError(f"--agent: {agent_dir} has no agent.py or __init__.py exposing root_agent")
+    return agent_dir.resolve()

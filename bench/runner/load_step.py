@@ -1,0 +1,154 @@
+"""One load step: the Locust child against a ready endpoint, watched by the stop rules.
+
+locust = start_locust(cfg, load, step_dir, run_id, agent_dir, endpoint)
+every tick: gather a Tick (records counted incrementally, disk, server, Locust, signal)
+            -> first_stop(rules, tick) -> stop Locust -> StepResult
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import constants
+from bench.load import distributed, webui
+from bench.load.process import LocustProcess
+from bench.load.spec import LoadSpec
+from bench.runner.record_counter import RecordCounter
+from bench.runner.signals import pending_signal
+from bench.runner.stop_rules import Stop, StopRule, Tick, first_stop, stop_rules
+from bench.schemas.config import LoadConfig, RunConfig
+from bench.schemas.run_dir import RunDir
+from bench.schemas.settings import EXTRA_HEADERS_ENV
+from bench.schemas.status import RunStatus
+from bench.server.process import Endpoint, ServerProcess
+
+LOAD_STOP_GRACE_S = 10.0  # per stop signal (SIGINT, then SIGTERM) before SIGKILL
+TICK_S = 0.5
+
+
+@dataclass
+class Progress:
+    elapsed_s: float
+    duration_s: float | None
+    sessions: int
+    sessions_target: int | None
+    turns: int
+    phase: str
+
+
+@dataclass
+class StepResult:
+    """How one load step ended; `summary` is filled once its tables are built."""
+
+    run_dir: RunDir
+    load: LoadConfig
+    status: RunStatus
+    message: str = ""
+    signum: int | None = None  # the signal that stopped it
+    summary: dict[str, Any] | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    bad_lines: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is RunStatus.COMPLETED
+
+
+def start_locust(
+    cfg: RunConfig, load: LoadConfig, step_dir: RunDir, run_id: str, agent_dir: Path,
+    endpoint: Endpoint,
+) -> LocustProcess:  # fmt: skip
+    spec = LoadSpec(
+        run_id=run_id,
+        run_dir=step_dir.path.resolve(),
+        evalset=cfg.evalset,
+        agent_dir=agent_dir,
+        api_base=endpoint.api_base,
+        served_model_name=endpoint.served_model_name,
+        stream=load.stream,
+        think_time_s=load.think_time_s,
+        seed=load.seed,
+        trials=load.trials,
+        warmup_sessions_per_process=load.warmup_sessions,
+        warmup_s=load.warmup_s,
+        max_sessions=load.sessions,
+        session_rate=load.session_rate,
+        arrival=load.arrival,
+        request_timeout_s=load.request_timeout_s,
+        extra_headers_env=EXTRA_HEADERS_ENV if endpoint.headers else None,
+    )
+    locust = LocustProcess(
+        spec,
+        users=load.users_effective,
+        spawn_rate=load.spawn_rate,
+        duration_s=load.duration_s,
+        processes=1 if load.master else load.processes,
+        web=load.web,
+        web_host=load.web_host,
+        web_port=load.web_port,
+        # the login's user and password travel in the environment (webui.WEB_AUTH_ENV)
+        extra_args=(["--web-login"] if load.web and webui.web_auth_configured() else [])
+        + distributed.master_args(load),
+        api_key=endpoint.api_key or "",
+        extra_env={EXTRA_HEADERS_ENV: json.dumps(endpoint.headers)} if endpoint.headers else {},
+    )
+    locust.start()
+    return locust
+
+
+def run_load_step(
+    cfg: RunConfig, load: LoadConfig, step_dir: RunDir, run_id: str, agent_dir: Path,
+    endpoint: Endpoint, server: ServerProcess | None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> StepResult:  # fmt: skip
+    """Drive the load until a stop rule says so; Locust is stopped whatever happens."""
+    locust = start_locust(cfg, load, step_dir, run_id, agent_dir, endpoint)
+    rules = stop_rules(sessions=load.sessions, duration_s=load.duration_s, web=load.web,
+                       stop_timeout_s=locust.stop_timeout_s,
+                       extra_allowance_s=distributed.master_allowance_s(load),
+                       min_free_bytes=constants.MIN_FREE_BYTES)  # fmt: skip
+    try:
+        stop = _watch(locust, rules, step_dir, server, load, on_progress)
+    finally:
+        locust.stop(grace_s=LOAD_STOP_GRACE_S)
+    return StepResult(step_dir, load, stop.status, stop.message, stop.signum)
+
+
+def _watch(
+    locust: LocustProcess, rules: list[StopRule], step_dir: RunDir, server: ServerProcess | None,
+    load: LoadConfig, on_progress: Callable[[Progress], None] | None,
+) -> Stop:  # fmt: skip
+    sessions = RecordCounter(step_dir, "sessions")  # measured: warm-up sessions take no ticket
+    turns = RecordCounter(step_dir, "turns")
+    started = time.monotonic()
+    load_started: float | None = None  # when the first record appeared
+    while True:
+        now = time.monotonic()
+        if load_started is None and step_dir.any_raw():
+            load_started = now
+        tick = Tick(
+            run_dir=step_dir,
+            since_start_s=now - started,
+            elapsed_s=now - (load_started or started),
+            load_started=load_started is not None,
+            sessions=sessions.update(),
+            turns=turns.update(),
+            disk_free_bytes=shutil.disk_usage(step_dir.path).free,
+            server_alive=server is None or server.alive(),
+            server_code=server.proc.poll() if server is not None and server.proc else None,
+            locust_code=locust.poll(),
+            signum=pending_signal(),
+        )
+        if on_progress:
+            on_progress(Progress(tick.elapsed_s, load.duration_s, tick.sessions, load.sessions,
+                                 tick.turns, "load"))  # fmt: skip
+        stop = first_stop(rules, tick)
+        if stop is not None:
+            return stop
+        time.sleep(TICK_S)

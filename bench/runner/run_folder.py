@@ -1,0 +1,122 @@
+"""The run folder: created before anything starts, with the resolved config and a manifest
+that says `running`; load steps get folders of their own (`step-NN-users-8/`)."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from bench import constants
+from bench.results.provenance import host_info
+from bench.runner.inputs import RunInputs
+from bench.schemas.config import LoadConfig, RunConfig
+from bench.schemas.errors import BenchError
+from bench.schemas.manifest import (
+    Manifest,
+    SkippedCase,
+    SummaryInfo,
+    read_manifest,
+    write_manifest,
+)
+from bench.schemas.run_dir import RunDir
+
+
+def make_run_id(cfg: RunConfig, eval_set_id: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    model = Path(cfg.server.model).name.replace("/", "_")
+    return f"{stamp}-{model}-{eval_set_id}-{secrets.token_hex(2)}"
+
+
+def prepare_run_dir(results_dir: Path, run_id: str) -> RunDir:
+    """Create the run folder, or fail with one line before anything starts."""
+    run_dir = RunDir(results_dir / run_id)
+    try:
+        run_dir.raw.mkdir(parents=True, exist_ok=False)
+        probe = run_dir.path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except FileExistsError:
+        raise BenchError(f"--run-id: {run_dir} already exists") from None
+    except OSError as exc:
+        raise BenchError(f"--results-dir: cannot write to {results_dir} ({exc.strerror})") from None
+    free = shutil.disk_usage(run_dir.path).free
+    if free < constants.MIN_FREE_BYTES:
+        raise BenchError(f"--results-dir: {results_dir} is full ({free // 1024} KiB free)")
+    return run_dir
+
+
+def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
+    """The folder, config.resolved.toml and a `running` manifest with the provenance."""
+    evalset = inputs.evalset
+    run_dir = prepare_run_dir(cfg.results_dir, cfg.run_id or make_run_id(cfg, evalset.eval_set_id))
+    run_dir.config.write_text(
+        tomli_w.dumps(_toml_safe(cfg.model_dump(mode="json", exclude_none=True)))
+    )
+    info = inputs.plan_info
+    provenance = {
+        **host_info(),
+        **info,
+        "model": cfg.server.model,
+        "eval_set_id": evalset.eval_set_id,
+        "eval_set_files": [str(f) for f in evalset.files],
+        "eval_set_sha256": evalset.content_sha256,
+        "load": cfg.load.model_dump(mode="json"),
+    }
+    manifest = Manifest(
+        run_id=run_dir.path.name,
+        started_at=datetime.now(UTC).isoformat(),
+        provenance=provenance,
+        criteria=evalset.criteria,
+        slo=cfg.slo,
+        known_tools=inputs.known_tools,
+        tool_parser=info.get("tool_parser") or cfg.server.tool_parser,
+        skipped_cases=[
+            SkippedCase(case_id=c, reason=r) for c, r in getattr(evalset, "skipped", [])
+        ],
+        summary_info=SummaryInfo(
+            model=cfg.server.model,
+            served_model_name=info.get("served_model_name"),
+            eval_set_id=evalset.eval_set_id,
+            users=cfg.load.users_effective,
+            session_rate=cfg.load.session_rate,
+            processes=cfg.load.processes,
+            stream=cfg.load.stream,
+            trials=cfg.load.trials,
+        ),
+    )
+    write_manifest(run_dir, manifest)
+    return run_dir
+
+
+def create_step_folder(run_dir: RunDir, index: int, load: LoadConfig, **fields: Any) -> RunDir:
+    """`step-NN-<load>/`: a run folder of its own whose manifest starts as the parent's."""
+    step_dir = run_dir.step(index, load.step_label())
+    step_dir.raw.mkdir(parents=True)
+    parent = read_manifest(run_dir)
+    info = parent.summary_info.model_copy(
+        update={"users": load.users_effective, "session_rate": load.session_rate}
+    )
+    manifest = parent.model_copy(
+        update={
+            "run_id": f"{parent.run_id}/{step_dir.path.name}",
+            "step": index,
+            "summary_info": info,
+            **fields,
+        }  # fmt: skip
+    )
+    write_manifest(step_dir, Manifest.model_validate(manifest.model_dump()))
+    return step_dir
+
+
+def _toml_safe(value: Any) -> Any:
+    """TOML has no null: drop None values recursively."""
+    if isinstance(value, dict):
+        return {k: _toml_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_toml_safe(v) for v in value if v is not None]
+    return value

@@ -1,0 +1,204 @@
+"""A sweep's plan: models x engine-flag combinations (one server lifetime each) x loads.
+
+    parse_engine_axes(["max-num-seqs=8,16"])  -> swept axes and fixed flags
+    plan_sweep(sweep_id, models, axes, "users", [1, 4], step_duration_s=60) -> SweepPlan
+    combo_config(base, combo, ...) / load_for(base.load, axis, value, duration)
+
+Pure: nothing here starts a process or reads a folder (`sweep_folder` does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bench.schemas.config import LoadConfig, RunConfig
+from bench.schemas.errors import BenchError
+from bench.schemas.flags import parse_engine_arg
+
+# Rough costs for the time-left estimate until real ones are measured.
+SERVER_START_ESTIMATE_S = 30.0
+POINT_OVERHEAD_ESTIMATE_S = 10.0  # Locust start and stop, tables
+
+LoadAxis = Literal["users", "session_rate"]
+
+
+@dataclass(frozen=True)
+class EngineAxis:
+    """One swept vLLM flag: `max-num-seqs=32,64,128` -> name max-num-seqs, three values."""
+
+    name: str
+    values: tuple[str, ...]
+
+    @property
+    def column(self) -> str:
+        return self.name.replace("-", "_")
+
+
+def parse_engine_axes(args: list[str]) -> tuple[list[EngineAxis], list[str]]:
+    """`--engine-arg` values -> swept axes (a comma list) and fixed vLLM flags (one value)."""
+    axes: list[EngineAxis] = []
+    fixed: list[str] = []
+    for text in args:
+        key, sep, value = text.partition("=")
+        key = key.strip().lstrip("-").replace("_", "-")
+        values = tuple(v.strip() for v in value.split(",")) if sep else ()
+        if sep and len(values) > 1:
+            if not key or any(not v for v in values):
+                raise BenchError(f"--engine-arg: '{text}' is not KEY=V1,V2,...")
+            if any(a.name == key for a in axes):
+                raise BenchError(f"--engine-arg: {key} is swept twice")
+            axes.append(EngineAxis(key, values))
+        else:
+            fixed += parse_engine_arg(text)
+    return axes, fixed
+
+
+def typed(value: str) -> Any:
+    """A flag value as a column value: true/false -> bool, numbers -> int/float, else text."""
+    low = value.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        with contextlib.suppress(ValueError):
+            return kind(value)
+    return value
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")[:60] or "x"
+
+
+class Combo(BaseModel):
+    """One server lifetime: a model and one value per swept engine flag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    combo_id: str
+    model: str
+    flags: dict[str, str]  # flag name (dashes) -> value as given
+
+    def engine_args(self) -> list[str]:
+        return [a for k, v in self.flags.items() for a in parse_engine_arg(f"{k}={v}")]
+
+
+class Point(BaseModel):
+    """One load step of one combination, repeated `repeat` times (0-based)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    point_id: str
+    combo_id: str
+    load: float  # users (an integer) or sessions/s
+    repeat: int = 0
+
+
+class SweepPlan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sweep_id: str
+    load_axis: LoadAxis
+    step_duration_s: float
+    axes: list[dict[str, Any]]  # [{"name": ..., "values": [...]}]
+    combos: list[Combo]
+    points: list[Point]  # empty when the loads are searched (`--find-max-load`)
+    endpoint_attached: bool = False
+    find_max_load: dict[str, Any] | None = None  # the search settings (bench.sla)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What must match for `--resume` to continue this sweep."""
+        return self.model_dump(mode="json", include={"load_axis", "step_duration_s", "axes",
+                                                     "combos", "points", "find_max_load"})  # fmt: skip
+
+    def points_of(self, combo_id: str) -> list[Point]:
+        return [p for p in self.points if p.combo_id == combo_id]
+
+    def estimate_s(self, n_points: int, n_servers: int) -> float:
+        start = 0.0 if self.endpoint_attached else SERVER_START_ESTIMATE_S
+        return n_points * (self.step_duration_s + POINT_OVERHEAD_ESTIMATE_S) + n_servers * start
+
+
+def plan_sweep(
+    sweep_id: str,
+    models: list[str],
+    axes: list[EngineAxis],
+    load_axis: LoadAxis,
+    loads: list[float],
+    *,
+    step_duration_s: float,
+    repeats: int = 1,
+    endpoint_attached: bool = False,
+    find_max_load: dict[str, Any] | None = None,
+) -> SweepPlan:
+    """The Cartesian product models x axes (combinations) x loads x repeats (points)."""
+    if not models:
+        raise BenchError("--model: give at least one model")
+    if len(set(models)) != len(models):
+        raise BenchError("--model: a model is given twice")
+    if repeats < 1:
+        raise BenchError("--trials: must be at least 1")
+    combos: list[Combo] = []
+    for model in models:
+        for values in itertools.product(*(a.values for a in axes)):
+            flags = {a.name: v for a, v in zip(axes, values, strict=True)}
+            parts = [f"c{len(combos):02d}", _slug(Path(model).name)]
+            parts += [_slug(f"{k}-{v}") for k, v in flags.items()]
+            combos.append(Combo(combo_id="-".join(parts), model=model, flags=flags))
+    points: list[Point] = []
+    if find_max_load is None:
+        for combo in combos:
+            for load in loads:
+                for repeat in range(repeats):
+                    label = f"{load:g}" + (f"-r{repeat}" if repeats > 1 else "")
+                    pid = f"{combo.combo_id}/{load_axis}-{label}"
+                    points.append(Point(point_id=pid, combo_id=combo.combo_id, load=load,
+                                        repeat=repeat))  # fmt: skip
+    return SweepPlan(
+        sweep_id=sweep_id,
+        load_axis=load_axis,
+        step_duration_s=step_duration_s,
+        axes=[{"name": a.name, "values": list(a.values)} for a in axes],
+        combos=combos,
+        points=points,
+        endpoint_attached=endpoint_attached,
+        find_max_load=find_max_load,
+    )
+
+
+def load_for(base: LoadConfig, axis: LoadAxis, value: float, duration_s: float) -> LoadConfig:
+    """The LoadConfig of one point: the base load shape at this users count or session rate."""
+    update: dict[str, Any] = {"user_steps": None, "rate_steps": None, "step_duration_s": None,
+                              "sessions": None, "duration_s": duration_s}  # fmt: skip
+    if axis == "users":
+        update["users"] = int(value)
+    else:
+        update["session_rate"] = float(value)
+    return base.model_copy(update=update)
+
+
+def combo_config(base: RunConfig, combo: Combo, sweep_dir: Path, run_id: str) -> RunConfig:
+    engine = base.server.engine.model_copy(
+        update={"extra_args": [*base.server.engine.extra_args, *combo.engine_args()]}
+    )
+    server = base.server.model_copy(update={"model": combo.model, "engine": engine})
+    return base.model_copy(update={"server": server, "results_dir": sweep_dir, "run_id": run_id})
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def make_sweep_id() -> str:
+    return "sweep-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

@@ -1,0 +1,47 @@
+"""Parquet from the raw records: of a flat run, or of each step with the parent's summary one
+row per step. A step whose tables were already built (the SLA search's probes) is not rebuilt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.results.build import build_results
+from bench.results.writer import write_table
+from bench.runner.load_step import StepResult
+from bench.schemas.manifest import read_manifest
+from bench.schemas.run_dir import RunDir
+from bench.schemas.tables import TABLES, to_table
+
+
+@dataclass
+class Built:
+    counts: dict[str, int] = field(default_factory=dict)
+    bad_lines: int = 0
+    summary: dict[str, Any] = field(default_factory=dict)
+    step_summaries: list[dict[str, Any]] = field(default_factory=list)
+
+
+def build_step(step: StepResult) -> dict[str, Any]:
+    """The step's tables (once); its summary row."""
+    if step.summary is None:
+        built = build_results(step.run_dir.path)
+        step.summary, step.counts, step.bad_lines = (
+            dict(built.summary),
+            built.counts,
+            built.bad_lines,
+        )
+    return step.summary
+
+
+def build_tables(run_dir: RunDir, steps: list[StepResult], stepped: bool) -> Built:
+    if not stepped:
+        built = build_results(run_dir.path)
+        return Built(built.counts, built.bad_lines, built.summary, [built.summary])
+    if not steps:
+        return Built()
+    summaries = [build_step(s) for s in steps]
+    provenance = read_manifest(run_dir).provenance
+    write_table(run_dir.summary, to_table(summaries, TABLES["summary"], "summary"), provenance)
+    counts = {k: sum(s.counts.get(k, 0) for s in steps) for k in steps[0].counts}
+    return Built(counts, sum(s.bad_lines for s in steps), summaries[-1], summaries)

@@ -1,0 +1,112 @@
+"""`bench run`'s flat flags (and a flat `--config` TOML file) -> one validated RunConfig.
+
+The command line names options flat (`--users`, `--max-num-seqs`, `--judge-model`); the config
+is nested (load, server.engine, judge). This module owns that mapping and the rules that tie
+flags of different sections together; the rules inside one section live on its model.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bench.schemas.config import EngineFlags, RunConfig, ServerConfig, config_error
+from bench.schemas.errors import BenchError
+from bench.schemas.flags import parse_engine_arg, read_toml
+
+SERVER_FLAGS = frozenset({"model", "catalog", "tool_parser", "chat_template", "vllm_python",
+                          "port", "health_timeout_s", "gpus", "endpoint", "api_key_env",
+                          "header", "gcloud_identity_token", "engine_arg"})  # fmt: skip
+ENGINE_FLAGS = frozenset(EngineFlags.model_fields) - {"extra_args"}
+# Flag -> LoadConfig field (durations carry the unit in the field name).
+LOAD_FLAGS = {"users": "users", "spawn_rate": "spawn_rate", "duration": "duration_s",
+              "sessions": "sessions", "session_rate": "session_rate",
+              "step_duration": "step_duration_s", "metrics_interval": "metrics_interval_s",
+              "arrival": "arrival", "max_sessions_in_flight": "max_sessions_in_flight",
+              "processes": "processes", "think_time": "think_time_s", "seed": "seed",
+              "warmup": "warmup_s", "trials": "trials", "stream": "stream",
+              "request_timeout": "request_timeout_s", "web": "web", "web_port": "web_port",
+              "web_host": "web_host", "master": "master", "expect_workers": "expect_workers",
+              "master_bind_host": "master_bind_host",
+              "master_bind_port": "master_bind_port"}  # fmt: skip
+TOP_FLAGS = frozenset({"evalset", "agent", "results_dir", "run_id", "slo"})
+JUDGE_FLAGS = {"judge_endpoint": "endpoint", "judge_model": "model",
+               "judge_api_key_env": "api_key_env", "judge_samples": "samples"}  # fmt: skip
+RUN_FLAGS = (SERVER_FLAGS | ENGINE_FLAGS | set(LOAD_FLAGS) | TOP_FLAGS | set(JUDGE_FLAGS)
+             | {"judge"})  # fmt: skip
+
+
+def load_flag_file(path: Path) -> dict[str, Any]:
+    """A `--config` file: the same option names as the command line (dashes or underscores)."""
+    values = {k.replace("-", "_"): v for k, v in read_toml(path, "--config").items()}
+    for key in values:
+        if key not in RUN_FLAGS:
+            raise BenchError(f"--config: {path}: unknown option '{key}'")
+    return values
+
+
+def merge_flags(
+    flags: dict[str, Any], config_file: Path | None, given: set[str] | None
+) -> dict[str, Any]:
+    """Values from the file fill every flag the command line did not set."""
+    if config_file is None:
+        return dict(flags)
+    explicit = set(flags) if given is None else given
+    from_file = load_flag_file(config_file)
+    return {**flags, **{k: v for k, v in from_file.items() if k not in explicit}}
+
+
+def server_config_from_flags(flags: dict[str, Any], passthrough: list[str]) -> ServerConfig:
+    """Server, engine and attach flags (None = not given) -> one ServerConfig."""
+    values = {k: v for k, v in flags.items() if v is not None}
+    unknown = set(values) - SERVER_FLAGS - ENGINE_FLAGS
+    if unknown:
+        raise BenchError(f"options: unknown server option '{sorted(unknown)[0]}'")
+    extra = [a for text in values.pop("engine_arg", None) or [] for a in parse_engine_arg(text)]
+    engine = {k: values.pop(k) for k in list(values) if k in ENGINE_FLAGS}
+    if "header" in values:
+        values["headers"] = list(values.pop("header"))
+    try:
+        return ServerConfig.model_validate(
+            {**values, "engine": {**engine, "extra_args": [*extra, *passthrough]}}
+        )
+    except ValidationError as exc:
+        raise config_error(exc) from None
+
+
+def run_config_from_flags(
+    flags: dict[str, Any],
+    *,
+    config_file: Path | None = None,
+    given: set[str] | None = None,
+    passthrough: list[str] | None = None,
+) -> RunConfig:
+    p = merge_flags(flags, config_file, given)
+    unknown = set(p) - RUN_FLAGS
+    if unknown:
+        raise BenchError(f"options: unknown option '{sorted(unknown)[0]}'")
+    server = server_config_from_flags(
+        {k: v for k, v in p.items() if k in SERVER_FLAGS or k in ENGINE_FLAGS}, passthrough or []
+    )
+    load = {LOAD_FLAGS[k]: v for k, v in p.items() if k in LOAD_FLAGS and v is not None}
+    top = {k: v for k, v in p.items() if k in TOP_FLAGS and v is not None}
+    try:
+        return RunConfig.model_validate({**top, "server": server, "load": load, "judge": _judge(p)})
+    except ValidationError as exc:
+        raise config_error(exc) from None
+
+
+def _judge(p: dict[str, Any]) -> dict[str, Any] | None:
+    """--judge-* options need --judge; a named key variable must be set."""
+    given = [f for f in ("judge_endpoint", "judge_model", "judge_api_key_env") if p.get(f)]
+    if not p.get("judge"):
+        if given:
+            raise BenchError(f"--{given[0].replace('_', '-')}: needs --judge")
+        return None
+    key_env = p.get("judge_api_key_env")
+    if key_env and not os.environ.get(key_env):
+        raise BenchError(f"--judge-api-key-env: environment variable {key_env} is not set")
+    return {JUDGE_FLAGS[k]: v for k, v in p.items() if k in JUDGE_FLAGS and v is not None}
