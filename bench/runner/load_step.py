@@ -30,6 +30,9 @@ from bench.server.process import Endpoint, ServerProcess
 
 LOAD_STOP_GRACE_S = 10.0  # per stop signal (SIGINT, then SIGTERM) before SIGKILL
 TICK_S = 0.5
+# The load has started when a user wrote a record; the /metrics scraper's file does not count
+# (its baseline is written before Locust even starts, and Locust's imports take a while).
+LOAD_TABLES = ("llm_calls", "turns", "sessions")
 
 
 @dataclass
@@ -127,10 +130,10 @@ def _watch(
     sessions = RecordCounter(step_dir, "sessions")  # measured: warm-up sessions take no ticket
     turns = RecordCounter(step_dir, "turns")
     started = time.monotonic()
-    load_started: float | None = None  # when the first record appeared
+    load_started: float | None = None  # when the first load record appeared
     while True:
         now = time.monotonic()
-        if load_started is None and step_dir.any_raw():
+        if load_started is None and any(step_dir.raw_files(t) for t in LOAD_TABLES):
             load_started = now
         tick = Tick(
             run_dir=step_dir,

@@ -131,7 +131,7 @@ def stop_rules(
     if sessions is not None:
         rules.append(SessionTarget(sessions))
     if not web:  # in the web UI a human starts and stops the test
-        rules.append(LoadNeverStarted())
+        rules.append(LoadNeverStarted(LOAD_START_TIMEOUT_S + extra_allowance_s))
         if duration_s is not None:
             deadline = duration_s + stop_timeout_s + LOAD_EXIT_DEADLINE_S + extra_allowance_s
             rules.append(LoadHung(deadline))

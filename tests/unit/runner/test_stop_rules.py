@@ -123,3 +123,33 @@ def test_exit_code_comes_from_the_signal(sig: signal.Signals, code: int) -> None
     assert dataclasses.replace(result, status=RunStatus.LOAD_FAILED).exit_code == 1
     assert dataclasses.replace(result, status=RunStatus.COMPLETED, signum=None).exit_code == 0
     assert signal.getsignal(sig) is not None  # handlers restored after the block
+
+
+class _FakeLocust:
+    """Runs for `ticks` polls, then exits 0."""
+
+    def __init__(self, ticks: int):
+        self.left = ticks
+
+    def poll(self) -> int | None:
+        self.left -= 1
+        return 0 if self.left < 0 else None
+
+
+@pytest.mark.parametrize(("tables", "expected"), [(["server_metrics"], RunStatus.COMPLETED),
+                                                  (["llm_calls"], RunStatus.LOAD_FAILED)])  # fmt: skip
+def test_load_starts_with_a_load_record_not_the_metrics_file(
+    tmp_path: Path, tables: list[str], expected: RunStatus
+) -> None:
+    """The /metrics baseline is on disk before Locust starts; only a user's record starts the
+    clock of the hung-load watchdog."""
+    from bench.runner.load_step import _watch
+    from bench.schemas.config import LoadConfig
+
+    run = RunDir(tmp_path)
+    run.raw.mkdir()
+    for table in tables:
+        run.raw_file(table, "x").write_text("{}\n")
+    rules = [locust_exited, LoadHung(deadline_s=0.0)]
+    stop = _watch(_FakeLocust(ticks=2), rules, run, None, LoadConfig(), None)  # type: ignore[arg-type]
+    assert stop.status is expected
