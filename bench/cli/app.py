@@ -42,7 +42,7 @@ class LazyCommand:
         module_name, attr = self.target.split(":")
         obj = getattr(importlib.import_module(module_name), attr)
         if isinstance(obj, typer.Typer):  # a group of subcommands (`bench models ...`)
-            command = typer.main.get_command(obj)
+            command = typer.main.get_group(obj)  # a group even with one subcommand
         else:
             single = typer.Typer()
             single.command(name, context_settings=self.context_settings or None)(obj)

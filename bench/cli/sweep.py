@@ -135,7 +135,14 @@ def sweep(
     warmup: Annotated[
         str | None, typer.Option(help="Warm-up span of each point.", rich_help_panel=LOAD)
     ] = None,  # fmt: skip
-    stream: Annotated[bool, typer.Option("--stream/--no-stream", rich_help_panel=LOAD)] = True,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream/--no-stream",
+            help="Stream responses (TTFT is real only when streaming).",
+            rich_help_panel=LOAD,
+        ),
+    ] = True,
     request_timeout: Annotated[
         str, typer.Option(help="Timeout of one LLM request.", rich_help_panel=LOAD)
     ] = "120s",  # fmt: skip
