@@ -41,6 +41,7 @@ class LazyCommand:
     def load(self, name: str) -> Command:
         module_name, attr = self.target.split(":")
         obj = getattr(importlib.import_module(module_name), attr)
+        command: Command
         if isinstance(obj, typer.Typer):  # a group of subcommands (`bench models ...`)
             command = typer.main.get_group(obj)  # a group even with one subcommand
         else:
