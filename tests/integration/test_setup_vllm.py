@@ -17,8 +17,11 @@ from bench.server.vllm_setup import STAMP, is_ready
 def _bench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bench", "setup-vllm", *args],
-        capture_output=True, text=True, timeout=300, env=env or dict(os.environ),
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env or dict(os.environ),
+    )
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:

@@ -93,8 +93,11 @@ def _bench_help(args: list[str], columns: int) -> str:
     env["COLUMNS"] = str(columns)
     done = subprocess.run(
         [sys.executable, "-m", "bench", *args, "--help"],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
