@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 from bench.cli.app import COMMANDS, app
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-# Flags the README names that belong to other tools: none today; add one with the tool's name.
-NOT_BENCH_FLAGS: dict[str, str] = {}
+# Flags the README names that belong to other tools, with the tool.
+NOT_BENCH_FLAGS = {"--wheel": "uv build"}
 # Libraries that cost seconds to import; a command imports them when it runs, not at start-up.
 HEAVY = ("google.adk", "litellm", "pandas", "pyarrow", "locust", "matplotlib")
 
