@@ -76,10 +76,19 @@ def test_wheel_installed_outside_the_checkout(tmp_path: Path) -> None:
     bench = str(venv / "bin" / "bench")
 
     # The installed package finds its eval sets in the wheel, and knows it is no checkout.
-    code = "import bench.constants as c; print(c.EVALSETS_DIR); print(c.CHECKOUT_ROOT)"
+    # So are the chat template and the report template, found beside their modules.
+    code = (
+        "import bench.constants as c, bench.models.catalog as m, bench.report as r\n"
+        "from pathlib import Path\n"
+        "print(c.EVALSETS_DIR, c.CHECKOUT_ROOT)\n"
+        "print(m.load_catalog()['gemma-3-4b-it'].chat_template_path())\n"
+        "print(Path(r.__file__).parent / 'templates' / 'report.html.j2')\n"
+    )
     where = _run([str(python), "-c", code], cwd=elsewhere, env=env).split()
     assert Path(where[0]).is_relative_to(venv) and where[0].endswith("bench/_evalsets"), where
     assert where[1] == "None"
+    for data_file in where[2:]:
+        assert Path(data_file).is_relative_to(venv) and Path(data_file).is_file(), data_file
 
     listed = _unboxed(_run([bench, "evalsets", "list"], cwd=elsewhere, env=env))
     shipped = _shipped_case_counts(CHECKOUT_ROOT)
