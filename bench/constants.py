@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 from bench.schemas.settings import SERVER_API_KEY_ENV, settings
@@ -10,10 +11,24 @@ from bench.schemas.settings import SERVER_API_KEY_ENV, settings
 # Bump when a Parquet table's columns change meaning or type; `bench compare` refuses to mix versions.
 SCHEMA_VERSION = 1
 
+# The folder that holds the `bench` package: the checkout, or site-packages for an installed wheel.
 REPO_ROOT = Path(__file__).resolve().parent.parent
-EVALSETS_DIR = REPO_ROOT / "evalsets"
+# The source checkout bench runs from (editable install), or None when installed from a wheel.
+CHECKOUT_ROOT: Path | None = REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() else None
+
+
+def _shipped_evalsets_dir() -> Path:
+    """The wheel carries the eval sets as package data (`bench/_evalsets`); a checkout has them
+    at the top level, where they stay so that users and ADK tools find them."""
+    packaged = Path(str(resources.files("bench") / "_evalsets"))
+    return packaged if packaged.is_dir() else REPO_ROOT / "evalsets"
+
+
+EVALSETS_DIR = _shipped_evalsets_dir()
 DEFAULT_RESULTS_DIR = Path("results")
+# The checkout's vLLM environment (scripts/setup.sh); `bench setup-vllm` makes one in the cache.
 DEFAULT_VLLM_VENV = REPO_ROOT / ".venv-vllm"
+CACHE_VLLM_VENV_NAME = "venv-vllm"
 
 
 def cache_dir() -> Path:

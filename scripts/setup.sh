@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Set up everything bench needs on this machine; safe to run again (a second run changes nothing).
+# Set up everything bench and its tests need on this machine; safe to run again (a second run is
+# quick and changes nothing):
 #   1. the bench environment (.venv) from the committed uv.lock, installing uv with pip when missing;
-#   2. the vLLM server environment (.venv-vllm), see scripts/setup_vllm.sh.
-# BENCH_SKIP_VLLM=1 skips step 2 (e.g. when BENCH_VLLM_PYTHON points at an existing vLLM).
+#   2. Debian's Chromium and its driver for the browser tests (web UI, report), with apt-get when
+#      running as root and they are missing; otherwise a one-line note (those tests then skip);
+#   3. the vLLM server environment (.venv-vllm), see scripts/setup_vllm.sh.
+# BENCH_SKIP_VLLM=1 skips step 3 (e.g. when BENCH_VLLM_PYTHON points at an existing vLLM).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -20,6 +23,16 @@ fi
 
 "${uv[@]}" sync --frozen --quiet
 echo "setup: bench environment ready ($root/.venv)"
+
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium and chromium-driver with apt-get (browser tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "setup: no chromium/chromedriver and not root with apt-get; browser tests will skip"
+  fi
+fi
 
 if [ "${BENCH_SKIP_VLLM:-0}" != 1 ] && [ -z "${BENCH_VLLM_PYTHON:-}" ]; then
   "$root/scripts/setup_vllm.sh"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from bench.server.process import ServerStartError
+if TYPE_CHECKING:  # the server code (httpx, psutil) is not needed to start the CLI
+    from bench.server.process import ServerStartError
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -39,7 +39,10 @@ def doctor(
         version = vllm_version(python)
         console.print(f"vLLM environment: {python} (vLLM {version or 'not importable'})")
         if not version:
-            problems.append("vLLM is not installed in that environment: run scripts/setup_vllm.sh")
+            problems.append(
+                "vLLM is not installed in that environment: "
+                f"run bench setup-vllm --venv {python.parent.parent}"
+            )
     except BenchError as exc:
         console.print(f"vLLM environment: missing ({exc})")
         problems.append(str(exc))

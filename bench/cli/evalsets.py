@@ -25,6 +25,10 @@ def _shown(path: str | Path) -> str:
         return str(path)
 
 
+def _name(path: str | Path) -> str:
+    return Path(path).name
+
+
 @app.command("validate")
 def validate(
     path: Annotated[str, typer.Argument(help="Eval file, folder of eval files, or shipped name.")],
@@ -77,16 +81,19 @@ def list_evalsets(
         if not p.exists():
             raise BenchError(f"{p} does not exist")
     table = Table("eval set", "format", "cases", "turns", "tool calls", "skipped", "agent")
-    for path in [*shipped_evalset_dirs(), *given]:
+    shipped = shipped_evalset_dirs()
+    for path in [*shipped, *given]:
         s = summarize(path)
+        # Shipped sets by the name --evalset takes (an installed wheel keeps them in site-packages).
+        shown = _shown if path not in shipped else _name
         table.add_row(
-            _shown(path),
+            shown(path),
             ", ".join(s.formats),
             str(s.cases),
             str(s.turns),
             str(s.tool_calls),
             str(s.skipped),
-            _shown(s.agent_dir) if s.agent_dir else "-",
+            shown(s.agent_dir) if s.agent_dir else "-",
         )
     console.print(table)
 

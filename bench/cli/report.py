@@ -20,7 +20,7 @@ def report(
             "-o",
             help="The HTML file (default: RUN/report.html for one run, ./report.html for several).",
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Only runs of this model.")] = None,
     evalset: Annotated[str | None, typer.Option(help="Only runs of this eval set id.")] = None,
     since: Annotated[
@@ -40,5 +40,7 @@ def report(
     found = find_runs(runs, model=model, evalset=evalset, since=since)
     result = write_report(found, out, seed=seed)
     console.print(f"report: {result.html_path}")
-    console.print(f"plots: {result.html_path.with_name(result.html_path.stem + '_plots')} "
-                  f"({len(result.png_paths)} PNG)")  # fmt: skip
+    console.print(
+        f"plots: {result.html_path.with_name(result.html_path.stem + '_plots')} "
+        f"({len(result.png_paths)} PNG)"
+    )

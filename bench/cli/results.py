@@ -27,5 +27,7 @@ def rebuild(
         raise BenchError(f"RUN: {run_dir} is not a folder")
     built = build_results(run_dir)
     print_summary(built.summary, built.counts)
-    console.print(f"rebuilt {', '.join(f'{k}: {v}' for k, v in built.counts.items())}"
-                  + (f"; skipped {built.bad_lines} truncated line(s)" if built.bad_lines else ""))  # fmt: skip
+    console.print(
+        f"rebuilt {', '.join(f'{k}: {v}' for k, v in built.counts.items())}"
+        + (f"; skipped {built.bad_lines} truncated line(s)" if built.bad_lines else "")
+    )

@@ -66,8 +66,12 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
             ("cases whose trajectory varies", _fmt(summary.get("trajectory_inconsistency_rate"), 3))
         )
     if summary.get("unparsed_rate") or summary.get("unknown_tool_calls"):
-        rows.append(("unparsed tool calls (rate) / unknown tools",
-                     f"{_fmt(summary.get('unparsed_rate'), 3)} / {summary.get('unknown_tool_calls')}"))  # fmt: skip
+        rows.append(
+            (
+                "unparsed tool calls (rate) / unknown tools",
+                f"{_fmt(summary.get('unparsed_rate'), 3)} / {summary.get('unknown_tool_calls')}",
+            )
+        )
     if summary.get("slo"):
         rows.append(
             (
@@ -75,11 +79,19 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
                 f"{_fmt(summary.get('goodput_sessions_per_s'), 2)}, {_fmt(summary.get('goodput_turns_per_s'), 2)}",
             )
         )
-        rows.append(("SLO attainment sessions / turns (%)",
-                     f"{_fmt(summary.get('slo_attainment_sessions_pct'))} / {_fmt(summary.get('slo_attainment_turns_pct'))}"))  # fmt: skip
+        rows.append(
+            (
+                "SLO attainment sessions / turns (%)",
+                f"{_fmt(summary.get('slo_attainment_sessions_pct'))} / {_fmt(summary.get('slo_attainment_turns_pct'))}",
+            )
+        )
     if summary.get("judge_model"):
-        rows.append((f"judge {summary['judge_model']}: final_response_match_v2 / rubric",
-                     f"{_fmt(summary.get('judge_final_response_match'), 3)} / {_fmt(summary.get('judge_rubric_score'), 3)}"))  # fmt: skip
+        rows.append(
+            (
+                f"judge {summary['judge_model']}: final_response_match_v2 / rubric",
+                f"{_fmt(summary.get('judge_final_response_match'), 3)} / {_fmt(summary.get('judge_rubric_score'), 3)}",
+            )
+        )
     if summary.get("skipped_cases"):
         rows.append(("cases skipped (conversation_scenario)", _fmt(summary.get("skipped_cases"))))
     if summary.get("server_requests") is not None:
@@ -101,11 +113,17 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
             ("preemptions / tool-parser invocations", f"{_fmt(summary.get('server_preemptions'), 0)} / {_fmt(summary.get('server_tool_parser_invocations'), 0)}"),
         ]  # fmt: skip
     if summary.get("client_cpu_mean_pct") is not None:
-        rows.append(("load process CPU mean (%) / loop lag p90 (ms)",
-                     f"{_fmt(summary.get('client_cpu_mean_pct'))} / {_fmt(summary.get('client_lag_p90_ms'))}"))  # fmt: skip
-    rows.append(("roofline", summary.get("roofline_note") or "-")
-                if summary.get("roofline_efficiency_pct") is None
-                else ("single-stream roofline efficiency (%)", _fmt(summary.get("roofline_efficiency_pct"))))  # fmt: skip
+        rows.append(
+            (
+                "load process CPU mean (%) / loop lag p90 (ms)",
+                f"{_fmt(summary.get('client_cpu_mean_pct'))} / {_fmt(summary.get('client_lag_p90_ms'))}",
+            )
+        )
+    rows.append(
+        ("roofline", summary.get("roofline_note") or "-")
+        if summary.get("roofline_efficiency_pct") is None
+        else ("single-stream roofline efficiency (%)", _fmt(summary.get("roofline_efficiency_pct")))
+    )
     for label, value in rows:
         table.add_row(label, value)
     console.print(table)
@@ -119,8 +137,20 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
 def print_steps(steps: list[dict[str, Any]]) -> None:
     """Latency against throughput, one row per load step."""
     table = Table(title="load steps: latency vs throughput")
-    for col in ("step", "users", "rate/s", "sessions/s", "turns/s", "TTFT p50", "TTFT p99", "turn p50", "turn p99",
-                "EXACT", "goodput/s", "saturated"):  # fmt: skip
+    for col in (
+        "step",
+        "users",
+        "rate/s",
+        "sessions/s",
+        "turns/s",
+        "TTFT p50",
+        "TTFT p99",
+        "turn p50",
+        "turn p99",
+        "EXACT",
+        "goodput/s",
+        "saturated",
+    ):
         table.add_column(col, justify="right")
     for s in steps:
         table.add_row(

@@ -11,9 +11,12 @@ from bench import __version__, constants
 
 
 def git_sha() -> str | None:
+    # An installed wheel has no commit; asking git there could name the user's own repository.
+    if constants.CHECKOUT_ROOT is None:
+        return None
     try:
         out = subprocess.run(
-            ["git", "-C", str(constants.REPO_ROOT), "rev-parse", "HEAD"],
+            ["git", "-C", str(constants.CHECKOUT_ROOT), "rev-parse", "HEAD"],
             capture_output=True,
             text=True,
             timeout=10,

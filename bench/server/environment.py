@@ -12,20 +12,34 @@ from bench.errors import BenchError
 from bench.schemas.settings import VLLM_PYTHON_ENV, settings
 
 
+def cache_vllm_venv() -> Path:
+    """The vLLM environment `bench setup-vllm` makes for an installed bench (no checkout)."""
+    return settings().cache_dir / constants.CACHE_VLLM_VENV_NAME
+
+
 def find_vllm_python(explicit: Path | None = None) -> Path:
-    """The Python of the vLLM environment: `--vllm-python`, else BENCH_VLLM_PYTHON, else .venv-vllm."""
+    """The Python of the vLLM environment, the first of: `--vllm-python`, BENCH_VLLM_PYTHON, the
+    checkout's .venv-vllm, the user cache's venv-vllm (made by `bench setup-vllm`)."""
     if explicit is not None:
-        source, path = "--vllm-python", Path(explicit)
-    elif (configured := settings().vllm_python) is not None:
-        source, path = VLLM_PYTHON_ENV, configured
-    else:
-        source, path = "default", constants.DEFAULT_VLLM_VENV / "bin" / "python"
+        return _existing(Path(explicit), "--vllm-python")
+    from_env = settings().vllm_python
+    if from_env is not None:
+        return _existing(from_env, VLLM_PYTHON_ENV)
+    candidates = [cache_vllm_venv()]
+    if constants.CHECKOUT_ROOT is not None:
+        candidates.insert(0, constants.DEFAULT_VLLM_VENV)
+    for venv in candidates:
+        if (venv / "bin" / "python").exists():
+            return venv / "bin" / "python"
+    raise BenchError(
+        "no vLLM environment found; give one with --vllm-python PATH or "
+        f"{VLLM_PYTHON_ENV}=PATH, run scripts/setup.sh in a checkout (makes .venv-vllm there), "
+        f"or run `bench setup-vllm` (makes {cache_vllm_venv()})"
+    )
+
+
+def _existing(path: Path, source: str) -> Path:
     if not path.exists():
-        if source == "default":
-            raise BenchError(
-                f"vLLM environment not found at {constants.DEFAULT_VLLM_VENV}: run scripts/setup_vllm.sh, "
-                "or set BENCH_VLLM_PYTHON to the python of an existing vLLM install"
-            )
         raise BenchError(f"{source}: {path} does not exist")
     return path
 
@@ -61,8 +75,10 @@ def detect_gpus() -> list[GpuInfo]:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=20,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return []
     gpus = []

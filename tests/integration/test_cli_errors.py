@@ -119,3 +119,11 @@ def test_every_command_has_help():
         proc = bench(*args)
         assert proc.returncode == 0, args
         assert "Usage" in proc.stdout
+
+
+def test_unknown_command_is_a_usage_error():
+    """Commands load lazily; a name that is none of them is click's usage error, not a traceback."""
+    proc = bench("no-such-command")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "No such command 'no-such-command'" in proc.stderr

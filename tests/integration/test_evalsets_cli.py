@@ -17,8 +17,12 @@ def bench(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "300", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     return subprocess.run(
         [sys.executable, "-m", "bench", "evalsets", *args],
-        capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=120,
+    )
 
 
 def _unboxed(text: str) -> str:
@@ -34,13 +38,19 @@ def test_validate_shipped_sets_clean() -> None:
 
 def test_validate_planted_mistakes_table_and_exit_1() -> None:
     result = bench(
-        "validate", str(FIXTURES / "evalsets" / "planted"),
-        "--agent", str(FIXTURES / "agents" / "byo_concierge"),
-    )  # fmt: skip
+        "validate",
+        str(FIXTURES / "evalsets" / "planted"),
+        "--agent",
+        str(FIXTURES / "agents" / "byo_concierge"),
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     out = _unboxed(result.stdout)
-    for needle in ("unknown tool 'book_spa'", "tool_uses[0].args.booking",
-                   "expected string, got integer 42", "4 problem(s)"):  # fmt: skip
+    for needle in (
+        "unknown tool 'book_spa'",
+        "tool_uses[0].args.booking",
+        "expected string, got integer 42",
+        "4 problem(s)",
+    ):
         assert needle in out, out
 
 
@@ -59,8 +69,15 @@ def test_validate_bad_paths_exit_2_with_one_line(tmp_path: Path) -> None:
 def test_list_shows_shipped_and_given() -> None:
     result = bench("list", str(FIXTURES / "evalsets" / "legacy" / "home.test.json"))
     assert result.returncode == 0, result.stderr
-    for name in ("weather_time", "home_automation", "customer_support_orders", "unit_conversion",
-                 "travel_multi_agent", "home.test.json", "legacy"):  # fmt: skip
+    for name in (
+        "weather_time",
+        "home_automation",
+        "customer_support_orders",
+        "unit_conversion",
+        "travel_multi_agent",
+        "home.test.json",
+        "legacy",
+    ):
         assert name in result.stdout, result.stdout
 
 
@@ -72,6 +89,9 @@ def test_convert_legacy_file(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     assert data["eval_set_id"] == "home"
     assert [i["invocation_id"] for i in data["eval_cases"][0]["conversation"]] == [
-        "home-1", "home-2", "home-3"]  # fmt: skip
+        "home-1",
+        "home-2",
+        "home-3",
+    ]
     again = bench("convert", str(FIXTURES / "evalsets" / "legacy" / "home.test.json"), str(out))
     assert again.returncode == 2 and "exists" in again.stderr
