@@ -6,7 +6,7 @@ import json
 from collections import Counter, defaultdict
 from typing import Any
 
-from bench.scoring.calls import arg_credit, canonical, pair_calls
+from bench.scoring.calls import arg_credit, args_equal, pair_calls
 
 
 def _calls(value: Any) -> list[dict[str, Any]]:
@@ -31,9 +31,7 @@ def tool_table(turns: list[dict[str, Any]], known_tools: set[str] | None) -> lis
             stats[name]["names_matched"] += min(made[name], wanted[name])
         for act, exp in pair_calls(actual, expected):
             stats[exp["name"]]["args_compared"] += 1
-            stats[exp["name"]]["args_matched"] += int(
-                canonical(act["args"]) == canonical(exp["args"])
-            )
+            stats[exp["name"]]["args_matched"] += int(args_equal(act["args"], exp["args"]))
             partial[exp["name"]] += arg_credit(act["args"], exp["args"])
     rows = []
     for name, s in sorted(stats.items()):
