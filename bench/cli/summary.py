@@ -17,6 +17,14 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _ms(summary: dict[str, Any], key: str) -> str:
+    """A latency, or its bound when it fell outside the histogram's buckets ("< 300")."""
+    bound = summary.get(f"{key}_bound")
+    if summary.get(key) is None and bound:
+        return str(bound).removesuffix(" ms")
+    return _fmt(summary.get(key))
+
+
 def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     if not summary:
         return
@@ -86,12 +94,12 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
         rows.append(
             (
                 "TTFT p50 client vs server (ms)",
-                f"{_fmt(summary.get('ttft_p50_ms'))} vs {_fmt(summary.get('server_ttft_p50_ms'))}",
+                f"{_fmt(summary.get('ttft_p50_ms'))} vs {_ms(summary, 'server_ttft_p50_ms')}",
             )
         )
         for name, label in (("tpot", "TPOT"), ("e2e", "request e2e"), ("queue", "queue time")):
             values = " / ".join(
-                _fmt(summary.get(f"server_{name}_{q}_ms")) for q in ("mean", "p50", "p90", "p99")
+                _ms(summary, f"server_{name}_{q}_ms") for q in ("mean", "p50", "p90", "p99")
             )
             rows.append((f"server {label} mean / p50 / p90 / p99 (ms)", values))
         rows += [

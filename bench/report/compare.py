@@ -104,6 +104,7 @@ def compare_runs(runs: list[Run], options: CompareOptions) -> Comparison:
         for m in metrics:
             value = run.summary.get(m.name)
             row[m.name] = float(value) if value is not None and _is_num(value) else None
+            row[f"{m.name}_bound"] = run.summary.get(f"{m.name}_bound")
             delta = noise = low = high = None
             if not is_base:
                 delta = _delta_pct(value, base.summary.get(m.name))
@@ -135,7 +136,7 @@ def compare_runs(runs: list[Run], options: CompareOptions) -> Comparison:
 def format_value(metric: Metric, value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if metric.kind == "percentile":
+    if metric.kind in ("percentile", "server"):
         return f"{value:.1f}"
     if metric.kind == "rate":
         return f"{value:.2f}" if abs(value) < 100 else f"{value:.1f}"
@@ -143,6 +144,9 @@ def format_value(metric: Metric, value: Any) -> str:
 
 
 def format_cell(metric: Metric, row: dict[str, Any]) -> str:
+    bound = row.get(f"{metric.name}_bound")
+    if row.get(metric.name) is None and isinstance(bound, str) and bound:
+        return bound  # outside the histogram's resolution: no number to compare
     text = format_value(metric, row.get(metric.name))
     delta = row.get(f"{metric.name}_delta_pct")
     if row.get("baseline") or delta is None or (isinstance(delta, float) and math.isnan(delta)):

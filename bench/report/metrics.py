@@ -6,7 +6,9 @@ also recomputed from the records it summarises, so it can be bootstrapped:
 - percentile: per-call (`llm_calls`) or per-turn/session latencies, without errors and warm-up;
 - mean: per-turn scores (trajectory, ROUGE, error indicator) or per-session pass/fail;
 - ratio: sums over turns (tool-name precision and recall, argument exact match);
-- rate: completions per time bin over the measured window (a block bootstrap over time).
+- rate: completions per time bin over the measured window (a block bootstrap over time);
+- server: the server's histogram percentiles (/metrics): no per-record data, so no noise mark;
+  a percentile outside the buckets' resolution shows its bound (`<name>_bound`, "< 300 ms").
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pandas as pd
 
 from bench.report.runs import Run
 
-Kind = Literal["percentile", "mean", "ratio", "rate"]
+Kind = Literal["percentile", "mean", "ratio", "rate", "server"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,13 @@ class Metric:
 def _latency(name: str, label: str, table: str, column: str) -> list[Metric]:
     return [
         Metric(f"{name}_p{p}_ms", f"{label} p{p} (ms)", "percentile", False, table, column, q=p)
+        for p in (50, 90, 99)
+    ]
+
+
+def _server(name: str, label: str) -> list[Metric]:
+    return [
+        Metric(f"server_{name}_p{p}_ms", f"server {label} p{p} (ms)", "server", False)
         for p in (50, 90, 99)
     ]
 
@@ -62,6 +71,10 @@ METRICS: dict[str, Metric] = {
         Metric("tool_name_recall", "tool-name recall", "ratio", True, "turns", "tool_names_matched", "tool_calls_expected_n"),
         Metric("arg_exact_match_rate", "argument exact match", "ratio", True, "turns", "args_matched", "args_compared"),
         Metric("error_rate", "error rate", "mean", False, "turns", "error_type"),
+        *_server("ttft", "TTFT"),
+        *_server("tpot", "TPOT"),
+        *_server("e2e", "request e2e"),
+        *_server("queue", "queue time"),
     ]
 }  # fmt: skip
 
@@ -128,6 +141,8 @@ def rate_bins(run: Run, metric: Metric) -> np.ndarray:
 
 def samples(run: Run, metric: Metric) -> np.ndarray:
     """The per-record data the metric is computed from: shape (n,), or (n, 2) for ratios."""
+    if metric.kind == "server":
+        return np.array([])
     if metric.kind == "rate":
         return rate_bins(run, metric)
     df = run.measured(metric.table)

@@ -247,6 +247,12 @@ SUMMARY = pa.schema(
         for name in ("ttft", "tpot", "e2e", "queue")
         for p in PCTS
     ]
+    # a percentile outside the buckets' resolution: null above, its bound here ("< 300 ms")
+    + [
+        pa.field(f"server_{name}_p{p}_ms_bound", S)
+        for name in ("ttft", "tpot", "e2e", "queue")
+        for p in PCTS
+    ]
     # exact means from _sum/_count: the percentiles are only as fine as vLLM's buckets
     + [pa.field(f"server_{name}_mean_ms", F) for name in ("ttft", "tpot", "e2e", "queue")]
     + [
