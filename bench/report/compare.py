@@ -6,7 +6,8 @@
 
 `compare_runs` returns a `Comparison`: a wide DataFrame (`frame`) with, per metric, the value
 from `summary.parquet`, `<metric>_delta_pct` against the baseline and `<metric>_noise` (True
-when the bootstrap interval of the change contains zero), plus the interval itself. The
+when the bootstrap interval of the change, resampling sessions, contains zero), plus the interval
+itself. The
 renderers turn it into a terminal table, Markdown, CSV, HTML or Parquet.
 """
 
@@ -108,8 +109,9 @@ def compare_runs(runs: list[Run], options: CompareOptions) -> Comparison:
             delta = noise = low = high = None
             if not is_base:
                 delta = _delta_pct(value, base.summary.get(m.name))
+                mine, theirs = samples(run, m), base_samples[m.name]
                 interval = difference_interval(
-                    m, base_samples[m.name], samples(run, m),
+                    m, theirs.data, mine.data, theirs.sessions, mine.sessions,
                     options.resamples, options.confidence, options.seed,
                 )  # fmt: skip
                 low, high = interval.low, interval.high
@@ -125,7 +127,7 @@ def compare_runs(runs: list[Run], options: CompareOptions) -> Comparison:
     notes = [
         f"baseline: {base.run_id}",
         f"{NOISE_MARK} within noise: the {options.confidence:.0%} bootstrap interval of the change "
-        f"contains 0 ({options.resamples} resamples, seed {options.seed})",
+        f"contains 0 (sessions resampled, {options.resamples} resamples, seed {options.seed})",
     ]
     return Comparison(frame, metrics, by, base.run_id, options.confidence, notes)
 

@@ -1,7 +1,8 @@
 """The headline metrics `bench compare` shows, and how each is rebuilt from per-record data.
 
 Every metric is a column of `summary.parquet` (the value shown). For the noise test each one is
-also recomputed from the records it summarises, so it can be bootstrapped:
+also recomputed from the records it summarises, so it can be bootstrapped (records of one
+session are resampled together: see `bench.report.stats`):
 
 - percentile: per-call (`llm_calls`) or per-turn/session latencies, without errors and warm-up;
 - mean: per-turn scores (trajectory, ROUGE, error indicator) or per-session pass/fail;
@@ -95,11 +96,6 @@ def _ok(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["error_type"].isna() | (df["error_type"] == "")]
 
 
-def _floats(series: pd.Series) -> np.ndarray:
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return values[~np.isnan(values)]
-
-
 EPOCH = pd.Timestamp(0, tz="UTC")
 
 
@@ -139,29 +135,52 @@ def rate_bins(run: Run, metric: Metric) -> np.ndarray:
     return np.bincount(index, weights=weights[known], minlength=n_bins) / width
 
 
-def samples(run: Run, metric: Metric) -> np.ndarray:
-    """The per-record data the metric is computed from: shape (n,), or (n, 2) for ratios."""
+@dataclass(frozen=True)
+class Samples:
+    """A metric's per-record data: shape (n,), or (n, 2) for ratios; `sessions` (integer codes,
+    aligned with `data`) says which records came from the same session, so the bootstrap can
+    resample sessions; None where records are independent units (sessions, time bins)."""
+
+    data: np.ndarray
+    sessions: np.ndarray | None = None
+
+
+def _aligned(df: pd.DataFrame, values: np.ndarray, per_record: bool) -> Samples:
+    keep = ~np.isnan(values) if values.ndim == 1 else np.ones(len(values), dtype=bool)
+    if not per_record or "session_id" not in df.columns:
+        return Samples(values[keep])
+    codes, _ = pd.factorize(df["session_id"].astype(str))
+    return Samples(values[keep], codes[keep])
+
+
+def _numbers(series: pd.Series) -> np.ndarray:
+    if series.dtype == bool or str(series.dtype) == "boolean":
+        series = series.astype("Float64")
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def samples(run: Run, metric: Metric) -> Samples:
+    """The per-record data the metric is computed from, with the session of each record."""
     if metric.kind == "server":
-        return np.array([])
+        return Samples(np.array([]))
     if metric.kind == "rate":
-        return rate_bins(run, metric)
+        return Samples(rate_bins(run, metric))
     df = run.measured(metric.table)
     if df.empty:
-        return np.array([])
+        return Samples(np.array([]))
+    clustered = metric.table != "sessions"  # calls and turns of one session are not independent
     if metric.kind == "percentile":
         if metric.table == "sessions" and "errors" in df.columns:
             df = df[df["errors"].fillna(0) == 0]
-        return _floats(_ok(df)[metric.column])
+        df = _ok(df)
+        return _aligned(df, _numbers(df[metric.column]), clustered)
     if metric.kind == "ratio":
         pair = df[[metric.column, metric.den]].apply(pd.to_numeric, errors="coerce").fillna(0)
-        return pair.to_numpy(dtype=float)
+        return _aligned(df, pair.to_numpy(dtype=float), clustered)
     if metric.name == "error_rate":
         errors = df["error_type"].notna() & (df["error_type"] != "")
-        return errors.to_numpy(dtype=float)
-    column = df[metric.column]
-    if column.dtype == bool or str(column.dtype) == "boolean":
-        column = column.astype("Float64")
-    return _floats(column)
+        return _aligned(df, errors.to_numpy(dtype=float), clustered)
+    return _aligned(df, _numbers(df[metric.column]), clustered)
 
 
 def statistic(metric: Metric, resampled: np.ndarray) -> np.ndarray:
