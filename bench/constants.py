@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 # Bump when a Parquet table's columns change meaning or type; `bench compare` refuses to mix versions.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: case_passed (ADK rule), percentile bounds, args by value
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EVALSETS_DIR = REPO_ROOT / "evalsets"

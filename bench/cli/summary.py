@@ -51,17 +51,23 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     ):
         values = " / ".join(_fmt(summary.get(f"{name}_p{p}_ms")) for p in (50, 90, 99))
         rows.append((f"{label} p50 / p90 / p99 (ms)", values))
-    match_type = summary.get("trajectory_match_type") or "EXACT"
     rows += [
         ("tool trajectory EXACT / IN_ORDER / ANY_ORDER",
          " / ".join(_fmt(summary.get(f"tool_trajectory_{m}"), 3) for m in ("exact", "in_order", "any_order"))),
-        (f"cases passed ({match_type})", _fmt(summary.get("case_pass_rate"), 3)),
+        ("cases passed (every metric of the criteria, as ADK)", _fmt(summary.get("case_pass_rate"), 3)),
         ("response match (ROUGE-1)", _fmt(summary.get("response_match"), 3)),
         ("tool-name precision / recall",
          f"{_fmt(summary.get('tool_name_precision'), 3)} / {_fmt(summary.get('tool_name_recall'), 3)}"),
         ("argument exact match", _fmt(summary.get("arg_exact_match_rate"), 3)),
         ("errors (rate)", f"{summary.get('errors')} ({_fmt(summary.get('error_rate'), 3)})"),
     ]  # fmt: skip
+    if summary.get("case_metrics_not_evaluated"):
+        rows.append(
+            (
+                "criteria not evaluated (no verdict from them)",
+                str(summary["case_metrics_not_evaluated"]),
+            )
+        )
     if summary.get("pass_k") and summary["pass_k"] > 1:
         k = summary["pass_k"]
         rows.append(

@@ -66,7 +66,7 @@ METRICS: dict[str, Metric] = {
         Metric("tool_trajectory_exact", "trajectory EXACT", "mean", True, "turns", "trajectory_exact"),
         Metric("tool_trajectory_in_order", "trajectory IN_ORDER", "mean", True, "turns", "trajectory_in_order"),
         Metric("tool_trajectory_any_order", "trajectory ANY_ORDER", "mean", True, "turns", "trajectory_any_order"),
-        Metric("case_pass_rate", "cases passed", "mean", True, "sessions", "trajectory_passed"),
+        Metric("case_pass_rate", "cases passed", "mean", True, "sessions", "case_passed"),
         Metric("response_match", "response match", "mean", True, "turns", "response_match"),
         Metric("tool_name_precision", "tool-name precision", "ratio", True, "turns", "tool_names_matched", "tool_calls_actual_n"),
         Metric("tool_name_recall", "tool-name recall", "ratio", True, "turns", "tool_names_matched", "tool_calls_expected_n"),

@@ -114,6 +114,7 @@ SESSIONS = pa.schema(
         # eval set's threshold.
         pa.field("trajectory_score", F),
         pa.field("trajectory_passed", B),
+        pa.field("case_passed", B),  # every metric of the criteria met (ADK's rule)
         pa.field("response_match", F),
         pa.field("slo_met", B),
     ]
@@ -213,6 +214,8 @@ SUMMARY = pa.schema(
         pa.field("tool_trajectory_any_order", F),
         pa.field("trajectory_match_type", S),
         pa.field("case_pass_rate", F),
+        pa.field("case_pass_metrics", S),  # the criteria's metrics case_passed evaluated
+        pa.field("case_metrics_not_evaluated", S),  # in the criteria, but bench cannot compute them
         pa.field("response_match", F),
         pa.field("tool_name_precision", F),
         pa.field("tool_name_recall", F),
