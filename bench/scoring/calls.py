@@ -17,6 +17,18 @@ def args_equal(actual: Any, expected: Any) -> bool:
     )
 
 
+def by_value(value: Any) -> Any:
+    """A form where values ADK counts equal are identical (integral floats as ints), for hashing
+    and JSON keys: `json.dumps(by_value(x), sort_keys=True)` is one key per equal value."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: by_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [by_value(v) for v in value]
+    return value
+
+
 def pair_calls(
     actual: list[dict[str, Any]], expected: list[dict[str, Any]]
 ) -> list[tuple[dict, dict]]:

@@ -12,6 +12,8 @@ from collections import defaultdict
 from math import comb
 from typing import Any
 
+from bench.scoring.calls import by_value
+
 
 def pass_hat_k(n: int, c: int, k: int) -> float | None:
     return comb(c, k) / comb(n, k) if 0 < k <= n else None
@@ -28,7 +30,7 @@ def case_table(
     trajectories: dict[str, list[str]] = defaultdict(list)
     for turn in sorted(turns, key=lambda t: (t["session_id"], t.get("invocation_index") or 0)):
         trajectories[turn["session_id"]].append(
-            json.dumps(turn.get("tool_calls") or [], sort_keys=True)
+            json.dumps(by_value(turn.get("tool_calls") or []), sort_keys=True)
         )
     by_case: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in sessions:

@@ -16,6 +16,7 @@ from google.genai import types
 from bench.report.accuracy import AccuracyBoard, tally_turn
 from bench.scoring.breakdown import tool_table
 from bench.scoring.calls import args_equal
+from bench.scoring.reliability import case_table
 from bench.scoring.trajectory import TurnScorer, arg_credit, tool_counts
 
 CASES = [
@@ -64,3 +65,14 @@ def test_argument_match_is_by_value_like_adk(actual, expected, equal):
 
 def test_missing_arguments_equal_empty_ones():
     assert args_equal(None, {}) and args_equal({}, None) and not args_equal(None, {"a": 1})
+
+
+def test_trials_calling_5_and_5_0_follow_one_trajectory():
+    sessions = [{"session_id": f"s{i}", "case_id": "c", "case_passed": True} for i in range(2)]
+    turns = [
+        {"session_id": f"s{i}", "invocation_index": 0,
+         "tool_calls": [{"name": "convert", "args": {"n": n, "to": [1, 2.0]}}]}
+        for i, n in enumerate((5, 5.0))
+    ]  # fmt: skip
+    [row] = case_table(sessions, turns, k=2)
+    assert row["trajectory_variants"] == 1 and not row["trajectory_differs"]
