@@ -17,6 +17,14 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _ms(summary: dict[str, Any], key: str) -> str:
+    """A latency, or its bound when it fell outside the histogram's buckets ("< 300")."""
+    bound = summary.get(f"{key}_bound")
+    if summary.get(key) is None and bound:
+        return str(bound).removesuffix(" ms")
+    return _fmt(summary.get(key))
+
+
 def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     if not summary:
         return
@@ -43,17 +51,23 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     ):
         values = " / ".join(_fmt(summary.get(f"{name}_p{p}_ms")) for p in (50, 90, 99))
         rows.append((f"{label} p50 / p90 / p99 (ms)", values))
-    match_type = summary.get("trajectory_match_type") or "EXACT"
     rows += [
         ("tool trajectory EXACT / IN_ORDER / ANY_ORDER",
          " / ".join(_fmt(summary.get(f"tool_trajectory_{m}"), 3) for m in ("exact", "in_order", "any_order"))),
-        (f"cases passed ({match_type})", _fmt(summary.get("case_pass_rate"), 3)),
+        ("cases passed (every metric of the criteria, as ADK)", _fmt(summary.get("case_pass_rate"), 3)),
         ("response match (ROUGE-1)", _fmt(summary.get("response_match"), 3)),
         ("tool-name precision / recall",
          f"{_fmt(summary.get('tool_name_precision'), 3)} / {_fmt(summary.get('tool_name_recall'), 3)}"),
         ("argument exact match", _fmt(summary.get("arg_exact_match_rate"), 3)),
         ("errors (rate)", f"{summary.get('errors')} ({_fmt(summary.get('error_rate'), 3)})"),
     ]  # fmt: skip
+    if summary.get("case_metrics_not_evaluated"):
+        rows.append(
+            (
+                "criteria not evaluated (no verdict from them)",
+                str(summary["case_metrics_not_evaluated"]),
+            )
+        )
     if summary.get("pass_k") and summary["pass_k"] > 1:
         k = summary["pass_k"]
         rows.append(
@@ -98,12 +112,12 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
         rows.append(
             (
                 "TTFT p50 client vs server (ms)",
-                f"{_fmt(summary.get('ttft_p50_ms'))} vs {_fmt(summary.get('server_ttft_p50_ms'))}",
+                f"{_fmt(summary.get('ttft_p50_ms'))} vs {_ms(summary, 'server_ttft_p50_ms')}",
             )
         )
         for name, label in (("tpot", "TPOT"), ("e2e", "request e2e"), ("queue", "queue time")):
             values = " / ".join(
-                _fmt(summary.get(f"server_{name}_{q}_ms")) for q in ("mean", "p50", "p90", "p99")
+                _ms(summary, f"server_{name}_{q}_ms") for q in ("mean", "p50", "p90", "p99")
             )
             rows.append((f"server {label} mean / p50 / p90 / p99 (ms)", values))
         rows += [

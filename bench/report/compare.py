@@ -6,7 +6,8 @@
 
 `compare_runs` returns a `Comparison`: a wide DataFrame (`frame`) with, per metric, the value
 from `summary.parquet`, `<metric>_delta_pct` against the baseline and `<metric>_noise` (True
-when the bootstrap interval of the change contains zero), plus the interval itself. The
+when the bootstrap interval of the change, resampling sessions, contains zero), plus the interval
+itself. The
 renderers turn it into a terminal table, Markdown, CSV, HTML or Parquet.
 """
 
@@ -106,11 +107,13 @@ def compare_runs(runs: list[Run], options: CompareOptions) -> Comparison:
         for m in metrics:
             value = run.summary.get(m.name)
             row[m.name] = float(value) if value is not None and _is_num(value) else None
+            row[f"{m.name}_bound"] = run.summary.get(f"{m.name}_bound")
             delta = noise = low = high = None
             if not is_base:
                 delta = _delta_pct(value, base.summary.get(m.name))
+                mine, theirs = samples(run, m), base_samples[m.name]
                 interval = difference_interval(
-                    m, base_samples[m.name], samples(run, m),
+                    m, theirs.data, mine.data, theirs.sessions, mine.sessions,
                     options.resamples, options.confidence, options.seed,
                 )  # fmt: skip
                 low, high = interval.low, interval.high
@@ -126,7 +129,7 @@ def compare_runs(runs: list[Run], options: CompareOptions) -> Comparison:
     notes = [
         f"baseline: {base.run_id}",
         f"{NOISE_MARK} within noise: the {options.confidence:.0%} bootstrap interval of the change "
-        f"contains 0 ({options.resamples} resamples, seed {options.seed})",
+        f"contains 0 (sessions resampled, {options.resamples} resamples, seed {options.seed})",
     ]
     return Comparison(frame, metrics, by, base.run_id, options.confidence, notes)
 
@@ -137,7 +140,7 @@ def compare_runs(runs: list[Run], options: CompareOptions) -> Comparison:
 def format_value(metric: Metric, value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if metric.kind == "percentile":
+    if metric.kind in ("percentile", "server"):
         return f"{value:.1f}"
     if metric.kind == "rate":
         return f"{value:.2f}" if abs(value) < 100 else f"{value:.1f}"
@@ -145,6 +148,9 @@ def format_value(metric: Metric, value: Any) -> str:
 
 
 def format_cell(metric: Metric, row: dict[str, Any]) -> str:
+    bound = row.get(f"{metric.name}_bound")
+    if row.get(metric.name) is None and isinstance(bound, str) and bound:
+        return bound  # outside the histogram's resolution: no number to compare
     text = format_value(metric, row.get(metric.name))
     delta = row.get(f"{metric.name}_delta_pct")
     if row.get("baseline") or delta is None or (isinstance(delta, float) and math.isnan(delta)):

@@ -86,6 +86,18 @@ def error_rows(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
+def _summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Summary columns for people: a percentile outside the histogram's buckets shows its bound."""
+    rows = []
+    for key, value in summary.items():
+        if key == "run_id" or key.endswith("_bound"):
+            continue
+        bound = summary.get(f"{key}_bound")
+        missing = value is None or (isinstance(value, float) and math.isnan(value))
+        rows.append((key, str(bound) if missing and isinstance(bound, str) else _fmt(value)))
+    return rows
+
+
 def _anchor(run_id: str) -> str:
     return "run-" + re.sub(r"[^A-Za-z0-9_-]", "-", run_id)
 
@@ -104,7 +116,7 @@ def _run_context(run: Run) -> tuple[dict[str, Any], list[Plot]]:
         "anchor": _anchor(run.run_id),
         "status": run.summary.get("status") or (manifest.status if manifest else "?"),
         "message": manifest.message if manifest else "",
-        "summary": [(k, _fmt(v)) for k, v in run.summary.items() if k != "run_id"],
+        "summary": _summary_rows(run.summary),
         "provenance": [
             ("started_at", manifest.started_at if manifest else None),
             ("ended_at", manifest.ended_at if manifest else None),

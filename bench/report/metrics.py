@@ -1,12 +1,15 @@
 """The headline metrics `bench compare` shows, and how each is rebuilt from per-record data.
 
 Every metric is a column of `summary.parquet` (the value shown). For the noise test each one is
-also recomputed from the records it summarises, so it can be bootstrapped:
+also recomputed from the records it summarises, so it can be bootstrapped (records of one
+session are resampled together: see `bench.report.stats`):
 
 - percentile: per-call (`llm_calls`) or per-turn/session latencies, without errors and warm-up;
 - mean: per-turn scores (trajectory, ROUGE, error indicator) or per-session pass/fail;
 - ratio: sums over turns (tool-name precision and recall, argument exact match);
-- rate: completions per time bin over the measured window (a block bootstrap over time).
+- rate: completions per time bin over the measured window (a block bootstrap over time);
+- server: the server's histogram percentiles (/metrics): no per-record data, so no noise mark;
+  a percentile outside the buckets' resolution shows its bound (`<name>_bound`, "< 300 ms").
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import pandas as pd
 
 from bench.report.runs import Run
 
-Kind = Literal["percentile", "mean", "ratio", "rate"]
+Kind = Literal["percentile", "mean", "ratio", "rate", "server"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,13 @@ def _latency(name: str, label: str, table: str, column: str) -> list[Metric]:
     ]
 
 
+def _server(name: str, label: str) -> list[Metric]:
+    return [
+        Metric(f"server_{name}_p{p}_ms", f"server {label} p{p} (ms)", "server", False)
+        for p in (50, 90, 99)
+    ]
+
+
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
@@ -56,12 +66,16 @@ METRICS: dict[str, Metric] = {
         Metric("tool_trajectory_exact", "trajectory EXACT", "mean", True, "turns", "trajectory_exact"),
         Metric("tool_trajectory_in_order", "trajectory IN_ORDER", "mean", True, "turns", "trajectory_in_order"),
         Metric("tool_trajectory_any_order", "trajectory ANY_ORDER", "mean", True, "turns", "trajectory_any_order"),
-        Metric("case_pass_rate", "cases passed", "mean", True, "sessions", "trajectory_passed"),
+        Metric("case_pass_rate", "cases passed", "mean", True, "sessions", "case_passed"),
         Metric("response_match", "response match", "mean", True, "turns", "response_match"),
         Metric("tool_name_precision", "tool-name precision", "ratio", True, "turns", "tool_names_matched", "tool_calls_actual_n"),
         Metric("tool_name_recall", "tool-name recall", "ratio", True, "turns", "tool_names_matched", "tool_calls_expected_n"),
         Metric("arg_exact_match_rate", "argument exact match", "ratio", True, "turns", "args_matched", "args_compared"),
         Metric("error_rate", "error rate", "mean", False, "turns", "error_type"),
+        *_server("ttft", "TTFT"),
+        *_server("tpot", "TPOT"),
+        *_server("e2e", "request e2e"),
+        *_server("queue", "queue time"),
     ]
 }  # fmt: skip
 
@@ -80,11 +94,6 @@ def _ok(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty or "error_type" not in df.columns:
         return df
     return df[df["error_type"].isna() | (df["error_type"] == "")]
-
-
-def _floats(series: pd.Series) -> np.ndarray:
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return values[~np.isnan(values)]
 
 
 EPOCH = pd.Timestamp(0, tz="UTC")
@@ -126,27 +135,52 @@ def rate_bins(run: Run, metric: Metric) -> np.ndarray:
     return np.bincount(index, weights=weights[known], minlength=n_bins) / width
 
 
-def samples(run: Run, metric: Metric) -> np.ndarray:
-    """The per-record data the metric is computed from: shape (n,), or (n, 2) for ratios."""
+@dataclass(frozen=True)
+class Samples:
+    """A metric's per-record data: shape (n,), or (n, 2) for ratios; `sessions` (integer codes,
+    aligned with `data`) says which records came from the same session, so the bootstrap can
+    resample sessions; None where records are independent units (sessions, time bins)."""
+
+    data: np.ndarray
+    sessions: np.ndarray | None = None
+
+
+def _aligned(df: pd.DataFrame, values: np.ndarray, per_record: bool) -> Samples:
+    keep = ~np.isnan(values) if values.ndim == 1 else np.ones(len(values), dtype=bool)
+    if not per_record or "session_id" not in df.columns:
+        return Samples(values[keep])
+    codes, _ = pd.factorize(df["session_id"].astype(str))
+    return Samples(values[keep], codes[keep])
+
+
+def _numbers(series: pd.Series) -> np.ndarray:
+    if series.dtype == bool or str(series.dtype) == "boolean":
+        series = series.astype("Float64")
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def samples(run: Run, metric: Metric) -> Samples:
+    """The per-record data the metric is computed from, with the session of each record."""
+    if metric.kind == "server":
+        return Samples(np.array([]))
     if metric.kind == "rate":
-        return rate_bins(run, metric)
+        return Samples(rate_bins(run, metric))
     df = run.measured(metric.table)
     if df.empty:
-        return np.array([])
+        return Samples(np.array([]))
+    clustered = metric.table != "sessions"  # calls and turns of one session are not independent
     if metric.kind == "percentile":
         if metric.table == "sessions" and "errors" in df.columns:
             df = df[df["errors"].fillna(0) == 0]
-        return _floats(_ok(df)[metric.column])
+        df = _ok(df)
+        return _aligned(df, _numbers(df[metric.column]), clustered)
     if metric.kind == "ratio":
         pair = df[[metric.column, metric.den]].apply(pd.to_numeric, errors="coerce").fillna(0)
-        return pair.to_numpy(dtype=float)
+        return _aligned(df, pair.to_numpy(dtype=float), clustered)
     if metric.name == "error_rate":
         errors = df["error_type"].notna() & (df["error_type"] != "")
-        return errors.to_numpy(dtype=float)
-    column = df[metric.column]
-    if column.dtype == bool or str(column.dtype) == "boolean":
-        column = column.astype("Float64")
-    return _floats(column)
+        return _aligned(df, errors.to_numpy(dtype=float), clustered)
+    return _aligned(df, _numbers(df[metric.column]), clustered)
 
 
 def statistic(metric: Metric, resampled: np.ndarray) -> np.ndarray:

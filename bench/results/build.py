@@ -22,7 +22,9 @@ from bench.schemas.raw import SERVER_METRICS, read_raw
 from bench.schemas.run_dir import RunDir
 from bench.schemas.tables import TABLES, to_table
 from bench.scoring.breakdown import case_tool_columns, tool_table
+from bench.scoring.case_pass import CaseVerdict
 from bench.scoring.goodput import goodput, mark_slo
+from bench.scoring.judge import JUDGE_COLUMNS
 from bench.scoring.reliability import case_table, reliability_summary
 from bench.scoring.trajectory import TurnScorer, invocation_from_record
 
@@ -44,21 +46,30 @@ def score_turns(turns: list[dict[str, Any]], scorer: TurnScorer) -> None:
 
 
 def roll_up_sessions(
-    sessions: list[dict[str, Any]], turns: list[dict[str, Any]], threshold: float
+    sessions: list[dict[str, Any]],
+    turns: list[dict[str, Any]],
+    threshold: float,
+    verdict: CaseVerdict | None = None,
 ) -> None:
-    """ADK's case score per session: the mean of its invocations' trajectory scores."""
+    """ADK's case score per session: the mean of its invocations' trajectory scores; and
+    `case_passed`, every metric of the criteria met (`bench.scoring.case_pass`)."""
     by_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for turn in turns:
         by_session[turn["session_id"]].append(turn)
     for session in sessions:
         mine = by_session.get(session["session_id"], [])
-        scores = [t["trajectory_score"] for t in mine if "trajectory_score" in t]
+        scored = sorted(
+            (t for t in mine if "trajectory_score" in t),
+            key=lambda t: t.get("invocation_index") or 0,
+        )
+        scores = [t["trajectory_score"] for t in scored]
         rouge = [t["response_match"] for t in mine if t.get("response_match") is not None]
         complete = bool(scores) and len(scores) == (session.get("turns_expected") or len(scores))
         session["trajectory_score"] = sum(scores) / len(scores) if scores else None
         session["trajectory_passed"] = (
             (session["trajectory_score"] >= threshold) if complete else None
         )
+        session["case_passed"] = verdict.passed(scored) if complete and verdict else None
         session["response_match"] = sum(rouge) / len(rouge) if rouge else None
 
 
@@ -68,12 +79,6 @@ def server_metric_rows(scrapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for s in scrapes
         for name, labels, value in s["samples"]
     ]
-
-
-JUDGE_COLUMNS = {
-    "final_response_match_v2": "judge_final_response_match",
-    "rubric_based_final_response_quality_v1": "judge_rubric_score",
-}
 
 
 def merge_judge_scores(turns: list[dict[str, Any]], judged: list[dict[str, Any]]) -> None:
@@ -110,7 +115,8 @@ def build_results(run_dir: Path) -> BuildResult:
     known_tools = set(manifest.known_tools) if manifest.known_tools else None
     scorer = TurnScorer(manifest.criteria, known_tools, manifest.tool_parser)
     score_turns(turns, scorer)
-    roll_up_sessions(sessions, turns, scorer.criterion.threshold)
+    verdict = CaseVerdict(manifest.criteria or {}, judged=bool(judged))
+    roll_up_sessions(sessions, turns, scorer.criterion.threshold, verdict)
     slo = manifest.slo or {}
     if slo:
         mark_slo(llm_calls, turns, sessions, slo)
@@ -128,6 +134,8 @@ def build_results(run_dir: Path) -> BuildResult:
         "status": manifest.status.value,
         "trajectory_match_type": scorer.match_type,
         "skipped_cases": len(manifest.skipped_cases),
+        "case_pass_metrics": ",".join(verdict.metrics),
+        "case_metrics_not_evaluated": ",".join(verdict.not_evaluated) or None,
         "step": manifest.step,
         **info.model_dump(exclude={"trials"}),
     }

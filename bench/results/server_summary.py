@@ -3,7 +3,11 @@
 Counters and histograms are cumulative since the server started, so every figure is a
 difference between the last scrape at or before the window start and the first scrape at or
 after its end. Percentiles come from histogram bucket deltas, interpolated linearly within the
-bucket as Prometheus' histogram_quantile does. Gauges are averaged over the scrapes in the window.
+bucket as Prometheus' histogram_quantile does, except where the buckets cannot tell: a
+percentile in the first bucket (below vLLM's 0.3 s for queue and e2e time) or in the +Inf bucket
+is stored as null with a text bound in `<column>_bound` ("< 300 ms", "> 60000 ms"), never as a
+made-up number. Means come from `_sum/_count` and are exact. Gauges are averaged over the scrapes
+in the window.
 """
 
 from __future__ import annotations
@@ -97,6 +101,27 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | 
     return lower_bound
 
 
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:g} ms"
+
+
+def quantile_or_bound(
+    q: float, buckets: list[tuple[float, float]]
+) -> tuple[float | None, str | None]:
+    """(value in s, None) inside the buckets' resolution, else (None, "< first" or "> last bound")."""
+    if not buckets or buckets[-1][1] <= 0:
+        return None, None
+    rank = q * buckets[-1][1]
+    first = next((i for i, (_, count) in enumerate(buckets) if count >= rank), len(buckets) - 1)
+    bound = buckets[first][0]
+    if math.isinf(bound):
+        finite = [b for b, _ in buckets if not math.isinf(b)]
+        return None, f"> {_ms(finite[-1])}" if finite else None
+    if first == 0:
+        return None, f"< {_ms(bound)}"
+    return histogram_quantile(q, buckets), None
+
+
 def _gauge(scrapes: list[Scrape], name: str) -> list[float]:
     values = []
     for scrape in scrapes:
@@ -115,11 +140,14 @@ def server_summary(scrapes: list[Scrape], start: float | None, end: float | None
     for prefix, name in HISTOGRAMS.items():
         buckets = histogram_delta(first, last, name)
         for p in PCTS:
-            value = histogram_quantile(p / 100, buckets)
+            value, bound = quantile_or_bound(p / 100, buckets)
             row[f"{prefix}_p{p}_ms"] = value * 1000 if value is not None else None
-        # Exact, unlike the percentiles, which are only as fine as vLLM's buckets (e2e and queue
-        # time start at 0.3 s: everything below lands mid-bucket).
-        total, count = counter_delta(first, last, name + "_sum"), counter_delta(first, last, name + "_count")
+            row[f"{prefix}_p{p}_ms_bound"] = bound
+        # Exact, unlike the percentiles, which are only as fine as vLLM's buckets.
+        total, count = (
+            counter_delta(first, last, name + "_sum"),
+            counter_delta(first, last, name + "_count"),
+        )
         row[f"{prefix}_mean_ms"] = 1000 * total / count if total is not None and count else None
     for column, name in COUNTERS.items():
         row[column] = counter_delta(first, last, name)

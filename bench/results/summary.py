@@ -63,7 +63,7 @@ def compute_summary(
     expected_n = sum(t.get("tool_calls_expected_n") or 0 for t in turns_m)
     args_compared = sum(t.get("args_compared") or 0 for t in turns_m)
     args_matched = sum(t.get("args_matched") or 0 for t in turns_m)
-    scored = [s for s in sessions_m if s.get("trajectory_passed") is not None]
+    scored = [s for s in sessions_m if s.get("case_passed") is not None]
 
     row: dict[str, Any] = {
         **run_info,
@@ -86,7 +86,7 @@ def compute_summary(
         "tool_trajectory_exact": _mean([t.get("trajectory_exact") for t in turns_m]),
         "tool_trajectory_in_order": _mean([t.get("trajectory_in_order") for t in turns_m]),
         "tool_trajectory_any_order": _mean([t.get("trajectory_any_order") for t in turns_m]),
-        "case_pass_rate": _ratio(sum(1 for s in scored if s["trajectory_passed"]), len(scored)),
+        "case_pass_rate": _ratio(sum(1 for s in scored if s["case_passed"]), len(scored)),
         "response_match": _mean([t.get("response_match") for t in turns_m]),
         "tool_name_precision": _ratio(names_matched, actual_n),
         "tool_name_recall": _ratio(names_matched, expected_n),

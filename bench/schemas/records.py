@@ -164,6 +164,7 @@ class SessionScores(TypedDict, total=False):
     # eval set's threshold.
     trajectory_score: float | None
     trajectory_passed: bool | None
+    case_passed: bool | None  # every metric of the criteria met (ADK's rule)
     response_match: float | None
     slo_met: bool | None
 

@@ -57,6 +57,8 @@ class SummaryRow(BuiltRunColumns, total=False):
     tool_trajectory_any_order: float | None
     trajectory_match_type: str | None
     case_pass_rate: float | None
+    case_pass_metrics: str | None  # the criteria's metrics case_passed evaluated
+    case_metrics_not_evaluated: str | None  # in the criteria, but bench cannot compute them
     response_match: float | None
     tool_name_precision: float | None
     tool_name_recall: float | None
@@ -98,6 +100,19 @@ class SummaryRow(BuiltRunColumns, total=False):
     server_queue_p50_ms: float | None
     server_queue_p90_ms: float | None
     server_queue_p99_ms: float | None
+    # a percentile outside the buckets' resolution: null above, its bound here ("< 300 ms")
+    server_ttft_p50_ms_bound: str | None
+    server_ttft_p90_ms_bound: str | None
+    server_ttft_p99_ms_bound: str | None
+    server_tpot_p50_ms_bound: str | None
+    server_tpot_p90_ms_bound: str | None
+    server_tpot_p99_ms_bound: str | None
+    server_e2e_p50_ms_bound: str | None
+    server_e2e_p90_ms_bound: str | None
+    server_e2e_p99_ms_bound: str | None
+    server_queue_p50_ms_bound: str | None
+    server_queue_p90_ms_bound: str | None
+    server_queue_p99_ms_bound: str | None
     # exact means from _sum/_count
     server_ttft_mean_ms: float | None
     server_tpot_mean_ms: float | None

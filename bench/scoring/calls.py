@@ -5,13 +5,28 @@ Pure Python (no ADK import), shared by scoring, the per-tool tables, and the liv
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 
-def canonical(value: Any) -> str:
-    """A comparable form of arguments: key order and formatting do not matter."""
-    return json.dumps(value if value is not None else {}, sort_keys=True, default=str)
+def args_equal(actual: Any, expected: Any) -> bool:
+    """Arguments equal by value, as ADK's TrajectoryEvaluator compares them (`args == args`):
+    5 == 5.0, nested lists and dicts compare element by element, key order does not matter,
+    "5" != 5. Missing arguments equal empty ones."""
+    return bool(
+        (actual if actual is not None else {}) == (expected if expected is not None else {})
+    )
+
+
+def by_value(value: Any) -> Any:
+    """A form where values ADK counts equal are identical (integral floats as ints), for hashing
+    and JSON keys: `json.dumps(by_value(x), sort_keys=True)` is one key per equal value."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: by_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [by_value(v) for v in value]
+    return value
 
 
 def pair_calls(
@@ -33,9 +48,5 @@ def arg_credit(actual_args: dict[str, Any], expected_args: dict[str, Any]) -> fl
     """Per-argument partial credit: the share of expected arguments given with the expected value."""
     if not expected_args:
         return 1.0 if not actual_args else 0.0
-    hits = sum(
-        1
-        for k, v in expected_args.items()
-        if k in actual_args and canonical(actual_args[k]) == canonical(v)
-    )
+    hits = sum(1 for k, v in expected_args.items() if k in actual_args and actual_args[k] == v)
     return hits / len(expected_args)

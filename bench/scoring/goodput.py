@@ -1,9 +1,9 @@
-"""SLOs and goodput: the sessions and turns that met every latency SLO and passed the tool trajectory.
+"""SLOs and goodput: the sessions and turns that met every latency SLO and passed their case.
 
 `--slo ttft_ms=500,tpot_ms=50,turn_ms=3000,session_ms=20000`; any subset. A turn meets the SLOs
 when every LLM call in it meets ttft_ms and tpot_ms, its latency meets turn_ms, it has no error
 and its trajectory score is 1. A session meets them when all its turns do, its duration meets
-session_ms, and its case passed.
+session_ms, and its case passed (`case_passed`: every metric of the criteria, ADK's rule).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def mark_slo(
             turns_ok[session["session_id"]]
             and not session.get("errors")
             and _le(session.get("duration_ms"), slo.get("session_ms"))
-            and session.get("trajectory_passed") is True
+            and session.get("case_passed") is True
         )
 
 

@@ -28,6 +28,11 @@ from bench.schemas.settings import JUDGE_API_BASE_ENV, JUDGE_API_KEY_ENV
 JUDGE_PREFIX = "bench-judge/"
 FINAL_RESPONSE_MATCH_V2 = "final_response_match_v2"
 RUBRIC_METRIC = "rubric_based_final_response_quality_v1"
+# the turns' column holding each judge metric's score
+JUDGE_COLUMNS = {
+    FINAL_RESPONSE_MATCH_V2: "judge_final_response_match",
+    RUBRIC_METRIC: "judge_rubric_score",
+}
 
 
 class JudgeLiteLlm(LiteLlm):

@@ -1,6 +1,6 @@
 """Repeated trials: pass^k and pass@k per case (tau-bench's definitions) and trajectory stability.
 
-With n trials of a case of which c passed: pass^k = C(c, k) / C(n, k), the chance that k trials
+With n trials of a case of which c passed (`case_passed`: every metric of the criteria met): pass^k = C(c, k) / C(n, k), the chance that k trials
 drawn without replacement all pass; pass@k = 1 - C(n - c, k) / C(n, k), the chance that at least
 one does. Overall figures are the mean over cases.
 """
@@ -11,6 +11,8 @@ import json
 from collections import defaultdict
 from math import comb
 from typing import Any
+
+from bench.scoring.calls import by_value
 
 
 def pass_hat_k(n: int, c: int, k: int) -> float | None:
@@ -28,15 +30,15 @@ def case_table(
     trajectories: dict[str, list[str]] = defaultdict(list)
     for turn in sorted(turns, key=lambda t: (t["session_id"], t.get("invocation_index") or 0)):
         trajectories[turn["session_id"]].append(
-            json.dumps(turn.get("tool_calls") or [], sort_keys=True)
+            json.dumps(by_value(turn.get("tool_calls") or []), sort_keys=True)
         )
     by_case: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in sessions:
-        if s.get("trajectory_passed") is not None:
+        if s.get("case_passed") is not None:
             by_case[s["case_id"]].append(s)
     rows = []
     for case_id, runs in sorted(by_case.items()):
-        n, c = len(runs), sum(1 for s in runs if s["trajectory_passed"])
+        n, c = len(runs), sum(1 for s in runs if s["case_passed"])
         distinct = {"|".join(trajectories.get(s["session_id"], [])) for s in runs}
         rows.append(
             {

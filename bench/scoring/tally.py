@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.scoring.calls import arg_credit, canonical, pair_calls
+from bench.scoring.calls import arg_credit, args_equal, pair_calls
 
 
 def _calls(value: Any) -> list[dict[str, Any]]:
@@ -59,6 +59,14 @@ class Tally:
         }
 
 
+def _same_calls(actual: list[dict[str, Any]], expected: list[dict[str, Any]]) -> bool:
+    """The same calls in the same order, arguments compared by value (ADK's EXACT match)."""
+    return len(actual) == len(expected) and all(
+        a.get("name") == e.get("name") and args_equal(a.get("args"), e.get("args"))
+        for a, e in zip(actual, expected, strict=True)
+    )
+
+
 def tally_turn(actual: Any, expected: Any) -> dict[str, Tally]:
     """Per tool name, the counts of one turn."""
     act, exp = _calls(actual), _calls(expected)
@@ -70,7 +78,7 @@ def tally_turn(actual: Any, expected: Any) -> dict[str, Tally]:
     for got, want in pair_calls(act, exp):
         tally = tallies[str(want.get("name"))]
         tally.matched += 1
-        tally.exact += int(canonical(got.get("args")) == canonical(want.get("args")))
+        tally.exact += int(args_equal(got.get("args"), want.get("args")))
         tally.partial += arg_credit(got.get("args") or {}, want.get("args") or {})
     return tallies
 
@@ -94,9 +102,7 @@ class AccuracyBoard:
         case = self.by_case.setdefault(str(case_id), CaseTally())
         case.turns += 1
         case.errors += int(error)
-        case.exact_turns += int(
-            not error and canonical(_calls(actual)) == canonical(_calls(expected))
-        )
+        case.exact_turns += int(not error and _same_calls(_calls(actual), _calls(expected)))
         for name, tally in tally_turn(actual, expected).items():
             self.by_tool.setdefault(name, Tally()).add(tally)
             case.tools.add(tally)

@@ -15,7 +15,7 @@ from google.adk.evaluation.eval_metrics import EvalMetric, ToolTrajectoryCriteri
 from google.adk.evaluation.final_response_match_v1 import RougeEvaluator
 from google.adk.evaluation.trajectory_evaluator import TrajectoryEvaluator
 
-from bench.scoring.calls import arg_credit, canonical, pair_calls
+from bench.scoring.calls import arg_credit, args_equal, pair_calls
 from bench.scoring.unparsed import looks_like_unparsed_call
 
 MATCH_TYPES = ("EXACT", "IN_ORDER", "ANY_ORDER")
@@ -87,7 +87,7 @@ def tool_counts(
         "tool_calls_expected_n": len(expected),
         "tool_names_matched": names_matched,
         "args_compared": len(pairs),
-        "args_matched": sum(1 for a, e in pairs if canonical(a["args"]) == canonical(e["args"])),
+        "args_matched": sum(1 for a, e in pairs if args_equal(a["args"], e["args"])),
         "args_partial_sum": sum(arg_credit(a["args"], e["args"]) for a, e in pairs),
         "unknown_tool_calls": sum(
             1 for c in actual if known_tools is not None and c["name"] not in known_tools
