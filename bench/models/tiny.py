@@ -86,7 +86,7 @@ __all__ = [
 
 TINY_SERVED_NAME = HERMES.name
 TINY_TOOL_PARSER = HERMES.tool_parser
-TINY_MODEL_VERSION = 1
+TINY_MODEL_VERSION = 2  # 2: the variants; tiny itself is unchanged
 
 # Sizes. HEAD_DIM >= 32 for vLLM's CPU attention; hidden grows in steps of HEAD_DIM when the
 # script needs more one-hot dimensions than MIN_HIDDEN.
@@ -124,6 +124,18 @@ def _first_chunk_options(size: int, min_first: int) -> list[int]:
     return [f for f in options if f >= min_first] + longer
 
 
+def _cuts_any(pieces: list[str], unsplit: tuple[str, ...]) -> bool:
+    """Whether a boundary between two pieces falls inside one of the `unsplit` strings."""
+    text, bound = "".join(pieces), 0
+    for piece in pieces[:-1]:
+        bound += len(piece)
+        for s in unsplit:
+            start = text.find(s, max(0, bound - len(s) + 1))
+            if start != -1 and start < bound < start + len(s):
+                return True
+    return False
+
+
 def chunk_outputs(
     cases: tuple[TinyCase, ...] = TINY_CASES, variant: TinyVariant = HERMES
 ) -> dict[str, list[str]]:
@@ -146,6 +158,7 @@ def chunk_outputs(
                     len(set(pieces)) == len(pieces)
                     and not used.intersection(pieces)
                     and all(p.strip() for p in pieces)
+                    and not _cuts_any(pieces, variant.unsplit)
                 ):
                     break
             else:

@@ -25,7 +25,8 @@ Choices where the families leave room (read from vLLM 0.32's parsers):
   the decoded text (it keeps special tokens when tools are given), so `[TOOL_CALLS]` is a special
   token of the vocabulary but the model writes it as text at the start of its first output token:
   a bigram model cannot emit one token id in several scripts, and a delta must hold the whole
-  marker for the streaming parser to see it (`keep_whole`).
+  marker for the streaming parser to see it (`keep_whole`). No token boundary falls between a
+  key's closing quote and its colon (`unsplit`): the streaming parser mishandles that boundary.
 - pythonic: string values are double-quoted (JSON-compatible Python literals), as Gemma 3 writes.
 """
 
@@ -55,6 +56,7 @@ class TinyVariant:
     eos: str  # ends every reply; vLLM stops on it
     special_tokens: tuple[str, ...]  # every special token, in vocabulary order (pad/bos/eos in it)
     keep_whole: str = ""  # a reply prefix that must stay inside the first output token
+    unsplit: tuple[str, ...] = ()  # strings no boundary between two output tokens may cut
 
     def template_body(self) -> str:
         """The family's rendering part of the chat template (its leading comment removed)."""
@@ -179,6 +181,11 @@ MISTRAL = TinyVariant(
         "[/TOOL_RESULTS]",
     ),
     keep_whole="[TOOL_CALLS]",
+    # vLLM 0.32's pre-v11 streaming parser puts ': ' into the arguments when a key's closing
+    # quote ends one delta and the colon starts the next (real Mistral tokens keep `":`
+    # together). Deltas only ever merge tokens, so no token boundary there means no delta
+    # boundary either.
+    unsplit=('":',),
 )
 
 TINY_VARIANTS: dict[str, TinyVariant] = {

@@ -6,6 +6,11 @@ results, and a short `bench run` on weather_time (streaming and not, every case 
 EXACT / IN_ORDER / ANY_ORDER as the script implies, which is what `tiny` (hermes) scores too.
 One server per variant: the parametrized fixture is module-scoped, so pytest runs all tests of
 one variant before starting the next server.
+
+Known vLLM 0.32 limit, not worked around: the llama3_json streaming parser drops a call whose
+complete JSON arrives in the first delta (it only sends the name on a later delta). vLLM merges
+deltas when the API server falls behind, which happened here once at a load average of ~15 on 2
+cores; the streaming run for tiny-llama3-json then misses that call.
 """
 
 from __future__ import annotations
@@ -115,9 +120,8 @@ def test_every_case_through_the_parser(
 ) -> None:
     name, _ = variant_server
     assert_reply(complete(client, body_for(name, case)), case)
-    reply = stream(client, body_for(name, case))
-    assert_reply(reply, case)
-    assert reply.chunks >= 2, "the reply should arrive in several chunks"
+    # No check on the number of chunks: a busy server merges deltas (see the llama3_json note).
+    assert_reply(stream(client, body_for(name, case)), case)
 
 
 def test_two_calls_then_the_answer(

@@ -180,6 +180,15 @@ def test_mistral_marker_stays_in_the_first_token() -> None:
             assert chunks[case.name][0].startswith("[TOOL_CALLS][")
 
 
+def test_mistral_keeps_key_quote_and_colon_together() -> None:
+    """vLLM's pre-v11 mistral streaming parser breaks on a delta boundary inside `":`."""
+    chunks = chunk_outputs(variant=MISTRAL)
+    for case in TINY_CASES:
+        pieces = chunks[case.name]
+        for left, right in zip(pieces, pieces[1:], strict=False):
+            assert not (left.endswith('"') and right.startswith(":")), (case.name, left, right)
+
+
 def test_no_output_token_repeats(built) -> None:
     variant, out, _ = built
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
