@@ -53,10 +53,22 @@ def show_model(name: str, catalog: Catalog = None) -> None:
 @app.command("build-tiny")
 def build_tiny(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the model into.")],
+    variant: Annotated[
+        str,
+        typer.Option(
+            help="Which tool-call format: tiny (hermes), tiny-pythonic, tiny-llama3-json, "
+            "tiny-mistral."
+        ),
+    ] = "tiny",
 ) -> None:
     """Build the tiny scripted model (seconds, no download) into OUT_DIR."""
     from bench.models.tiny import build_tiny_model
+    from bench.models.tiny_variants import TINY_VARIANTS
 
-    path = build_tiny_model(out_dir)
+    if variant not in TINY_VARIANTS:
+        raise BenchError(
+            f"--variant: unknown tiny variant '{variant}' (known: {', '.join(TINY_VARIANTS)})"
+        )
+    path = build_tiny_model(out_dir, TINY_VARIANTS[variant])
     size_kb = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1024
-    console.print(f"tiny model written to {path} ({size_kb:.0f} KiB)")
+    console.print(f"{variant} model written to {path} ({size_kb:.0f} KiB)")

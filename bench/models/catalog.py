@@ -33,7 +33,8 @@ class ModelEntry(BaseModel):
 
     name: str
     hf_id: str | None = None  # Hugging Face id or a local folder
-    builder: Literal["tiny"] | None = None  # built locally by bench, no download
+    # Built locally by bench, no download; the tiny* builders are bench.models.tiny_variants.
+    builder: Literal["tiny", "tiny-pythonic", "tiny-llama3-json", "tiny-mistral"] | None = None
     served_name: str | None = None  # defaults to `name`
     tool_parser: str | None = None
     chat_template: str | None = None  # a file name in bench/models/templates or a path
@@ -73,6 +74,35 @@ BUILTIN_MODELS: dict[str, ModelEntry] = {
             dtype="float32",
             description="Tiny scripted Llama built locally in seconds; makes exact, repeatable "
             "tool calls (bench.models.tiny). The CPU default.",
+        ),
+        # The same script in the other parsers' formats; the chat template is the built
+        # model's own (Gemma 3 / Llama 3.1 / Mistral style), so chat_template stays unset.
+        ModelEntry(
+            name="tiny-pythonic",
+            builder="tiny-pythonic",
+            tool_parser="pythonic",
+            max_model_len=4096,
+            dtype="float32",
+            description="tiny's script in Gemma 3's pythonic call format, [get_weather(city=...)]; "
+            "proves the pythonic parser path on CPU.",
+        ),
+        ModelEntry(
+            name="tiny-llama3-json",
+            builder="tiny-llama3-json",
+            tool_parser="llama3_json",
+            max_model_len=4096,
+            dtype="float32",
+            description="tiny's script in Llama 3.1's JSON call format, {\"name\": ..., "
+            '"parameters": ...}; proves the llama3_json parser path on CPU.',
+        ),
+        ModelEntry(
+            name="tiny-mistral",
+            builder="tiny-mistral",
+            tool_parser="mistral",
+            max_model_len=4096,
+            dtype="float32",
+            description="tiny's script in Mistral v0.3's [TOOL_CALLS][{...}] format (HF "
+            "tokenizer); proves the mistral parser path on CPU.",
         ),
         ModelEntry(
             name="gemma-3-4b-it",

@@ -1,4 +1,9 @@
-"""A tiny scripted Llama model that makes real tool calls through vLLM's hermes parser.
+"""A tiny scripted Llama model that makes real tool calls through vLLM's tool parsers.
+
+`tiny` writes its calls in the hermes format; the variants in `bench.models.tiny_variants`
+(`tiny-pythonic`, `tiny-llama3-json`, `tiny-mistral`) follow the same script and are built by the
+same code, each with its family's call format, chat template and special tokens. Below, the
+formats and tokens are tiny's (hermes); the variants differ only there.
 
 Built locally in about a second with numpy + safetensors + tokenizers (no torch, no
 transformers, no model hub), so tests and the CPU demo have a real model to serve:
@@ -49,7 +54,7 @@ How it works (a bigram model):
   bfloat16 (all values are exact in both); ~1.6 MB.
 
 Bump `TINY_MODEL_VERSION` whenever the output of `build_tiny_model` changes (table, chunking,
-template, sizes): `ensure_tiny_model` caches by version only.
+template, sizes, a variant): `ensure_tiny_model` caches by variant name and version only.
 """
 
 from __future__ import annotations
@@ -65,26 +70,23 @@ from safetensors.numpy import save_file
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from bench.models.tiny_script import TINY_CASES, TinyCase
+from bench.models.tiny_variants import HERMES, TINY_VARIANTS, TinyVariant
 
 __all__ = [
     "TINY_CASES",
     "TINY_MODEL_VERSION",
     "TINY_SERVED_NAME",
     "TINY_TOOL_PARSER",
+    "TINY_VARIANTS",
     "build_tiny_model",
     "chat_template",
     "chunk_outputs",
     "ensure_tiny_model",
 ]
 
-TINY_SERVED_NAME = "tiny"
-TINY_TOOL_PARSER = "hermes"
-TINY_MODEL_VERSION = 1
-
-EOS_TOKEN = "<|im_end|>"
-BOS_TOKEN = "<|im_start|>"
-PAD_TOKEN = "<|endoftext|>"
-BASE_SPECIAL_TOKENS = (PAD_TOKEN, BOS_TOKEN, EOS_TOKEN)
+TINY_SERVED_NAME = HERMES.name
+TINY_TOOL_PARSER = HERMES.tool_parser
+TINY_MODEL_VERSION = 2  # 2: the variants; tiny itself is unchanged
 
 # Sizes. HEAD_DIM >= 32 for vLLM's CPU attention; hidden grows in steps of HEAD_DIM when the
 # script needs more one-hot dimensions than MIN_HIDDEN.
@@ -114,24 +116,49 @@ def _split(text: str, first: int, size: int) -> list[str]:
     return [p for p in pieces if p]
 
 
-def chunk_outputs(cases: tuple[TinyCase, ...] = TINY_CASES) -> dict[str, list[str]]:
+def _first_chunk_options(size: int, min_first: int) -> list[int]:
+    options = [size, *range(size - 1, MIN_CHUNK - 1, -1), *range(size + 1, 2 * size + 1)]
+    if min_first <= MIN_CHUNK:
+        return options
+    longer = [f for f in range(min_first, min_first + 2 * size + 1) if f not in options]
+    return [f for f in options if f >= min_first] + longer
+
+
+def _cuts_any(pieces: list[str], unsplit: tuple[str, ...]) -> bool:
+    """Whether a boundary between two pieces falls inside one of the `unsplit` strings."""
+    text, bound = "".join(pieces), 0
+    for piece in pieces[:-1]:
+        bound += len(piece)
+        for s in unsplit:
+            start = text.find(s, max(0, bound - len(s) + 1))
+            if start != -1 and start < bound < start + len(s):
+                return True
+    return False
+
+
+def chunk_outputs(
+    cases: tuple[TinyCase, ...] = TINY_CASES, variant: TinyVariant = HERMES
+) -> dict[str, list[str]]:
     """Cut each case's reply into token strings that are unique across all cases.
 
     Deterministic: for each case in table order, the first (size, first-chunk length) that gives
-    only new, non-blank strings wins.
+    only new, non-blank strings wins. A reply starting with `variant.keep_whole` keeps it inside
+    its first chunk.
     """
-    used: set[str] = set(BASE_SPECIAL_TOKENS) | {c.marker for c in cases}
+    used: set[str] = set(variant.special_tokens) | {c.marker for c in cases}
     result: dict[str, list[str]] = {}
     for case in cases:
-        text = case.output_text
+        text = case.reply_text(variant.format_calls)
+        whole = variant.keep_whole
+        min_first = len(whole) if whole and text.startswith(whole) else 0
         for size in CHUNK_SIZES:
-            options = [size, *range(size - 1, MIN_CHUNK - 1, -1), *range(size + 1, 2 * size + 1)]
-            for first in options:
+            for first in _first_chunk_options(size, min_first):
                 pieces = _split(text, first, size)
                 if (
                     len(set(pieces)) == len(pieces)
                     and not used.intersection(pieces)
                     and all(p.strip() for p in pieces)
+                    and not _cuts_any(pieces, variant.unsplit)
                 ):
                     break
             else:
@@ -146,7 +173,7 @@ def chunk_outputs(cases: tuple[TinyCase, ...] = TINY_CASES) -> dict[str, list[st
 
 # --------------------------------------------------------------------------- chat template
 
-_TEMPLATE_HEAD = r"""
+_TEMPLATE_MACROS = r"""
 {%- macro text_of(content) -%}
     {%- if content is string -%}
         {{- content -}}
@@ -161,53 +188,9 @@ _TEMPLATE_HEAD = r"""
         {%- endfor -%}
     {%- endif -%}
 {%- endmacro -%}
-{%- macro render_call(tc) -%}
-    {%- set fn = tc.function if tc.function is defined and tc.function else tc -%}
-    {{- '<tool_call>\n{"name": ' + (fn.name | tojson) + ', "arguments": ' -}}
-    {%- if fn.arguments is string -%}
-        {{- fn.arguments -}}
-    {%- else -%}
-        {{- fn.arguments | tojson -}}
-    {%- endif -%}
-    {{- '}\n</tool_call>' -}}
-{%- endmacro -%}
-{%- if messages and messages[0].role == 'system' -%}
-    {%- set system_text = text_of(messages[0].content) -%}
-    {%- set rest = messages[1:] -%}
-{%- else -%}
-    {%- set system_text = '' -%}
-    {%- set rest = messages -%}
-{%- endif -%}
-{%- if tools -%}
-    {{- '<|im_start|>system\n' -}}
-    {%- if system_text -%}{{- system_text + '\n\n' -}}{%- endif -%}
-    {{- '# Tools\n\nYou may call one or more functions to assist with the user query.\n\n' -}}
-    {{- 'You are provided with function signatures within <tools></tools> XML tags:\n<tools>' -}}
-    {%- for tool in tools -%}{{- '\n' + (tool | tojson) -}}{%- endfor -%}
-    {{- '\n</tools>\n\nFor each function call, return a json object with function name and ' -}}
-    {{- 'arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n' -}}
-    {{- '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n' -}}
-{%- elif system_text -%}
-    {{- '<|im_start|>system\n' + system_text + '<|im_end|>\n' -}}
-{%- endif -%}
-{%- for message in rest -%}
-    {%- if message.role == 'tool' -%}
-        {%- if loop.first or loop.previtem.role != 'tool' -%}{{- '<|im_start|>user' -}}{%- endif -%}
-        {{- '\n<tool_response>\n' + text_of(message.content) + '\n</tool_response>' -}}
-        {%- if loop.last or loop.nextitem.role != 'tool' -%}{{- '<|im_end|>\n' -}}{%- endif -%}
-    {%- elif message.role == 'assistant' -%}
-        {{- '<|im_start|>assistant\n' + text_of(message.content) -}}
-        {%- if message.tool_calls -%}
-            {%- for tc in message.tool_calls -%}
-                {%- if not loop.first or message.content -%}{{- '\n' -}}{%- endif -%}
-                {{- render_call(tc) -}}
-            {%- endfor -%}
-        {%- endif -%}
-        {{- '<|im_end|>\n' -}}
-    {%- else -%}
-        {{- '<|im_start|>' + message.role + '\n' + text_of(message.content) + '<|im_end|>\n' -}}
-    {%- endif -%}
-{%- endfor -%}
+"""
+
+_TEMPLATE_SELECTION = r"""
 {#- Script selection: which marker ends the generation prompt (see TINY_CASES). -#}
 {%- set last = messages[-1] -%}
 {%- set last_role = last.role -%}
@@ -236,28 +219,36 @@ _TEMPLATE_HEAD = r"""
 {%- endif -%}
 """
 
-_TEMPLATE_TAIL = r"""
-{%- if add_generation_prompt -%}
-    {{- '<|im_start|>assistant\n' + ns.marker -}}
-{%- endif -%}
-"""
+
+def _jinja_string(text: str) -> str:
+    """A single-quoted Jinja string literal."""
+    escaped = text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
+    return "'" + escaped + "'"
 
 
-def chat_template(cases: tuple[TinyCase, ...] = TINY_CASES) -> str:
-    """The Jinja chat template; its selection block is generated from the case table."""
+def chat_template(cases: tuple[TinyCase, ...] = TINY_CASES, variant: TinyVariant = HERMES) -> str:
+    """The Jinja chat template: the family's rendering of the conversation (the variant's file),
+    then the script's selection block (generated from the case table), then the generation
+    prompt ending with the selected case's marker."""
     lines = []
     for i, case in enumerate(cases):
         keyword = "if" if i == 0 else "elif"
         lines.append(f"{{%- {keyword} {case.condition.jinja()} -%}}  {{#- {case.name} -#}}")
         lines.append(f"    {{%- set ns.marker = {json.dumps(case.marker)} -%}}")
     lines.append("{%- endif -%}")
-    return (_TEMPLATE_HEAD.strip() + "\n" + "\n".join(lines) + _TEMPLATE_TAIL).strip() + "\n"
+    tail = (
+        "{%- if add_generation_prompt -%}\n"
+        f"    {{{{- {_jinja_string(variant.generation_prompt)} + ns.marker -}}}}\n"
+        "{%- endif -%}"
+    )
+    parts = [_TEMPLATE_MACROS, variant.template_body(), _TEMPLATE_SELECTION, "\n".join(lines), tail]
+    return "\n".join(part.strip() for part in parts) + "\n"
 
 
 # --------------------------------------------------------------------------- tokenizer
 
 
-def _corpus() -> list[str]:
+def _corpus(variant: TinyVariant) -> list[str]:
     """Text like the prompts the model will see, so the BPE merges compress them well."""
     cities = ["London", "Paris", "Tokyo", "New York", "Berlin", "Sydney", "Madrid", "Boston"]
     tools = [
@@ -276,7 +267,7 @@ def _corpus() -> list[str]:
         }
         for name, what in (("get_weather", "weather report"), ("get_current_time", "local time"))
     ]
-    lines = [chat_template(), *(json.dumps(t) for t in tools)]
+    lines = [chat_template(variant=variant), *(json.dumps(t) for t in tools)]
     for city in cities:
         lines += [
             f"What is the weather in {city}? What time is it in {city}?",
@@ -293,17 +284,17 @@ def _corpus() -> list[str]:
     return lines * 4
 
 
-def _build_tokenizer(chunks: dict[str, list[str]]) -> Tokenizer:
+def _build_tokenizer(variant: TinyVariant, chunks: dict[str, list[str]]) -> Tokenizer:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=BPE_VOCAB,
-        special_tokens=list(BASE_SPECIAL_TOKENS),
+        special_tokens=list(variant.special_tokens),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_corpus(), trainer)
+    tok.train_from_iterator(_corpus(variant), trainer)
     tok.add_special_tokens(
         [AddedToken(c.marker, special=True, normalized=False) for c in TINY_CASES]
     )
@@ -320,9 +311,11 @@ def _build_tokenizer(chunks: dict[str, list[str]]) -> Tokenizer:
 # --------------------------------------------------------------------------- weights
 
 
-def _weights(tok: Tokenizer, chunks: dict[str, list[str]]) -> tuple[dict[str, np.ndarray], dict]:
+def _weights(
+    variant: TinyVariant, tok: Tokenizer, chunks: dict[str, list[str]]
+) -> tuple[dict[str, np.ndarray], dict]:
     """Bigram weights plus the matching config.json dict."""
-    eos = _id(tok, EOS_TOKEN)
+    eos = _id(tok, variant.eos)
     # Token sequences: marker -> chunk_1 -> ... -> chunk_n -> EOS.
     sequences = [
         [_id(tok, case.marker), *(_id(tok, p) for p in chunks[case.name])] for case in TINY_CASES
@@ -387,9 +380,9 @@ def _weights(tok: Tokenizer, chunks: dict[str, list[str]]) -> tuple[dict[str, np
         "tie_word_embeddings": False,
         "attention_bias": False,
         "mlp_bias": False,
-        "bos_token_id": _id(tok, BOS_TOKEN),
+        "bos_token_id": _id(tok, variant.bos),
         "eos_token_id": eos,
-        "pad_token_id": _id(tok, PAD_TOKEN),
+        "pad_token_id": _id(tok, variant.pad),
         # Stored as float16 (numpy has no bfloat16); every value is exact in both.
         "dtype": "bfloat16",
     }
@@ -406,18 +399,18 @@ def _id(tok: Tokenizer, token: str) -> int:
 # --------------------------------------------------------------------------- build / cache
 
 
-def build_tiny_model(out_dir: Path) -> Path:
+def build_tiny_model(out_dir: Path, variant: TinyVariant = HERMES) -> Path:
     """Write a complete HF model directory (Llama, tokenizer, chat template) into out_dir."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    chunks = chunk_outputs()
-    tok = _build_tokenizer(chunks)
-    tensors, config = _weights(tok, chunks)
-    template = chat_template()
+    chunks = chunk_outputs(variant=variant)
+    tok = _build_tokenizer(variant, chunks)
+    tensors, config = _weights(variant, tok, chunks)
+    template = chat_template(variant=variant)
 
     save_file(tensors, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
     tok.save(str(out_dir / "tokenizer.json"))
-    special_map = {"bos_token": BOS_TOKEN, "eos_token": EOS_TOKEN, "pad_token": PAD_TOKEN}
+    special_map = {"bos_token": variant.bos, "eos_token": variant.eos, "pad_token": variant.pad}
     tokenizer_config = {
         "tokenizer_class": "PreTrainedTokenizerFast",
         **special_map,
@@ -447,19 +440,19 @@ def build_tiny_model(out_dir: Path) -> Path:
     return out_dir
 
 
-def ensure_tiny_model(cache_root: Path) -> Path:
-    """Return `cache_root/models/tiny-v{TINY_MODEL_VERSION}`, building it only when missing.
+def ensure_tiny_model(cache_root: Path, variant: TinyVariant = HERMES) -> Path:
+    """Return `cache_root/models/{variant.name}-v{TINY_MODEL_VERSION}`, building it only when missing.
 
     Builds into a temporary sibling directory and renames it into place, so a crash never
     leaves a half-written model and concurrent callers all end up with one complete copy.
     """
-    target = Path(cache_root) / "models" / f"tiny-v{TINY_MODEL_VERSION}"
+    target = Path(cache_root) / "models" / f"{variant.name}-v{TINY_MODEL_VERSION}"
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        build_tiny_model(tmp)
+        build_tiny_model(tmp, variant)
         tmp.chmod(0o755)  # mkdtemp makes it 0700
         try:
             os.rename(tmp, target)

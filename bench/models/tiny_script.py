@@ -1,15 +1,17 @@
-"""The script of the tiny model: which conversation gets which reply.
+"""The script of the tiny models: which conversation gets which reply.
 
-This module is pure data plus the two renderings the builder needs (the reply text and the
-chat-template condition). `bench.models.tiny` turns it into a tokenizer, a chat template and
-weights. To add a case, add a `TinyCase` here (order = precedence, first match wins), bump
-`TINY_MODEL_VERSION` in `bench.models.tiny`, and run the unit tests. Nothing in the weights
-code needs to change.
+This module is pure data plus the chat-template condition the builder needs. Every tiny variant
+(`bench.models.tiny_variants`: hermes, pythonic, llama3_json, mistral) follows this one script;
+a variant only decides how calls are written (`TinyCase.reply_text(variant.format_calls)`).
+`bench.models.tiny` turns script + variant into a tokenizer, a chat template and weights. To add
+a case, add a `TinyCase` here (order = precedence, first match wins), bump `TINY_MODEL_VERSION`
+in `bench.models.tiny`, and run the unit tests. Nothing in the weights code needs to change.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,10 +23,9 @@ class ToolCall:
     name: str
     arguments: dict[str, Any]
 
-    def hermes(self) -> str:
-        """The exact text the model emits for this call (vLLM's hermes parser reads it)."""
-        body = json.dumps({"name": self.name, "arguments": self.arguments})
-        return f"<tool_call>\n{body}\n</tool_call>"
+
+# How a variant writes the calls of one reply (all of them, in order) as model output text.
+CallFormatter = Callable[[tuple[ToolCall, ...]], str]
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,11 @@ class TinyCase:
         if (self.content is None) == (not self.calls):
             raise ValueError(f"case {self.name!r}: give exactly one of content or calls")
 
-    @property
-    def output_text(self) -> str:
+    def reply_text(self, format_calls: CallFormatter) -> str:
         """What the model generates (before vLLM's tool parser), without the EOS token."""
         if self.content is not None:
             return self.content
-        return "\n".join(call.hermes() for call in self.calls)
+        return format_calls(self.calls)
 
     @property
     def marker(self) -> str:

@@ -56,10 +56,11 @@ def check_hf_token(entry: ModelEntry) -> None:
 
 
 def model_path_for(entry: ModelEntry) -> str:
-    if entry.builder == "tiny":
+    if entry.builder and entry.builder.startswith("tiny"):
         from bench.models.tiny import ensure_tiny_model
+        from bench.models.tiny_variants import variant_by_name
 
-        return str(ensure_tiny_model(constants.cache_dir()))
+        return str(ensure_tiny_model(constants.cache_dir(), variant_by_name(entry.builder)))
     assert entry.hf_id
     return entry.hf_id
 

@@ -25,6 +25,7 @@ from bench.models.tiny import (
     ensure_tiny_model,
 )
 from bench.models.tiny_script import TinyCase, ToolCall, case_by_name
+from bench.models.tiny_variants import HERMES, hermes_calls
 
 TOOLS = [
     {
@@ -136,7 +137,7 @@ def test_build_is_deterministic(tmp_path: Path, model_dir: Path) -> None:
 def test_constants() -> None:
     assert tiny.TINY_SERVED_NAME == "tiny"
     assert tiny.TINY_TOOL_PARSER == "hermes"
-    assert TINY_MODEL_VERSION == 1
+    assert TINY_MODEL_VERSION == 2
 
 
 def test_docstring_table_mentions_every_case() -> None:
@@ -225,7 +226,7 @@ def test_history_rendering(template: jinja2.Template) -> None:
     text = texts[0]
     assert text.startswith("<|im_start|>system\nBe brief.\n\n# Tools")
     assert "<tools>\n" + json.dumps(TOOLS[0]) + "\n" + json.dumps(TOOLS[1]) + "\n</tools>" in text
-    assert "<|im_start|>assistant\n" + call.hermes() + "<|im_end|>\n" in text
+    assert "<|im_start|>assistant\n" + hermes_calls((call,)) + "<|im_end|>\n" in text
     assert (
         '<|im_start|>user\n<tool_response>\n{"report": "rain"}\n</tool_response><|im_end|>\n'
         in text
@@ -289,14 +290,14 @@ def test_bigram_generates_the_script(
     prompt_ids = tok.encode(render(template, *conversation(case)), add_special_tokens=False).ids
     assert prompt_ids[-1] == tok.token_to_id(case.marker)
     ids, margin = _generate(bigram, prompt_ids[-1], eos)
-    assert tok.decode(ids, skip_special_tokens=False) == case.output_text
+    assert tok.decode(ids, skip_special_tokens=False) == case.reply_text(HERMES.format_calls)
     assert len(ids) >= 4, "several tokens, so streaming yields several chunks"
     # Deterministic when sampling: at temperature 2 every other token is < e^-50 as likely.
     assert margin / 2.0 > 50.0, margin
     # vLLM detokenizes incrementally (tokenizers' DecodeStream): same text, chunk by chunk.
     stream = DecodeStream(skip_special_tokens=False)
     pieces = [stream.step(tok, i) for i in ids]
-    assert "".join(p for p in pieces if p) == case.output_text
+    assert "".join(p for p in pieces if p) == case.reply_text(HERMES.format_calls)
 
 
 def test_prompt_without_marker_ends_immediately(model_dir: Path, bigram) -> None:
@@ -312,7 +313,7 @@ def test_no_output_token_repeats(model_dir: Path) -> None:
     chunks = chunk_outputs()
     seen: list[int] = []
     for case in TINY_CASES:
-        assert "".join(chunks[case.name]) == case.output_text
+        assert "".join(chunks[case.name]) == case.reply_text(HERMES.format_calls)
         seen.append(tok.token_to_id(case.marker))
         seen += [tok.token_to_id(piece) for piece in chunks[case.name]]
     assert None not in seen
@@ -345,7 +346,7 @@ def test_ensure_tiny_model_concurrent_callers(tmp_path: Path) -> None:
 def test_ensure_tiny_model_cleans_up_after_a_crash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def boom(out_dir: Path) -> Path:
+    def boom(out_dir: Path, variant: object = None) -> Path:
         (Path(out_dir) / "partial").write_text("x")
         raise RuntimeError("crash")
 
