@@ -7,7 +7,8 @@ takes), or either followed by `:case_a,case_b` to pick cases. Formats, told apar
 - `evalset`: the current `EvalSet` JSON (`*.evalset.json`, or inside a `*.test.json`), validated
   with ADK's own pydantic model `google.adk.evaluation.eval_set.EvalSet`.
 - `legacy`: a JSON list of turns `{query, expected_tool_use: [{tool_name, tool_input}],
-  reference}` forming ONE case named after the file, with `initial.session.json` beside it for
+  reference}` forming ONE case named after the file (a null `reference`, as in ADK v0.5.0's own
+  fixtures, means no expected final response: the turn's response match is not applicable), with `initial.session.json` beside it for
   the session state; converted with ADK's `convert_eval_set_to_pydantic_schema`, as ADK's
   `AgentEvaluator` does.
 - `webui`: the pre-1.0 web-UI list `[{name, data: [turns], initial_session | initial_state}]`,
@@ -197,8 +198,9 @@ def _check_legacy_turns(path: Path, turns: Any, where: str) -> None:
             raise BenchError(f"{path}: {at}: expected an object")
         if not isinstance(turn.get("query"), str):
             raise BenchError(f"{path}: {at}: field 'query' missing or not a string")
-        if not isinstance(turn.get("reference", ""), str):
-            raise BenchError(f"{path}: {at}: field 'reference' is not a string")
+        # ADK v0.5.0's own fixtures write `"reference": null`: no expected final response.
+        if turn.get("reference") is not None and not isinstance(turn["reference"], str):
+            raise BenchError(f"{path}: {at}: field 'reference' is not a string or null")
         uses = turn.get("expected_tool_use", [])
         if not isinstance(uses, list):
             raise BenchError(f"{path}: {at}: field 'expected_tool_use' is not a list")
@@ -225,6 +227,25 @@ def _initial_session(eval_file: Path) -> dict[str, Any]:
     if not isinstance(data.get("state", {}), dict):
         raise BenchError(f"{session_path}: field 'state' is not an object")
     return {k: data[k] for k in ("app_name", "user_id", "state") if k in data}
+
+
+def _without_null_references(cases: list[dict[str, Any]]) -> list[set[int]]:
+    """Give ADK's converter "" for a null reference (it cannot take None); return where they were."""
+    nulls = []
+    for case in cases:
+        where = {n for n, turn in enumerate(case["data"]) if turn.get("reference", "") is None}
+        case["data"] = [
+            {**turn, "reference": ""} if n in where else turn for n, turn in enumerate(case["data"])
+        ]
+        nulls.append(where)
+    return nulls
+
+
+def _drop_references(eval_set: Any, nulls: list[set[int]]) -> None:
+    """A null reference means no expected final response: response match is not applicable."""
+    for case, where in zip(eval_set.eval_cases, nulls, strict=True):
+        for n in where:
+            case.conversation[n].final_response = None
 
 
 def _normalise(eval_set: Any) -> Any:
@@ -277,8 +298,10 @@ def load_eval_file(path: Path) -> EvalFile:
             "a legacy list of {query, expected_tool_use, reference} turns, "
             "or a web-UI list of {name, data} cases)"
         )
+    nulls = _without_null_references(old)
     try:
         eval_set = convert_eval_set_to_pydantic_schema(eval_set_id, old)
+        _drop_references(eval_set, nulls)
     except (ValidationError, KeyError, TypeError, ValueError) as exc:
         text = str(exc).strip().splitlines()
         raise BenchError(
