@@ -150,15 +150,16 @@ def attach_endpoint(cfg: ServerConfig) -> Endpoint:
         raise BenchError(f"--endpoint: {base} refused the credentials (HTTP {resp.status_code})")
     if resp.status_code != 200:
         raise BenchError(f"--endpoint: {base}/v1/models answered HTTP {resp.status_code}")
-    served = [m.get("id") for m in resp.json().get("data", [])]
-    if cfg.model in served:
-        endpoint.served_model_name = cfg.model
-    elif len(served) == 1:
-        endpoint.served_model_name = served[0]
-    else:
+    try:
+        served = [str(m.get("id")) for m in resp.json().get("data", [])]
+    except (ValueError, AttributeError, TypeError):
+        raise BenchError(f"--endpoint: {base}/v1/models did not answer a model list") from None
+    # vLLM answers 404 on every call for a name it does not serve: stop before the load.
+    if cfg.model not in served:
         raise BenchError(
-            f"--model: {cfg.model} is not served at {base} (served: {', '.join(map(str, served))})"
+            f"--model: {cfg.model} is not served at {base} (served: {', '.join(served) or 'none'})"
         )
+    endpoint.served_model_name = cfg.model
     return endpoint
 
 
