@@ -339,9 +339,7 @@ def run_judge(
     cfg: RunConfig, criteria: dict[str, Any], endpoint: Endpoint, run_dirs: list[Path]
 ) -> None:
     """ADK's judge metrics on every measured turn; records to raw/judge.jsonl for the build."""
-    import asyncio
-
-    from bench.scoring.judge import JUDGE_API_BASE_ENV, JUDGE_API_KEY_ENV, judge_turns
+    from bench.scoring.judge import JUDGE_API_BASE_ENV, JUDGE_API_KEY_ENV
 
     judge = cfg.judge
     assert judge is not None
@@ -352,7 +350,20 @@ def run_judge(
         api_base, key = endpoint.api_base, endpoint.api_key
     os.environ[JUDGE_API_BASE_ENV] = api_base
     os.environ[JUDGE_API_KEY_ENV] = key or ""
-    served = judge.model or endpoint.served_model_name
+    try:
+        _judge_run_dirs(judge, criteria, judge.model or endpoint.served_model_name, run_dirs)
+    finally:  # the key must not outlive the judge: later child processes would inherit it
+        os.environ.pop(JUDGE_API_KEY_ENV, None)
+        os.environ.pop(JUDGE_API_BASE_ENV, None)
+
+
+def _judge_run_dirs(
+    judge: Any, criteria: dict[str, Any], served: str, run_dirs: list[Path]
+) -> None:
+    import asyncio
+
+    from bench.scoring.judge import judge_turns
+
     for run_dir in run_dirs:
         turns = [
             t
