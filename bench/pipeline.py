@@ -39,6 +39,7 @@ from bench.results.provenance import host_info
 from bench.results.raw import raw_dir, read_records
 from bench.results.schemas import TABLES
 from bench.results.writer import to_table, write_table
+from bench.schemas.redact import redact_urls
 from bench.server.environment import detect_gpus, vllm_version
 from bench.server.launch import plan_server, serving
 from bench.server.metrics import MetricsScraper
@@ -167,7 +168,7 @@ def run_benchmark(
     run_id = cfg.run_id or make_run_id(cfg, evalset)
     run_dir = prepare_run_dir(cfg.results_dir, run_id)
     (run_dir / "config.resolved.toml").write_text(
-        tomli_w.dumps(_toml_safe(cfg.model_dump(mode="json", exclude_none=True)))
+        tomli_w.dumps(_toml_safe(redact_urls(cfg.model_dump(mode="json", exclude_none=True))))
     )
     manifest: dict[str, Any] = {
         "run_id": run_id,

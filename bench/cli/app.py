@@ -19,6 +19,7 @@ from bench.cli import sweep as sweep_cmd
 from bench.cli import worker as worker_cmd
 from bench.cli.console import err_console
 from bench.errors import BenchError, RunFailed
+from bench.schemas.redact import redact_url
 
 app = typer.Typer(
     name="bench",
@@ -64,10 +65,10 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except BenchError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        err_console.print(redact_url(f"error: {exc}"), markup=False)
         sys.exit(exc.exit_code)
     except RunFailed as exc:
-        err_console.print(f"error ({exc.status}): {exc}", markup=False)
+        err_console.print(redact_url(f"error ({exc.status}): {exc}"), markup=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

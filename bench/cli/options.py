@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from bench.config import EngineFlags, ServerConfig
 from bench.errors import BenchError
-from bench.server.argv import parse_engine_arg, parse_gpus
+from bench.server.argv import parse_engine_arg, parse_gpus, refuse_reserved_flags
 
 SERVER = "Server"
 ENGINE = "vLLM engine flags"
@@ -154,6 +154,8 @@ def build_server_config(*, passthrough: list[str], **values: Any) -> ServerConfi
     extra: list[str] = []
     for arg in values.pop("engine_arg", None) or []:
         extra += parse_engine_arg(str(arg))
+    refuse_reserved_flags(extra, "--engine-arg")
+    refuse_reserved_flags(passthrough, "flags after --")
     extra += passthrough
     gpus_text = values.pop("gpus", None)
     gpus = parse_gpus(str(gpus_text)) if gpus_text else None

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bench import constants
 from bench.errors import BenchError
+from bench.schemas.redact import redact_urls
 
 LOAD_SPEC_ENV = "BENCH_LOAD_SPEC"
 LOAD_SPEC_FILE = "load_spec.json"
@@ -44,7 +45,8 @@ class LoadSpec(BaseModel):
     def write(self) -> Path:
         path = Path(self.run_dir) / LOAD_SPEC_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.model_dump_json(indent=2) + "\n")
+        # The URL the child uses has no password (attach moves it to a header held in memory).
+        path.write_text(json.dumps(redact_urls(self.model_dump(mode="json")), indent=2) + "\n")
         return path
 
     @classmethod

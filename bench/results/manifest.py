@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
+from bench.schemas.redact import redact_urls
 
 MANIFEST = "manifest.json"
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     tmp = run_dir / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    text = json.dumps(redact_urls(manifest), indent=2, sort_keys=True, default=str)
+    tmp.write_text(text + "\n")
     os.replace(tmp, run_dir / MANIFEST)
 
 

@@ -50,6 +50,19 @@ def parse_engine_arg(text: str) -> list[str]:
     return [name, value]
 
 
+# Flags whose value bench sets itself: the API key is bench's own per-run key (VLLM_API_KEY, never
+# on a command line, where `ps`, the printed command and the manifest would show it).
+RESERVED_FLAGS = {"--api-key": "the API key is bench's own per-run key (use --api-key-env)"}
+
+
+def refuse_reserved_flags(args: list[str], source: str) -> None:
+    """Refuse a reserved flag in `--engine-arg` or after `--`; the value is never echoed."""
+    for arg in args:
+        name = arg.split("=", 1)[0].replace("_", "-")
+        if name in RESERVED_FLAGS:
+            raise BenchError(f"{source}: {name} cannot be passed to vLLM: {RESERVED_FLAGS[name]}")
+
+
 def parse_gpus(text: str) -> list[int]:
     """`0,1` -> [0, 1], with a clear error for anything else."""
     try:
@@ -111,6 +124,7 @@ def engine_argv(engine: EngineFlags) -> list[str]:
         )
     if engine.enforce_eager:
         argv.append("--enforce-eager")
+    refuse_reserved_flags(list(engine.extra_args), "engine flags")  # TOML and sweep files too
     return argv + list(engine.extra_args)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import secrets
@@ -16,6 +17,7 @@ from bench import constants
 from bench.config import EngineFlags, ServerConfig
 from bench.errors import BenchError
 from bench.models.catalog import ModelEntry, load_catalog, resolve_model
+from bench.schemas.redact import split_url_credentials
 from bench.server.argv import build_vllm_argv, effective_engine_flags, vllm_env
 from bench.server.environment import GpuInfo, detect_gpus, find_vllm_python
 from bench.server.process import Endpoint, ServerProcess, check_port_free, free_port
@@ -132,13 +134,24 @@ def gcloud_identity_token() -> str:
 def attach_endpoint(cfg: ServerConfig) -> Endpoint:
     """Check a running server answers /v1/models and pick the served model name."""
     assert cfg.endpoint
-    base = cfg.endpoint.rstrip("/").removesuffix("/v1")
+    # user:password in the URL becomes a Basic header held in memory: the URL bench keeps, logs
+    # and writes then carries no password.
+    bare, credentials = split_url_credentials(cfg.endpoint)
+    base = bare.rstrip("/").removesuffix("/v1")
     api_key = None
     if cfg.api_key_env:
         api_key = os.environ.get(cfg.api_key_env)
         if not api_key:
             raise BenchError(f"--api-key-env: environment variable {cfg.api_key_env} is not set")
     headers = parse_headers(cfg.headers)
+    if credentials is not None:
+        if api_key or cfg.gcloud_identity_token:
+            raise BenchError(
+                "--endpoint: a password in the URL and --api-key-env/--gcloud-identity-token "
+                "both set the Authorization header; use one"
+            )
+        token = base64.b64encode(":".join(credentials).encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
     if cfg.gcloud_identity_token:
         headers["Authorization"] = f"Bearer {gcloud_identity_token()}"
     endpoint = Endpoint(base, cfg.model, api_key, headers, launched=False)
