@@ -40,6 +40,7 @@ from bench.results.raw import raw_dir, read_records
 from bench.results.schemas import TABLES
 from bench.results.writer import to_table, write_table
 from bench.schemas.redact import redact_urls
+from bench.schemas.settings import RUN_TOKEN_ENV
 from bench.server.environment import detect_gpus, vllm_version
 from bench.server.launch import plan_server, serving
 from bench.server.metrics import MetricsScraper
@@ -391,6 +392,8 @@ def _drive_load(
 ) -> tuple[str, str]:
     load = cfg.load
     extra_env = {HEADERS_ENV: json.dumps(endpoint.headers)} if endpoint.headers else {}
+    # Workers must show this token to the Locust master (bench.load.worker_token).
+    extra_env[RUN_TOKEN_ENV] = os.environ.get(RUN_TOKEN_ENV) or secrets.token_urlsafe(24)
     spec = LoadSpec(
         run_id=run_id,
         run_dir=run_dir.resolve(),

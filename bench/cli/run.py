@@ -22,6 +22,7 @@ from bench.config import JudgeConfig, LoadConfig, RunConfig, read_toml
 if TYPE_CHECKING:
     from bench.pipeline import Progress
 from bench.errors import BenchError, RunFailed
+from bench.schemas.settings import RUN_TOKEN_ENV
 from bench.scoring.goodput import parse_slo
 from bench.server.process import ServerStartError, tail
 
@@ -419,6 +420,8 @@ def build_run_config(params: dict[str, Any], passthrough: list[str]) -> RunConfi
     }
     if p["processes"] is not None:
         load_values["processes"] = p["processes"]
+    if load_values["master"] and not os.environ.get(RUN_TOKEN_ENV):
+        raise BenchError(f"--master: set {RUN_TOKEN_ENV}, the token every `bench worker` must show")
     try:
         load = LoadConfig(**load_values)
         return RunConfig(
