@@ -103,7 +103,9 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(10)
 
 
-def growth_pct(samples: list[tuple[float, float]]) -> tuple[tuple[float, float], tuple[float, float], float]:
+def growth_pct(
+    samples: list[tuple[float, float]],
+) -> tuple[tuple[float, float], tuple[float, float], float]:
     # From 60 s on: imports, caches and the first sessions grow memory legitimately before that.
     steady = [s for s in samples if s[0] >= 60] or samples
     first, last = steady[0], steady[-1]
