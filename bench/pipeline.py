@@ -437,7 +437,11 @@ def _drive_load(
     try:
         while True:
             _check_interrupt()
-            if load_started is None and any(raw_dir(run_dir).glob("*.jsonl")):
+            # The load's own records, not the /metrics scraper's (it writes from the start, and a
+            # slow Locust start-up would then count against the duration and look hung).
+            if load_started is None and any(
+                not p.name.startswith("server_metrics") for p in raw_dir(run_dir).glob("*.jsonl")
+            ):
                 load_started = time.monotonic()
             elapsed = time.monotonic() - (load_started or started)
             sessions_done = count_records(
