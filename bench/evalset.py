@@ -149,6 +149,8 @@ def _read_json(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BenchError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:  # found by fuzzing: thousands of nested brackets
+        raise BenchError(f"{path}: JSON nested too deeply to be an eval set") from None
 
 
 def detect_format(data: Any) -> EvalFormat | None:
@@ -272,6 +274,8 @@ def load_eval_file(path: Path) -> EvalFile:
             eval_set = EvalSet.model_validate(data)
         except ValidationError as exc:
             raise BenchError(_validation_line(path, exc, data)) from None
+        except RecursionError:
+            raise BenchError(f"{path}: JSON nested too deeply to be an eval set") from None
         for case in eval_set.eval_cases:  # fill only the ids the file left empty
             for k, invocation in enumerate(case.conversation or [], 1):
                 invocation.invocation_id = invocation.invocation_id or f"{case.eval_id}-{k}"
@@ -302,7 +306,7 @@ def load_eval_file(path: Path) -> EvalFile:
     try:
         eval_set = convert_eval_set_to_pydantic_schema(eval_set_id, old)
         _drop_references(eval_set, nulls)
-    except (ValidationError, KeyError, TypeError, ValueError) as exc:
+    except (ValidationError, KeyError, TypeError, ValueError, RecursionError) as exc:
         text = str(exc).strip().splitlines()
         raise BenchError(
             f"{path}: cannot convert ({text[0] if text else type(exc).__name__})"
