@@ -7,7 +7,8 @@ takes), or either followed by `:case_a,case_b` to pick cases. Formats, told apar
 - `evalset`: the current `EvalSet` JSON (`*.evalset.json`, or inside a `*.test.json`), validated
   with ADK's own pydantic model `google.adk.evaluation.eval_set.EvalSet`.
 - `legacy`: a JSON list of turns `{query, expected_tool_use: [{tool_name, tool_input}],
-  reference}` forming ONE case named after the file, with `initial.session.json` beside it for
+  reference}` forming ONE case named after the file (a null `reference`, as in ADK v0.5.0's own
+  fixtures, means no expected final response: the turn's response match is not applicable), with `initial.session.json` beside it for
   the session state; converted with ADK's `convert_eval_set_to_pydantic_schema`, as ADK's
   `AgentEvaluator` does.
 - `webui`: the pre-1.0 web-UI list `[{name, data: [turns], initial_session | initial_state}]`,
@@ -148,6 +149,8 @@ def _read_json(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BenchError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:  # found by fuzzing: thousands of nested brackets
+        raise BenchError(f"{path}: JSON nested too deeply to be an eval set") from None
 
 
 def detect_format(data: Any) -> EvalFormat | None:
@@ -197,8 +200,9 @@ def _check_legacy_turns(path: Path, turns: Any, where: str) -> None:
             raise BenchError(f"{path}: {at}: expected an object")
         if not isinstance(turn.get("query"), str):
             raise BenchError(f"{path}: {at}: field 'query' missing or not a string")
-        if not isinstance(turn.get("reference", ""), str):
-            raise BenchError(f"{path}: {at}: field 'reference' is not a string")
+        # ADK v0.5.0's own fixtures write `"reference": null`: no expected final response.
+        if turn.get("reference") is not None and not isinstance(turn["reference"], str):
+            raise BenchError(f"{path}: {at}: field 'reference' is not a string or null")
         uses = turn.get("expected_tool_use", [])
         if not isinstance(uses, list):
             raise BenchError(f"{path}: {at}: field 'expected_tool_use' is not a list")
@@ -227,6 +231,25 @@ def _initial_session(eval_file: Path) -> dict[str, Any]:
     return {k: data[k] for k in ("app_name", "user_id", "state") if k in data}
 
 
+def _without_null_references(cases: list[dict[str, Any]]) -> list[set[int]]:
+    """Give ADK's converter "" for a null reference (it cannot take None); return where they were."""
+    nulls = []
+    for case in cases:
+        where = {n for n, turn in enumerate(case["data"]) if turn.get("reference", "") is None}
+        case["data"] = [
+            {**turn, "reference": ""} if n in where else turn for n, turn in enumerate(case["data"])
+        ]
+        nulls.append(where)
+    return nulls
+
+
+def _drop_references(eval_set: Any, nulls: list[set[int]]) -> None:
+    """A null reference means no expected final response: response match is not applicable."""
+    for case, where in zip(eval_set.eval_cases, nulls, strict=True):
+        for n in where:
+            case.conversation[n].final_response = None
+
+
 def _normalise(eval_set: Any) -> Any:
     """Deterministic ids and timestamps in place of the converter's uuid4 and time.time()."""
     eval_set.creation_timestamp = 0.0
@@ -251,6 +274,8 @@ def load_eval_file(path: Path) -> EvalFile:
             eval_set = EvalSet.model_validate(data)
         except ValidationError as exc:
             raise BenchError(_validation_line(path, exc, data)) from None
+        except RecursionError:
+            raise BenchError(f"{path}: JSON nested too deeply to be an eval set") from None
         for case in eval_set.eval_cases:  # fill only the ids the file left empty
             for k, invocation in enumerate(case.conversation or [], 1):
                 invocation.invocation_id = invocation.invocation_id or f"{case.eval_id}-{k}"
@@ -277,9 +302,11 @@ def load_eval_file(path: Path) -> EvalFile:
             "a legacy list of {query, expected_tool_use, reference} turns, "
             "or a web-UI list of {name, data} cases)"
         )
+    nulls = _without_null_references(old)
     try:
         eval_set = convert_eval_set_to_pydantic_schema(eval_set_id, old)
-    except (ValidationError, KeyError, TypeError, ValueError) as exc:
+        _drop_references(eval_set, nulls)
+    except (ValidationError, KeyError, TypeError, ValueError, RecursionError) as exc:
         text = str(exc).strip().splitlines()
         raise BenchError(
             f"{path}: cannot convert ({text[0] if text else type(exc).__name__})"

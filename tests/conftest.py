@@ -8,6 +8,9 @@ import subprocess
 
 import pytest
 
+# Inputs tried by the property-based tests (tests/integration/test_fuzz_evalsets.py).
+FUZZED_INPUTS = pytest.StashKey[int]()
+
 
 def _has_nvidia_gpu() -> bool:
     if shutil.which("nvidia-smi") is None:
@@ -49,7 +52,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
                 for marker in counts:
                     if marker in keywords:
                         counts[marker] += 1
-    if any(counts.values()):
+    fuzzed = config.stash.get(FUZZED_INPUTS, 0)
+    if any(counts.values()) or fuzzed:
         terminalreporter.write_line(
             f"tried {counts['fault']} faults and {counts['bad_input']} bad inputs"
+            + (f", plus {fuzzed} fuzzed eval-set inputs" if fuzzed else "")
         )

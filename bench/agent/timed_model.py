@@ -27,6 +27,8 @@ from google.adk.models.lite_llm import LiteLlm, LiteLLMClient
 from pydantic import PrivateAttr
 
 from bench import constants
+from bench.agent import strict_stream
+from bench.agent.strict_stream import MalformedChunkError, is_malformed_chunk
 from bench.schemas.records import LlmCallRecord
 
 
@@ -186,6 +188,7 @@ class TimedLiteLlm(LiteLlm):
         api_key: str | None = None,
     ) -> TimedLiteLlm:
         """`api_base` ends in /v1. The key comes from `constants.API_KEY_ENV` unless given."""
+        strict_stream.install()  # a malformed streamed chunk fails the call (see strict_stream)
         kwargs: dict[str, Any] = {
             "api_base": api_base,
             "timeout": request_timeout_s,
@@ -232,6 +235,9 @@ class TimedLiteLlm(LiteLlm):
         except GeneratorExit:
             raise
         except BaseException as exc:  # recorded, then re-raised
+            if is_malformed_chunk(exc):  # LiteLLM wraps it; the call and turn name it plainly
+                error = MalformedChunkError(first_line(exc))
+                raise error from exc
             error = exc
             raise
         finally:

@@ -22,6 +22,7 @@ from typer._click import Command, Context, HelpFormatter
 from typer.core import TyperCommand, TyperGroup
 
 from bench.errors import BenchError, RunFailed
+from bench.schemas.redact import redact_url
 
 # Rich squeezes the option table to the terminal and cuts long names (`--tensor-parallel-…`).
 # Help renders at least this wide, so every option name of every command is whole at any terminal
@@ -187,10 +188,10 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except BenchError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        err_console.print(redact_url(f"error: {exc}"), markup=False)
         sys.exit(exc.exit_code)
     except RunFailed as exc:
-        err_console.print(f"error ({exc.status}): {exc}", markup=False)
+        err_console.print(redact_url(f"error ({exc.status}): {exc}"), markup=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -14,6 +14,7 @@ import typer
 from bench import constants
 from bench.cli.console import console
 from bench.errors import BenchError
+from bench.schemas.settings import RUN_TOKEN_ENV
 
 
 def worker(
@@ -45,6 +46,10 @@ def worker(
     from bench.load.process import LOCUSTFILE
 
     env = dict(os.environ)
+    if not env.get(RUN_TOKEN_ENV):
+        raise BenchError(
+            f"set {RUN_TOKEN_ENV} to the master's token: the master admits no worker without it"
+        )
     if api_key_env:
         key = os.environ.get(api_key_env)
         if not key:

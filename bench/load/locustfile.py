@@ -44,15 +44,17 @@ from locust.user.users import LOCUST_STATE_STOPPING  # noqa: E402
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
 from bench.evalset import load_evalset  # noqa: E402
-from bench.load import bridge, distributed, saturation, webui  # noqa: E402
+from bench.load import bridge, distributed, saturation, webui, worker_token  # noqa: E402
 from bench.load.recorder import JsonlRecorder  # noqa: E402
 from bench.load.spec import LoadSpec  # noqa: E402
 from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
 from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord  # noqa: E402
+from bench.schemas.settings import RUN_TOKEN_ENV  # noqa: E402
 
 for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
     logging.getLogger(_name).setLevel(logging.WARNING)  # Locust sets INFO; LiteLLM's logs cost ~7%
 
+worker_token.install_worker_hello()  # before Locust makes its runner (and before it forks)
 WORKER_DIR = distributed.worker_dir()  # set under `bench worker`: the spec comes from the master
 SPEC: LoadSpec
 EVALSET: Any
@@ -97,6 +99,7 @@ _ROLE: list[Any] = []  # distributed.MasterSide or WorkerSide under master/worke
 @events.init.add_listener
 def _distributed_role(environment: Any, **_kw: Any) -> None:
     if isinstance(environment.runner, MasterRunner):
+        worker_token.WorkerGate(environment.runner, os.environ.get(RUN_TOKEN_ENV, ""))
         tickets = TicketCounter(SPEC.run_dir, len(EVALSET.cases), **_ticket_options())
         _ROLE.append(distributed.MasterSide(environment, SPEC, tickets))
     elif isinstance(environment.runner, WorkerRunner):

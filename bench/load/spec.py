@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bench import constants
 from bench.errors import BenchError
+from bench.schemas.redact import redact_urls
 from bench.schemas.run_dir import RunDir
 from bench.schemas.settings import LOAD_SPEC_ENV
 
@@ -43,7 +44,8 @@ class LoadSpec(BaseModel):
     def write(self) -> Path:
         path = RunDir(Path(self.run_dir)).load_spec
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.model_dump_json(indent=2) + "\n")
+        # The URL the child uses has no password (attach moves it to a header held in memory).
+        path.write_text(json.dumps(redact_urls(self.model_dump(mode="json")), indent=2) + "\n")
         return path
 
     @classmethod

@@ -31,14 +31,18 @@ def run_judge(
     # The judge's model client reads these (keys travel in the environment, never in files).
     os.environ[JUDGE_API_BASE_ENV] = api_base
     os.environ[JUDGE_API_KEY_ENV] = key or ""
-    served = judge.model or endpoint.served_model_name
-    for run_dir in run_dirs:
-        turns = [t for t in read_records(run_dir.path, "turns")
-                 if not t.get("warmup") and not t.get("error_type")]  # fmt: skip
-        records = asyncio.run(
-            judge_turns(turns, served_name=served, criteria=criteria, num_samples=judge.samples)
-        )
-        with run_dir.raw_file("judge", JUDGE_WRITER).open("a") as fh:
-            for record in records:
-                fh.write(json.dumps(record) + "\n")
-        update_manifest(run_dir, judge_model=served)
+    try:
+        served = judge.model or endpoint.served_model_name
+        for run_dir in run_dirs:
+            turns = [t for t in read_records(run_dir.path, "turns")
+                     if not t.get("warmup") and not t.get("error_type")]  # fmt: skip
+            records = asyncio.run(
+                judge_turns(turns, served_name=served, criteria=criteria, num_samples=judge.samples)
+            )
+            with run_dir.raw_file("judge", JUDGE_WRITER).open("a") as fh:
+                for record in records:
+                    fh.write(json.dumps(record) + "\n")
+            update_manifest(run_dir, judge_model=served)
+    finally:  # the key must not outlive the judge: later child processes would inherit it
+        os.environ.pop(JUDGE_API_KEY_ENV, None)
+        os.environ.pop(JUDGE_API_BASE_ENV, None)

@@ -8,6 +8,8 @@ every tick: gather a Tick (records counted incrementally, disk, server, Locust, 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from bench.runner.signals import pending_signal
 from bench.runner.stop_rules import Stop, StopRule, Tick, first_stop, stop_rules
 from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.run_dir import RunDir
-from bench.schemas.settings import EXTRA_HEADERS_ENV
+from bench.schemas.settings import EXTRA_HEADERS_ENV, RUN_TOKEN_ENV
 from bench.schemas.status import RunStatus
 from bench.server.process import Endpoint, ServerProcess
 
@@ -99,10 +101,17 @@ def start_locust(
         extra_args=(["--web-login"] if load.web and webui.web_auth_configured() else [])
         + distributed.master_args(load),
         api_key=endpoint.api_key or "",
-        extra_env={EXTRA_HEADERS_ENV: json.dumps(endpoint.headers)} if endpoint.headers else {},
+        extra_env=_load_env(endpoint),
     )
     locust.start()
     return locust
+
+
+def _load_env(endpoint: Endpoint) -> dict[str, str]:
+    env = {EXTRA_HEADERS_ENV: json.dumps(endpoint.headers)} if endpoint.headers else {}
+    # Workers must show this token to the Locust master (bench.load.worker_token).
+    env[RUN_TOKEN_ENV] = os.environ.get(RUN_TOKEN_ENV) or secrets.token_urlsafe(24)
+    return env
 
 
 def run_load_step(

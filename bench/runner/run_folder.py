@@ -23,6 +23,7 @@ from bench.schemas.manifest import (
     read_manifest,
     write_manifest,
 )
+from bench.schemas.redact import redact_urls
 from bench.schemas.run_dir import RunDir
 
 
@@ -55,7 +56,7 @@ def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
     evalset = inputs.evalset
     run_dir = prepare_run_dir(cfg.results_dir, cfg.run_id or make_run_id(cfg, evalset.eval_set_id))
     run_dir.config.write_text(
-        tomli_w.dumps(_toml_safe(cfg.model_dump(mode="json", exclude_none=True)))
+        tomli_w.dumps(_toml_safe(redact_urls(cfg.model_dump(mode="json", exclude_none=True))))
     )
     info = inputs.plan_info
     provenance = {

@@ -128,3 +128,16 @@ def read_toml(path: Path, flag: str) -> dict[str, Any]:
         raise BenchError(f"{flag}: {path} is a folder, not a TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise BenchError(f"{flag}: {path}: invalid TOML ({exc})") from None
+
+
+# Flags whose value bench sets itself: the API key is bench's own per-run key (VLLM_API_KEY, never
+# on a command line, where `ps`, the printed command and the manifest would show it).
+RESERVED_FLAGS = {"--api-key": "the API key is bench's own per-run key (use --api-key-env)"}
+
+
+def refuse_reserved_flags(args: list[str], source: str) -> None:
+    """Refuse a reserved flag in `--engine-arg` or after `--`; the value is never echoed."""
+    for arg in args:
+        name = arg.split("=", 1)[0].replace("_", "-")
+        if name in RESERVED_FLAGS:
+            raise BenchError(f"{source}: {name} cannot be passed to vLLM: {RESERVED_FLAGS[name]}")

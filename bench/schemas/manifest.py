@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bench.schemas.errors import BenchError
+from bench.schemas.redact import redact_urls
 from bench.schemas.run_dir import RunDir
 from bench.schemas.status import RunStatus
 
@@ -70,7 +71,8 @@ class Manifest(BaseModel):
 def write_manifest(run_dir: RunDir, manifest: Manifest) -> None:
     """Atomic: a reader never sees half a file."""
     tmp = run_dir.manifest.with_name(run_dir.manifest.name + ".tmp")
-    tmp.write_text(json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
+    data = redact_urls(manifest.model_dump(mode="json"))  # a URL's password never lands here
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, run_dir.manifest)
 
 

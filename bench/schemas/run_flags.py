@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from bench.schemas.config import EngineFlags, RunConfig, ServerConfig, config_error
 from bench.schemas.errors import BenchError
-from bench.schemas.flags import parse_engine_arg, read_toml
+from bench.schemas.flags import parse_engine_arg, read_toml, refuse_reserved_flags
+from bench.schemas.settings import RUN_TOKEN_ENV
 
 SERVER_FLAGS = frozenset({"model", "catalog", "tool_parser", "chat_template", "vllm_python",
                           "port", "health_timeout_s", "gpus", "endpoint", "api_key_env",
@@ -66,6 +67,8 @@ def server_config_from_flags(flags: dict[str, Any], passthrough: list[str]) -> S
     if unknown:
         raise BenchError(f"options: unknown server option '{sorted(unknown)[0]}'")
     extra = [a for text in values.pop("engine_arg", None) or [] for a in parse_engine_arg(text)]
+    refuse_reserved_flags(extra, "--engine-arg")
+    refuse_reserved_flags(passthrough, "flags after --")
     engine = {k: values.pop(k) for k in list(values) if k in ENGINE_FLAGS}
     if "header" in values:
         values["headers"] = list(values.pop("header"))
@@ -92,6 +95,8 @@ def run_config_from_flags(
         {k: v for k, v in p.items() if k in SERVER_FLAGS or k in ENGINE_FLAGS}, passthrough or []
     )
     load = {LOAD_FLAGS[k]: v for k, v in p.items() if k in LOAD_FLAGS and v is not None}
+    if load.get("master") and not os.environ.get(RUN_TOKEN_ENV):
+        raise BenchError(f"--master: set {RUN_TOKEN_ENV}, the token every `bench worker` must show")
     top = {k: v for k, v in p.items() if k in TOP_FLAGS and v is not None}
     try:
         return RunConfig.model_validate({**top, "server": server, "load": load, "judge": _judge(p)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import secrets
@@ -16,6 +17,7 @@ from bench import constants
 from bench.errors import BenchError
 from bench.models.catalog import ModelEntry, load_catalog, resolve_model
 from bench.schemas.config import EngineFlags, ServerConfig
+from bench.schemas.redact import split_url_credentials
 from bench.server.argv import build_vllm_argv, effective_engine_flags, vllm_env
 from bench.server.environment import GpuInfo, detect_gpus, find_vllm_python
 from bench.server.process import Endpoint, ServerProcess, check_port_free, free_port
@@ -133,13 +135,24 @@ def gcloud_identity_token() -> str:
 def attach_endpoint(cfg: ServerConfig) -> Endpoint:
     """Check a running server answers /v1/models and pick the served model name."""
     assert cfg.endpoint
-    base = cfg.endpoint.rstrip("/").removesuffix("/v1")
+    # user:password in the URL becomes a Basic header held in memory: the URL bench keeps, logs
+    # and writes then carries no password.
+    bare, credentials = split_url_credentials(cfg.endpoint)
+    base = bare.rstrip("/").removesuffix("/v1")
     api_key = None
     if cfg.api_key_env:
         api_key = os.environ.get(cfg.api_key_env)
         if not api_key:
             raise BenchError(f"--api-key-env: environment variable {cfg.api_key_env} is not set")
     headers = parse_headers(cfg.headers)
+    if credentials is not None:
+        if api_key or cfg.gcloud_identity_token:
+            raise BenchError(
+                "--endpoint: a password in the URL and --api-key-env/--gcloud-identity-token "
+                "both set the Authorization header; use one"
+            )
+        token = base64.b64encode(":".join(credentials).encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
     if cfg.gcloud_identity_token:
         headers["Authorization"] = f"Bearer {gcloud_identity_token()}"
     endpoint = Endpoint(base, cfg.model, api_key, headers, launched=False)
@@ -151,15 +164,16 @@ def attach_endpoint(cfg: ServerConfig) -> Endpoint:
         raise BenchError(f"--endpoint: {base} refused the credentials (HTTP {resp.status_code})")
     if resp.status_code != 200:
         raise BenchError(f"--endpoint: {base}/v1/models answered HTTP {resp.status_code}")
-    served = [m.get("id") for m in resp.json().get("data", [])]
-    if cfg.model in served:
-        endpoint.served_model_name = cfg.model
-    elif len(served) == 1:
-        endpoint.served_model_name = served[0]
-    else:
+    try:
+        served = [str(m.get("id")) for m in resp.json().get("data", [])]
+    except (ValueError, AttributeError, TypeError):
+        raise BenchError(f"--endpoint: {base}/v1/models did not answer a model list") from None
+    # vLLM answers 404 on every call for a name it does not serve: stop before the load.
+    if cfg.model not in served:
         raise BenchError(
-            f"--model: {cfg.model} is not served at {base} (served: {', '.join(map(str, served))})"
+            f"--model: {cfg.model} is not served at {base} (served: {', '.join(served) or 'none'})"
         )
+    endpoint.served_model_name = cfg.model
     return endpoint
 
 

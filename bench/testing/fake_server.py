@@ -316,6 +316,8 @@ class FakeServer:
         self.reply_for = reply_for or default_policy()
         self.metrics = _Metrics()
         self._rng = random.Random(config.seed)
+        # `--served-model-name a b`, as vLLM takes it: every name is listed and answered.
+        self.served_names = config.served_model_name.split()
 
     def build_app(self) -> web.Application:
         app = web.Application()
@@ -352,7 +354,7 @@ class FakeServer:
 
     async def prometheus(self, request: web.Request) -> web.Response:
         return web.Response(
-            text=self.metrics.render(self.config.served_model_name),
+            text=self.metrics.render(self.served_names[0]),
             content_type="text/plain",
             charset="utf-8",
         )
@@ -360,7 +362,6 @@ class FakeServer:
     async def models(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return self._error(401, "Unauthorized", "Unauthorized")
-        name = self.config.served_model_name
         return web.json_response(
             {
                 "object": "list",
@@ -373,6 +374,7 @@ class FakeServer:
                         "root": name,
                         "max_model_len": 4096,
                     }
+                    for name in self.served_names
                 ],
             }
         )
@@ -386,6 +388,11 @@ class FakeServer:
             return self._error(400, "request body is not JSON", "BadRequestError")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return self._error(400, "'messages' must be a list", "BadRequestError")
+        if body.get("model") not in self.served_names:
+            # vLLM's answer to a name it does not serve (serving_engine._check_model).
+            return self._error(
+                404, f"The model `{body.get('model')}` does not exist.", "NotFoundError"
+            )
 
         self.metrics.requests += 1
         self.metrics.running += 1
@@ -575,7 +582,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fake-server", description=__doc__.split("\n\n")[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000, help="0 = a free port (printed)")
-    p.add_argument("--served-model-name", default=DEFAULT_SERVED_NAME)
+    p.add_argument(
+        "--served-model-name",
+        nargs="+",
+        default=[DEFAULT_SERVED_NAME],
+        help="names listed on /v1/models; any other model name gets 404, as from vLLM",
+    )
     p.add_argument("--api-key-env", default=None, help="env var holding the API key to require")
     p.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
     p.add_argument(
@@ -603,7 +615,7 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
     if not 0.0 <= args.fail_rate <= 1.0:
         raise SystemExit("--fail-rate must be between 0 and 1")
     return FakeServerConfig(
-        served_model_name=args.served_model_name,
+        served_model_name=" ".join(args.served_model_name),
         api_key=api_key,
         latency_ms=args.latency_ms,
         latency_per_inflight_ms=args.latency_per_inflight_ms,

@@ -24,8 +24,8 @@ from pathlib import Path
 import httpx
 import pyarrow.parquet as pq
 import pytest
-
 from bench.config import ServerConfig
+
 from bench.errors import BenchError
 from bench.evalset import load_evalset
 from bench.models.catalog import BUILTIN_MODELS

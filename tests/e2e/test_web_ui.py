@@ -77,7 +77,7 @@ def test_web_ui_runs_a_test_with_agent_tabs_and_writes_results(browser, tmp_path
     with running_fake_server(api_key=API_KEY, itl_ms=2) as url:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bench", "run", "--web", "--web-port", str(port), "--endpoint",
-             f"{url}/v1", "--api-key-env", KEY_ENV, "--evalset", "weather_time", "--results-dir",
+             f"{url}/v1", "--api-key-env", KEY_ENV, "--model", "fake", "--evalset", "weather_time", "--results-dir",
              str(results), "--run-id", "web"],
             env={**os.environ, KEY_ENV: API_KEY}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, start_new_session=True,

@@ -127,3 +127,23 @@ def test_unknown_command_is_a_usage_error():
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "No such command 'no-such-command'" in proc.stderr
+
+
+def test_attach_with_a_name_the_server_does_not_serve(tmp_path: Path):
+    """Issue 17: exit 2 before the load, naming the names /v1/models lists."""
+    import httpx
+
+    from bench.testing.fake_server import running_fake_server
+
+    with running_fake_server(served_model_name="alpha beta") as url:
+        # The fake answers an unknown name as vLLM does: 404 on the call.
+        body = {"model": "nope", "messages": [{"role": "user", "content": "hi"}]}
+        assert httpx.post(f"{url}/v1/chat/completions", json=body, timeout=10).status_code == 404
+        proc = bench("run", "--endpoint", url, "--model", "nope", "--sessions", "1",
+                     "--results-dir", str(tmp_path), "--run-id", "r")  # fmt: skip
+        assert_one_line_error(proc, "--model", "nope", "served: alpha, beta")
+        assert not list((tmp_path / "r").glob("raw/*.jsonl"))  # no load started
+        assert not (tmp_path / "r" / "locust.log").exists()
+        ok = bench("run", "--endpoint", url, "--model", "beta", "--sessions", "1", "--users", "1",
+                   "--results-dir", str(tmp_path), "--run-id", "ok", timeout=180)  # fmt: skip
+        assert ok.returncode == 0, ok.stderr[-2000:]

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -24,9 +25,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench(*args: str) -> subprocess.Popen:
+TOKEN = "run-token-for-the-test"
+
+
+def bench(*args: str, token: str | None = TOKEN) -> subprocess.Popen:
+    env = {**os.environ, "BENCH_RUN_TOKEN": token} if token else dict(os.environ)
     return subprocess.Popen([sys.executable, "-m", "bench", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=dict(os.environ))  # fmt: skip
+                            stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
 
 
 def test_master_and_two_workers_lose_no_record(tmp_path: Path) -> None:
@@ -69,3 +74,45 @@ def test_master_and_two_workers_lose_no_record(tmp_path: Path) -> None:
     assert len(reports) == 2
     for r in reports:  # (client samples go on being taken after the flush; records do not)
         assert {k: r["shipped"][k] for k in KINDS} == {k: r["received"][k] for k in KINDS}
+
+
+def test_master_refuses_a_worker_without_the_run_token(tmp_path: Path) -> None:
+    """Issue 17: a process that reaches the master's port without the token gets no users."""
+    port = free_port()
+    with running_fake_server(latency_ms=20, served_model_name="fake") as url:
+        master = bench("run", "--master", "--expect-workers", "1", "--master-bind-port", str(port),
+                       "--endpoint", url, "--model", "fake", "--users", "2", "--duration", "8s",
+                       "--results-dir", str(tmp_path), "--run-id", "gate")  # fmt: skip
+        rogue_env = {**os.environ, "BENCH_RUN_TOKEN": "wrong-token"}
+        rogue = subprocess.Popen(
+            [sys.executable, "-m", "bench", "worker", "--master-port", str(port),
+             "--results-dir", str(tmp_path / "rogue")],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=rogue_env,
+        )  # fmt: skip
+        good = None
+        log = tmp_path / "gate" / "locust.log"
+        try:
+            deadline = time.monotonic() + 120
+            while "did not present the run's token" not in (
+                log.read_text() if log.exists() else ""
+            ):
+                assert time.monotonic() < deadline and master.poll() is None, "rogue not refused"
+                time.sleep(0.5)
+            good = bench("worker", "--master-port", str(port), "--results-dir", str(tmp_path / "w"))
+            out, _ = master.communicate(timeout=300)
+            good.communicate(timeout=60)
+        finally:
+            for proc in (master, rogue, good):
+                if proc is not None and proc.poll() is None:
+                    proc.kill()
+    assert master.returncode == 0, out[-3000:]
+    assert not list((tmp_path / "rogue").glob(f"*/worker-*/{RunDir(tmp_path).shipped.name}"))  # it ran no user
+    assert not list((tmp_path / "rogue").rglob("sessions.*.jsonl"))
+    reports = json.loads(RunDir(tmp_path / "gate").workers.read_text())
+    assert len(reports) == 1 and reports[0]["received"]["sessions"] > 0
+
+
+def test_worker_without_a_token_is_refused_before_it_starts(tmp_path: Path) -> None:
+    proc = bench("worker", "--master-port", "9", "--results-dir", str(tmp_path), token=None)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "BENCH_RUN_TOKEN" in out, out

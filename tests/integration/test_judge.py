@@ -17,7 +17,7 @@ from bench.testing.fake_server import running_fake_server
 def test_judge_scores_every_measured_turn_and_names_the_judge(tmp_path: Path):
     with running_fake_server(api_key="judge-key") as url:
         proc = subprocess.run(
-            [sys.executable, "-m", "bench", "run", "--endpoint", url, "--api-key-env", "K", "--model", "tiny",
+            [sys.executable, "-m", "bench", "run", "--endpoint", url, "--api-key-env", "K", "--model", "fake",
              "--sessions", "9", "--users", "3", "--judge", "--results-dir", str(tmp_path), "--run-id", "j"],
             capture_output=True, text=True, timeout=300, env={**os.environ, "K": "judge-key"},
         )  # fmt: skip

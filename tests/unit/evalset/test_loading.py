@@ -203,3 +203,12 @@ def test_only_user_simulator_cases_is_an_error(tmp_path: Path) -> None:
     path = _write(tmp_path, "sim.evalset.json", data)
     with pytest.raises(BenchError, match=r"no eval cases to run \(1 user-simulator case"):
         load_evalset(str(path))
+
+
+def test_null_reference_means_no_expected_final_response() -> None:
+    """ADK v0.5.0's fixtures write `"reference": null` on a tool-call turn (issue 17)."""
+    loaded = load_evalset(str(FIXTURES / "adk_v050" / "weather_null_reference.test.json"))
+    first, second = loaded.cases[0].conversation
+    assert first.final_response.parts[0].text == "Here is the weather report you asked for."
+    assert second.final_response is None  # not "" and not the text "None"
+    assert _calls(second) == [("get_current_time", {"city": "Tokyo"})]
