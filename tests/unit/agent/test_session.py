@@ -60,7 +60,7 @@ def test_session_records(fake_url: str, stream: bool) -> None:
     bundle = build_agent_bundle(
         es.agent_dir,
         api_base=fake_url + "/v1",
-        served_model_name="x",
+        served_model_name="fake",
         run_id="r",
         eval_set_id="weather_time",
         stream=stream,
@@ -87,7 +87,7 @@ def test_raising_tool_is_recorded_and_the_run_goes_on(fake_url: str, tmp_path: P
     (folder / "agent.py").write_text(RAISING_AGENT)
     es = load_evalset("evalsets/weather_time:weather_london,greeting")
     bundle = build_agent_bundle(
-        folder, api_base=fake_url + "/v1", served_model_name="x", run_id="r", eval_set_id="e"
+        folder, api_base=fake_url + "/v1", served_model_name="fake", run_id="r", eval_set_id="e"
     )
     rec = _run(bundle, es.cases)
     failed, greeting = rec["turns"]
