@@ -24,13 +24,13 @@ from pathlib import Path
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from bench.config import ServerConfig
 
 from bench.errors import BenchError
 from bench.evalset import load_evalset
 from bench.models.catalog import BUILTIN_MODELS
 from bench.models.tiny import TINY_CASES
 from bench.models.tiny_script import TinyCase, case_by_name
+from bench.schemas.config import ServerConfig
 from bench.server.environment import find_vllm_python
 from bench.server.launch import serving
 from bench.server.process import Endpoint

@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from bench.results.raw import read_records
 
 from bench.load.process import LocustProcess
 from bench.load.spec import LoadSpec
 from bench.results.build import build_results
 from bench.results.manifest import write_manifest
+from bench.schemas.raw import read_records
 from bench.testing.fake_server import Reply, ToolCallReply, _answered_tool, _last_user_text
 from tests.fixtures.scripted_fake import scripted_fake_server
 

@@ -106,7 +106,9 @@ def test_master_refuses_a_worker_without_the_run_token(tmp_path: Path) -> None:
                 if proc is not None and proc.poll() is None:
                     proc.kill()
     assert master.returncode == 0, out[-3000:]
-    assert not list((tmp_path / "rogue").glob(f"*/worker-*/{RunDir(tmp_path).shipped.name}"))  # it ran no user
+    assert not list(
+        (tmp_path / "rogue").glob(f"*/worker-*/{RunDir(tmp_path).shipped.name}")
+    )  # it ran no user
     assert not list((tmp_path / "rogue").rglob("sessions.*.jsonl"))
     reports = json.loads(RunDir(tmp_path / "gate").workers.read_text())
     assert len(reports) == 1 and reports[0]["received"]["sessions"] > 0

@@ -8,10 +8,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from bench.results.raw import read_records
 
 from bench.load.process import LocustProcess
 from bench.load.spec import LoadSpec
+from bench.schemas.raw import read_records
 from tests.fixtures.scripted_fake import isolation_policy, scripted_fake_server
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -10,13 +10,13 @@ import json
 from typing import Any
 
 import pytest
-from bench.report.accuracy import AccuracyBoard, tally_turn
 from google.adk.evaluation.eval_case import IntermediateData, Invocation
 from google.genai import types
 
 from bench.scoring.breakdown import tool_table
 from bench.scoring.calls import args_equal
 from bench.scoring.reliability import case_table
+from bench.scoring.tally import AccuracyBoard, tally_turn
 from bench.scoring.trajectory import TurnScorer, arg_credit, tool_counts
 
 CASES = [

@@ -6,26 +6,29 @@ import os
 from pathlib import Path
 
 import pytest
-from bench.config import JudgeConfig, RunConfig
-from bench.pipeline import run_judge
 
-from bench.scoring.judge import JUDGE_API_BASE_ENV, JUDGE_API_KEY_ENV
+from bench.runner.judge import run_judge
+from bench.schemas.config import JudgeConfig
+from bench.schemas.manifest import Manifest, write_manifest
+from bench.schemas.run_dir import RunDir
+from bench.schemas.settings import JUDGE_API_BASE_ENV, JUDGE_API_KEY_ENV
 from bench.server.process import Endpoint
 
 SECRET = "sk-judge-planted-4f9a1c"
 
 
-def _cfg() -> RunConfig:
-    return RunConfig(judge=JudgeConfig(endpoint="http://127.0.0.1:9/v1", api_key_env="MY_JUDGE"))
+def _judge() -> JudgeConfig:
+    return JudgeConfig(endpoint="http://127.0.0.1:9/v1", api_key_env="MY_JUDGE")
 
 
 def test_key_removed_after_the_judge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_JUDGE", SECRET)
-    (tmp_path / "raw").mkdir()
-    (tmp_path / "manifest.json").write_text("{}")
-    run_judge(_cfg(), {}, Endpoint("http://127.0.0.1:9", "m"), [tmp_path])
-    assert (tmp_path / "raw" / "judge.main.jsonl").exists()  # the judge did run
-    assert "judge_model" in (tmp_path / "manifest.json").read_text()
+    run_dir = RunDir(tmp_path)
+    run_dir.raw.mkdir()
+    write_manifest(run_dir, Manifest(run_id="r"))
+    run_judge(_judge(), {}, Endpoint("http://127.0.0.1:9", "m"), [run_dir])
+    assert run_dir.raw_file("judge", "main").exists()  # the judge did run
+    assert "judge_model" in run_dir.manifest.read_text()
     assert JUDGE_API_KEY_ENV not in os.environ and JUDGE_API_BASE_ENV not in os.environ
     assert SECRET not in "".join(v for k, v in os.environ.items() if k != "MY_JUDGE")
 
@@ -33,5 +36,5 @@ def test_key_removed_after_the_judge(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_key_removed_when_the_judge_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_JUDGE", SECRET)
     with pytest.raises(OSError):  # no raw/ folder to write to
-        run_judge(_cfg(), {}, Endpoint("http://127.0.0.1:9", "m"), [tmp_path / "missing"])
+        run_judge(_judge(), {}, Endpoint("http://127.0.0.1:9", "m"), [RunDir(tmp_path / "missing")])
     assert JUDGE_API_KEY_ENV not in os.environ

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.cli.options import build_server_config
+from bench.schemas.run_flags import server_config_from_flags
 from bench.errors import BenchError
 from bench.schemas.redact import redact_url, redact_urls, split_url_credentials
 
@@ -52,5 +52,5 @@ def test_split_url_credentials() -> None:
 )
 def test_api_key_engine_flag_is_refused(engine_arg: list[str], passthrough: list[str]) -> None:
     with pytest.raises(BenchError) as info:
-        build_server_config(passthrough=passthrough, model="tiny", engine_arg=engine_arg)
+        server_config_from_flags({"model": "tiny", "engine_arg": engine_arg}, passthrough)
     assert "--api-key" in str(info.value) and SECRET not in str(info.value)
