@@ -25,7 +25,12 @@ from bench.cli.app import COMMANDS, app
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 # Flags the README names that belong to other tools, with the tool.
-NOT_BENCH_FLAGS = {"--wheel": "uv build"}
+NOT_BENCH_FLAGS = {
+    "--wheel": "uv build",
+    "--api-key": "vLLM's own flag, named where the README says bench refuses it",
+    "--tokenizer-mode": "vLLM's own flag (the mistral tokenizer)",
+    "--server": "benchmarks/soak.py",
+}
 # Libraries that cost seconds to import; a command imports them when it runs, not at start-up.
 HEAVY = ("google.adk", "litellm", "pandas", "pyarrow", "locust", "matplotlib")
 
