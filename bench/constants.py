@@ -36,6 +36,10 @@ def cache_dir() -> Path:
     return settings().cache_dir
 
 
+# Tool choice of a run, as named in manifest.json and the summary (`bench run --force-tools`).
+TOOL_CHOICE_AUTO = "auto"
+TOOL_CHOICE_FORCED = "required_when_expected"
+
 # Server
 LOOPBACK_HOST = "127.0.0.1"
 HEALTH_TIMEOUT_S = 600.0  # a cold compiled start on a busy 2-core machine can take minutes

@@ -22,7 +22,21 @@ def _has_nvidia_gpu() -> bool:
     return out.stdout.startswith("GPU")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-realmodel", action="store_true", help="run the real-weights (SmolLM2) CPU tests"
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Opt-in, like inspect_ai's slow tests: minutes of CPU per run (download, dequantize, serve).
+    if not (config.getoption("--run-realmodel") or os.environ.get("BENCH_RUN_REALMODEL") == "1"):
+        skip_real = pytest.mark.skip(
+            reason="real-weights test: --run-realmodel or BENCH_RUN_REALMODEL=1"
+        )
+        for item in items:
+            if item.get_closest_marker("realmodel") is not None:
+                item.add_marker(skip_real)
     if _has_nvidia_gpu():
         return
     skip = pytest.mark.skip(reason="needs an NVIDIA GPU")

@@ -101,6 +101,7 @@ class AgentBundle:
     run_id: str
     eval_set_id: str
     stream: bool = True
+    force_tools: bool = False  # tool_choice=required on a turn's first call when a call is expected
     default_app_name: str = DEFAULT_APP_NAME
     session_service: InMemorySessionService = field(default_factory=InMemorySessionService)
     tool_errors: ToolErrorRecorder = field(default_factory=ToolErrorRecorder)
@@ -139,6 +140,7 @@ def build_agent_bundle(
     run_id: str,
     eval_set_id: str,
     stream: bool = True,
+    force_tools: bool = False,
     request_timeout_s: float = constants.DEFAULT_REQUEST_TIMEOUT_S,
     extra_headers: dict[str, str] | None = None,
     api_key: str | None = None,
@@ -165,6 +167,7 @@ def build_agent_bundle(
         run_id=run_id,
         eval_set_id=eval_set_id,
         stream=stream,
+        force_tools=force_tools,
         default_app_name=_app_name_for(Path(agent_dir).resolve()),
     )
 
@@ -287,6 +290,7 @@ async def _run_turn(
         turn_id=turn_id,
         warmup=warmup,
         emit=on_llm_call,
+        force_tool_call=bundle.force_tools and bool(_calls(expected.intermediate_data)),
     )
     token = CALL_SCOPE.set(scope)
     events: list[Event] = []

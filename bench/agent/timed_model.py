@@ -42,6 +42,7 @@ class CallScope:
     warmup: bool
     emit: Callable[[LlmCallRecord], None]
     calls: int = 0
+    force_tool_call: bool = False  # the turn's first call gets tool_choice="required"
 
     def next_index(self) -> int:
         index = self.calls
@@ -155,6 +156,21 @@ class _TimingClient(LiteLLMClient):
         return response
 
 
+def _force_tool_call(llm_request: Any) -> None:
+    """Function-calling mode ANY: ADK's LiteLlm sends it as tool_choice="required"
+    (google/adk/models/lite_llm.py); only the turn's first call, so the answer after the tool
+    result stays free and a turn cannot loop on calls."""
+    from google.genai import types
+
+    if llm_request.config is None:
+        llm_request.config = types.GenerateContentConfig()
+    llm_request.config.tool_config = types.ToolConfig(
+        function_calling_config=types.FunctionCallingConfig(
+            mode=types.FunctionCallingConfigMode.ANY
+        )
+    )
+
+
 def _percentile(sorted_values: list[float], q: float) -> float:
     if len(sorted_values) == 1:
         return sorted_values[0]
@@ -213,6 +229,8 @@ class TimedLiteLlm(LiteLlm):
     ) -> AsyncGenerator[Any, None]:
         scope = CALL_SCOPE.get()
         call_index = scope.next_index() if scope else 0
+        if scope and scope.force_tool_call and call_index == 0:
+            _force_tool_call(llm_request)
         raw = _RawTiming()
         token = _RAW_TIMING.set(raw)
         started_at = time.time()

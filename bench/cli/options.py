@@ -121,6 +121,10 @@ LOAD_SHAPE_OPTIONS = (
            "process always is)."),
     option("stream", bool, True, LOAD, "Stream responses (TTFT is real only when streaming).",
            "--stream/--no-stream"),
+    option("force_tools", bool, False, LOAD,
+           "Force a tool call (tool_choice=required) on a turn's first LLM call when the eval case "
+           "expects one. Recorded as tool_choice in the results: compare like with like.",
+           "--force-tools"),
     option("request_timeout", str, "120s", LOAD, "Timeout of one LLM request."),
 )  # fmt: skip
 

@@ -52,6 +52,7 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
         values = " / ".join(_fmt(summary.get(f"{name}_p{p}_ms")) for p in (50, 90, 99))
         rows.append((f"{label} p50 / p90 / p99 (ms)", values))
     rows += [
+        ("tool choice", _fmt(summary.get("tool_choice") or "auto")),
         ("tool trajectory EXACT / IN_ORDER / ANY_ORDER",
          " / ".join(_fmt(summary.get(f"tool_trajectory_{m}"), 3) for m in ("exact", "in_order", "any_order"))),
         ("cases passed (every metric of the criteria, as ADK)", _fmt(summary.get("case_pass_rate"), 3)),

@@ -80,6 +80,7 @@ def _configure(spec: LoadSpec) -> None:
         run_id=SPEC.run_id,
         eval_set_id=EVALSET.eval_set_id,
         stream=SPEC.stream,
+        force_tools=SPEC.force_tools,
         request_timeout_s=SPEC.request_timeout_s,
         extra_headers=SPEC.extra_headers(),
     )

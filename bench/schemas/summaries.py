@@ -24,6 +24,7 @@ class SummaryRow(BuiltRunColumns, total=False):
     session_rate: float | None
     processes: int | None
     stream: bool | None
+    tool_choice: str | None  # auto, or required_when_expected (--force-tools)
     window_start: EpochS | None
     window_end: EpochS | None
     window_s: float | None

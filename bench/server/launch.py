@@ -57,12 +57,20 @@ def check_hf_token(entry: ModelEntry) -> None:
         )
 
 
-def model_path_for(entry: ModelEntry) -> str:
+def model_path_for(
+    entry: ModelEntry, cache_root: Path | None = None, vllm_python: Path | None = None
+) -> str:
+    """The folder or HF id to serve; a locally built model is built on first use."""
+    cache = cache_root or constants.cache_dir()
     if entry.builder and entry.builder.startswith("tiny"):
         from bench.models.tiny import ensure_tiny_model
         from bench.models.tiny_variants import variant_by_name
 
-        return str(ensure_tiny_model(constants.cache_dir(), variant_by_name(entry.builder)))
+        return str(ensure_tiny_model(cache, variant_by_name(entry.builder)))
+    if entry.builder == "smollm2":
+        from bench.models.smollm2 import ensure_smollm2_model
+
+        return str(ensure_smollm2_model(cache, find_vllm_python(vllm_python)))
     assert entry.hf_id
     return entry.hf_id
 
@@ -81,7 +89,7 @@ def plan_server(cfg: ServerConfig) -> ServerPlan:
         check_port_free(cfg.port)
     port = cfg.port or free_port()
     engine = effective_engine_flags(cfg.engine, cfg.gpus, on_gpu=bool(gpus), env=dict(os.environ))
-    model_path = model_path_for(entry)
+    model_path = model_path_for(entry, vllm_python=python)
     argv = build_vllm_argv(
         python, entry, model_path, engine, host=constants.LOOPBACK_HOST, port=port
     )

@@ -36,6 +36,7 @@ def write_run(
     model: str = "tiny",
     seed: int = 0,
     started_at: str = "2026-09-21T10:00:00+00:00",
+    tool_choice: str = "auto",
 ) -> Path:
     """A run of `sessions` one-turn sessions over `duration_s`; latencies drawn around the means."""
     rng = np.random.default_rng(seed)
@@ -47,7 +48,7 @@ def write_run(
         "provenance": {"model": model, "eval_set_id": "weather_time", "engine_flags": {"max_num_seqs": users * 2},
                        "load": {"users": users}},
         "summary_info": {"model": model, "served_model_name": model, "eval_set_id": "weather_time",
-                         "users": users, "processes": 1, "stream": True},
+                         "users": users, "processes": 1, "stream": True, "tool_choice": tool_choice},
     }))  # fmt: skip
     calls, turns, sess = [], [], []
     expected = [{"name": "get_weather", "args": {"city": "Paris"}}]
