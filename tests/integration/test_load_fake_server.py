@@ -38,7 +38,7 @@ def _spec(run_dir: Path, url: str, **kw) -> LoadSpec:
 
 def test_fake_server_speaks_openai(fake_url: str) -> None:
     body = {
-        "model": "m",
+        "model": "served-anything",
         "messages": [{"role": "user", "content": "What is the weather in London?"}],
         "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}],
     }
@@ -64,7 +64,7 @@ def test_fake_server_speaks_openai(fake_url: str) -> None:
 
 
 def test_fake_server_faults() -> None:
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    body = {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}
     with running_fake_server(fail_rate=1.0, fault="500") as url:
         assert httpx.post(f"{url}/v1/chat/completions", json=body).status_code == 500
     with (
