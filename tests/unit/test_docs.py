@@ -30,6 +30,9 @@ NOT_BENCH_FLAGS = {
     "--api-key": "vLLM's own flag, named where the README says bench refuses it",
     "--tokenizer-mode": "vLLM's own flag (the mistral tokenizer)",
     "--server": "benchmarks/soak.py",
+    "--tool-strict-level": "vLLM's own flag (smollm2-135m's catalog entry sets it)",
+    "--override-generation-config": "vLLM's own flag (smollm2-135m's catalog entry sets it)",
+    "--run-realmodel": "pytest option for the opt-in real-weights test",
 }
 # Libraries that cost seconds to import; a command imports them when it runs, not at start-up.
 HEAVY = ("google.adk", "litellm", "pandas", "pyarrow", "locust", "matplotlib")
