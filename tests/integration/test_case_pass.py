@@ -20,8 +20,9 @@ import pandas as pd
 from bench.load.process import LocustProcess
 from bench.load.spec import LoadSpec
 from bench.results.build import build_results
-from bench.results.manifest import write_manifest
+from bench.schemas.manifest import Manifest, write_manifest
 from bench.schemas.raw import read_records
+from bench.schemas.run_dir import RunDir
 from bench.testing.fake_server import Reply, ToolCallReply, _answered_tool, _last_user_text
 from tests.fixtures.scripted_fake import scripted_fake_server
 
@@ -106,11 +107,11 @@ def test_case_passes_only_when_every_criteria_metric_passes_as_adk_says(tmp_path
         )  # fmt: skip
         code = LocustProcess(spec, users=1, spawn_rate=1, duration_s=60).run(timeout_s=150)
     assert code == 0, (run_dir / "locust.log").read_text()[-3000:]
-    write_manifest(run_dir, {
+    write_manifest(RunDir(run_dir), Manifest.model_validate({
         "run_id": run_dir.name, "status": "completed", "criteria": CRITERIA,
         "known_tools": ["get_current_time", "get_weather"],
         "summary_info": {"eval_set_id": "weather_strict", "trials": 2},
-    })  # fmt: skip
+    }))  # fmt: skip
     build_results(run_dir)
 
     sessions = pd.read_parquet(run_dir / "sessions.parquet")

@@ -26,7 +26,9 @@ def _requests_seen(force_tools: bool, cases: str) -> tuple[list[dict[str, Any]],
     turns: list[dict] = []
 
     async def go() -> None:
-        runner = web.AppRunner(FakeServer(FakeServerConfig(served_model_name="x"), recording).build_app())
+        runner = web.AppRunner(
+            FakeServer(FakeServerConfig(served_model_name="x"), recording).build_app()
+        )
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -20,7 +20,8 @@ from bench.report.metrics import METRICS, samples
 from bench.report.runs import Run, find_runs
 from bench.report.stats import difference_interval
 from bench.results.build import build_results
-from bench.results.manifest import write_manifest
+from bench.schemas.manifest import Manifest, write_manifest
+from bench.schemas.run_dir import RunDir
 
 T0 = 1_790_000_000.0
 SESSIONS, CALLS = 16, 40
@@ -33,11 +34,11 @@ def write_correlated_run(root: Path, name: str, seed: int, shift_ms: float = 0.0
     rng = np.random.default_rng(seed)
     run = root / name
     (run / "raw").mkdir(parents=True)
-    write_manifest(run, {
+    write_manifest(RunDir(run), Manifest.model_validate({
         "run_id": name, "status": "completed", "started_at": "2026-09-21T10:00:00+00:00",
         "criteria": {"tool_trajectory_avg_score": 1.0},
         "summary_info": {"model": "tiny", "eval_set_id": "x", "users": 4, "processes": 1, "stream": True},
-    })  # fmt: skip
+    }))  # fmt: skip
     calls, turns, sessions = [], [], []
     for i in range(SESSIONS):
         sid, start = f"{name}-s{i}", T0 + i * 2.0
