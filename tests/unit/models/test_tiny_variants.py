@@ -32,23 +32,9 @@ from bench.models.tiny_variants import (
     TinyVariant,
     variant_by_name,
 )
+from tests.unit.models.test_tiny import TOOLS  # the same two tools
 
 VARIANTS = list(TINY_VARIANTS.values())
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": f"Returns the {what} in a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    }
-    for name, what in (("get_weather", "weather"), ("get_current_time", "local time"))
-]
 MADRID = case_by_name("madrid_time_and_weather").calls
 
 
