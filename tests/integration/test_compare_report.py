@@ -32,7 +32,7 @@ def results_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("results")
     for users, itl_ms in ((1, 1), (3, 4)):
         with running_fake_server(api_key=API_KEY, itl_ms=itl_ms) as url:
-            done = bench("run", "--endpoint", f"{url}/v1", "--api-key-env", KEY_ENV, "--evalset",
+            done = bench("run", "--endpoint", f"{url}/v1", "--api-key-env", KEY_ENV, "--model", "fake", "--evalset",
                          "weather_time", "--users", str(users), "--sessions", "16",
                          "--results-dir", str(root), "--run-id", f"users-{users}")  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
