@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.load.process import LocustProcess  # noqa: E402
 from bench.load.spec import LoadSpec  # noqa: E402
-from bench.results.raw import read_records  # noqa: E402
+from bench.schemas.raw import read_records  # noqa: E402
 from bench.testing.fake_server import running_fake_server  # noqa: E402
 
 EVALSET = "evalsets/weather_time"
