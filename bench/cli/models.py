@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from bench.cli.console import console
-from bench.cli.options import Catalog
+from bench.cli.options import Catalog, VllmPython
 from bench.errors import BenchError
 from bench.models.catalog import load_catalog
 
@@ -74,12 +74,6 @@ def build_tiny(
     console.print(f"{variant} model written to {path} ({size_kb:.0f} KiB)")
 
 
-VllmPythonOpt = Annotated[
-    Path | None,
-    typer.Option(help="Python of the vLLM environment (default: BENCH_VLLM_PYTHON or .venv-vllm)."),
-]
-
-
 @app.command("fetch-tokenizers")
 def fetch_tokenizers(
     family: Annotated[
@@ -108,7 +102,7 @@ def check_template_cmd(
     show: Annotated[
         bool, typer.Option("--show", help="Also print the catalog template's renderings.")
     ] = False,
-    vllm_python: VllmPythonOpt = None,
+    vllm_python: VllmPython = None,
 ) -> None:
     """Render NAME's chat template with its family's real tokenizer and diff it against the
     official template the tokenizer ships; check its tool parts. Exit 1 on any difference."""
@@ -152,7 +146,7 @@ def build(
         str, typer.Argument(help="A catalog entry built locally (tiny, smollm2-135m).")
     ],
     catalog: Catalog = None,
-    vllm_python: VllmPythonOpt = None,
+    vllm_python: VllmPython = None,
 ) -> None:
     """Build (or find cached) a locally built model and print its folder."""
     import time

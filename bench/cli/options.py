@@ -48,6 +48,12 @@ Catalog = Annotated[
         help="TOML file with extra model entries (also BENCH_CATALOG).", rich_help_panel=SERVER
     ),
 ]  # also `bench models list --catalog`
+VllmPython = Annotated[
+    Path | None,
+    typer.Option(
+        help="Python of an existing vLLM install (also BENCH_VLLM_PYTHON).", rich_help_panel=SERVER
+    ),
+]  # also `bench models build / check-template`
 MODEL = option("model", str, "tiny", SERVER, "Catalog name, Hugging Face id or local model folder.",
              "--model", "-m")  # fmt: skip
 SERVER_OPTIONS = (
@@ -55,8 +61,7 @@ SERVER_OPTIONS = (
     Opt("catalog", Catalog, None),
     option("tool_parser", str | None, None, SERVER, "vLLM tool-call parser (overrides the catalog)."),
     option("chat_template", str | None, None, SERVER, "Chat template file (overrides the catalog)."),
-    option("vllm_python", Path | None, None, SERVER,
-           "Python of an existing vLLM install (also BENCH_VLLM_PYTHON)."),
+    Opt("vllm_python", VllmPython, None),
     option("port", int | None, None, SERVER, "Server port on 127.0.0.1 (default: a free one)."),
     option("health_timeout_s", float, constants.HEALTH_TIMEOUT_S, SERVER,
            "Seconds to wait for the server to be ready."),

@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -47,9 +49,8 @@ def implied_calls(user_text: str) -> list[dict]:
     raise AssertionError("the script has a fallback")
 
 
-def implied_exact_scores() -> dict[tuple[str, int], float]:
-    """Per (case, invocation): 1.0 when the script's calls equal the eval set's expected calls."""
-    scores = {}
+def expected_invocations() -> Iterator[tuple[tuple[str, int], str, list[dict[str, Any]]]]:
+    """Per (case, invocation) of weather_time: the user's text and the expected tool calls."""
     for case in load_evalset("weather_time").cases:
         for i, inv in enumerate(case.conversation):
             text = "".join(p.text or "" for p in inv.user_content.parts)
@@ -57,8 +58,15 @@ def implied_exact_scores() -> dict[tuple[str, int], float]:
                 {"name": t.name, "args": dict(t.args or {})}
                 for t in inv.intermediate_data.tool_uses
             ]
-            scores[(case.eval_id, i)] = 1.0 if implied_calls(text) == expected else 0.0
-    return scores
+            yield (case.eval_id, i), text, expected
+
+
+def implied_exact_scores() -> dict[tuple[str, int], float]:
+    """Per (case, invocation): 1.0 when the script's calls equal the eval set's expected calls."""
+    return {
+        key: 1.0 if implied_calls(text) == expected else 0.0
+        for key, text, expected in expected_invocations()
+    }
 
 
 def adk_exact(turns: pd.DataFrame) -> float:

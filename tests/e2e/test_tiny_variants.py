@@ -34,7 +34,7 @@ from bench.schemas.config import ServerConfig
 from bench.server.environment import find_vllm_python
 from bench.server.launch import serving
 from bench.server.process import Endpoint
-from tests.e2e.test_run import implied_calls
+from tests.e2e.test_run import expected_invocations, implied_calls
 from tests.e2e.test_tiny_model import assert_reply, complete, request_for, stream
 
 pytestmark = pytest.mark.e2e
@@ -92,16 +92,10 @@ def _matches(actual: list[dict], expected: list[dict]) -> dict[str, float]:
 
 def implied_scores() -> dict[tuple[str, int], dict[str, float]]:
     """Per (case, invocation) of weather_time: the three scores the script's calls earn."""
-    scores = {}
-    for case in load_evalset("weather_time").cases:
-        for i, inv in enumerate(case.conversation):
-            text = "".join(p.text or "" for p in inv.user_content.parts)
-            expected = [
-                {"name": t.name, "args": dict(t.args or {})}
-                for t in inv.intermediate_data.tool_uses
-            ]
-            scores[(case.eval_id, i)] = _matches(implied_calls(text), expected)
-    return scores
+    return {
+        key: _matches(implied_calls(text), expected)
+        for key, text, expected in expected_invocations()
+    }
 
 
 # --------------------------------------------------------------------------- tests
