@@ -64,6 +64,7 @@ class _RawTiming:
     last_chunk_at: float | None = None
     gaps_s: list[float] = field(default_factory=list)
     n_chunks: int = 0
+    saw_tool_call: bool = False  # a tool-call delta streamed: the reply is (partly) a call
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -111,12 +112,11 @@ def _observe_choice(raw: _RawTiming, chunk: Any, now: float, field_name: str) ->
     if choices:
         choice = choices[0]
         message = _get(choice, field_name)
-        if (
-            _get(message, "content")
-            or _get(message, "tool_calls")
-            or _get(message, "reasoning_content")
-        ):
+        tool_calls = _get(message, "tool_calls")
+        if _get(message, "content") or tool_calls or _get(message, "reasoning_content"):
             raw.content(now)
+        if tool_calls:
+            raw.saw_tool_call = True
         reason = _get(choice, "finish_reason")
         if reason:
             raw.finish_reason = str(reason)
@@ -303,10 +303,17 @@ class TimedLiteLlm(LiteLlm):
             )
         else:
             ttft_ms = e2e_ms if error is None else None
-        tpot_ms = None
-        if stream and ttft_ms is not None and completion is not None and completion > 1:
-            tpot_ms = (e2e_ms - ttft_ms) / (completion - 1)
         gaps = sorted(g * 1000.0 for g in raw.gaps_s)
+        tpot_ms = None
+        if not stream or ttft_ms is None:
+            pass
+        elif raw.saw_tool_call or raw.finish_reason == "tool_calls" or tool_calls_n:
+            # A tool parser streams nothing until it knows the tool name, so the tokens before
+            # the first delta have no arrival time: dividing by every output token reads low.
+            # TPOT here is the mean gap between the visible deltas after the first one.
+            tpot_ms = statistics.fmean(gaps) if gaps else None
+        elif completion is not None and completion > 1:
+            tpot_ms = (e2e_ms - ttft_ms) / (completion - 1)  # `vllm bench serve`'s TPOT
         return {  # the keys and their order are those of LlmCallRecord
             "run_id": None,
             "session_id": None,

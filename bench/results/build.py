@@ -160,6 +160,7 @@ def build_results(run_dir: Path) -> BuildResult:
             provenance.get("weight_bytes"),
             summary.get("users"),
             summary.get("tpot_p50_ms"),
+            summary.get("server_tpot_p50_ms") or summary.get("server_tpot_mean_ms"),
         )
     )
 

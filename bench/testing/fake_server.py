@@ -7,8 +7,14 @@ vLLM's metric names). What it answers comes from a reply policy, `reply_for(requ
 Reply`; the default one follows the script of the tiny model (`bench.models.tiny_script`) so a
 run against the fake scores like a run against the real tiny model.
 
-Knobs: fixed latency per request, latency growing with the requests in flight, time to first token, inter-token latency, tokens per reply,
-and fault injection (`--fail-rate` with `--fault 500|malformed|stall|reset`).
+Knobs: fixed latency per request, latency growing with the requests in flight, time to first
+token, inter-token latency, tokens per reply, tokens a tool parser holds back before the first
+tool-call delta, and fault injection (`--fail-rate` with `--fault 500|malformed|stall|reset`).
+
+Streaming follows vLLM: the first chunk (the role) is sent only with the first generated token,
+after the time to first token, never at once. A tool-call reply with `--tool-name-tokens N`
+streams its first tool-call delta N token-times after that, as vLLM's tool parsers emit nothing
+until they know the tool name; those N tokens count in `completion_tokens`.
 
     python -m bench.testing.fake_server --port 8001 --api-key-env MY_KEY --itl-ms 5
 """
@@ -240,6 +246,7 @@ class FakeServerConfig:
     ttft_ms: float = 0.0
     itl_ms: float = 0.0
     tokens: int | None = None
+    tool_name_tokens: int = 0  # tokens of a tool-call reply streamed as nothing (parser lag)
     fail_rate: float = 0.0
     fault: Fault = "500"
     stall_s: float = 300.0
@@ -257,6 +264,8 @@ class _Metrics:
         self.e2e_sum_s = 0.0
         self.ttft_sum_s = 0.0
         self.ttft_count = 0
+        self.tpot_sum_s = 0.0  # vLLM's request_time_per_output_token: decode time / (tokens - 1)
+        self.tpot_count = 0
 
     def render(self, model: str) -> str:
         label = f'model_name="{model}"'
@@ -282,6 +291,10 @@ class _Metrics:
             f'vllm:time_to_first_token_seconds_bucket{{le="+Inf",{label}}} {self.ttft_count}',
             f"vllm:time_to_first_token_seconds_sum{{{label}}} {self.ttft_sum_s}",
             f"vllm:time_to_first_token_seconds_count{{{label}}} {self.ttft_count}",
+            "# TYPE vllm:request_time_per_output_token_seconds histogram",
+            f'vllm:request_time_per_output_token_seconds_bucket{{le="+Inf",{label}}} {self.tpot_count}',
+            f"vllm:request_time_per_output_token_seconds_sum{{{label}}} {self.tpot_sum_s}",
+            f"vllm:request_time_per_output_token_seconds_count{{{label}}} {self.tpot_count}",
             "# TYPE fake:requests_total counter",
             f"fake:requests_total{{{label}}} {self.requests}",
             "# TYPE fake:faults_total counter",
@@ -435,6 +448,11 @@ class FakeServer:
             "total_tokens": prompt_tokens + completion_tokens,
         }
 
+    def _account_tpot(self, first_token: float, n_tokens: int) -> None:
+        if n_tokens > 1:
+            self.metrics.tpot_sum_s += (time.monotonic() - first_token) / (n_tokens - 1)
+            self.metrics.tpot_count += 1
+
     async def _complete(self, body: dict[str, Any], reply: Reply, started: float) -> web.Response:
         if reply.tool_calls:
             deltas = tool_call_deltas(reply.tool_calls, self.config.tokens)
@@ -452,14 +470,18 @@ class FakeServer:
                 ],
             }
             reason = "tool_calls"
+            n_tokens += self.config.tool_name_tokens
         else:
             tokens = text_tokens(reply.text or "", self.config.tokens)
             n_tokens = len(tokens)
             message = {"role": "assistant", "content": "".join(tokens), "tool_calls": []}
             reason = "stop"
-        await _sleep_ms(self.config.ttft_ms + self.config.itl_ms * max(0, n_tokens - 1))
-        self.metrics.ttft_sum_s += time.monotonic() - started
+        await _sleep_ms(self.config.ttft_ms)
+        first_token = time.monotonic()
+        self.metrics.ttft_sum_s += first_token - started
         self.metrics.ttft_count += 1
+        await _sleep_ms(self.config.itl_ms * max(0, n_tokens - 1))
+        self._account_tpot(first_token, n_tokens)
         usage = self._account(body, n_tokens, reason, started)
         return web.json_response(
             {
@@ -502,20 +524,28 @@ class FakeServer:
             }
             return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
-        await response.write(chunk({"role": "assistant", "content": ""}))
+        hidden = 0  # tokens generated but streamed as nothing (a tool parser's lag)
         if reply.tool_calls:
             deltas = [
                 {"tool_calls": [d]} for d in tool_call_deltas(reply.tool_calls, self.config.tokens)
             ]
             reason = "tool_calls"
+            hidden = self.config.tool_name_tokens
         else:
             deltas = [{"content": t} for t in text_tokens(reply.text or "", self.config.tokens)]  # type: ignore[dict-item]
             reason = "stop"
+        first_token = started
         for i, delta in enumerate(deltas):
-            await _sleep_ms(self.config.ttft_ms if i == 0 else self.config.itl_ms)
             if i == 0:
-                self.metrics.ttft_sum_s += time.monotonic() - started
+                # vLLM sends the role chunk only with the first generated token.
+                await _sleep_ms(self.config.ttft_ms)
+                first_token = time.monotonic()
+                self.metrics.ttft_sum_s += first_token - started
                 self.metrics.ttft_count += 1
+                await response.write(chunk({"role": "assistant", "content": ""}))
+                await _sleep_ms(self.config.itl_ms * hidden)
+            else:
+                await _sleep_ms(self.config.itl_ms)
             if fault == "reset" and i == len(deltas) // 2:
                 _reset_connection(request)
                 return response
@@ -524,7 +554,8 @@ class FakeServer:
                 continue
             await response.write(chunk(delta))
         await response.write(chunk({}, reason))
-        usage = self._account(body, len(deltas), reason, started)
+        self._account_tpot(first_token, len(deltas) + hidden)
+        usage = self._account(body, len(deltas) + hidden, reason, started)
         if (body.get("stream_options") or {}).get("include_usage"):
             payload: dict[str, Any] = {
                 "id": chunk_id,
@@ -599,6 +630,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttft-ms", type=float, default=0.0, help="time to the first token")
     p.add_argument("--itl-ms", type=float, default=0.0, help="time between tokens")
     p.add_argument("--tokens", type=int, default=None, help="tokens per reply (default: natural)")
+    p.add_argument(
+        "--tool-name-tokens",
+        type=int,
+        default=0,
+        help="tool-call replies: tokens generated before the first streamed tool-call delta "
+        "(vLLM's tool parsers stream nothing until they know the name)",
+    )
     p.add_argument("--fail-rate", type=float, default=0.0, help="fraction of requests that fail")
     p.add_argument("--fault", choices=FAULTS, default="500")
     p.add_argument("--stall-s", type=float, default=300.0, help="how long a stalled request hangs")
@@ -614,6 +652,8 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
             raise SystemExit(f"--api-key-env: environment variable {args.api_key_env} is not set")
     if not 0.0 <= args.fail_rate <= 1.0:
         raise SystemExit("--fail-rate must be between 0 and 1")
+    if args.tool_name_tokens < 0:
+        raise SystemExit("--tool-name-tokens must be 0 or more")
     return FakeServerConfig(
         served_model_name=" ".join(args.served_model_name),
         api_key=api_key,
@@ -622,6 +662,7 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         ttft_ms=args.ttft_ms,
         itl_ms=args.itl_ms,
         tokens=args.tokens,
+        tool_name_tokens=args.tool_name_tokens,
         fail_rate=args.fail_rate,
         fault=args.fault,
         stall_s=args.stall_s,
@@ -642,6 +683,7 @@ _KNOB_FLAGS = {
     "ttft_ms": "--ttft-ms",
     "itl_ms": "--itl-ms",
     "tokens": "--tokens",
+    "tool_name_tokens": "--tool-name-tokens",
     "fail_rate": "--fail-rate",
     "fault": "--fault",
     "stall_s": "--stall-s",

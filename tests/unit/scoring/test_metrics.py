@@ -162,3 +162,11 @@ def test_roofline():
     row = roofline([{"name": "NVIDIA H100 80GB HBM3 SXM"}], 7_760_000_000, 1, 4.0)
     assert row["roofline_bound_tokens_per_s"] == pytest.approx(3.35e12 / 7.76e9)
     assert row["roofline_efficiency_pct"] == pytest.approx(100 * 250 / (3.35e12 / 7.76e9))
+
+
+def test_roofline_prefers_the_server_tpot():
+    gpu = [{"name": "NVIDIA H100 80GB HBM3 SXM"}]
+    row = roofline(gpu, 7_760_000_000, 1, 2.5, server_tpot_ms=4.0)  # client TPOT reads low
+    assert row["roofline_achieved_tokens_per_s"] == pytest.approx(250.0)
+    assert row["roofline_note"].endswith("server TPOT")
+    assert roofline(gpu, 7_760_000_000, 1, 4.0)["roofline_note"].endswith("client TPOT")
