@@ -59,6 +59,9 @@ OFFLINE_ENV = {
 # Load
 DEFAULT_USERS = 4
 DEFAULT_SPAWN_RATE = 4.0
+# Open loop: sessions in flight per load process before an arrival has to wait for a slot.
+# High, so the schedule, not the client, decides when sessions start; the waits are counted.
+DEFAULT_MAX_SESSIONS_IN_FLIGHT = 1000
 DEFAULT_DURATION_S = 60.0
 DEFAULT_REQUEST_TIMEOUT_S = 120.0
 

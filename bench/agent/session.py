@@ -201,8 +201,12 @@ async def run_session(
     on_turn: Callable[[TurnRecord], None] = _ignore,
     on_session: Callable[[SessionRecord], None] = _ignore,
     user_index: int | None = None,
+    scheduled_at: float | None = None,
 ) -> SessionRecord:
-    """Play one eval case; emit records through the callbacks; return the session record."""
+    """Play one eval case; emit records through the callbacks; return the session record.
+
+    `scheduled_at` (open loop) is the arrival time the schedule gave the session (epoch s).
+    """
     conversation = list(case.conversation or [])
     if not conversation:
         raise BenchError(
@@ -253,6 +257,10 @@ async def run_session(
             "eval_set_id": bundle.eval_set_id,
             "trial": trial,
             "ticket": ticket,
+            "scheduled_at": scheduled_at,
+            "start_delay_ms": (
+                max(0.0, started_at - scheduled_at) * 1000.0 if scheduled_at is not None else None
+            ),
             "started_at": started_at,
             "ended_at": time.time(),
             "duration_ms": (time.perf_counter() - t0) * 1000.0,

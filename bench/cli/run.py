@@ -50,7 +50,9 @@ RUN_OPTIONS = (
              "SLOs for goodput: ttft_ms=..,tpot_ms=..,turn_ms=..,session_ms=.. (any subset)."),
     o.option("metrics_interval", str, "1s", LOAD, "How often to scrape the server's /metrics."),
     o.option("max_sessions_in_flight", int | None, None, LOAD,
-             "Open loop: cap on concurrent sessions (default: --users)."),
+             "Open loop: cap on sessions in flight per load process (default "
+             f"{constants.DEFAULT_MAX_SESSIONS_IN_FLIGHT}); an arrival that finds it full "
+             "waits, and its delay is measured."),
     o.option("trials", int, 1, LOAD, "Run each case this many times."),
 )  # fmt: skip
 JUDGE_OPTIONS = (
@@ -159,7 +161,8 @@ def _use_web_auth(value: str | None) -> None:
 
 
 def _load_text(load: LoadConfig) -> str:
-    shape = (f"open loop {load.session_rate:g} sessions/s ({load.arrival})" if load.session_rate
+    shape = (f"open loop {load.session_rate:g} sessions/s ({load.arrival}, at most "
+             f"{load.sessions_in_flight_cap} in flight per load process)" if load.session_rate
              else f"{load.users} users")  # fmt: skip
     stop = (
         f"{load.sessions} sessions"

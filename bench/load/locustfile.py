@@ -41,10 +41,11 @@ from locust.runners import (  # noqa: E402
 )
 from locust.user.users import LOCUST_STATE_STOPPING  # noqa: E402
 
+from bench import constants  # noqa: E402
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
 from bench.evalset import load_evalset  # noqa: E402
-from bench.load import bridge, distributed, saturation, webui, worker_token  # noqa: E402
+from bench.load import bridge, distributed, open_loop, saturation, webui, worker_token  # noqa: E402
 from bench.load.recorder import JsonlRecorder  # noqa: E402
 from bench.load.spec import LoadSpec  # noqa: E402
 from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
@@ -159,6 +160,10 @@ class _Process:
         self.inflight = 0
         self.exhausted = False
         self.quitting = False
+        self.gate: open_loop.ArrivalGate | None = None  # open loop only
+        if SPEC.session_rate is not None:
+            cap = SPEC.max_sessions_in_flight or constants.DEFAULT_MAX_SESSIONS_IN_FLIGHT
+            self.gate = open_loop.ArrivalGate(cap, self.recorder.write, SPEC.run_id)
         saturation.start_client_probe(self.recorder)
 
     @classmethod
@@ -309,15 +314,20 @@ class AgentUser(User):
         if self._stopping():  # the test is ending: start no new session
             raise StopUser()
         proc = self.process
+        if proc.gate is not None:  # open loop: this user dispatches arrivals (bench.load.open_loop)
+            if not open_loop.dispatch(proc.gate, proc.next_session, self._play, self._stopping):
+                proc.out_of_tickets()
+            raise StopUser()
         chosen = proc.next_session()
         if chosen is None:
             proc.out_of_tickets()
             raise StopUser()
         case, ticket, warmup_kind = chosen
-        if ticket is not None and ticket.arrival_at is not None:
-            gevent.sleep(max(0.0, ticket.arrival_at - time.time()))
-            if self._stopping():
-                raise StopUser()
+        self._play(case, ticket, warmup_kind)
+
+    def _play(self, case: Any, ticket: Ticket | None, warmup_kind: str | None) -> None:
+        """Run one session to its end in this greenlet."""
+        proc = self.process
         proc.inflight += 1
         try:
             bridge.run_coroutine(
@@ -332,6 +342,7 @@ class AgentUser(User):
                     on_turn=proc.on_turn,
                     on_session=proc.on_session,
                     user_index=self.user_index,
+                    scheduled_at=ticket.arrival_at if ticket else None,
                 )
             )
         finally:

@@ -39,6 +39,7 @@ class LoadSpec(BaseModel):
     max_sessions: int | None = Field(default=None, ge=1)  # None = until the duration ends
     session_rate: float | None = Field(default=None, gt=0)  # None = closed loop; sessions/s
     arrival: Literal["poisson", "constant"] = "poisson"
+    max_sessions_in_flight: int | None = Field(default=None, ge=1)  # open loop, per process
     request_timeout_s: float = Field(default=constants.DEFAULT_REQUEST_TIMEOUT_S, gt=0)
     extra_headers_env: str | None = None
 

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.results.arrivals import arrival_summary
 from bench.results.client_summary import client_summary
 from bench.results.roofline import roofline
 from bench.results.server_summary import server_summary
 from bench.results.summary import compute_summary, measured
 from bench.results.writer import write_table
 from bench.schemas.manifest import read_manifest
-from bench.schemas.raw import SERVER_METRICS, read_raw
+from bench.schemas.raw import ARRIVALS, SERVER_METRICS, read_raw
 from bench.schemas.run_dir import RunDir
 from bench.schemas.tables import TABLES, to_table
 from bench.scoring.breakdown import case_tool_columns, tool_table
@@ -107,10 +108,10 @@ def finer_tool_summary(turns: list[dict[str, Any]]) -> dict[str, Any]:
 def build_results(run_dir: Path) -> BuildResult:
     rd = RunDir(run_dir)
     manifest = read_manifest(rd)
-    kinds = ("llm_calls", "turns", "sessions", "client", "judge")
+    kinds = ("llm_calls", "turns", "sessions", "client", "judge", ARRIVALS)
     reads = {name: read_raw(rd, name) for name in kinds}
     scrapes_read = read_raw(rd, SERVER_METRICS)
-    llm_calls, turns, sessions, client, judged = (reads[n].records for n in kinds)
+    llm_calls, turns, sessions, client, judged, arrivals = (reads[n].records for n in kinds)
     merge_judge_scores(turns, judged)
     known_tools = set(manifest.known_tools) if manifest.known_tools else None
     scorer = TurnScorer(manifest.criteria, known_tools, manifest.tool_parser)
@@ -141,6 +142,7 @@ def build_results(run_dir: Path) -> BuildResult:
     }
     summary = compute_summary(llm_calls, turns, sessions, run_info)
     start, end = summary["window_start"], summary["window_end"]
+    summary.update(arrival_summary(arrivals, sessions_m))
     summary.update(finer_tool_summary(turns_m))
     summary.update(reliability_summary(cases))
     if slo:
@@ -178,9 +180,13 @@ def build_results(run_dir: Path) -> BuildResult:
         for r in records:
             r.setdefault("run_id", manifest.run_id)
         write_table(rd.table(name), to_table(records, TABLES[name], name), provenance)
+    counts = {n: len(r) for n, r in rows.items()}
+    if arrivals:  # open loop: the manifest keeps the arrivals that never started, too
+        counts["arrivals"] = summary["arrivals"]
+        counts["arrivals_not_started"] = summary["arrivals_not_started"]
     return BuildResult(
         run_dir=run_dir,
-        counts={n: len(r) for n, r in rows.items()},
+        counts=counts,
         bad_lines=sum(r.bad_lines for r in reads.values()) + scrapes_read.bad_lines,
         summary=summary,
     )

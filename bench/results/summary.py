@@ -31,6 +31,15 @@ def _ratio(num: float, den: float) -> float | None:
     return num / den if den else None
 
 
+def session_latency_ms(session: dict[str, Any]) -> float | None:
+    """Open loop: from the scheduled arrival to the end (start_delay_ms + duration_ms); closed
+    loop: the session's duration."""
+    duration = session.get("duration_ms")
+    if duration is None:
+        return None
+    return float(duration) + (session.get("start_delay_ms") or 0.0)
+
+
 def measured(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if not r.get("warmup")]
 
@@ -82,7 +91,10 @@ def compute_summary(
         **percentiles([c.get("tpot_ms") for c in ok_calls], "tpot"),
         **percentiles([c.get("e2e_ms") for c in ok_calls], "llm_e2e"),
         **percentiles([t.get("latency_ms") for t in ok_turns], "turn"),
-        **percentiles([s.get("duration_ms") for s in sessions_m if not s.get("errors")], "session"),
+        # open loop: from the scheduled arrival (bench.results.arrivals), so late starts count
+        **percentiles(
+            [session_latency_ms(s) for s in sessions_m if not s.get("errors")], "session"
+        ),
         "tool_trajectory_exact": _mean([t.get("trajectory_exact") for t in turns_m]),
         "tool_trajectory_in_order": _mean([t.get("trajectory_in_order") for t in turns_m]),
         "tool_trajectory_any_order": _mean([t.get("trajectory_any_order") for t in turns_m]),

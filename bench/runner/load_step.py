@@ -86,6 +86,7 @@ def start_locust(
         max_sessions=load.sessions,
         session_rate=load.session_rate,
         arrival=load.arrival,
+        max_sessions_in_flight=load.sessions_in_flight_cap,
         request_timeout_s=load.request_timeout_s,
         extra_headers_env=EXTRA_HEADERS_ENV if endpoint.headers else None,
     )

@@ -85,6 +85,7 @@ def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
             eval_set_id=evalset.eval_set_id,
             users=cfg.load.users_effective,
             session_rate=cfg.load.session_rate,
+            max_sessions_in_flight=cfg.load.sessions_in_flight_cap,
             processes=cfg.load.processes,
             stream=cfg.load.stream,
             tool_choice=(

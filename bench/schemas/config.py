@@ -188,6 +188,8 @@ class LoadConfig(BaseModel):
             raise ValueError("--users and --session-rate: step one of them, not both")
         if (stepped_users or stepped_rates) and self.sessions is not None:
             raise ValueError("--sessions: load steps end by time; use --step-duration")
+        if self.max_sessions_in_flight is not None and self.session_rate is None:
+            raise ValueError("--max-sessions-in-flight: only with --session-rate (open loop)")
         return self
 
     def steps(self) -> list[LoadConfig]:
@@ -212,10 +214,18 @@ class LoadConfig(BaseModel):
 
     @property
     def users_effective(self) -> int:
-        """Open loop: the users are the cap on sessions in flight."""
+        """Locust users. Open loop: arrival dispatchers, at least one per load process (a session
+        never waits for a user; see bench.load.open_loop)."""
         if self.session_rate is not None:
-            return self.max_sessions_in_flight or self.users
+            return max(self.users, self.processes)
         return self.users
+
+    @property
+    def sessions_in_flight_cap(self) -> int | None:
+        """Open loop: sessions in flight per load process before arrivals wait; else None."""
+        if self.session_rate is None:
+            return None
+        return self.max_sessions_in_flight or constants.DEFAULT_MAX_SESSIONS_IN_FLIGHT
 
 
 class JudgeConfig(BaseModel):

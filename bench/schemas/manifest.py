@@ -34,6 +34,7 @@ class SummaryInfo(BaseModel):
     eval_set_id: str | None = None
     users: int | None = None
     session_rate: float | None = None
+    max_sessions_in_flight: int | None = None  # open loop: the cap per load process
     processes: int | None = None
     stream: bool | None = None
     tool_choice: str = "auto"  # "required_when_expected" under --force-tools

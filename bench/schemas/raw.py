@@ -18,9 +18,10 @@ Record = dict[str, Any]
 # Raw tables (the <table> part of the file name) and who writes them.
 LLM_CALLS, TURNS, SESSIONS = "llm_calls", "turns", "sessions"  # each load process (its pid)
 CLIENT = "client"  # each load process: its own CPU and loop lag
+ARRIVALS = "arrivals"  # each load process, open loop: every arrival, started or not
 SERVER_METRICS = "server_metrics"  # the orchestrator's /metrics scraper ("scrape")
 JUDGE = "judge"  # the judge after the load ("main")
-LOAD_KINDS = (LLM_CALLS, TURNS, SESSIONS, CLIENT)
+LOAD_KINDS = (LLM_CALLS, TURNS, SESSIONS, CLIENT, ARRIVALS)
 
 
 @dataclass

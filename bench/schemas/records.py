@@ -92,15 +92,30 @@ class SessionRecord(RunColumns):
     eval_set_id: str
     trial: int
     ticket: int | None
+    # Open loop: the arrival time the schedule gave this session, and how late it started
+    # (waiting for the in-flight cap, or a busy client). Null in a closed loop.
+    scheduled_at: EpochS | None
+    start_delay_ms: float | None
     started_at: EpochS
     ended_at: EpochS
-    duration_ms: float
+    duration_ms: float  # from started_at; latency from the schedule = start_delay_ms + this
     turns: int
     turns_expected: int
     errors: int
     warmup: bool
     pid: int
     user_index: int | None
+
+
+class ArrivalRecord(RunColumns):
+    """One open-loop arrival, written when it starts or when the run ends before it could
+    (`bench.load.open_loop`); counted into the summary, not a table itself."""
+
+    ticket: int
+    scheduled_at: EpochS
+    started_at: EpochS | None  # None: scheduled inside the window, never started
+    waited_for_cap: bool  # --max-sessions-in-flight was full at its scheduled time
+    pid: int
 
 
 class ClientSample(BuiltRunColumns, total=False):

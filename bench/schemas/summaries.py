@@ -22,6 +22,7 @@ class SummaryRow(BuiltRunColumns, total=False):
     eval_set_id: str | None
     users: int | None
     session_rate: float | None
+    max_sessions_in_flight: int | None  # open loop: the cap per load process
     processes: int | None
     stream: bool | None
     tool_choice: str | None  # auto, or required_when_expected (--force-tools)
@@ -52,7 +53,15 @@ class SummaryRow(BuiltRunColumns, total=False):
     turn_p99_ms: float | None
     session_p50_ms: float | None
     session_p90_ms: float | None
-    session_p99_ms: float | None
+    session_p99_ms: float | None  # open loop: from scheduled_at, so late starts count
+    # open loop: how late sessions started, the arrivals that never started (scheduled inside
+    # the window) and those that found --max-sessions-in-flight full
+    start_delay_p50_ms: float | None
+    start_delay_p90_ms: float | None
+    start_delay_p99_ms: float | None
+    arrivals: int | None
+    arrivals_not_started: int | None
+    arrivals_waited_for_cap: int | None
     tool_trajectory_exact: float | None
     tool_trajectory_in_order: float | None
     tool_trajectory_any_order: float | None
