@@ -51,6 +51,15 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     ):
         values = " / ".join(_fmt(summary.get(f"{name}_p{p}_ms")) for p in (50, 90, 99))
         rows.append((f"{label} p50 / p90 / p99 (ms)", values))
+    if summary.get("arrivals") is not None:  # open loop (bench.results.arrivals)
+        for name, label in (("session", "session from schedule"), ("start_delay", "start delay")):
+            values = " / ".join(_fmt(summary.get(f"{name}_p{p}_ms")) for p in (50, 90, 99))
+            rows.append((f"{label} p50 / p90 / p99 (ms)", values))
+        rows.append((
+            f"arrivals / never started / waited for cap ({summary.get('max_sessions_in_flight')})",
+            f"{summary['arrivals']} / {summary.get('arrivals_not_started')} / "
+            f"{summary.get('arrivals_waited_for_cap')}",
+        ))  # fmt: skip
     rows += [
         ("tool choice", _fmt(summary.get("tool_choice") or "auto")),
         ("tool trajectory EXACT / IN_ORDER / ANY_ORDER",

@@ -76,6 +76,37 @@ def test_master_and_two_workers_lose_no_record(tmp_path: Path) -> None:
         assert {k: r["shipped"][k] for k in KINDS} == {k: r["received"][k] for k in KINDS}
 
 
+def test_open_loop_across_workers_keeps_one_schedule(tmp_path: Path) -> None:
+    """Issue 12: in an open loop the workers start sessions at the master's arrival times."""
+    port = free_port()
+    with running_fake_server(latency_ms=20, served_model_name="fake") as url:
+        master = bench("run", "--master", "--expect-workers", "2", "--master-bind-port", str(port),
+                       "--endpoint", url, "--model", "fake", "--session-rate", "4",
+                       "--arrival", "constant", "--duration", "20s",
+                       "--results-dir", str(tmp_path), "--run-id", "open")  # fmt: skip
+        workers = [bench("worker", "--master-port", str(port), "--results-dir", str(tmp_path / f"w{i}"))
+                   for i in (1, 2)]  # fmt: skip
+        try:
+            out, _ = master.communicate(timeout=300)
+            for w in workers:
+                w.communicate(timeout=60)
+        finally:
+            for proc in (master, *workers):
+                if proc.poll() is None:
+                    proc.kill()
+    assert master.returncode == 0, out[-3000:]
+    run_dir = tmp_path / "open"
+    sessions = pq.read_table(run_dir / "sessions.parquet").to_pandas()
+    measured = sessions[~sessions["warmup"]].sort_values("ticket")
+    assert len(measured) >= 8 and measured["pid"].nunique() == 2  # both workers played
+    scheduled = measured["scheduled_at"].map(lambda t: t.timestamp()).to_numpy()
+    gaps = scheduled[1:] - scheduled[:-1]
+    assert abs(float(gaps.mean()) - 0.25) < 0.01  # one schedule at 4/s across the workers
+    assert measured["start_delay_ms"].max() < 1000
+    arrivals = read_records(run_dir, "arrivals")
+    assert len(arrivals) >= len(measured)
+
+
 def test_master_refuses_a_worker_without_the_run_token(tmp_path: Path) -> None:
     """Issue 17: a process that reaches the master's port without the token gets no users."""
     port = free_port()
