@@ -163,3 +163,14 @@ def test_server_config_from_serve_flags() -> None:
     assert isinstance(cfg, ServerConfig) and cfg.engine.max_num_seqs == 4
     assert cfg.engine.enforce_eager is False and cfg.engine.extra_args == ["--swap-space", "4"]
     assert cfg.headers == ["X-A: b"] and "headers" not in cfg.model_dump()  # never written
+
+
+def test_open_loop_cap_is_its_own_flag_with_a_high_default() -> None:
+    """Issue 12: an open loop is not capped at --users; the cap is per load process."""
+    open_loop = LoadConfig(session_rate=2.0, users=4, processes=1)
+    assert open_loop.sessions_in_flight_cap == constants.DEFAULT_MAX_SESSIONS_IN_FLIGHT == 1000
+    assert LoadConfig(session_rate=2.0, max_sessions_in_flight=8).sessions_in_flight_cap == 8
+    assert LoadConfig(session_rate=2.0, users=1, processes=3).users_effective == 3  # dispatchers
+    assert LoadConfig(users=4).sessions_in_flight_cap is None
+    with pytest.raises(ValueError, match="--max-sessions-in-flight: only with --session-rate"):
+        LoadConfig(max_sessions_in_flight=8)
