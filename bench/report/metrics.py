@@ -173,7 +173,11 @@ def samples(run: Run, metric: Metric) -> Samples:
         if metric.table == "sessions" and "errors" in df.columns:
             df = df[df["errors"].fillna(0) == 0]
         df = _ok(df)
-        return _aligned(df, _numbers(df[metric.column]), clustered)
+        values = _numbers(df[metric.column])
+        if metric.table == "sessions" and "start_delay_ms" in df.columns:
+            # open loop: session latency from the scheduled arrival, as in the summary
+            values = values + np.nan_to_num(_numbers(df["start_delay_ms"]))
+        return _aligned(df, values, clustered)
     if metric.kind == "ratio":
         pair = df[[metric.column, metric.den]].apply(pd.to_numeric, errors="coerce").fillna(0)
         return _aligned(df, pair.to_numpy(dtype=float), clustered)

@@ -2,8 +2,8 @@
 
 `--slo ttft_ms=500,tpot_ms=50,turn_ms=3000,session_ms=20000`; any subset. A turn meets the SLOs
 when every LLM call in it meets ttft_ms and tpot_ms, its latency meets turn_ms, it has no error
-and its trajectory score is 1. A session meets them when all its turns do, its duration meets
-session_ms, and its case passed (`case_passed`: every metric of the criteria, ADK's rule).
+and its trajectory score is 1. A session meets them when all its turns do, its latency (open loop:
+from its scheduled arrival) meets session_ms, and its case passed (`case_passed`: every metric of the criteria, ADK's rule).
 """
 
 from __future__ import annotations
@@ -42,10 +42,13 @@ def mark_slo(
         )
         turns_ok[turn["session_id"]] &= turn["slo_met"]
     for session in sessions:
+        latency = session.get("duration_ms")  # open loop: from the scheduled arrival
+        if latency is not None:
+            latency += session.get("start_delay_ms") or 0.0
         session["slo_met"] = bool(
             turns_ok[session["session_id"]]
             and not session.get("errors")
-            and _le(session.get("duration_ms"), slo.get("session_ms"))
+            and _le(latency, slo.get("session_ms"))
             and session.get("case_passed") is True
         )
 

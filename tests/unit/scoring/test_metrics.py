@@ -170,3 +170,13 @@ def test_roofline_prefers_the_server_tpot():
     assert row["roofline_achieved_tokens_per_s"] == pytest.approx(250.0)
     assert row["roofline_note"].endswith("server TPOT")
     assert roofline(gpu, 7_760_000_000, 1, 4.0)["roofline_note"].endswith("client TPOT")
+
+
+def test_session_slo_counts_the_late_start_in_an_open_loop():
+    from bench.scoring.goodput import mark_slo
+
+    turns = [{"turn_id": "t", "session_id": "s", "latency_ms": 10.0, "trajectory_score": 1.0}]
+    late = {"session_id": "s", "duration_ms": 900.0, "start_delay_ms": 500.0, "case_passed": True}
+    on_time = {**late, "start_delay_ms": 0.0}
+    mark_slo([], turns, [late, on_time], {"session_ms": 1000.0})
+    assert late["slo_met"] is False and on_time["slo_met"] is True
