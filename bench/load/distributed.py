@@ -9,8 +9,10 @@ What travels over Locust's own channel (ZeroMQ, the master's --master-bind-host/
   the master binds to a loopback address (then every worker is on the same host);
 - worker -> master: each record (LLM call, turn, session, client sample) the moment it completes,
   as a `bench_record` message; the master appends it to `raw/<kind>.<worker-n>.jsonl` of the
-  run. A worker that leaves loses nothing it had finished. The worker also keeps its own copy
-  under its folder, and writes `shipped.json` (records sent per kind) when it exits;
+  run. A worker that leaves loses nothing it had finished, nor does one that dies (its records
+  are on the master already; bench.load.worker_watch notices the death and records it). The
+  worker also keeps its own copy under its folder, and writes `shipped.json` (records sent per
+  kind) when it exits;
 - session tickets: a worker asks the master (`bench_ticket`), so case order, `--sessions N`,
   trials and open-loop arrival times stay global across workers.
 """
@@ -31,6 +33,7 @@ from bench import constants
 from bench.load.recorder import JsonlRecorder
 from bench.load.spec import LoadSpec
 from bench.load.tickets import Ticket, TicketCounter
+from bench.load.worker_watch import WorkerWatch
 from bench.schemas.run_dir import RunDir
 from bench.schemas.settings import WORKER_DIR_ENV  # set by `bench worker`: a Locust worker
 
@@ -54,6 +57,11 @@ def master_args(load: Any) -> list[str]:
             "--expect-workers-max-wait", str(EXPECT_WORKERS_MAX_WAIT_S),
             "--master-bind-host", load.master_bind_host,
             "--master-bind-port", str(load.master_bind_port)]  # fmt: skip
+
+
+def master_stop_grace_s(load: Any, stop_timeout_s: float) -> float:
+    """Extra time a stopping master may take: its workers' users end, then their records come."""
+    return stop_timeout_s + FLUSH_TIMEOUT_S if getattr(load, "master", False) else 0.0
 
 
 def master_allowance_s(load: Any) -> float:
@@ -97,36 +105,38 @@ class MasterSide:
         runner.register_message(TICKET_MSG, self.on_ticket)
         runner.register_message(FLUSHED_MSG, self.on_flushed)
         environment.events.test_stop.add_listener(self.on_stopping)
+        # Tickets out on each worker whose session has not come back yet, and those handed
+        # back by a worker that died: the next claims get them first.
+        self.open_tickets: dict[str, dict[int, Ticket]] = {}
+        self.returned: list[Ticket] = []
+        self.watch = WorkerWatch(environment, self.on_worker_lost)
 
     def on_stopping(self, environment: Any, **_kw: Any) -> None:
-        """Before the master quits: stop the workers' users, then collect every record.
+        """Before the master quits: have every live worker stop its users, then collect its records.
 
         Locust's master quits without waiting for its workers; sessions still running would
         finish after it is gone. So, once the master is stopping (`test_stop`: no user is
-        dispatched any more, so a worker that stops is not replaced): send `stop` (users end within --stop-timeout), wait for
-        the workers to report stopped, then ask each to flush and report what it shipped. The
-        report follows its records on the same ordered channel, so all of them are here.
+        dispatched any more), send each live worker `bench_flush`: it stops its users (they end
+        within --stop-timeout), runs what is queued for the hub and reports what it shipped.
+        The report follows its records on the same ordered channel, so all of them are here.
+        (Not Locust's own `stop` message: a worker that gets it sleeps --stop-timeout before it
+        reads the next message, which would hold the flush back that long.)
         """
         import gevent
-        from locust.rpc import Message
 
         runner = environment.runner
-        clients = list(runner.clients.all)
-        for client in clients:
-            runner.server.send_to_client(Message("stop", None, client.id))
-        deadline = time.monotonic() + (environment.stop_timeout or 0) + FLUSH_TIMEOUT_S
-        while time.monotonic() < deadline and any(
-            c.state in ("running", "spawning") for c in runner.clients.all
-        ):
-            gevent.sleep(0.2)
+        self.watch.notice()  # a worker that died is neither stopped nor flushed
+        clients = [c for c in runner.clients.all if str(c.id) not in self.watch.lost]
         for client in clients:
             runner.send_message(FLUSH_MSG, None, client_id=client.id)
-        deadline = time.monotonic() + FLUSH_TIMEOUT_S
+        deadline = time.monotonic() + (environment.stop_timeout or 0) + FLUSH_TIMEOUT_S
         while time.monotonic() < deadline and not all(c.id in self.reports for c in clients):
             gevent.sleep(0.1)
         received = {node: dict(r.counts) for node, r in self.recorders.items()}
+        lost = {node: entry.model_dump() for node, entry in self.watch.lost.items()}
+        nodes = sorted({*received, *self.reports, *lost, *(str(c.id) for c in clients)})
         workers = [{"worker": node, "shipped": self.reports.get(node),
-                    "received": received.get(node, {})} for node in sorted({*received, *self.reports})]  # fmt: skip
+                    "received": received.get(node, {}), "lost": lost.get(node)} for node in nodes]  # fmt: skip
         RunDir(Path(self.spec.run_dir)).workers.write_text(json.dumps(workers, indent=2) + "\n")
 
     def on_flushed(self, environment: Any, msg: Any, **_kw: Any) -> None:
@@ -141,14 +151,25 @@ class MasterSide:
                 self.spec.run_dir, next(self.numbers)
             )
         for kind, line in msg.data["records"]:
-            recorder.write(kind, json.loads(line))
+            record = json.loads(line)
+            recorder.write(kind, record)
+            if kind == "sessions" and record.get("ticket") is not None:
+                self.open_tickets.get(node, {}).pop(record["ticket"], None)
 
     def on_ticket(self, environment: Any, msg: Any, **_kw: Any) -> None:
-        ticket = self.tickets.claim()
+        ticket = self.returned.pop(0) if self.returned else self.tickets.claim()
         reply = {"request": msg.data["request"], "ticket": None}
         if ticket is not None:
+            self.open_tickets.setdefault(str(msg.node_id), {})[ticket.number] = ticket
             reply["ticket"] = [ticket.number, ticket.case_index, ticket.trial, ticket.arrival_at]
         environment.runner.send_message(TICKET_REPLY_MSG, reply, client_id=msg.node_id)
+
+    def on_worker_lost(self, node: str) -> tuple[int, dict[str, int]]:
+        """A worker died: its unfinished tickets go to the others; what it shipped stays."""
+        unfinished = sorted(self.open_tickets.pop(node, {}).values(), key=lambda t: t.number)
+        self.returned.extend(unfinished)  # an open-loop arrival time already past: runs at once
+        recorder = self.recorders.get(node)
+        return len(unfinished), dict(recorder.counts) if recorder else {}
 
     def close(self) -> None:
         for recorder in self.recorders.values():
@@ -169,7 +190,7 @@ class _CountingRecorder(JsonlRecorder):
 
 
 class WorkerSide:
-    """Answers the master's flush: run what is queued for the hub, then report the counts."""
+    """Answers the master's flush: stop the users, run what is queued for the hub, report."""
 
     def __init__(self, environment: Any):
         self.environment = environment
@@ -178,6 +199,7 @@ class WorkerSide:
         environment.runner.register_message(FLUSH_MSG, self.on_flush)
 
     def on_flush(self, environment: Any, msg: Any, **_kw: Any) -> None:
+        environment.runner.stop()  # users end within --stop-timeout; no new session starts
         if self.drain is not None:
             self.drain()
         shipped = dict(self.recorder.shipped) if self.recorder else {}

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from bench import constants
-from bench.load import distributed, webui
+from bench.load import distributed, webui, worker_watch
 from bench.load.process import LocustProcess
 from bench.load.spec import LoadSpec
 from bench.runner.record_counter import RecordCounter
 from bench.runner.signals import pending_signal
 from bench.runner.stop_rules import Stop, StopRule, Tick, first_stop, stop_rules
 from bench.schemas.config import LoadConfig, RunConfig
+from bench.schemas.manifest import update_manifest
 from bench.schemas.run_dir import RunDir
 from bench.schemas.settings import EXTRA_HEADERS_ENV, RUN_TOKEN_ENV
 from bench.schemas.status import RunStatus
@@ -130,8 +131,26 @@ def run_load_step(
     try:
         stop = _watch(locust, rules, step_dir, server, load, on_progress)
     finally:
-        locust.stop(grace_s=LOAD_STOP_GRACE_S)
+        locust.stop(grace_s=LOAD_STOP_GRACE_S
+                    + distributed.master_stop_grace_s(load, locust.stop_timeout_s))  # fmt: skip
+    if load.master:
+        stop = _workers_lost(step_dir, stop)
     return StepResult(step_dir, load, stop.status, stop.message, stop.signum)
+
+
+def _workers_lost(step_dir: RunDir, stop: Stop) -> Stop:
+    """A master run: workers that died go into the manifest; none left means the load failed."""
+    lost, total = worker_watch.read_lost(step_dir)
+    if not lost:
+        return stop
+    update_manifest(step_dir, lost_workers=[w.model_dump() for w in lost])
+    if stop.status is not RunStatus.COMPLETED:
+        return stop
+    if len(lost) >= total:
+        return Stop(RunStatus.LOAD_FAILED, f"all {total} Locust workers died mid-run (no "
+                    "heartbeat); the records they shipped are kept; see manifest lost_workers")  # fmt: skip
+    return Stop(stop.status, f"{len(lost)} of {total} Locust workers died mid-run; the run went "
+                "on with the rest; see manifest lost_workers")  # fmt: skip
 
 
 def _watch(

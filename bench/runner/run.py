@@ -132,6 +132,8 @@ class Run:
             update_manifest(step_dir, status=step.status, message=step.message)
         if not step.ok:
             self.stop(step.status, step.message, step.signum)
+        elif step.message and not self.message:  # a note on a completed step (a lost worker)
+            self.message = step.message
         return step
 
     def stop(self, status: RunStatus, message: str, signum: int | None = None) -> None:

@@ -41,6 +41,19 @@ class SummaryInfo(BaseModel):
     trials: int = 1
 
 
+class LostWorker(BaseModel):
+    """A Locust worker of a master run that died mid-run (bench.load.worker_watch)."""
+
+    worker: str  # Locust's node id
+    lost_at: str  # UTC, when the master marked it missing (no heartbeat)
+    last_heartbeat_at: str | None = None
+    silent_s: float | None = None  # from its last heartbeat to lost_at
+    users: int = 0  # users it ran when it went silent
+    records_received: dict[str, int] = Field(default_factory=dict)  # kept in the results
+    tickets_returned: int = 0  # unfinished sessions' tickets handed to the other workers
+    workers_remaining: int = 0
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -60,6 +73,7 @@ class Manifest(BaseModel):
     counts: dict[str, int] = Field(default_factory=dict)
     raw_bad_lines: int = 0
     judge_model: str | None = None
+    lost_workers: list[LostWorker] = Field(default_factory=list)  # master runs only
     # Load steps, sweeps and the SLA search.
     step: int = 0
     sweep_id: str | None = None

