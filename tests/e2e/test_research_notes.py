@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from bench.evalset import load_evalset
 from tests.e2e.test_run import bench_run
-from tests.fixtures.tiny_walk import expected_turns, implied_exact, implied_turn
+from tests.fixtures.tiny_walk import expected_classes, expected_turns, implied_exact, implied_turn
 
 pytestmark = pytest.mark.e2e
 
@@ -47,9 +49,45 @@ def test_scores_and_calls_follow_the_script(notes_run: Path) -> None:
 
 def test_prompts_grow_with_the_turn_index(notes_run: Path) -> None:
     calls = pq.read_table(notes_run / "llm_calls.parquet").to_pandas()
-    turns = pq.read_table(notes_run / "turns.parquet").to_pandas()
-    calls = calls.merge(turns[["turn_id", "invocation_index"]], on="turn_id")
     measured = calls[~calls["warmup"]]
     by_turn = measured.groupby("invocation_index")["prompt_tokens"].median()
     assert by_turn.index.max() >= 5
     assert by_turn.iloc[-1] > 2 * by_turn.iloc[0]
+
+
+def test_cached_tokens_by_call_class(notes_run: Path) -> None:
+    """vLLM with --enable-prompt-tokens-details and prefix caching (on by default, CPU too)."""
+    calls = pq.read_table(notes_run / "llm_calls.parquet").to_pandas()
+    summary = pq.read_table(notes_run / "summary.parquet").to_pandas().iloc[0]
+    measured = calls[~calls["warmup"]].sort_values("started_at")
+    assert measured["call_class"].value_counts().to_dict() == expected_classes("research_notes")
+    assert bool(summary["cached_tokens_reported"]) and measured["cached_tokens"].notna().all()
+    across = measured[measured["call_class"] == "across_turns"]
+    assert (across["cached_tokens"] > 0).all()
+    # Blocks are cached whole: every cached count is a multiple of the block size.
+    block = int(np.gcd.reduce(measured["cached_tokens"][measured["cached_tokens"] > 0]))
+    assert block >= 16
+    # A later call of a session finds its previous prompt in the cache, all but the last
+    # partial block (the previous prompt's last token, the script marker, is not resent).
+    previous = measured.groupby("session_id")["prompt_tokens"].shift(1)
+    later = previous.notna()
+    assert (later == (measured["call_class"] != "session_start")).all()
+    assert (measured["cached_tokens"][later] >= previous[later] - block).all()
+    for name in ("session_start", "across_turns", "within_turn"):
+        mine = measured[measured["call_class"] == name]
+        assert summary[f"kv_{name}_cached_fraction"] == pytest.approx(
+            mine["cached_tokens"].sum() / mine["prompt_tokens"].sum()
+        )
+
+
+def test_by_turn_index_counts_match_llm_calls(notes_run: Path) -> None:
+    calls = pq.read_table(notes_run / "llm_calls.parquet").to_pandas()
+    rows = pq.read_table(notes_run / "by_turn_index.parquet").to_pandas()
+    measured = calls[~calls["warmup"]]
+    assert rows["llm_calls"].sum() == len(measured)
+    lengths = [len(c.conversation) for c in load_evalset("research_notes").cases]
+    assert rows["turns"].sum() == sum(lengths)
+    assert list(rows["turn_index"]) == list(range(1, max(lengths) + 1))
+    # The prompt grows turn after turn; the cache serves most of it.
+    assert rows["prompt_tokens_p50"].is_monotonic_increasing
+    assert (rows["cached_fraction"] > 0.5).all()
