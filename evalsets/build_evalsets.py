@@ -959,6 +959,71 @@ def travel_cases() -> list[EvalCase]:
     ]
 
 
+# --------------------------------------------------------------------------- research_notes
+
+NOTES = "research_notes"
+
+
+def _open(n: int) -> Turn:
+    note = f"BAT-{n:02d}"
+    return (f"Open note {note}.", [("read_note", {"note_id": note})], f"Here is note {note}.")
+
+
+_SEARCH_SODIUM: Turn = (
+    "Search my notes for sodium-ion cells.",
+    [("search_notes", {"query": "sodium-ion"})],
+    "Two notes match: BAT-02 and BAT-05.",
+)
+_SEARCH_RECYCLING: Turn = (
+    "Search my notes about recycling.",
+    [("search_notes", {"query": "recycling"})],
+    "BAT-06 and BAT-08 cover recycling.",
+)
+_SEARCH_HEAT: Turn = (
+    "Search the notes for heat pump pairing.",
+    [("search_notes", {"query": "heat pump"})],
+    "BAT-07 covers pairing a battery with a heat pump.",
+)
+_TOP_RECYCLING: Turn = (  # two calls in one turn: the second call resends the first's result
+    "Look up recycling and open the top result.",
+    [("search_notes", {"query": "recycling"}), ("read_note", {"note_id": "BAT-06"})],
+    "The top result is BAT-06, on recycling routes for spent home batteries.",
+)
+_COMPARE: Turn = (
+    "Compare BAT-02 with BAT-05.",
+    [("compare_notes", {"first_id": "BAT-02", "second_id": "BAT-05"})],
+    "BAT-02 reports field results; BAT-05 compares the cost per stored kWh.",
+)
+_THANKS: Turn = ("Thanks, that helps.", [], "You are welcome.")
+_PAUSE: Turn = ("Give me a moment to think.", [], "Take your time.")
+_HELLO: Turn = ("Hello, I am back to my notes.", [], "Welcome back.")
+
+
+def notes_cases() -> list[EvalCase]:
+    """Six or seven turns per case; every tool result is 0.5 to 1 KB of text."""
+    n, o = NOTES, _open
+    return [
+        case("sodium_review", n, [_SEARCH_SODIUM, o(2), o(5), _COMPARE, _THANKS, o(1)]),
+        case("recycling_review", n, [_SEARCH_RECYCLING, o(6), o(8), _THANKS, o(1), _PAUSE, o(3)]),
+        case("heat_pump_sizing", n, [_SEARCH_HEAT, o(7), o(3), o(4), _THANKS, _COMPARE]),
+        case(
+            "top_result_chain",
+            n,
+            [_TOP_RECYCLING, o(8), _SEARCH_SODIUM, o(2), _PAUSE, o(5), _THANKS],
+        ),
+        case("sizing_deep_dive", n, [o(3), o(4), o(7), _SEARCH_HEAT, _PAUSE, o(1), _THANKS]),
+        case("cost_study", n, [_SEARCH_SODIUM, _COMPARE, o(5), o(1), _PAUSE, _TOP_RECYCLING]),
+        case("library_tour", n, [o(1), o(2), o(3), o(4), o(5), o(6)]),
+        case(
+            "second_life",
+            n,
+            [_SEARCH_RECYCLING, o(8), o(6), _THANKS, _SEARCH_SODIUM, o(2), _PAUSE],
+        ),
+        case("mixed_review", n, [_HELLO, _COMPARE, _TOP_RECYCLING, o(7), o(4), _THANKS]),
+        case("inverter_check", n, [o(4), _SEARCH_HEAT, o(7), o(3), _COMPARE, _PAUSE, o(8)]),
+    ]
+
+
 def main() -> None:
     write(
         HOME,
@@ -983,6 +1048,12 @@ def main() -> None:
         "Trip planning: a coordinator transferring to flight, hotel and activity "
         "sub-agents across turns, its own advisory tool, no-tool questions.",
         travel_cases(),
+    )
+    write(
+        NOTES,
+        "Research notes: long sessions (six or seven turns) whose tool results grow the "
+        "context: searches, note reads, comparisons, a search-then-read chain, small talk.",
+        notes_cases(),
     )
 
 

@@ -68,6 +68,7 @@ class _RawTiming:
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cached_tokens: int | None = None
 
     def content(self, now: float) -> None:
         if self.first_content_at is None:
@@ -86,6 +87,9 @@ class _RawTiming:
             self.prompt_tokens = int(prompt)
         if completion is not None:
             self.completion_tokens = int(completion)
+        cached = _get(get("prompt_tokens_details"), "cached_tokens")
+        if cached is not None:
+            self.cached_tokens = int(cached)
 
 
 _RAW_TIMING: contextvars.ContextVar[_RawTiming | None] = contextvars.ContextVar(
@@ -331,6 +335,7 @@ class TimedLiteLlm(LiteLlm):
             "n_chunks": raw.n_chunks if stream else None,
             "prompt_tokens": prompt,
             "completion_tokens": completion,
+            "cached_tokens": raw.cached_tokens,
             "finish_reason": raw.finish_reason,
             "tool_calls_n": tool_calls_n,
             "stream": bool(stream),

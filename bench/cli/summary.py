@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from bench.cli.console import console
+from bench.results.kv_reuse import kv_reuse_text
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -71,6 +72,8 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
         ("argument exact match", _fmt(summary.get("arg_exact_match_rate"), 3)),
         ("errors (rate)", f"{summary.get('errors')} ({_fmt(summary.get('error_rate'), 3)})"),
     ]  # fmt: skip
+    if (kv := kv_reuse_text(summary)) is not None:
+        rows.append(("prefix-cached fraction: session start / across turns / within turn", kv))
     if summary.get("case_metrics_not_evaluated"):
         rows.append(
             (

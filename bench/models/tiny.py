@@ -17,16 +17,33 @@ What it answers. The chat template looks at the request and picks the first matc
 | # | case (marker `<\\|tiny:NAME\\|>`) | condition | reply |
 |---|---|---|---|
 | 1 | time_answer | last message is a tool result answering get_current_time | `The current time is ready for you.` |
-| 2 | weather_answer | last message is a tool result (any other tool) | `Here is the weather report you asked for.` |
-| 3 | greeting | no tools in the request | `Hello! I am a tiny scripted model.` |
-| 4 | madrid_time_and_weather | "weather" and "time" and "madrid" | two calls in one reply: get_current_time {"city": "Madrid"}, get_weather {"city": "Madrid"} |
-| 5 | london_weather | "weather" and "london" | get_weather {"city": "London"} |
-| 6 | paris_weather | "weather" and "paris" | get_weather {"city": "Paris"} |
-| 7 | tokyo_time | "time" and "tokyo" | get_current_time {"city": "Tokyo"} |
-| 8 | new_york_weather_wrong_city | "weather" and "new york" | get_weather {"city": "Boston"} (wrong argument) |
-| 9 | berlin_time_wrong_tool | "time" and "berlin" | get_weather {"city": "Berlin"} (wrong tool) |
-| 10 | sydney_weather_no_call | "weather" and "sydney" | `I am not able to look that up.` (no call) |
-| 11 | fallback | anything else (tools given) | `Hello! Ask me about the weather or the time in a city.` |
+| 2 | notes_open_top | last message is a tool result answering search_notes and "open the top" | read_note {"note_id": "BAT-06"} |
+| 3 | notes_search_answer | last message is a tool result answering search_notes | `These notes match your search.` |
+| 4 | notes_read_answer | last message is a tool result answering read_note | `Here is what that note says.` |
+| 5 | notes_compare_answer | last message is a tool result answering compare_notes | `These are the main differences between the two notes.` |
+| 6 | weather_answer | last message is a tool result (any other tool) | `Here is the weather report you asked for.` |
+| 7 | greeting | no tools in the request | `Hello! I am a tiny scripted model.` |
+| 8 | madrid_time_and_weather | "weather" and "time" and "madrid" | two calls in one reply: get_current_time {"city": "Madrid"}, get_weather {"city": "Madrid"} |
+| 9 | london_weather | "weather" and "london" | get_weather {"city": "London"} |
+| 10 | paris_weather | "weather" and "paris" | get_weather {"city": "Paris"} |
+| 11 | tokyo_time | "time" and "tokyo" | get_current_time {"city": "Tokyo"} |
+| 12 | new_york_weather_wrong_city | "weather" and "new york" | get_weather {"city": "Boston"} (wrong argument) |
+| 13 | berlin_time_wrong_tool | "time" and "berlin" | get_weather {"city": "Berlin"} (wrong tool) |
+| 14 | sydney_weather_no_call | "weather" and "sydney" | `I am not able to look that up.` (no call) |
+| 15 | notes_top_recycling | "recycling" and "open the top" | search_notes {"query": "recycling"} |
+| 16 | notes_search_sodium | "search" and "sodium" | search_notes {"query": "sodium-ion"} |
+| 17 | notes_search_recycling | "search" and "recycling" | search_notes {"query": "recycling"} |
+| 18 | notes_search_heat_pump | "search" and "heat pump" | search_notes {"query": "heat pump"} |
+| 19 | notes_compare | "compare" and "bat-02" and "bat-05" | compare_notes {"first_id": "BAT-02", "second_id": "BAT-05"} |
+| 20 | notes_open_1 | "open" and "bat-01" | read_note {"note_id": "BAT-01"} |
+| 21 | notes_open_2 | "open" and "bat-02" | read_note {"note_id": "BAT-02"} |
+| 22 | notes_open_3 | "open" and "bat-03" | read_note {"note_id": "BAT-03"} |
+| 23 | notes_open_4 | "open" and "bat-04" | read_note {"note_id": "BAT-04"} |
+| 24 | notes_open_5 | "open" and "bat-05" | read_note {"note_id": "BAT-05"} |
+| 25 | notes_open_6 | "open" and "bat-06" | read_note {"note_id": "BAT-06"} |
+| 26 | notes_open_7 | "open" and "bat-07" | read_note {"note_id": "BAT-70"} (wrong argument) |
+| 27 | notes_open_8 | "open" and "bat-08" | read_note {"note_id": "BAT-08"} |
+| 28 | fallback | anything else (tools given) | `Hello! Ask me about the weather or the time in a city.` |
 
 "Answering get_current_time" means: the assistant tool call whose id equals the tool message's
 `tool_call_id` (else the tool message's `name`, else the last call of the last assistant message)
@@ -49,9 +66,9 @@ How it works (a bigram model):
   maps to EOS, so a prompt without a marker gets an empty reply rather than noise.
 - `<tool_call>` and `</tool_call>` are not tokens: vLLM 0.32's hermes parser finds them in the
   decoded text (streaming and not) and does not look them up in the vocabulary.
-- Sizes: hidden 256 (one-hot dims: 1 shared + 11 markers + ~130 output tokens), 2 layers,
-  4 heads x 64, 1 KV head, MLP 64, vocab ~650 (512 BPE + added); float16 on disk, config dtype
-  bfloat16 (all values are exact in both); ~1.6 MB.
+- Sizes: hidden 320 (one-hot dims: 1 shared + 28 markers + ~280 output tokens), 2 layers,
+  5 heads x 64, 1 KV head, MLP 64, vocab ~830 (512 BPE + added); float16 on disk, config dtype
+  bfloat16 (all values are exact in both); ~2.4 MB.
 
 Bump `TINY_MODEL_VERSION` whenever the output of `build_tiny_model` changes (table, chunking,
 template, sizes, a variant): `ensure_tiny_model` caches by variant name and version only.
@@ -86,7 +103,7 @@ __all__ = [
 
 TINY_SERVED_NAME = HERMES.name
 TINY_TOOL_PARSER = HERMES.tool_parser
-TINY_MODEL_VERSION = 2  # 2: the variants; tiny itself is unchanged
+TINY_MODEL_VERSION = 3  # 3: the research_notes rows; 2: the variants
 
 # Sizes. HEAD_DIM >= 32 for vLLM's CPU attention; hidden grows in steps of HEAD_DIM when the
 # script needs more one-hot dimensions than MIN_HIDDEN.
@@ -136,6 +153,40 @@ def _cuts_any(pieces: list[str], unsplit: tuple[str, ...]) -> bool:
     return False
 
 
+def _greedy_split(
+    text: str, used: set[str], min_first: int, unsplit: tuple[str, ...]
+) -> list[str] | None:
+    """Left to right, the next piece (lengths tried in CHUNK_SIZES order) that is new,
+    non-blank and cuts no `unsplit`; backs off when the rest of the text cannot be cut."""
+
+    def cuts(bound: int) -> bool:
+        return any(
+            start < bound < start + len(s)
+            for s in unsplit
+            for start in range(len(text))
+            if text.startswith(s, start)
+        )
+
+    def cut_from(pos: int, taken: list[str]) -> list[str] | None:
+        if pos == len(text):
+            return taken
+        low = max(MIN_CHUNK, min_first) if not taken else MIN_CHUNK
+        sizes = [*CHUNK_SIZES, *range(MIN_CHUNK, 4 * CHUNK_SIZES[-1])]
+        ends = dict.fromkeys(min(len(text), pos + n) for n in sizes if n >= low)
+        for end in ends:
+            piece = text[pos:end]
+            if 0 < len(text) - end < MIN_CHUNK or not piece.strip():
+                continue  # never leave a tail too short to be a piece
+            if piece in used or piece in taken or (end < len(text) and cuts(end)):
+                continue
+            found = cut_from(end, [*taken, piece])
+            if found is not None:
+                return found
+        return None
+
+    return cut_from(0, [])
+
+
 def chunk_outputs(
     cases: tuple[TinyCase, ...] = TINY_CASES, variant: TinyVariant = HERMES
 ) -> dict[str, list[str]]:
@@ -165,7 +216,12 @@ def chunk_outputs(
                 continue
             break
         else:
-            raise ValueError(f"cannot cut the reply of case {case.name!r} into unique tokens")
+            # Near-identical replies (one tool, one argument that differs near the end) share
+            # long prefixes that no even cut can keep unique: cut those greedily instead.
+            greedy = _greedy_split(text, used, min_first, variant.unsplit)
+            if greedy is None:
+                raise ValueError(f"cannot cut the reply of case {case.name!r} into unique tokens")
+            pieces = greedy
         used.update(pieces)
         result[case.name] = pieces
     return result
@@ -274,6 +330,17 @@ def _corpus(variant: TinyVariant) -> list[str]:
             f'{{"status": "success", "report": "The weather in {city} is sunny, 21 C."}}',
             f'{{"status": "success", "report": "It is 12:00 in {city}."}}',
             f'{{"name": "get_weather", "arguments": {{"city": "{city}"}}}}',
+        ]
+    # research_notes: its tool results are long; these lines let BPE merge their common words.
+    for n in range(1, 9):
+        lines += [
+            f'{{"status": "success", "note_id": "BAT-0{n}", "title": "Battery note", "tags": '
+            f'["cells", "home storage"], "summary": "The battery kept its capacity over the '
+            f'cycles; energy density, cost and efficiency are compared.", "measurements": '
+            f'["week {n}: cycles {7 * n}, capacity 9{n}.{n} percent, round-trip efficiency '
+            f'9{n}.{n} percent, cell spread {n} mV"]}}',
+            f'{{"note_id": "BAT-0{n}", "title": "Sodium-ion cells", "score": {n}, "snippet": '
+            f'"Recycling, sizing, inverter, heat pump, demand, lithium, LFP"}}',
         ]
     lines += [
         "You are an agent. Your internal name is weather_time_agent. You answer questions about "

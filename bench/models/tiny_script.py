@@ -34,7 +34,8 @@ class Condition:
 
     - ``after_tool``: the last message is a tool result; with ``tool`` set, only when that result
       answers a call to ``tool`` (matched by ``tool_call_id``, else the message's ``name``, else
-      the last call of the last assistant message).
+      the last call of the last assistant message); with ``keywords`` set, only when the last
+      user message also holds every keyword (a second call in the same turn).
     - ``no_tools``: the request carries no tools.
     - ``keywords``: every keyword occurs in the last user message's text.
     - ``always``: the fallback.
@@ -50,6 +51,8 @@ class Condition:
             expr = "last_role == 'tool'"
             if self.tool is not None:
                 expr += f" and ns.last_call == {json.dumps(self.tool)}"
+            for k in self.keywords:
+                expr += f" and {json.dumps(k.lower())} in ns.user_text"
             return expr
         if self.kind == "no_tools":
             return "not tools"
@@ -61,9 +64,12 @@ class Condition:
 
     def describe(self) -> str:
         if self.kind == "after_tool":
-            return "last message is a tool result" + (
+            text = "last message is a tool result" + (
                 f" answering {self.tool}" if self.tool else " (any tool)"
             )
+            if self.keywords:
+                text += " and user text contains " + " and ".join(repr(k) for k in self.keywords)
+            return text
         if self.kind == "no_tools":
             return "no tools in the request"
         if self.kind == "keywords":
@@ -109,6 +115,85 @@ def _time(city: str) -> ToolCall:
     return ToolCall("get_current_time", {"city": city})
 
 
+def _read(note: str) -> ToolCall:
+    return ToolCall("read_note", {"note_id": note})
+
+
+def _search(query: str) -> ToolCall:
+    return ToolCall("search_notes", {"query": query})
+
+
+# research_notes: one row per distinct turn of its eval set; "open note BAT-07" reads BAT-70
+# (a known wrong argument). Its after-tool rows come before weather_answer, which takes any tool.
+_NOTES_AFTER_TOOL: tuple[TinyCase, ...] = (
+    TinyCase(  # the second call of a turn: search, then open the top result
+        "notes_open_top",
+        Condition("after_tool", ("open the top",), tool="search_notes"),
+        example="Look up recycling and open the top result.",
+        calls=(_read("BAT-06"),),
+    ),
+    TinyCase(
+        "notes_search_answer",
+        Condition("after_tool", tool="search_notes"),
+        example="Search my notes about recycling.",
+        content="These notes match your search.",
+    ),
+    TinyCase(
+        "notes_read_answer",
+        Condition("after_tool", tool="read_note"),
+        example="Open note BAT-03.",
+        content="Here is what that note says.",
+    ),
+    TinyCase(
+        "notes_compare_answer",
+        Condition("after_tool", tool="compare_notes"),
+        example="Compare BAT-02 with BAT-05.",
+        content="These are the main differences between the two notes.",
+    ),
+)
+
+_NOTES_CALLS: tuple[TinyCase, ...] = (
+    TinyCase(
+        "notes_top_recycling",
+        Condition("keywords", ("recycling", "open the top")),
+        example="Look up recycling and open the top result.",
+        calls=(_search("recycling"),),
+    ),
+    TinyCase(
+        "notes_search_sodium",
+        Condition("keywords", ("search", "sodium")),
+        example="Search my notes for sodium-ion cells.",
+        calls=(_search("sodium-ion"),),
+    ),
+    TinyCase(
+        "notes_search_recycling",
+        Condition("keywords", ("search", "recycling")),
+        example="Search my notes about recycling.",
+        calls=(_search("recycling"),),
+    ),
+    TinyCase(
+        "notes_search_heat_pump",
+        Condition("keywords", ("search", "heat pump")),
+        example="Search the notes for heat pump pairing.",
+        calls=(_search("heat pump"),),
+    ),
+    TinyCase(
+        "notes_compare",
+        Condition("keywords", ("compare", "bat-02", "bat-05")),
+        example="Compare BAT-02 with BAT-05.",
+        calls=(ToolCall("compare_notes", {"first_id": "BAT-02", "second_id": "BAT-05"}),),
+    ),
+    *(
+        TinyCase(
+            f"notes_open_{n}",
+            Condition("keywords", ("open", f"bat-0{n}")),
+            example=f"Open note BAT-0{n}.",
+            calls=(_read("BAT-70" if n == 7 else f"BAT-0{n}"),),
+        )
+        for n in range(1, 9)
+    ),
+)
+
 # Order is precedence: the chat template picks the first case whose condition holds.
 TINY_CASES: tuple[TinyCase, ...] = (
     TinyCase(
@@ -117,6 +202,7 @@ TINY_CASES: tuple[TinyCase, ...] = (
         example="What time is it in Tokyo?",
         content="The current time is ready for you.",
     ),
+    *_NOTES_AFTER_TOOL,
     TinyCase(
         "weather_answer",
         Condition("after_tool"),
@@ -171,6 +257,7 @@ TINY_CASES: tuple[TinyCase, ...] = (
         example="What is the weather in Sydney?",
         content="I am not able to look that up.",
     ),
+    *_NOTES_CALLS,
     TinyCase(
         "fallback",
         Condition("always"),

@@ -25,6 +25,7 @@ from bench import __version__
 from bench.report.compare import CompareOptions, compare_runs, to_html_table
 from bench.report.plots import Plot, cross_run_plots, run_plots
 from bench.report.runs import Run
+from bench.report.turn_plots import turn_index_plot
 from bench.schemas.run_dir import RunDir
 from bench.scoring.tally import board_from_turns
 
@@ -108,6 +109,8 @@ def _b64(plot: Plot) -> dict[str, str]:
 
 def _run_context(run: Run) -> tuple[dict[str, Any], list[Plot]]:
     plots = run_plots(run)
+    if (by_turn := turn_index_plot(run)) is not None:
+        plots.append(by_turn)
     turns = run.measured("turns")
     board = board_from_turns(turns.to_dict("records") if not turns.empty else [])
     prov, manifest = run.provenance, run.manifest

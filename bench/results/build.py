@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.results.arrivals import arrival_summary
+from bench.results.by_turn import by_turn_index
 from bench.results.client_summary import client_summary
+from bench.results.kv_reuse import classify_calls, kv_reuse_summary
 from bench.results.roofline import roofline
 from bench.results.server_summary import server_summary
 from bench.results.summary import compute_summary, measured
@@ -122,7 +124,8 @@ def build_results(run_dir: Path) -> BuildResult:
     if slo:
         mark_slo(llm_calls, turns, sessions, slo)
 
-    turns_m, sessions_m = measured(turns), measured(sessions)
+    classify_calls(llm_calls, turns)
+    turns_m, sessions_m, calls_m = measured(turns), measured(sessions), measured(llm_calls)
     info = manifest.summary_info
     cases = case_table(sessions_m, turns_m, k=info.trials or 1)
     per_case = case_tool_columns(turns_m)
@@ -144,6 +147,7 @@ def build_results(run_dir: Path) -> BuildResult:
     start, end = summary["window_start"], summary["window_end"]
     summary.update(arrival_summary(arrivals, sessions_m))
     summary.update(finer_tool_summary(turns_m))
+    summary.update(kv_reuse_summary([c for c in calls_m if not c.get("error_type")]))
     summary.update(reliability_summary(cases))
     if slo:
         summary["slo"] = json.dumps(slo, sort_keys=True)
@@ -175,6 +179,7 @@ def build_results(run_dir: Path) -> BuildResult:
         "server_metrics": server_metric_rows(scrapes_read.records),
         "client": client,
         "summary": [summary],
+        "by_turn_index": by_turn_index(calls_m, turns_m, manifest.step or 0),
     }
     for name, records in rows.items():
         for r in records:

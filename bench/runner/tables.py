@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from bench.results.build import build_results
 from bench.results.writer import write_table
 from bench.runner.load_step import StepResult
@@ -43,5 +45,17 @@ def build_tables(run_dir: RunDir, steps: list[StepResult], stepped: bool) -> Bui
     summaries = [build_step(s) for s in steps]
     provenance = read_manifest(run_dir).provenance
     write_table(run_dir.summary, to_table(summaries, TABLES["summary"], "summary"), provenance)
+    # by turn index: one row per (step, turn index), the steps' rows together
+    by_turn = [
+        row
+        for s in steps
+        if s.run_dir.by_turn_index.exists()
+        for row in pq.read_table(s.run_dir.by_turn_index).to_pylist()
+    ]
+    write_table(
+        run_dir.by_turn_index,
+        to_table(by_turn, TABLES["by_turn_index"], "by_turn_index"),
+        provenance,
+    )
     counts = {k: sum(s.counts.get(k, 0) for s in steps) for k in steps[0].counts}
     return Built(counts, sum(s.bad_lines for s in steps), summaries[-1], summaries)

@@ -48,6 +48,9 @@ class LlmCallRecord(RunColumns):
     n_chunks: int | None
     prompt_tokens: int | None
     completion_tokens: int | None
+    # usage.prompt_tokens_details.cached_tokens (vLLM --enable-prompt-tokens-details): prompt
+    # tokens served from the prefix cache; null when the server does not report it
+    cached_tokens: int | None
     finish_reason: str | None
     tool_calls_n: int
     stream: bool
@@ -168,6 +171,20 @@ class TurnScores(TypedDict, total=False):
     slo_met: bool | None  # every --slo met and the trajectory right (null without --slo)
     judge_final_response_match: float | None  # ADK final_response_match_v2 (with --judge)
     judge_rubric_score: float | None  # ADK rubric_based_final_response_quality_v1
+
+
+class LlmCallBuilt(TypedDict, total=False):
+    """Added to each LLM call by the results stage (`bench.results.kv_reuse`)."""
+
+    # where the call's prompt could come from the prefix cache: session_start (first call of
+    # the session's first turn), across_turns (first call of a later turn), within_turn (a
+    # later call of the same turn, the tool loop)
+    call_class: str | None
+    invocation_index: int | None  # the turn's index in its case (0 = first), from turns
+
+
+class LlmCallRow(LlmCallRecord, LlmCallBuilt):
+    pass
 
 
 class TurnRow(TurnRecord, TurnScores):

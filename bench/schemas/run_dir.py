@@ -86,6 +86,11 @@ class RunDir:
         return self.table("summary")
 
     @property
+    def by_turn_index(self) -> Path:
+        """Metrics per turn index of the cases (`bench.results.by_turn`)."""
+        return self.table("by_turn_index")
+
+    @property
     def report(self) -> Path:
         """`bench report` of this one run."""
         return self.path / "report.html"

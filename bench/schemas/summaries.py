@@ -142,6 +142,21 @@ class SummaryRow(BuiltRunColumns, total=False):
     requests_waiting_max: float | None
     server_window_start: EpochS | None
     server_window_end: EpochS | None
+    # prefix-cache reuse by call class (bench.results.kv_reuse); null when the server does not
+    # report cached tokens (cached_tokens_reported False)
+    cached_tokens_reported: bool | None
+    kv_session_start_calls: int | None
+    kv_session_start_prompt_tokens: int | None
+    kv_session_start_cached_tokens: int | None
+    kv_session_start_cached_fraction: float | None
+    kv_across_turns_calls: int | None
+    kv_across_turns_prompt_tokens: int | None
+    kv_across_turns_cached_tokens: int | None
+    kv_across_turns_cached_fraction: float | None
+    kv_within_turn_calls: int | None
+    kv_within_turn_prompt_tokens: int | None
+    kv_within_turn_cached_tokens: int | None
+    kv_within_turn_cached_fraction: float | None
     # the load generator's own health
     client_cpu_mean_pct: float | None
     client_cpu_max_pct: float | None
@@ -152,6 +167,24 @@ class SummaryRow(BuiltRunColumns, total=False):
     roofline_achieved_tokens_per_s: float | None
     roofline_efficiency_pct: float | None
     roofline_note: str | None
+
+
+class ByTurnIndexRow(BuiltRunColumns, total=False):
+    """One turn index of the eval cases (1 = a session's first turn) in one load step
+    (`by_turn_index.parquet`, `bench.results.by_turn`). Measured, error-free records only."""
+
+    step: int
+    turn_index: int  # 1-based
+    turns: int
+    llm_calls: int  # every measured call of these turns (errors included)
+    prompt_tokens_p50: float | None
+    cached_fraction: float | None  # sum of cached tokens / sum of prompt tokens
+    ttft_p50_ms: float | None
+    ttft_p90_ms: float | None
+    llm_e2e_p50_ms: float | None
+    turn_p50_ms: float | None
+    turn_p90_ms: float | None
+    tool_trajectory_exact: float | None  # mean over the turns
 
 
 class SweepPointColumns(TypedDict, total=False):

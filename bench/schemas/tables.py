@@ -19,13 +19,19 @@ from bench.schemas.errors import BenchError
 from bench.schemas.records import (
     CaseRow,
     ClientSample,
-    LlmCallRecord,
+    LlmCallRow,
     ServerMetricRow,
     SessionRow,
     ToolRow,
     TurnRow,
 )
-from bench.schemas.summaries import SlaAnswerRow, SlaProbeRow, SummaryRow, SweepPointColumns
+from bench.schemas.summaries import (
+    ByTurnIndexRow,
+    SlaAnswerRow,
+    SlaProbeRow,
+    SummaryRow,
+    SweepPointColumns,
+)
 
 ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
     "int": pa.int64(),
@@ -52,7 +58,7 @@ def schema_of(*rows: type) -> pa.Schema:
 
 # The tables of a run folder: <name>.parquet.
 ROW_TYPES: dict[str, type] = {
-    "llm_calls": LlmCallRecord,
+    "llm_calls": LlmCallRow,
     "turns": TurnRow,
     "sessions": SessionRow,
     "cases": CaseRow,
@@ -60,6 +66,7 @@ ROW_TYPES: dict[str, type] = {
     "server_metrics": ServerMetricRow,
     "client": ClientSample,
     "summary": SummaryRow,
+    "by_turn_index": ByTurnIndexRow,
 }
 TABLES: dict[str, pa.Schema] = {name: schema_of(row) for name, row in ROW_TYPES.items()}
 RAW_TABLES = ("llm_calls", "turns", "sessions")

@@ -107,6 +107,8 @@ def build_vllm_argv(
     ]  # fmt: skip
     if entry.tool_parser:
         argv += ["--enable-auto-tool-choice", "--tool-call-parser", entry.tool_parser]
+    # usage.prompt_tokens_details.cached_tokens per call: the prefix-cache reuse by call class
+    argv.append("--enable-prompt-tokens-details")
     template = entry.chat_template_path()
     if template:
         argv += ["--chat-template", str(template)]

@@ -42,6 +42,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from bench.schemas.settings import FAKE_SERVER_KEY_ENV
+from bench.testing.prefix_cache import PrefixCache
 
 Fault = Literal["500", "malformed", "stall", "reset"]
 FAULTS: tuple[str, ...] = ("500", "malformed", "stall", "reset")
@@ -139,7 +140,11 @@ def _tiny_script_policy() -> ReplyPolicy | None:
         for case in TINY_CASES:
             cond = case.condition
             if cond.kind == "after_tool":
-                hit = answered is not None and (cond.tool is None or cond.tool == answered)
+                hit = (
+                    answered is not None
+                    and (cond.tool is None or cond.tool == answered)
+                    and all(k.lower() in user for k in cond.keywords)
+                )
             elif cond.kind == "no_tools":
                 hit = not tools
             elif cond.kind == "keywords":
@@ -251,6 +256,9 @@ class FakeServerConfig:
     fault: Fault = "500"
     stall_s: float = 300.0
     seed: int | None = None
+    # report usage.prompt_tokens_details.cached_tokens from a simulated prefix cache, as vLLM
+    # does with --enable-prompt-tokens-details; False: like a server that does not
+    prompt_tokens_details: bool = True
 
 
 class _Metrics:
@@ -328,6 +336,7 @@ class FakeServer:
         self.config = config
         self.reply_for = reply_for or default_policy()
         self.metrics = _Metrics()
+        self.prefix_cache = PrefixCache()
         self._rng = random.Random(config.seed)
         # `--served-model-name a b`, as vLLM takes it: every name is listed and answered.
         self.served_names = config.served_model_name.split()
@@ -436,17 +445,21 @@ class FakeServer:
 
     def _account(
         self, body: dict[str, Any], completion_tokens: int, reason: str, started: float
-    ) -> dict[str, int]:
+    ) -> dict[str, Any]:
         prompt_tokens = estimate_prompt_tokens(body)
         self.metrics.prompt_tokens += prompt_tokens
         self.metrics.generation_tokens += completion_tokens
         self.metrics.success[reason] = self.metrics.success.get(reason, 0) + 1
         self.metrics.e2e_sum_s += time.monotonic() - started
-        return {
+        usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
+        if self.config.prompt_tokens_details:
+            cached = self.prefix_cache.lookup_and_store(body, prompt_tokens)
+            usage["prompt_tokens_details"] = {"cached_tokens": cached}
+        return usage
 
     def _account_tpot(self, first_token: float, n_tokens: int) -> None:
         if n_tokens > 1:
@@ -641,6 +654,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fault", choices=FAULTS, default="500")
     p.add_argument("--stall-s", type=float, default=300.0, help="how long a stalled request hangs")
     p.add_argument("--seed", type=int, default=None, help="seed of the fault draw")
+    p.add_argument(
+        "--no-prompt-tokens-details",
+        dest="prompt_tokens_details",
+        action="store_false",
+        help="leave out usage.prompt_tokens_details.cached_tokens (like a server without "
+        "--enable-prompt-tokens-details)",
+    )
     return p
 
 
@@ -667,6 +687,7 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         fault=args.fault,
         stall_s=args.stall_s,
         seed=args.seed,
+        prompt_tokens_details=args.prompt_tokens_details,
     )
 
 
@@ -688,6 +709,7 @@ _KNOB_FLAGS = {
     "fault": "--fault",
     "stall_s": "--stall-s",
     "seed": "--seed",
+    "prompt_tokens_details": "--no-prompt-tokens-details",  # a switch: given when False
 }
 
 
@@ -704,7 +726,9 @@ def running_fake_server(
     for name, value in knobs.items():
         if name not in _KNOB_FLAGS:
             raise TypeError(f"running_fake_server: unknown knob {name!r}")
-        if value is not None:
+        if isinstance(value, bool):
+            argv += [] if value else [_KNOB_FLAGS[name]]
+        elif value is not None:
             argv += [_KNOB_FLAGS[name], str(value)]
     env = dict(os.environ)
     if api_key:

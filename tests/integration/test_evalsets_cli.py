@@ -33,7 +33,7 @@ def _unboxed(text: str) -> str:
 def test_validate_shipped_sets_clean() -> None:
     result = bench("validate", "evalsets")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok: 5 file(s)" in result.stdout and "no problems" in result.stdout
+    assert "ok: 6 file(s)" in result.stdout and "no problems" in result.stdout
 
 
 def test_validate_planted_mistakes_table_and_exit_1() -> None:
@@ -75,6 +75,7 @@ def test_list_shows_shipped_and_given() -> None:
         "customer_support_orders",
         "unit_conversion",
         "travel_multi_agent",
+        "research_notes",
         "home.test.json",
         "legacy",
     ):

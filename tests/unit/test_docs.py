@@ -33,6 +33,7 @@ NOT_BENCH_FLAGS = {
     "--tool-strict-level": "vLLM's own flag (smollm2-135m's catalog entry sets it)",
     "--override-generation-config": "vLLM's own flag (smollm2-135m's catalog entry sets it)",
     "--run-realmodel": "pytest option for the opt-in real-weights test",
+    "--enable-prompt-tokens-details": "vLLM's own flag (bench always passes it: cached tokens)",
 }
 # Libraries that cost seconds to import; a command imports them when it runs, not at start-up.
 HEAVY = ("google.adk", "litellm", "pandas", "pyarrow", "locust", "matplotlib")

@@ -24,7 +24,7 @@ from bench.evalset_checks import (
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 BYO_AGENT = FIXTURES / "agents" / "byo_concierge"
 SHIPPED = ["weather_time", "home_automation", "customer_support_orders", "unit_conversion",
-           "travel_multi_agent"]  # fmt: skip
+           "travel_multi_agent", "research_notes"]  # fmt: skip
 
 
 def test_every_shipped_agent_has_an_eval_set() -> None:

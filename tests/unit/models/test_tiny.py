@@ -116,7 +116,7 @@ def test_builds_fast_small_and_complete(tmp_path: Path) -> None:
         "special_tokens_map.json",
     }
     size = sum(p.stat().st_size for p in out.iterdir())
-    assert size < 2 * 1024 * 1024, f"{size} bytes"
+    assert size < 3 * 1024 * 1024, f"{size} bytes"  # grows with the script (v3: ~2.4 MB)
     config = json.loads((out / "config.json").read_text())
     assert config["architectures"] == ["LlamaForCausalLM"]
     assert config["head_dim"] >= 32
@@ -137,7 +137,7 @@ def test_build_is_deterministic(tmp_path: Path, model_dir: Path) -> None:
 def test_constants() -> None:
     assert tiny.TINY_SERVED_NAME == "tiny"
     assert tiny.TINY_TOOL_PARSER == "hermes"
-    assert TINY_MODEL_VERSION == 2
+    assert TINY_MODEL_VERSION == 3
 
 
 def test_docstring_table_mentions_every_case() -> None:

@@ -139,7 +139,7 @@ def test_reply_formats_are_the_families_own() -> None:
 
 def test_builds_small_and_complete(built) -> None:
     variant, out, _ = built
-    assert sum(p.stat().st_size for p in out.iterdir()) < 2 * 1024 * 1024
+    assert sum(p.stat().st_size for p in out.iterdir()) < 3 * 1024 * 1024  # v3: ~2.4 MB
     config = json.loads((out / "config.json").read_text())
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     assert config["eos_token_id"] == tok.token_to_id(variant.eos)

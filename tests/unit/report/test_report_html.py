@@ -21,11 +21,13 @@ def test_one_run(known_runs: dict[str, Path], tmp_path: Path) -> None:
     result = write_report(find_runs([known_runs["slow"]]), out)
     text = out.read_text()
     assert result.html_path == out and "Run slow" in text
-    assert text.count("data:image/png;base64,") == 3  # CDFs, throughput, tools (no server metrics)
+    # CDFs, throughput, tools, turn index (no server metrics)
+    assert text.count("data:image/png;base64,") == 4
     assert "No server metrics" in text and "Timeout" in text  # the errors table
     assert "case_0" in text and "get_weather" in text
     assert not _external_refs(text)
-    assert len(result.png_paths) == 3
+    assert len(result.png_paths) == 4
+    assert "turn_index" in " ".join(p.name for p in result.png_paths)
     assert all(p.read_bytes().startswith(PNG_MAGIC) for p in result.png_paths)
 
 
@@ -37,7 +39,7 @@ def test_several_runs_add_the_comparison_and_pareto(
     assert "Comparison" in text and "latency_vs_throughput" in " ".join(
         p.name for p in result.png_paths
     )
-    assert text.count("data:image/png;base64,") == 3 * 3 + 2
+    assert text.count("data:image/png;base64,") == 3 * 4 + 2
 
 
 def test_pareto_front() -> None:

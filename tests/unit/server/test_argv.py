@@ -40,6 +40,7 @@ def test_base_argv_for_gemma_uses_pythonic_parser_and_shipped_template():
     assert value_after(argv, "--max-model-len") == "8192"
     assert value_after(argv, "--dtype") == "bfloat16"
     assert "--api-key" not in argv  # the key travels in VLLM_API_KEY only
+    assert argv.count("--enable-prompt-tokens-details") == 1  # cached tokens per call
 
 
 @pytest.mark.parametrize(

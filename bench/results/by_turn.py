@@ -1,0 +1,64 @@
+"""Metrics by turn index: how latency, prompt size and prefix-cache reuse change as a session
+grows (`by_turn_index.parquet`, one row per turn index of one load step).
+
+Turn index = the turn's place in its eval case, 1-based. Every measured call of a turn counts
+in `llm_calls`; the latency percentiles and the cached fraction use the error-free ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from bench.results.kv_reuse import cached_fraction
+
+
+def _pct(values: list[Any], p: float) -> float | None:
+    clean = [float(v) for v in values if v is not None and not math.isnan(v)]
+    return float(np.percentile(clean, p)) if clean else None
+
+
+def _mean(values: list[Any]) -> float | None:
+    clean = [float(v) for v in values if v is not None]
+    return sum(clean) / len(clean) if clean else None
+
+
+def by_turn_index(
+    calls: list[dict[str, Any]], turns: list[dict[str, Any]], step: int
+) -> list[dict[str, Any]]:
+    """Rows for the measured turns and calls of one step (warm-up already left out)."""
+    index_of = {t["turn_id"]: t.get("invocation_index") for t in turns}
+    turns_at: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    calls_at: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for turn in turns:
+        if turn.get("invocation_index") is not None:
+            turns_at[turn["invocation_index"] + 1].append(turn)
+    for call in calls:
+        invocation = index_of.get(call.get("turn_id"))
+        if invocation is not None:
+            calls_at[invocation + 1].append(call)
+    rows = []
+    for index in sorted(set(turns_at) | set(calls_at)):
+        mine_turns, mine_calls = turns_at[index], calls_at[index]
+        ok_calls = [c for c in mine_calls if not c.get("error_type")]
+        ok_turns = [t for t in mine_turns if not t.get("error_type")]
+        rows.append(
+            {
+                "step": step,
+                "turn_index": index,
+                "turns": len(mine_turns),
+                "llm_calls": len(mine_calls),
+                "prompt_tokens_p50": _pct([c.get("prompt_tokens") for c in ok_calls], 50),
+                "cached_fraction": cached_fraction(ok_calls),
+                "ttft_p50_ms": _pct([c.get("ttft_ms") for c in ok_calls], 50),
+                "ttft_p90_ms": _pct([c.get("ttft_ms") for c in ok_calls], 90),
+                "llm_e2e_p50_ms": _pct([c.get("e2e_ms") for c in ok_calls], 50),
+                "turn_p50_ms": _pct([t.get("latency_ms") for t in ok_turns], 50),
+                "turn_p90_ms": _pct([t.get("latency_ms") for t in ok_turns], 90),
+                "tool_trajectory_exact": _mean([t.get("trajectory_exact") for t in mine_turns]),
+            }
+        )
+    return rows
