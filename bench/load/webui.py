@@ -6,10 +6,11 @@ is handed Locust's event hooks and environment), so its counting is testable wit
 - Data: the locustfile passes each finished LLM call, turn and session record in the request
   event's `context["record"]`. Records are classified as the summary does
   (`bench.scoring.outcome`): task success over sessions (a session cut short by a failure is a
-  failure, a truncated one is left out), judged by the eval set's criteria with ADK's evaluators
-  (`bench.scoring.case_pass`, judge metrics aside) in the process that ran the session, only
-  when a web UI will show it; tool accuracy and latencies over completed calls and turns. With `--processes N` the workers send what they saw since their last
-  report to the master (`report_to_master` / `worker_report`), where the web UI runs.
+  failure, a truncated one is left out), judged by the eval set's criteria with ADK's
+  evaluators (`bench.scoring.case_pass`, judge metrics aside) in the process that ran the
+  session, only when a web UI will show it; tool accuracy and latencies over completed calls
+  and turns. With `--processes N` the workers send what they saw since their last report to
+  the master (`report_to_master` / `worker_report`), where the web UI runs.
 - Tabs: Locust's `extended_tabs` / `extended_tables` template args, and `extended_stats` added
   to `/stats/requests` (polled by the UI every ~2 s). `/bench/live` serves the same as JSON.
 - Server state: a greenlet in the web UI process scrapes the server's `/metrics` (with the API
@@ -38,7 +39,7 @@ from bench.errors import BenchError
 from bench.schemas.settings import WEB_AUTH_ENV
 from bench.scoring.case_pass import CaseVerdict
 from bench.scoring.outcome import is_failed, is_ok, is_truncated, session_outcome
-from bench.scoring.tally import AccuracyBoard
+from bench.scoring.tally import AccuracyBoard, CaseTally
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ EXTENDED_TABLES = [
         ("case", "Eval case"), ("sessions", "Sessions"), ("success", "Task success"),
         ("cutshort", "Cut short by a failure"), ("truncated", "Truncated at stop"),
         ("turns", "Completed turns"), ("exact", "Turns exactly right"),
-        ("rate", "Tool accuracy (completed turns)"), ("errors", "Failed turns"),
+        ("rate", "Share exactly right (completed turns)"), ("errors", "Failed turns"),
         ("expected", "Calls expected"), ("called", "Calls made"), ("recall", "Name recall"),
         ("precision", "Name precision"))},
     {"key": TAB_TOOLS, "structure": _columns(
@@ -118,7 +119,7 @@ def _ms(value: float) -> str:
     return f"{value:.1f}"
 
 
-def _sum_cases(board: AccuracyBoard) -> Any:
+def _sum_cases(board: AccuracyBoard) -> CaseTally:
     """Every case's counts added up."""
     merged = AccuracyBoard()
     for case in board.by_case.values():
