@@ -132,6 +132,9 @@ def build_results(run_dir: Path) -> BuildResult:
     slo = manifest.slo or {}
     if slo:
         mark_slo(llm_calls, turns, sessions, slo)
+        for record in turns + sessions:  # no result, so it neither met nor missed an SLO
+            if is_truncated(record):
+                record["slo_met"] = None
 
     turns_m, sessions_m = measured(turns), measured(sessions)
     completed = [t for t in turns_m if is_ok(t)]  # tool accuracy is over completed turns

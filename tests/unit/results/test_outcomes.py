@@ -99,3 +99,5 @@ def test_truncated_records_are_no_errors_no_latency_and_no_throughput(built) -> 
     # SLO attainment over sessions with a result: the cut-short one missed, the passed one met
     assert summary["slo_attainment_sessions_pct"] == pytest.approx(50.0)
     assert summary["slo_attainment_turns_pct"] == pytest.approx(100 * 5 / 6)
+    sessions = pq.read_table(built[0] / "sessions.parquet").to_pandas().set_index("session_id")
+    assert sessions.loc[["trunc", "old"], "slo_met"].isna().all()
