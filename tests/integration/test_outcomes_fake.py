@@ -7,10 +7,14 @@ on /metrics, a stall that outlives the run) and from the raw records, not from t
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 from google.adk.evaluation.eval_case import get_all_tool_calls
 
@@ -170,3 +174,27 @@ def test_sessions_running_when_the_load_stops_are_truncated_not_errors(tmp_path:
     )
     passed, reasons = check.verdict(summary)
     assert passed, reasons
+
+
+@pytest.mark.fault
+def test_an_sla_probe_with_truncated_sessions_and_no_errors_passes(tmp_path: Path) -> None:
+    """The same stalls under `bench sweep --find-max-load`: the probe's sessions still running
+    at its end are truncated, its error rate stays 0 (the default limit) and it passes."""
+    policy = home_automation_policy()
+    with scripted_fake_server(
+        policy, api_key=KEY, latency_ms=50, fail_rate=0.2, fault="stall", stall_s=120, seed=5
+    ) as url:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench", "sweep", "--find-max-load", "--slo", "turn_ms=10000",
+             "--min-tool-accuracy", "1.0", "--accuracy-metric", "task_success_rate",
+             "--endpoint", url, "--api-key-env", "FAKE_KEY", "--model", "fake",
+             "--evalset", MULTI_TURN, "--users", "3,3", "--step-duration", "12s",
+             "--processes", "1", "--results-dir", str(tmp_path), "--sweep-id", "sla"],
+            capture_output=True, text=True, timeout=600, env={**os.environ, "FAKE_KEY": KEY},
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    probes = pq.read_table(tmp_path / "sla" / "sla_probes.parquet").to_pandas()
+    (probe,) = probes.itertuples()
+    assert probe.sessions_truncated > 0, "stalled requests must outlive the probe"
+    assert probe.error_rate == 0 and probe.failed_turns_per_s == 0
+    assert probe.passed, probe.reasons
