@@ -9,7 +9,9 @@ from pathlib import Path
 from bench.schemas.settings import SERVER_API_KEY_ENV, settings
 
 # Bump when a Parquet table's columns change meaning or type; `bench compare` refuses to mix versions.
-SCHEMA_VERSION = 2  # 2: case_passed (ADK rule), percentile bounds, args by value
+# 3: task success, truncated sessions, successes-only throughput, open-loop schedule, cached tokens
+# 2: case_passed (ADK rule), percentile bounds, args by value
+SCHEMA_VERSION = 3
 
 # The folder that holds the `bench` package: the checkout, or site-packages for an installed wheel.
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,9 @@ converted to an ADK `Invocation` with `EvaluationGenerator.convert_events_to_eva
 the same conversion `adk eval` uses, so the scorers see what ADK's evaluators would.
 
 A failing turn (server error, timeout, a tool that raised) is recorded on the turn and ends that
-session; it never escapes `run_session`. Records are plain JSON-serialisable dicts.
+session; it never escapes `run_session`. A session cancelled because the load stopped is
+`truncated` (not an error): the turn it was in and the session record say so, and the
+cancellation propagates. Records are plain JSON-serialisable dicts.
 """
 
 from __future__ import annotations
@@ -223,6 +225,7 @@ async def run_session(
     t0 = time.perf_counter()
     session_id = uuid.uuid4().hex
     turns = errors = 0
+    truncated = False
     try:
         await bundle.session_service.create_session(
             app_name=app_name, user_id=user_id, state=state, session_id=session_id
@@ -244,11 +247,14 @@ async def run_session(
             )
             turns += 1
             on_turn(turn)
+            if turn["truncated"]:
+                raise asyncio.CancelledError
             if turn["error_type"] is not None:
                 errors += 1
-                if turn["error_type"] == "Cancelled":
-                    raise asyncio.CancelledError
                 break
+    except asyncio.CancelledError:  # the load stopped mid-session (also in think time)
+        truncated = True
+        raise
     finally:
         record: SessionRecord = {
             "run_id": bundle.run_id,
@@ -267,6 +273,7 @@ async def run_session(
             "turns": turns,
             "turns_expected": len(conversation),
             "errors": errors,
+            "truncated": truncated,
             "warmup": warmup,
             "pid": pid,
             "user_index": user_index,
@@ -333,9 +340,8 @@ async def _run_turn(
     tool_errors = bundle.tool_errors.current.pop(id(scope), None) or _ToolErrors()
 
     error_type = error_text = None
-    if isinstance(error, asyncio.CancelledError):
-        error_type, error_text = "Cancelled", "the session was cancelled (load stopped)"
-    elif error is not None:
+    truncated = isinstance(error, asyncio.CancelledError)  # the load stopped: not an error
+    if error is not None and not truncated:
         if tool_errors.last is not None and tool_errors.last[1] is error:
             error_type = "ToolError"
             error_text = (
@@ -343,7 +349,7 @@ async def _run_turn(
             )
         else:
             error_type, error_text = type(error).__name__, first_line(error)
-    elif tool_errors.not_serialisable:
+    elif tool_errors.not_serialisable and not truncated:
         error_type, error_text = "ToolError", tool_errors.not_serialisable
 
     actual = None
@@ -370,6 +376,7 @@ async def _run_turn(
         "tool_errors": tool_errors.count,
         "error_type": error_type,
         "error": error_text,
+        "truncated": truncated,
         "warmup": warmup,
         "actual_invocation": _dump(actual),
         "expected_invocation": _dump(expected),

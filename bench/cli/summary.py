@@ -26,6 +26,19 @@ def _ms(summary: dict[str, Any], key: str) -> str:
     return _fmt(summary.get(key))
 
 
+def _task_success(summary: dict[str, Any]) -> str:
+    rate = summary.get("task_success_rate")
+    if rate is None:
+        return "-"
+    return f"{rate:.3f} ({summary.get('sessions_passed')} passed)"
+
+
+def _tool_accuracy(summary: dict[str, Any]) -> str:
+    match = summary.get("trajectory_match_type")
+    value = _fmt(summary.get("tool_accuracy"), 3)
+    return f"{value} ({match})" if match and value != "-" else value
+
+
 def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     if not summary:
         return
@@ -39,11 +52,16 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
             f"{summary.get('sessions')} / {summary.get('turns')} / {summary.get('llm_calls')}",
         ),
         ("warm-up sessions (left out)", _fmt(summary.get("warmup_sessions"))),
-        ("sessions/s", _fmt(summary.get("sessions_per_s"), 2)),
-        ("turns/s", _fmt(summary.get("turns_per_s"), 2)),
-        ("LLM calls/s", _fmt(summary.get("llm_calls_per_s"), 2)),
+        ("TASK SUCCESS (sessions passed / measured, truncated aside)", _task_success(summary)),
+        ("tool accuracy (trajectory score of completed turns)", _tool_accuracy(summary)),
+        ("sessions cut short by a failure / truncated at the stop",
+         f"{_fmt(summary.get('sessions_cut_short'))} / {_fmt(summary.get('sessions_truncated'))}"),
+        ("sessions/s / turns/s / LLM calls/s (successes)",
+         " / ".join(_fmt(summary.get(f"{k}_per_s"), 2) for k in ("sessions", "turns", "llm_calls"))),
+        ("failed sessions/s / turns/s / LLM calls/s",
+         " / ".join(_fmt(summary.get(f"failed_{k}_per_s"), 2) for k in ("sessions", "turns", "llm_calls"))),
         ("output tokens/s", _fmt(summary.get("output_tokens_per_s"))),
-    ]
+    ]  # fmt: skip
     for name, label in (
         ("ttft", "TTFT"),
         ("tpot", "TPOT"),
@@ -65,12 +83,11 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
         ("tool choice", _fmt(summary.get("tool_choice") or "auto")),
         ("tool trajectory EXACT / IN_ORDER / ANY_ORDER",
          " / ".join(_fmt(summary.get(f"tool_trajectory_{m}"), 3) for m in ("exact", "in_order", "any_order"))),
-        ("cases passed (every metric of the criteria, as ADK)", _fmt(summary.get("case_pass_rate"), 3)),
         ("response match (ROUGE-1)", _fmt(summary.get("response_match"), 3)),
         ("tool-name precision / recall",
          f"{_fmt(summary.get('tool_name_precision'), 3)} / {_fmt(summary.get('tool_name_recall'), 3)}"),
         ("argument exact match", _fmt(summary.get("arg_exact_match_rate"), 3)),
-        ("errors (rate)", f"{summary.get('errors')} ({_fmt(summary.get('error_rate'), 3)})"),
+        ("failed turns (rate)", f"{summary.get('errors')} ({_fmt(summary.get('error_rate'), 3)})"),
     ]  # fmt: skip
     if (kv := kv_reuse_text(summary)) is not None:
         rows.append(("prefix-cached fraction: session start / across turns / within turn", kv))
@@ -174,7 +191,9 @@ def print_steps(steps: list[dict[str, Any]]) -> None:
         "TTFT p99",
         "turn p50",
         "turn p99",
-        "EXACT",
+        "task success",
+        "tool acc.",
+        "failed turns/s",
         "goodput/s",
         "saturated",
     ):
@@ -184,7 +203,8 @@ def print_steps(steps: list[dict[str, Any]]) -> None:
             _fmt(s.get("step")), _fmt(s.get("users")), _fmt(s.get("session_rate"), 2),
             _fmt(s.get("sessions_per_s"), 2), _fmt(s.get("turns_per_s"), 2),
             _fmt(s.get("ttft_p50_ms")), _fmt(s.get("ttft_p99_ms")), _fmt(s.get("turn_p50_ms")), _fmt(s.get("turn_p99_ms")),
-            _fmt(s.get("tool_trajectory_exact"), 3), _fmt(s.get("goodput_sessions_per_s"), 2),
+            _fmt(s.get("task_success_rate"), 3), _fmt(s.get("tool_accuracy"), 3),
+            _fmt(s.get("failed_turns_per_s"), 2), _fmt(s.get("goodput_sessions_per_s"), 2),
             "yes" if s.get("client_saturated") else "no",
         )  # fmt: skip
     console.print(table)

@@ -239,8 +239,9 @@ def _print_rows(rows: list[dict[str, Any]], plan: Any) -> None:
         return
     flags = [a["name"].replace("-", "_") for a in plan.axes]
     table = Table(title=f"sweep {plan.sweep_id}")
-    cols = ["model", *flags, plan.load_axis, "sessions_per_s", "turn_p90_ms", "ttft_p90_ms",
-            "tool_trajectory_exact", "prefix_cache_reset"]  # fmt: skip
+    cols = ["model", *flags, plan.load_axis, "sessions_per_s", "failed_sessions_per_s",
+            "turn_p90_ms", "ttft_p90_ms", "task_success_rate", "tool_accuracy",
+            "prefix_cache_reset"]  # fmt: skip
     for c in cols:
         table.add_column(c)
     for row in rows:

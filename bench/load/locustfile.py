@@ -24,7 +24,7 @@ import logging  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, cast  # noqa: E402
 
 import gevent  # noqa: E402
 import litellm  # noqa: E402, F401  (imported before the fork: shared, and no 3 s first call)
@@ -51,6 +51,7 @@ from bench.load.spec import LoadSpec  # noqa: E402
 from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
 from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord  # noqa: E402
 from bench.schemas.settings import RUN_TOKEN_ENV  # noqa: E402
+from bench.scoring.outcome import is_failed  # noqa: E402
 
 for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
     logging.getLogger(_name).setLevel(logging.WARNING)  # Locust sets INFO; LiteLLM's logs cost ~7%
@@ -94,7 +95,8 @@ def _ticket_options() -> dict[str, Any]:
 
 if WORKER_DIR is None:
     _configure(LoadSpec.from_env())
-    webui.register(events, SPEC.api_base, SPEC.extra_headers())  # agent tabs in the web UI
+    # agent tabs in the web UI
+    webui.register(events, SPEC.api_base, SPEC.extra_headers(), EVALSET.criteria)
 _ROLE: list[Any] = []  # distributed.MasterSide or WorkerSide under master/worker mode
 
 
@@ -124,7 +126,9 @@ def _mismatch(turn: TurnRecord) -> str | None:
 
 def _record_error(record: LlmCallRecord | TurnRecord) -> Exception | None:
     """A call's or turn's error as the exception Locust counts as a failure."""
-    return Exception(f"{record['error_type']}: {record['error']}") if record["error_type"] else None
+    # a call or turn cut when the load stopped is truncated, not a failure (bench.scoring.outcome)
+    failed = is_failed(cast(dict[str, Any], record))
+    return Exception(f"{record['error_type']}: {record['error']}") if failed else None
 
 
 class _Process:
@@ -245,6 +249,7 @@ class _Process:
             response_time=record["duration_ms"],
             response_length=record["turns"],
             exception=exc,
+            context={"record": record},  # session outcomes in the web UI
         )
 
     # ---- what the next session is

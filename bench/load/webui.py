@@ -3,9 +3,14 @@
 Hooked from the locustfile with `register(events, spec)`; this module never imports locust (it
 is handed Locust's event hooks and environment), so its counting is testable without gevent.
 
-- Data: the locustfile passes each finished LLM call and turn record in the request event's
-  `context["record"]`. With `--processes N` the workers send what they saw since their last
-  report to the master (`report_to_master` / `worker_report`), where the web UI runs.
+- Data: the locustfile passes each finished LLM call, turn and session record in the request
+  event's `context["record"]`. Records are classified as the summary does
+  (`bench.scoring.outcome`): task success over sessions (a session cut short by a failure is a
+  failure, a truncated one is left out), judged by the eval set's criteria with ADK's
+  evaluators (`bench.scoring.case_pass`, judge metrics aside) in the process that ran the
+  session, only when a web UI will show it; tool accuracy and latencies over completed calls
+  and turns. With `--processes N` the workers send what they saw since their last report to
+  the master (`report_to_master` / `worker_report`), where the web UI runs.
 - Tabs: Locust's `extended_tabs` / `extended_tables` template args, and `extended_stats` added
   to `/stats/requests` (polled by the UI every ~2 s). `/bench/live` serves the same as JSON.
 - Server state: a greenlet in the web UI process scrapes the server's `/metrics` (with the API
@@ -32,7 +37,9 @@ import numpy as np
 from bench import constants
 from bench.errors import BenchError
 from bench.schemas.settings import WEB_AUTH_ENV
-from bench.scoring.tally import AccuracyBoard
+from bench.scoring.case_pass import CaseVerdict
+from bench.scoring.outcome import is_failed, is_ok, is_truncated, session_outcome
+from bench.scoring.tally import AccuracyBoard, CaseTally
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +93,12 @@ EXTENDED_TABS = [
 ]
 EXTENDED_TABLES = [
     {"key": TAB_CASES, "structure": _columns(
-        ("case", "Eval case"), ("turns", "Turns"), ("exact", "Turns exactly right"),
-        ("rate", "Share exactly right"), ("errors", "Failed turns"), ("expected", "Calls expected"),
-        ("called", "Calls made"), ("recall", "Name recall"), ("precision", "Name precision"))},
+        ("case", "Eval case"), ("sessions", "Sessions"), ("success", "Task success"),
+        ("cutshort", "Cut short by a failure"), ("truncated", "Truncated at stop"),
+        ("turns", "Completed turns"), ("exact", "Turns exactly right"),
+        ("rate", "Share exactly right (completed turns)"), ("errors", "Failed turns"),
+        ("expected", "Calls expected"), ("called", "Calls made"), ("recall", "Name recall"),
+        ("precision", "Name precision"))},
     {"key": TAB_TOOLS, "structure": _columns(
         ("tool", "Tool"), ("expected", "Expected"), ("called", "Called"), ("matched", "Name matched"),
         ("exact", "Exact (name+args)"), ("missed", "Missed"), ("extra", "Extra"),
@@ -109,15 +119,25 @@ def _ms(value: float) -> str:
     return f"{value:.1f}"
 
 
+def _sum_cases(board: AccuracyBoard) -> CaseTally:
+    """Every case's counts added up."""
+    merged = AccuracyBoard()
+    for case in board.by_case.values():
+        merged.merge(AccuracyBoard(by_case={"all": case}))
+    return merged.by_case["all"]
+
+
 class LiveData:
     """What the running test has seen: tool accuracy and latency values (one per process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, verdict: CaseVerdict | None = None) -> None:
+        self.verdict = verdict  # None: session outcomes without a case verdict (no web UI)
         self.reset()
 
     def reset(self, **_kw: Any) -> None:
         self.board = AccuracyBoard()
         self.timings: dict[str, list[float]] = {k: [] for k in TIMINGS}
+        self.session_turns: dict[str, list[dict[str, Any]]] = {}
 
     def _add(self, key: str, value: Any) -> None:
         if value is None:
@@ -128,7 +148,7 @@ class LiveData:
             del values[: MAX_VALUES // 2]
 
     def add_llm_call(self, record: dict[str, Any]) -> None:
-        if record.get("warmup") or record.get("error_type"):
+        if record.get("warmup") or not is_ok(record):
             return
         self._add("ttft", record.get("ttft_ms"))
         self._add("tpot", record.get("tpot_ms"))
@@ -137,15 +157,29 @@ class LiveData:
     def add_turn(self, record: dict[str, Any]) -> None:
         if record.get("warmup"):
             return
-        error = bool(record.get("error_type"))
-        if not error:
+        if is_ok(record):
             self._add("turn", record.get("latency_ms"))
+            if self.verdict is not None and record.get("actual_invocation") is not None:
+                self.session_turns.setdefault(str(record.get("session_id")), []).append(record)
         self.board.add_turn(
             record.get("case_id") or "?",
             record.get("tool_calls"),
             record.get("expected_tool_calls"),
-            error=error,
+            error=is_failed(record),
+            truncated=is_truncated(record),
         )
+
+    def add_session(self, record: dict[str, Any]) -> None:
+        """The session's outcome, with the criteria's verdict on its turns when it completed."""
+        turns = self.session_turns.pop(str(record.get("session_id")), [])
+        if record.get("warmup"):
+            return
+        complete = len(turns) == (record.get("turns_expected") or 0)
+        passed = None
+        if self.verdict is not None and complete and not record.get("errors"):
+            ordered = sorted(turns, key=lambda t: t.get("invocation_index") or 0)
+            passed = self.verdict.passed(ordered)
+        self.board.add_session(record.get("case_id") or "?", session_outcome(record, passed))
 
     def on_request(
         self, request_type: str = "", name: str = "", context: Any = None, **_kw: Any
@@ -155,6 +189,8 @@ class LiveData:
             return
         if request_type == "TURN":
             self.add_turn(record)
+        elif request_type == "SESSION":
+            self.add_session(record)
         elif request_type == "LLM" and name == "call":
             self.add_llm_call(record)
 
@@ -175,11 +211,17 @@ class LiveData:
     # ---- rows of the tabs
 
     def case_rows(self) -> list[dict[str, Any]]:
+        """One row per case, after a first row over all cases (the two headline figures)."""
+        rows = self.board.case_rows()
+        if rows:
+            rows = AccuracyBoard(by_case={"(all cases)": _sum_cases(self.board)}).case_rows() + rows
         return [
-            {"case": r["case"], "turns": r["turns"], "exact": r["exact_turns"],
+            {"case": r["case"], "sessions": r["sessions"],
+             "success": _rate(r["task_success_rate"]), "cutshort": r["sessions_cut_short"],
+             "truncated": r["sessions_truncated"], "turns": r["turns"], "exact": r["exact_turns"],
              "rate": _rate(r["exact_turn_rate"]), "errors": r["errors"], "expected": r["expected"],
              "called": r["called"], "recall": _rate(r["recall"]), "precision": _rate(r["precision"])}
-            for r in self.board.case_rows()
+            for r in rows
         ]  # fmt: skip
 
     def tool_rows(self) -> list[dict[str, Any]]:
@@ -280,8 +322,17 @@ def extended_stats(live: LiveData, server: ServerState | None) -> list[dict[str,
     ]
 
 
-def register(events: Any, api_base: str, extra_headers: dict[str, str] | None = None) -> LiveData:
-    """Listen to Locust's events; add the tabs when this process runs the web UI."""
+def register(
+    events: Any,
+    api_base: str,
+    extra_headers: dict[str, str] | None = None,
+    criteria: dict[str, Any] | None = None,
+) -> LiveData:
+    """Listen to Locust's events; add the tabs when this process runs the web UI.
+
+    `criteria` (the eval set's) judge sessions for task success where a web UI will show it:
+    this process's own UI, or a master's (this process is a worker). Headless runs skip the
+    cost (a few ms per session); their figures come from the results stage."""
     live = LiveData()
     events.request.add_listener(live.on_request)
     events.reset_stats.add_listener(live.reset)
@@ -297,6 +348,12 @@ def register(events: Any, api_base: str, extra_headers: dict[str, str] | None = 
 
     @events.init.add_listener
     def _init(environment: Any, **_kw: Any) -> None:
+        options = getattr(environment, "parsed_options", None)
+        shown = getattr(environment, "web_ui", None) is not None or bool(
+            getattr(options, "worker", False)
+        )
+        if shown:
+            live.verdict = CaseVerdict(criteria or {})
         if getattr(environment, "web_ui", None) is not None:
             server = ServerState(metrics_url(api_base), server_headers(extra_headers or {}))
             environment.host = environment.host or api_base  # shown in the UI (not a secret)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from bench import __version__
 from bench.report.compare import CompareOptions, compare_runs, to_html_table
+from bench.report.metrics import failed_mask
 from bench.report.plots import Plot, cross_run_plots, run_plots
 from bench.report.runs import Run
 from bench.report.turn_plots import turn_index_plot
@@ -78,7 +79,7 @@ def error_rows(run: Run) -> list[dict[str, Any]]:
         df = run.table(name)
         if df is None or df.empty or "error_type" not in df.columns:
             continue
-        errs = df[df["error_type"].notna() & (df["error_type"] != "")]
+        errs = df[failed_mask(df)]  # truncated records are no errors (bench.scoring.outcome)
         for error_type, group in errs.groupby("error_type", sort=True):
             first = group["error"].dropna()
             rows.append({"table": name, "error_type": error_type, "count": len(group),
@@ -87,10 +88,20 @@ def error_rows(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
+# The two accuracy figures lead the summary, each named for what it counts.
+HEADLINE = {
+    "task_success_rate": "task_success_rate (HEADLINE: sessions passed / measured sessions with "
+    "a verdict; cut short by a failure = not passed; truncated left out)",
+    "tool_accuracy": "tool_accuracy (trajectory score of completed turns)",
+}
+
+
 def _summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """Summary columns for people: a percentile outside the histogram's buckets shows its bound."""
-    rows = []
+    rows = [(label, _fmt(summary.get(key))) for key, label in HEADLINE.items()]
     for key, value in summary.items():
+        if key in HEADLINE:
+            continue
         if key == "run_id" or key.endswith("_bound"):
             continue
         bound = summary.get(f"{key}_bound")
@@ -111,8 +122,11 @@ def _run_context(run: Run) -> tuple[dict[str, Any], list[Plot]]:
     plots = run_plots(run)
     if (by_turn := turn_index_plot(run)) is not None:
         plots.append(by_turn)
-    turns = run.measured("turns")
-    board = board_from_turns(turns.to_dict("records") if not turns.empty else [])
+    turns, sessions = run.measured("turns"), run.measured("sessions")
+    board = board_from_turns(
+        turns.to_dict("records") if not turns.empty else [],
+        sessions.to_dict("records") if not sessions.empty else [],
+    )
     prov, manifest = run.provenance, run.manifest
     context = {
         "run_id": run.run_id,

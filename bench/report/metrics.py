@@ -4,10 +4,15 @@ Every metric is a column of `summary.parquet` (the value shown). For the noise t
 also recomputed from the records it summarises, so it can be bootstrapped (records of one
 session are resampled together: see `bench.report.stats`):
 
-- percentile: per-call (`llm_calls`) or per-turn/session latencies, without errors and warm-up;
-- mean: per-turn scores (trajectory, ROUGE, error indicator) or per-session pass/fail;
-- ratio: sums over turns (tool-name precision and recall, argument exact match);
-- rate: completions per time bin over the measured window (a block bootstrap over time);
+- percentile: per-call (`llm_calls`) or per-turn/session latencies of completed items (no
+  failures, no truncated items, no warm-up);
+- mean: per-turn scores of completed turns (tool accuracy, trajectory, ROUGE), the error
+  indicator over turns not truncated, or per-session pass/fail (task success);
+- ratio: sums over completed turns (tool-name precision and recall, argument exact match);
+- rate: successes (or, for `failed_*`, failures) per time bin over the measured window (a block
+  bootstrap over time);
+
+Successes, failures and truncated records are told apart as in `bench.scoring.outcome`.
 - server: the server's histogram percentiles (/metrics): no per-record data, so no noise mark;
   a percentile outside the buckets' resolution shows its bound (`<name>_bound`, "< 300 ms").
 """
@@ -21,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.runs import Run
+from bench.scoring.outcome import CUT_SHORT, TRUNCATED, TRUNCATED_ERROR_TYPES
 
 Kind = Literal["percentile", "mean", "ratio", "rate", "server"]
 
@@ -35,6 +41,7 @@ class Metric:
     column: str = ""
     den: str = ""  # ratio: the denominator column
     q: float = 50.0  # percentile
+    failed: bool = False  # rate: count the failed items instead of the successes
 
 
 def _latency(name: str, label: str, table: str, column: str) -> list[Metric]:
@@ -57,16 +64,20 @@ METRICS: dict[str, Metric] = {
         Metric("sessions_per_s", "sessions/s", "rate", True, "sessions"),
         Metric("turns_per_s", "turns/s", "rate", True, "turns"),
         Metric("llm_calls_per_s", "LLM calls/s", "rate", True, "llm_calls"),
+        Metric("failed_sessions_per_s", "failed sessions/s", "rate", False, "sessions", failed=True),
+        Metric("failed_turns_per_s", "failed turns/s", "rate", False, "turns", failed=True),
+        Metric("failed_llm_calls_per_s", "failed LLM calls/s", "rate", False, "llm_calls", failed=True),
         Metric("output_tokens_per_s", "output tokens/s", "rate", True, "llm_calls", "completion_tokens"),
         *_latency("ttft", "TTFT", "llm_calls", "ttft_ms"),
         *_latency("tpot", "TPOT", "llm_calls", "tpot_ms"),
         *_latency("llm_e2e", "LLM call", "llm_calls", "e2e_ms"),
         *_latency("turn", "turn", "turns", "latency_ms"),
         *_latency("session", "session", "sessions", "duration_ms"),
+        Metric("task_success_rate", "task success", "mean", True, "sessions", "case_passed"),
+        Metric("tool_accuracy", "tool accuracy", "mean", True, "turns", "trajectory_score"),
         Metric("tool_trajectory_exact", "trajectory EXACT", "mean", True, "turns", "trajectory_exact"),
         Metric("tool_trajectory_in_order", "trajectory IN_ORDER", "mean", True, "turns", "trajectory_in_order"),
         Metric("tool_trajectory_any_order", "trajectory ANY_ORDER", "mean", True, "turns", "trajectory_any_order"),
-        Metric("case_pass_rate", "cases passed", "mean", True, "sessions", "case_passed"),
         Metric("response_match", "response match", "mean", True, "turns", "response_match"),
         Metric("tool_name_precision", "tool-name precision", "ratio", True, "turns", "tool_names_matched", "tool_calls_actual_n"),
         Metric("tool_name_recall", "tool-name recall", "ratio", True, "turns", "tool_names_matched", "tool_calls_expected_n"),
@@ -81,7 +92,7 @@ METRICS: dict[str, Metric] = {
 
 DEFAULT_METRICS = (
     "sessions_per_s", "turns_per_s", "output_tokens_per_s", "ttft_p50_ms", "ttft_p99_ms",
-    "tpot_p50_ms", "turn_p50_ms", "turn_p99_ms", "tool_trajectory_exact", "case_pass_rate",
+    "tpot_p50_ms", "turn_p50_ms", "turn_p99_ms", "task_success_rate", "tool_accuracy",
     "error_rate",
 )  # fmt: skip
 
@@ -90,10 +101,37 @@ RATE_MIN_BINS = 5
 RATE_MAX_BINS = 200
 
 
+def _text(df: pd.DataFrame, column: str) -> pd.Series:
+    if column not in df.columns:
+        return pd.Series("", index=df.index, dtype=object)
+    return df[column].fillna("").astype(str)
+
+
+def truncated_mask(df: pd.DataFrame) -> pd.Series:
+    """Records cut when the load stopped (`bench.scoring.outcome.is_truncated`, vectorised)."""
+    if "outcome" in df.columns:  # sessions
+        return _text(df, "outcome") == TRUNCATED
+    flag = (
+        df["truncated"].astype("boolean").fillna(False).astype(bool)
+        if "truncated" in df.columns
+        else pd.Series(False, index=df.index)
+    )
+    return flag | _text(df, "error_type").isin(TRUNCATED_ERROR_TYPES)
+
+
+def failed_mask(df: pd.DataFrame) -> pd.Series:
+    """Failed calls and turns, sessions cut short (`bench.scoring.outcome.is_failed`)."""
+    if "outcome" in df.columns:
+        return _text(df, "outcome") == CUT_SHORT
+    return (_text(df, "error_type") != "") & ~truncated_mask(df)
+
+
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
-    if df.empty or "error_type" not in df.columns:
+    """Completed without error and not truncated: what latency, throughput and tool accuracy
+    count."""
+    if df.empty:
         return df
-    return df[df["error_type"].isna() | (df["error_type"] == "")]
+    return df[~failed_mask(df) & ~truncated_mask(df)]
 
 
 EPOCH = pd.Timestamp(0, tz="UTC")
@@ -122,8 +160,8 @@ def rate_bins(run: Run, metric: Metric) -> np.ndarray:
     n_bins = int(min(RATE_MAX_BINS, max(RATE_MIN_BINS, window_s // RATE_BIN_S)))
     width = window_s / n_bins
     start_s = pd.Timestamp(start).timestamp()
+    df = df[failed_mask(df)] if metric.failed else _ok(df)
     if metric.column:  # weighted: output tokens of successful calls
-        df = _ok(df)
         weights = df[metric.column].fillna(0).to_numpy(dtype=float)
     else:
         weights = np.ones(len(df))
@@ -169,21 +207,21 @@ def samples(run: Run, metric: Metric) -> Samples:
     if df.empty:
         return Samples(np.array([]))
     clustered = metric.table != "sessions"  # calls and turns of one session are not independent
-    if metric.kind == "percentile":
-        if metric.table == "sessions" and "errors" in df.columns:
-            df = df[df["errors"].fillna(0) == 0]
-        df = _ok(df)
-        values = _numbers(df[metric.column])
-        if metric.table == "sessions" and "start_delay_ms" in df.columns:
-            # open loop: session latency from the scheduled arrival, as in the summary
-            values = values + np.nan_to_num(_numbers(df["start_delay_ms"]))
+    if metric.name == "error_rate":  # failed turns among those that were not truncated
+        df = df[~truncated_mask(df)]
+        return _aligned(df, failed_mask(df).to_numpy(dtype=float), clustered)
+    if metric.table != "sessions" or metric.kind == "percentile":
+        df = _ok(df)  # latency and tool accuracy: completed calls, turns and sessions
+    if metric.column not in df.columns:
+        return Samples(np.array([]))
+    if metric.kind == "percentile" and metric.table == "sessions" and "start_delay_ms" in df:
+        # open loop: session latency from the scheduled arrival, as in the summary
+        values = _numbers(df[metric.column]) + np.nan_to_num(_numbers(df["start_delay_ms"]))
         return _aligned(df, values, clustered)
     if metric.kind == "ratio":
         pair = df[[metric.column, metric.den]].apply(pd.to_numeric, errors="coerce").fillna(0)
         return _aligned(df, pair.to_numpy(dtype=float), clustered)
-    if metric.name == "error_rate":
-        errors = df["error_type"].notna() & (df["error_type"] != "")
-        return _aligned(df, errors.to_numpy(dtype=float), clustered)
+    # task success: case_passed is null for truncated and unscored sessions, so they drop out
     return _aligned(df, _numbers(df[metric.column]), clustered)
 
 

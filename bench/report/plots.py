@@ -177,15 +177,30 @@ def tool_accuracy(run: Run) -> Plot | None:
     turns = run.measured("turns")
     if turns.empty:
         return None
-    board = board_from_turns(turns.to_dict("records"))
+    sessions = run.measured("sessions")
+    board = board_from_turns(turns.to_dict("records"), sessions.to_dict("records"))
     cases, tools = board.case_rows(), board.tool_rows()
     fig = Figure(figsize=(12, max(3.0, 0.28 * max(len(cases), len(tools)) + 1.5)))
     ax = fig.add_subplot(1, 2, 1)
     names = [r["case"] for r in cases]
-    ax.barh(names, [r["exact_turn_rate"] or 0 for r in cases], color="tab:green")
+    y_cases = np.arange(len(cases))
+    ax.barh(
+        y_cases - 0.2,
+        [r["task_success_rate"] or 0 for r in cases],
+        height=0.4,
+        label="task success (sessions)",
+    )
+    ax.barh(
+        y_cases + 0.2,
+        [r["exact_turn_rate"] or 0 for r in cases],
+        height=0.4,
+        label="completed turns exactly right",
+    )
+    ax.set_yticks(y_cases, names)
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
-    ax.set_title("Turns with exactly the expected calls, per case")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("Per case")
     ax.tick_params(axis="y", labelsize=7)
     ax = fig.add_subplot(1, 2, 2)
     y = np.arange(len(tools))

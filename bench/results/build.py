@@ -28,6 +28,13 @@ from bench.scoring.breakdown import case_tool_columns, tool_table
 from bench.scoring.case_pass import CaseVerdict
 from bench.scoring.goodput import goodput, mark_slo
 from bench.scoring.judge import JUDGE_COLUMNS
+from bench.scoring.outcome import (
+    CUT_SHORT,
+    is_ok,
+    is_truncated,
+    outcome_passed,
+    session_outcome,
+)
 from bench.scoring.reliability import case_table, reliability_summary
 from bench.scoring.trajectory import TurnScorer, invocation_from_record
 
@@ -54,13 +61,16 @@ def roll_up_sessions(
     threshold: float,
     verdict: CaseVerdict | None = None,
 ) -> None:
-    """ADK's case score per session: the mean of its invocations' trajectory scores; and
-    `case_passed`, every metric of the criteria met (`bench.scoring.case_pass`)."""
+    """ADK's case score per session: the mean of its invocations' trajectory scores; `outcome`
+    (`bench.scoring.outcome`) and `case_passed`, every metric of the criteria met
+    (`bench.scoring.case_pass`) on a complete session, False on one cut short by a failure."""
     by_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for turn in turns:
         by_session[turn["session_id"]].append(turn)
     for session in sessions:
         mine = by_session.get(session["session_id"], [])
+        # raw records before schema 3 marked only the turn ("Cancelled")
+        session["truncated"] = is_truncated(session) or any(is_truncated(t) for t in mine)
         scored = sorted(
             (t for t in mine if "trajectory_score" in t),
             key=lambda t: t.get("invocation_index") or 0,
@@ -69,10 +79,12 @@ def roll_up_sessions(
         rouge = [t["response_match"] for t in mine if t.get("response_match") is not None]
         complete = bool(scores) and len(scores) == (session.get("turns_expected") or len(scores))
         session["trajectory_score"] = sum(scores) / len(scores) if scores else None
-        session["trajectory_passed"] = (
-            (session["trajectory_score"] >= threshold) if complete else None
-        )
-        session["case_passed"] = verdict.passed(scored) if complete and verdict else None
+        trajectory_ok = (session["trajectory_score"] or 0.0) >= threshold if complete else None
+        passed = verdict.passed(scored) if complete and verdict else None
+        outcome = session_outcome(session, passed)
+        session["outcome"] = outcome
+        session["case_passed"] = outcome_passed(outcome)
+        session["trajectory_passed"] = False if outcome == CUT_SHORT else trajectory_ok
         session["response_match"] = sum(rouge) / len(rouge) if rouge else None
 
 
@@ -123,12 +135,16 @@ def build_results(run_dir: Path) -> BuildResult:
     slo = manifest.slo or {}
     if slo:
         mark_slo(llm_calls, turns, sessions, slo)
+        for record in turns + sessions:  # no result, so it neither met nor missed an SLO
+            if is_truncated(record):
+                record["slo_met"] = None
 
     classify_calls(llm_calls, turns)
     turns_m, sessions_m, calls_m = measured(turns), measured(sessions), measured(llm_calls)
+    completed = [t for t in turns_m if is_ok(t)]  # tool accuracy is over completed turns
     info = manifest.summary_info
     cases = case_table(sessions_m, turns_m, k=info.trials or 1)
-    per_case = case_tool_columns(turns_m)
+    per_case = case_tool_columns(completed)
     for row in cases:
         row.update(per_case.get(row["case_id"], {}))
     tools = tool_table(turns_m, known_tools)
@@ -146,16 +162,23 @@ def build_results(run_dir: Path) -> BuildResult:
     summary = compute_summary(llm_calls, turns, sessions, run_info)
     start, end = summary["window_start"], summary["window_end"]
     summary.update(arrival_summary(arrivals, sessions_m))
-    summary.update(finer_tool_summary(turns_m))
-    summary.update(kv_reuse_summary([c for c in calls_m if not c.get("error_type")]))
+    summary.update(finer_tool_summary(completed))
+    summary.update(kv_reuse_summary([c for c in calls_m if is_ok(c)]))
     summary.update(reliability_summary(cases))
     if slo:
         summary["slo"] = json.dumps(slo, sort_keys=True)
-        summary.update(goodput(turns_m, sessions_m, summary["window_s"]))
+        # a truncated session or turn has no result: it neither meets nor misses an SLO
+        summary.update(
+            goodput(
+                [t for t in turns_m if not is_truncated(t)],
+                [s for s in sessions_m if not s["truncated"]],
+                summary["window_s"],
+            )
+        )
     if judged:
         summary["judge_model"] = manifest.judge_model or judged[0].get("judge_model")
         for column in JUDGE_COLUMNS.values():
-            scores = [t[column] for t in turns_m if t.get(column) is not None]
+            scores = [t[column] for t in completed if t.get(column) is not None]
             summary[column] = sum(scores) / len(scores) if scores else None
     summary.update(server_summary(scrapes_read.records, start, end))
     summary.update(client_summary(client, start, end))

@@ -1,7 +1,10 @@
 """The summary row of a run: throughput over the measured window, latency percentiles, accuracy.
 
 Warm-up records are left out. The window runs from the first measured session's start to the
-last measured record's end; rates are completed items in the window divided by its length.
+last measured record's end (a truncated record's end is when the load stopped, not a completion,
+so it does not extend the window). Rates count successes: items completed without error in the
+window, divided by its length; failures have their own rates. Latency and tool accuracy are over
+completed items; task success over the sessions with a verdict (`bench.scoring.outcome`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bench.schemas.summaries import PCTS
+from bench.scoring.outcome import CUT_SHORT, PASSED, TRUNCATED, TaskSuccess, is_failed, is_ok
 
 
 def percentiles(values: list[Any], prefix: str) -> dict[str, float | None]:
@@ -51,10 +55,20 @@ def compute_summary(
     run_info: dict[str, Any],
 ) -> dict[str, Any]:
     calls_m, turns_m, sessions_m = measured(llm_calls), measured(turns), measured(sessions)
+    ok_calls = [c for c in calls_m if is_ok(c)]
+    ok_turns = [t for t in turns_m if is_ok(t)]
+    outcomes = TaskSuccess.of(s.get("outcome") for s in sessions_m)
+    ok_sessions = [s for s in sessions_m if s.get("outcome") not in (CUT_SHORT, TRUNCATED)]
     starts = [r["started_at"] for r in (sessions_m or turns_m) if r.get("started_at") is not None]
-    ends = [r["ended_at"] for r in turns_m + sessions_m if r.get("ended_at") is not None]
+    ends = [
+        r["ended_at"]
+        for r in ok_turns + ok_sessions + [t for t in turns_m if is_failed(t)]
+        if r.get("ended_at") is not None
+    ]
     ends += [
-        r["started_at"] + (r.get("e2e_ms") or 0) / 1000 for r in calls_m if r.get("started_at")
+        r["started_at"] + (r.get("e2e_ms") or 0) / 1000
+        for r in calls_m
+        if r.get("started_at") and (is_ok(r) or is_failed(r))
     ]
     window_start = min(starts) if starts else None
     window_end = max(ends) if ends else None
@@ -62,17 +76,17 @@ def compute_summary(
     if window_start is not None and window_end is not None and window_end > window_start:
         window_s = window_end - window_start
 
-    ok_calls = [c for c in calls_m if not c.get("error_type")]
-    ok_turns = [t for t in turns_m if not t.get("error_type")]
-    errors = sum(1 for t in turns_m if t.get("error_type"))
+    failed_calls = sum(1 for c in calls_m if is_failed(c))
+    errors = sum(1 for t in turns_m if is_failed(t))
+    turns_truncated = sum(1 for t in turns_m if not is_ok(t) and not is_failed(t))
     output_tokens = sum(c.get("completion_tokens") or 0 for c in ok_calls)
 
-    names_matched = sum(t.get("tool_names_matched") or 0 for t in turns_m)
-    actual_n = sum(t.get("tool_calls_actual_n") or 0 for t in turns_m)
-    expected_n = sum(t.get("tool_calls_expected_n") or 0 for t in turns_m)
-    args_compared = sum(t.get("args_compared") or 0 for t in turns_m)
-    args_matched = sum(t.get("args_matched") or 0 for t in turns_m)
-    scored = [s for s in sessions_m if s.get("case_passed") is not None]
+    # tool accuracy: completed turns only
+    names_matched = sum(t.get("tool_names_matched") or 0 for t in ok_turns)
+    actual_n = sum(t.get("tool_calls_actual_n") or 0 for t in ok_turns)
+    expected_n = sum(t.get("tool_calls_expected_n") or 0 for t in ok_turns)
+    args_compared = sum(t.get("args_compared") or 0 for t in ok_turns)
+    args_matched = sum(t.get("args_matched") or 0 for t in ok_turns)
 
     row: dict[str, Any] = {
         **run_info,
@@ -83,27 +97,33 @@ def compute_summary(
         "turns": len(turns_m),
         "llm_calls": len(calls_m),
         "warmup_sessions": len(sessions) - len(sessions_m),
-        "sessions_per_s": _ratio(len(sessions_m), window_s),
-        "turns_per_s": _ratio(len(turns_m), window_s),
-        "llm_calls_per_s": _ratio(len(calls_m), window_s),
+        "sessions_passed": outcomes.counts[PASSED],
+        "sessions_cut_short": outcomes.counts[CUT_SHORT],
+        "sessions_truncated": outcomes.counts[TRUNCATED],
+        "turns_truncated": turns_truncated,
+        "sessions_per_s": _ratio(len(ok_sessions), window_s),
+        "turns_per_s": _ratio(len(ok_turns), window_s),
+        "llm_calls_per_s": _ratio(len(ok_calls), window_s),
         "output_tokens_per_s": _ratio(output_tokens, window_s),
+        "failed_sessions_per_s": _ratio(outcomes.counts[CUT_SHORT], window_s),
+        "failed_turns_per_s": _ratio(errors, window_s),
+        "failed_llm_calls_per_s": _ratio(failed_calls, window_s),
         **percentiles([c.get("ttft_ms") for c in ok_calls], "ttft"),
         **percentiles([c.get("tpot_ms") for c in ok_calls], "tpot"),
         **percentiles([c.get("e2e_ms") for c in ok_calls], "llm_e2e"),
         **percentiles([t.get("latency_ms") for t in ok_turns], "turn"),
         # open loop: from the scheduled arrival (bench.results.arrivals), so late starts count
-        **percentiles(
-            [session_latency_ms(s) for s in sessions_m if not s.get("errors")], "session"
-        ),
-        "tool_trajectory_exact": _mean([t.get("trajectory_exact") for t in turns_m]),
-        "tool_trajectory_in_order": _mean([t.get("trajectory_in_order") for t in turns_m]),
-        "tool_trajectory_any_order": _mean([t.get("trajectory_any_order") for t in turns_m]),
-        "case_pass_rate": _ratio(sum(1 for s in scored if s["case_passed"]), len(scored)),
-        "response_match": _mean([t.get("response_match") for t in turns_m]),
+        **percentiles([session_latency_ms(s) for s in ok_sessions], "session"),
+        "task_success_rate": outcomes.rate,
+        "tool_accuracy": _mean([t.get("trajectory_score") for t in ok_turns]),
+        "tool_trajectory_exact": _mean([t.get("trajectory_exact") for t in ok_turns]),
+        "tool_trajectory_in_order": _mean([t.get("trajectory_in_order") for t in ok_turns]),
+        "tool_trajectory_any_order": _mean([t.get("trajectory_any_order") for t in ok_turns]),
+        "response_match": _mean([t.get("response_match") for t in ok_turns]),
         "tool_name_precision": _ratio(names_matched, actual_n),
         "tool_name_recall": _ratio(names_matched, expected_n),
         "arg_exact_match_rate": _ratio(args_matched, args_compared),
         "errors": errors,
-        "error_rate": _ratio(errors, len(turns_m)),
+        "error_rate": _ratio(errors, len(turns_m) - turns_truncated),
     }
     return row

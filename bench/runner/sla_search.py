@@ -3,7 +3,8 @@
 A probe is one load step. Its verdict compares the step's summary at one percentile (p90 by
 default, or p99) with each SLO (`turn_ms` -> `turn_p90_ms`, `ttft_ms` -> `ttft_p90_ms`, ...),
 its tool accuracy (ADK's EXACT trajectory score by default) with `--min-tool-accuracy`, and its
-turn error rate with `--max-error-rate`. A probe with no measured turn fails.
+turn error rate with `--max-error-rate`. A probe with no measured turn fails. Sessions still
+running when the probe's load stopped are truncated, not errors: they do not fail a probe.
 
 `MaxLoadSearch` assumes a passing load's lower loads pass too: it ramps up from the lowest load,
 doubling, until a probe fails or the highest load passes, then bisects between the best pass
@@ -20,7 +21,8 @@ from bench.schemas.errors import BenchError
 from bench.schemas.run_dir import RunDir
 
 ACCURACY_METRICS = ("tool_trajectory_exact", "tool_trajectory_in_order",
-                    "tool_trajectory_any_order", "case_pass_rate", "tool_name_recall")  # fmt: skip
+                    "tool_trajectory_any_order", "tool_accuracy", "task_success_rate",
+                    "tool_name_recall")  # fmt: skip
 SLO_COLUMN = {"ttft_ms": "ttft", "tpot_ms": "tpot", "turn_ms": "turn", "session_ms": "session"}
 
 
@@ -47,7 +49,7 @@ class SloCheck:
         """(passed, one reason per check, e.g. 'turn_p90_ms 480 <= 500')."""
         reasons: list[str] = []
         passed = True
-        if not summary.get("turns"):
+        if not (summary.get("turns") or 0) - (summary.get("turns_truncated") or 0):
             return False, ["no measured turn"]
         for key, limit in sorted(self.slo.items()):
             col = self.column(key)
@@ -159,7 +161,8 @@ def probe_row(
     step_dir: RunDir | None,
 ) -> dict[str, Any]:  # fmt: skip
     keep = ["users", "session_rate", "sessions", "turns", "sessions_per_s", "turns_per_s",
-            "error_rate", "client_saturated", check.accuracy_metric]  # fmt: skip
+            "failed_turns_per_s", "sessions_truncated", "error_rate", "client_saturated",
+            check.accuracy_metric]  # fmt: skip
     keep += [check.column(k) for k in SLO_COLUMN]
     return {
         "probe": index,

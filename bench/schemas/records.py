@@ -81,6 +81,7 @@ class TurnRecord(RunColumns):
     tool_errors: int
     error_type: str | None
     error: str | None
+    truncated: bool  # still running when the load stopped: not an error, no result
     warmup: bool
     actual_invocation: JsonText  # ADK Invocation JSON, for re-scoring
     expected_invocation: JsonText
@@ -104,7 +105,8 @@ class SessionRecord(RunColumns):
     duration_ms: float  # from started_at; latency from the schedule = start_delay_ms + this
     turns: int
     turns_expected: int
-    errors: int
+    errors: int  # failed turns (0 or 1: a failed turn cuts the session short)
+    truncated: bool  # cancelled when the load stopped: not an error, no result
     warmup: bool
     pid: int
     user_index: int | None
@@ -196,7 +198,10 @@ class SessionScores(TypedDict, total=False):
     # eval set's threshold.
     trajectory_score: float | None
     trajectory_passed: bool | None
-    case_passed: bool | None  # every metric of the criteria met (ADK's rule)
+    # every metric of the criteria met (ADK's rule); False for a session cut short by a failure,
+    # None for a truncated or unscored one
+    case_passed: bool | None
+    outcome: str  # passed | failed | cut_short | truncated | unscored (bench.scoring.outcome)
     response_match: float | None
     slo_met: bool | None
 
@@ -208,8 +213,9 @@ class SessionRow(SessionRecord, SessionScores):
 class CaseRow(BuiltRunColumns, total=False):
     case_id: str
     eval_set_id: str
-    trials: int
+    trials: int  # sessions with a verdict: cut-short ones included, truncated ones not
     passes: int
+    cut_short: int  # trials ended early by a failed turn (counted as not passed)
     pass_rate: float | None
     k: int
     pass_hat_k: float | None  # tau-bench pass^k: all of k trials pass

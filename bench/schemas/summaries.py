@@ -29,15 +29,25 @@ class SummaryRow(BuiltRunColumns, total=False):
     window_start: EpochS | None
     window_end: EpochS | None
     window_s: float | None
-    sessions: int
+    sessions: int  # measured sessions started in the window, truncated ones included
     turns: int
     llm_calls: int
     warmup_sessions: int
     step: int  # load step (0 for a single-step run)
+    # what became of the measured sessions (bench.scoring.outcome)
+    sessions_passed: int
+    sessions_cut_short: int  # a failed turn ended them early: failures
+    sessions_truncated: int  # still running when the load stopped: no result, not errors
+    turns_truncated: int
+    # throughput of successes: items completed without error, per second of the window
     sessions_per_s: float | None
     turns_per_s: float | None
     llm_calls_per_s: float | None
     output_tokens_per_s: float | None
+    # and of failures, separately
+    failed_sessions_per_s: float | None  # sessions cut short by a failure
+    failed_turns_per_s: float | None
+    failed_llm_calls_per_s: float | None
     # client-measured latency percentiles (PCTS)
     ttft_p50_ms: float | None
     ttft_p90_ms: float | None
@@ -62,19 +72,22 @@ class SummaryRow(BuiltRunColumns, total=False):
     arrivals: int | None
     arrivals_not_started: int | None
     arrivals_waited_for_cap: int | None
+    # the two accuracy figures: task success (headline) over the sessions with a verdict, a
+    # cut-short session counting as a failure; tool accuracy over completed turns
+    task_success_rate: float | None
+    tool_accuracy: float | None  # trajectory score under the eval set's match type
     tool_trajectory_exact: float | None
     tool_trajectory_in_order: float | None
     tool_trajectory_any_order: float | None
     trajectory_match_type: str | None
-    case_pass_rate: float | None
     case_pass_metrics: str | None  # the criteria's metrics case_passed evaluated
     case_metrics_not_evaluated: str | None  # in the criteria, but bench cannot compute them
     response_match: float | None
     tool_name_precision: float | None
     tool_name_recall: float | None
     arg_exact_match_rate: float | None
-    errors: int
-    error_rate: float | None
+    errors: int  # failed turns (truncated ones are not errors)
+    error_rate: float | None  # failed turns / turns that did not end truncated
     skipped_cases: int
     # finer tool metrics
     unparsed_rate: float | None

@@ -3,6 +3,9 @@
 With n trials of a case of which c passed (`case_passed`: every metric of the criteria met): pass^k = C(c, k) / C(n, k), the chance that k trials
 drawn without replacement all pass; pass@k = 1 - C(n - c, k) / C(n, k), the chance that at least
 one does. Overall figures are the mean over cases.
+
+A session cut short by a failure is a trial that did not pass (`case_passed` False); a truncated
+one (the load stopped) is no trial (`bench.scoring.outcome`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from math import comb
 from typing import Any
 
 from bench.scoring.calls import by_value
+from bench.scoring.outcome import CUT_SHORT
 
 
 def pass_hat_k(n: int, c: int, k: int) -> float | None:
@@ -26,7 +30,7 @@ def pass_at_k(n: int, c: int, k: int) -> float | None:
 def case_table(
     sessions: list[dict[str, Any]], turns: list[dict[str, Any]], k: int
 ) -> list[dict[str, Any]]:
-    """One row per case over its measured, scored sessions."""
+    """One row per case over its measured sessions with a verdict (cut-short ones included)."""
     trajectories: dict[str, list[str]] = defaultdict(list)
     for turn in sorted(turns, key=lambda t: (t["session_id"], t.get("invocation_index") or 0)):
         trajectories[turn["session_id"]].append(
@@ -46,6 +50,7 @@ def case_table(
                 "eval_set_id": runs[0].get("eval_set_id"),
                 "trials": n,
                 "passes": c,
+                "cut_short": sum(1 for s in runs if s.get("outcome") == CUT_SHORT),
                 "pass_rate": c / n,
                 "k": k,
                 "pass_hat_k": pass_hat_k(n, c, min(k, n)),

@@ -5,7 +5,11 @@ same way: expected calls are paired with actual calls by `bench.scoring.calls.pa
 pair whose arguments are equal is an exact call; `partial` sums per-argument credit over pairs.
 
 - per tool: expected, called, matched (name), exact (name and arguments), missed, extra;
-- per case: turns, turns whose calls equal the expected calls exactly, and the same counts.
+- per case: completed turns, those whose calls equal the expected calls exactly, and the same
+  counts; failed and truncated turns counted apart; session outcomes (task success).
+
+Tool accuracy is over completed turns (`bench.scoring.outcome`): a failed or truncated turn's
+calls are not counted in it, as in the summary.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.scoring.calls import arg_credit, args_equal, pair_calls
+from bench.scoring.outcome import TaskSuccess, is_failed, is_truncated
 
 
 def _calls(value: Any) -> list[dict[str, Any]]:
@@ -85,27 +90,44 @@ def tally_turn(actual: Any, expected: Any) -> dict[str, Tally]:
 
 @dataclass
 class CaseTally:
-    turns: int = 0
+    turns: int = 0  # completed turns
     exact_turns: int = 0
-    errors: int = 0
+    errors: int = 0  # failed turns
+    truncated: int = 0  # turns cut when the load stopped
     tools: Tally = field(default_factory=Tally)
+    sessions: TaskSuccess = field(default_factory=TaskSuccess)
 
 
 @dataclass
 class AccuracyBoard:
-    """Running per-case and per-tool counts; `add_turn` per finished turn."""
+    """Running per-case and per-tool counts; `add_turn` per finished turn, `add_session` per
+    session outcome."""
 
     by_tool: dict[str, Tally] = field(default_factory=dict)
     by_case: dict[str, CaseTally] = field(default_factory=dict)
 
-    def add_turn(self, case_id: str, actual: Any, expected: Any, error: bool = False) -> None:
+    def add_turn(
+        self, case_id: str, actual: Any, expected: Any, error: bool = False, truncated: bool = False
+    ) -> None:
         case = self.by_case.setdefault(str(case_id), CaseTally())
+        if truncated or error:
+            case.truncated += int(truncated)
+            case.errors += int(error and not truncated)
+            return
         case.turns += 1
-        case.errors += int(error)
-        case.exact_turns += int(not error and _same_calls(_calls(actual), _calls(expected)))
+        case.exact_turns += int(_same_calls(_calls(actual), _calls(expected)))
         for name, tally in tally_turn(actual, expected).items():
             self.by_tool.setdefault(name, Tally()).add(tally)
             case.tools.add(tally)
+
+    def add_session(self, case_id: str, outcome: str) -> None:
+        self.by_case.setdefault(str(case_id), CaseTally()).sessions.add(outcome)
+
+    def task_success(self) -> TaskSuccess:
+        total = TaskSuccess()
+        for case in self.by_case.values():
+            total.merge(case.sessions)
+        return total
 
     def merge(self, other: AccuracyBoard) -> None:
         for name, tally in other.by_tool.items():
@@ -115,7 +137,9 @@ class AccuracyBoard:
             mine.turns += c.turns
             mine.exact_turns += c.exact_turns
             mine.errors += c.errors
+            mine.truncated += c.truncated
             mine.tools.add(c.tools)
+            mine.sessions.merge(c.sessions)
 
     def tool_rows(self) -> list[dict[str, Any]]:
         rows = []
@@ -130,7 +154,13 @@ class AccuracyBoard:
         for case_id, c in sorted(self.by_case.items()):
             rows.append({"case": case_id, "turns": c.turns, "exact_turns": c.exact_turns,
                          "exact_turn_rate": c.exact_turns / c.turns if c.turns else None,
-                         "errors": c.errors, "expected": c.tools.expected, "called": c.tools.called,
+                         "errors": c.errors, "truncated_turns": c.truncated,
+                         "expected": c.tools.expected, "called": c.tools.called,
+                         "sessions": sum(c.sessions.counts.values()),
+                         "sessions_passed": c.sessions.counts["passed"],
+                         "sessions_cut_short": c.sessions.counts["cut_short"],
+                         "sessions_truncated": c.sessions.counts["truncated"],
+                         "task_success_rate": c.sessions.rate,
                          **c.tools.rates()})  # fmt: skip
         return rows
 
@@ -140,8 +170,9 @@ class AccuracyBoard:
             "tools": {n: [t.expected, t.called, t.matched, t.exact, t.partial]
                       for n, t in self.by_tool.items()},
             "cases": {
-                c: [v.turns, v.exact_turns, v.errors, v.tools.expected, v.tools.called,
-                    v.tools.matched, v.tools.exact, v.tools.partial]
+                c: [v.turns, v.exact_turns, v.errors, v.truncated, v.tools.expected,
+                    v.tools.called, v.tools.matched, v.tools.exact, v.tools.partial,
+                    v.sessions.counts]
                 for c, v in self.by_case.items()
             },
         }  # fmt: skip
@@ -151,21 +182,30 @@ class AccuracyBoard:
         board = cls()
         for name, (e, c, m, x, p) in (data.get("tools") or {}).items():
             board.by_tool[name] = Tally(e, c, m, x, p)
-        for case_id, (turns, exact, errors, e, c, m, x, p) in (data.get("cases") or {}).items():
-            board.by_case[case_id] = CaseTally(turns, exact, errors, Tally(e, c, m, x, p))
+        for case_id, row in (data.get("cases") or {}).items():
+            turns, exact, errors, truncated, e, c, m, x, p, outcomes = row
+            board.by_case[case_id] = CaseTally(
+                turns, exact, errors, truncated, Tally(e, c, m, x, p), TaskSuccess(dict(outcomes))
+            )
         return board
 
 
-def board_from_turns(turns: list[dict[str, Any]]) -> AccuracyBoard:
+def board_from_turns(
+    turns: list[dict[str, Any]], sessions: list[dict[str, Any]] | None = None
+) -> AccuracyBoard:
+    """The board of a finished run: its turns, and its sessions' `outcome` when given."""
     board = AccuracyBoard()
     for turn in turns:
         if turn.get("warmup"):
             continue
-        error = turn.get("error_type")
         board.add_turn(
             turn.get("case_id") or "?",
             turn.get("tool_calls"),
             turn.get("expected_tool_calls"),
-            error=bool(error) and error == error,  # NaN from pandas is no error
+            error=is_failed(turn),
+            truncated=is_truncated(turn),
         )
+    for session in sessions or []:
+        if not session.get("warmup") and session.get("outcome"):
+            board.add_session(session.get("case_id") or "?", str(session["outcome"]))
     return board

@@ -4,7 +4,7 @@ The eval set asks for response_match_score 1.0 besides an EXACT trajectory. A sc
 makes every tool call right, but words some final answers differently from the reference; a real
 ADK agent runs under Locust, bench builds its tables, and ADK's own LocalEvalService (what `adk
 eval` runs) judges the same recorded invocations in a separate process. Bench must agree with it
-session by session, and count only sessions ADK passes in case_pass_rate, pass^k and cases.parquet.
+session by session, and count only sessions ADK passes in task_success_rate, pass^k and cases.parquet.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def test_case_passes_only_when_every_criteria_metric_passes_as_adk_says(tmp_path
 
     summary = pd.read_parquet(run_dir / "summary.parquet").iloc[0]
     adk_rate = sum(v == "PASSED" for v in adk.values()) / len(adk)
-    assert summary["case_pass_rate"] == adk_rate == 0.25
+    assert summary["task_success_rate"] == adk_rate == 0.25
     assert set(summary["case_pass_metrics"].split(",")) == set(CRITERIA)
     assert pd.isna(summary["case_metrics_not_evaluated"])
     cases = pd.read_parquet(run_dir / "cases.parquet").set_index("case_id")

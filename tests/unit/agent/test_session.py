@@ -97,3 +97,32 @@ def test_raising_tool_is_recorded_and_the_run_goes_on(fake_url: str, tmp_path: P
     assert failed["tool_calls"] == [{"name": "get_weather", "args": {"city": "London"}}]
     assert rec["sessions"][0]["errors"] == 1
     assert greeting["error_type"] is None and greeting["final_response"]
+
+
+def test_a_session_cancelled_by_the_load_stopping_is_truncated_not_an_error() -> None:
+    """Cancelled in a turn (a call that takes 5 s) and in think time: no error, `truncated`."""
+    es = load_evalset("evalsets/weather_time:paris_then_tokyo")
+    with running_fake_server(latency_ms=5000) as slow_url, running_fake_server() as fast_url:
+        recs = []
+        for url, think in ((slow_url, 0.0), (fast_url, 60.0)):
+            bundle = build_agent_bundle(es.agent_dir, api_base=url + "/v1",
+                                        served_model_name="fake", run_id="r", eval_set_id="e")  # fmt: skip
+            rec: dict[str, list] = {"llm_calls": [], "turns": [], "sessions": []}
+
+            async def go(bundle=bundle, rec=rec, think=think) -> None:
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(run_session(
+                        bundle, es.cases[0], think_time_s=think,
+                        on_llm_call=rec["llm_calls"].append, on_turn=rec["turns"].append,
+                        on_session=rec["sessions"].append), timeout=4.0)  # fmt: skip
+
+            asyncio.run(go())
+            recs.append(rec)
+    in_turn, in_think = recs
+    (session,) = in_turn["sessions"]
+    assert session["truncated"] is True and session["errors"] == 0
+    (turn,) = in_turn["turns"]
+    assert turn["truncated"] is True and turn["error_type"] is None
+    (session,) = in_think["sessions"]
+    assert session["truncated"] is True and session["errors"] == 0 and session["turns"] == 1
+    assert in_think["turns"][0]["truncated"] is False

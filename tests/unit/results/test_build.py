@@ -122,7 +122,7 @@ def test_scores_and_summary_leave_out_warmup(run_dir: Path):
     assert s["tool_trajectory_exact"] == pytest.approx(0.5)
     assert s["arg_exact_match_rate"] == pytest.approx(0.5)
     assert s["tool_name_precision"] == 1.0 and s["tool_name_recall"] == 1.0
-    assert s["case_pass_rate"] == pytest.approx(0.5)
+    assert s["task_success_rate"] == pytest.approx(0.5)
     assert s["window_s"] == pytest.approx(102.6 - 101.0)
 
 

@@ -70,6 +70,9 @@ def test_verdict() -> None:
     assert not check.verdict({**ok, "tool_trajectory_exact": 0.5})[0]
     assert not check.verdict({**ok, "error_rate": 0.1})[0]
     assert check.verdict({**ok, "turns": 0}) == (False, ["no measured turn"])
+    # sessions cut when the load stopped are no errors; only truncated turns is no measurement
+    assert check.verdict({**ok, "sessions_truncated": 3, "turns_truncated": 3})[0]
+    assert not check.verdict({**ok, "turns_truncated": 10})[0]
     p99 = SloCheck({"turn_ms": 500}, 99)
     assert p99.verdict({**ok, "turn_p99_ms": 900.0})[1] == ["turn_p99_ms 900 > 500"]
     with pytest.raises(BenchError):

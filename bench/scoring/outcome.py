@@ -1,0 +1,109 @@
+"""What became of an LLM call, a turn and a session: one definition for every figure.
+
+The summary, `bench compare` / `bench report` and the live web UI all classify records here:
+
+- **truncated**: still running when the load stopped (cancelled after `--stop-timeout`). Not an
+  error and not a result: left out of latency, accuracy, throughput and SLO attainment, counted.
+- **failed**: an error (server error, timeout, malformed reply, a tool that raised).
+- **ok**: neither.
+
+A session that saw a failed turn is **cut short**: its later turns never run, and it is a
+failure for task success whatever its earlier turns scored. A session outcome is one of
+`SESSION_OUTCOMES`; task success is passed / (passed + failed + cut short).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Raw records written before results schema 3 called a truncated turn "Cancelled"; an LLM call
+# cut by the load stopping is recorded with the class of the exception, CancelledError.
+TRUNCATED_ERROR_TYPES = frozenset({"Cancelled", "CancelledError"})
+
+PASSED, FAILED, CUT_SHORT, TRUNCATED, UNSCORED = (
+    "passed",  # completed, every metric of the criteria met
+    "failed",  # completed, some metric not met
+    "cut_short",  # a turn failed, so the session ended early: a failure
+    "truncated",  # still running when the load stopped: no result
+    "unscored",  # completed, but no metric of the criteria could be evaluated
+)
+SESSION_OUTCOMES = (PASSED, FAILED, CUT_SHORT, TRUNCATED, UNSCORED)
+TASK_OUTCOMES = (PASSED, FAILED, CUT_SHORT)  # the denominator of task success
+
+
+def error_type(record: Mapping[str, Any]) -> str | None:
+    """The record's error class; None for no error (also for NaN or "" read back by pandas)."""
+    value = record.get("error_type")
+    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+def is_truncated(record: Mapping[str, Any]) -> bool:
+    flag = record.get("truncated")
+    if flag is not None and flag == flag and bool(flag):  # NaN (pandas' missing) is no flag
+        return True
+    return error_type(record) in TRUNCATED_ERROR_TYPES
+
+
+def is_failed(record: Mapping[str, Any]) -> bool:
+    """An LLM call or turn with an error; a truncated one is not failed."""
+    return error_type(record) is not None and not is_truncated(record)
+
+
+def is_ok(record: Mapping[str, Any]) -> bool:
+    """An LLM call or turn that completed without error."""
+    return error_type(record) is None and not is_truncated(record)
+
+
+def session_outcome(session: Mapping[str, Any], case_passed: bool | None) -> str:
+    """One of `SESSION_OUTCOMES`; `case_passed` is the criteria's verdict on a complete session."""
+    if is_truncated(session):
+        return TRUNCATED
+    if session.get("errors") or (session.get("turns") or 0) < (session.get("turns_expected") or 0):
+        return CUT_SHORT
+    if case_passed is None:
+        return UNSCORED
+    return PASSED if case_passed else FAILED
+
+
+def outcome_passed(outcome: str) -> bool | None:
+    """`case_passed` of a session with this outcome: a cut-short session did not pass."""
+    if outcome == PASSED:
+        return True
+    if outcome in (FAILED, CUT_SHORT):
+        return False
+    return None
+
+
+@dataclass
+class TaskSuccess:
+    """Session outcomes counted; `rate` is task success (the headline accuracy figure)."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SESSION_OUTCOMES, 0))
+
+    def add(self, outcome: str, n: int = 1) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + n
+
+    def merge(self, other: TaskSuccess) -> None:
+        for outcome, n in other.counts.items():
+            self.add(outcome, n)
+
+    @property
+    def counted(self) -> int:
+        return sum(self.counts.get(o, 0) for o in TASK_OUTCOMES)
+
+    @property
+    def rate(self) -> float | None:
+        return self.counts.get(PASSED, 0) / self.counted if self.counted else None
+
+    @classmethod
+    def of(cls, outcomes: Iterable[str | None]) -> TaskSuccess:
+        tally = cls()
+        for outcome in outcomes:
+            if outcome is not None:
+                tally.add(outcome)
+        return tally
