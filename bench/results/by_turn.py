@@ -2,7 +2,8 @@
 grows (`by_turn_index.parquet`, one row per turn index of one load step).
 
 Turn index = the turn's place in its eval case, 1-based. Every measured call of a turn counts
-in `llm_calls`; the latency percentiles and the cached fraction use the error-free ones.
+in `llm_calls`; latency, the cached fraction and tool accuracy use the completed ones (no error,
+not truncated: `bench.scoring.outcome.is_ok`), as the summary does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bench.results.kv_reuse import cached_fraction
+from bench.scoring.outcome import is_ok
 
 
 def _pct(values: list[Any], p: float) -> float | None:
@@ -43,8 +45,8 @@ def by_turn_index(
     rows = []
     for index in sorted(set(turns_at) | set(calls_at)):
         mine_turns, mine_calls = turns_at[index], calls_at[index]
-        ok_calls = [c for c in mine_calls if not c.get("error_type")]
-        ok_turns = [t for t in mine_turns if not t.get("error_type")]
+        ok_calls = [c for c in mine_calls if is_ok(c)]
+        ok_turns = [t for t in mine_turns if is_ok(t)]
         rows.append(
             {
                 "step": step,
@@ -58,7 +60,7 @@ def by_turn_index(
                 "llm_e2e_p50_ms": _pct([c.get("e2e_ms") for c in ok_calls], 50),
                 "turn_p50_ms": _pct([t.get("latency_ms") for t in ok_turns], 50),
                 "turn_p90_ms": _pct([t.get("latency_ms") for t in ok_turns], 90),
-                "tool_trajectory_exact": _mean([t.get("trajectory_exact") for t in mine_turns]),
+                "tool_trajectory_exact": _mean([t.get("trajectory_exact") for t in ok_turns]),
             }
         )
     return rows
