@@ -36,6 +36,7 @@ from google.adk.sessions import InMemorySessionService
 
 from bench import constants
 from bench.agent.model_override import load_root_agent, override_models
+from bench.agent.session_header import SessionHeaderPlugin
 from bench.agent.timed_model import CALL_SCOPE, CallScope, TimedLiteLlm, first_line
 from bench.errors import BenchError
 from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord
@@ -105,13 +106,16 @@ class AgentBundle:
     default_app_name: str = DEFAULT_APP_NAME
     session_service: InMemorySessionService = field(default_factory=InMemorySessionService)
     tool_errors: ToolErrorRecorder = field(default_factory=ToolErrorRecorder)
+    plugins: list[BasePlugin] = field(default_factory=list)  # session header, tool latency
     runners: dict[str, Runner] = field(default_factory=dict)
 
     def runner_for(self, app_name: str) -> Runner:
         runner = self.runners.get(app_name)
         if runner is None:
             app = App(
-                name=self.default_app_name, root_agent=self.root_agent, plugins=[self.tool_errors]
+                name=self.default_app_name,
+                root_agent=self.root_agent,
+                plugins=[*self.plugins, self.tool_errors],
             )
             runner = Runner(app=app, app_name=app_name, session_service=self.session_service)
             self.runners[app_name] = runner
@@ -144,6 +148,7 @@ def build_agent_bundle(
     request_timeout_s: float = constants.DEFAULT_REQUEST_TIMEOUT_S,
     extra_headers: dict[str, str] | None = None,
     api_key: str | None = None,
+    session_header: str | None = None,
 ) -> AgentBundle:
     """Load the agent folder and point each LlmAgent at `hosted_vllm/<served_model_name>`."""
     root = load_root_agent(agent_dir)
@@ -162,8 +167,12 @@ def build_agent_bundle(
         raise BenchError(
             f"agent folder {agent_dir}: no LlmAgent found, nothing to point at the server"
         )
+    plugins: list[BasePlugin] = []
+    if session_header:
+        plugins.append(SessionHeaderPlugin(session_header))
     return AgentBundle(
         root_agent=root,
+        plugins=plugins,
         run_id=run_id,
         eval_set_id=eval_set_id,
         stream=stream,

@@ -131,6 +131,9 @@ LOAD_SHAPE_OPTIONS = (
            "expects one. Recorded as tool_choice in the results: compare like with like.",
            "--force-tools"),
     option("request_timeout", str, "120s", LOAD, "Timeout of one LLM request."),
+    option("session_header", str | None, None, LOAD,
+           "Send the ADK session id in this header on every LLM call, e.g. X-Session-ID "
+           "(for KV-aware routers)."),
 )  # fmt: skip
 
 Command = TypeVar("Command", bound=Callable[..., Any])

@@ -78,6 +78,7 @@ def start_locust(
         served_model_name=endpoint.served_model_name,
         stream=load.stream,
         force_tools=load.force_tools,
+        session_header=load.session_header,
         think_time_s=load.think_time_s,
         seed=load.seed,
         trials=load.trials,

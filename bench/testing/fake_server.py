@@ -244,6 +244,14 @@ class FakeServerConfig:
     fault: Fault = "500"
     stall_s: float = 300.0
     seed: int | None = None
+    record_headers: str | None = None  # JSONL file: the headers of every chat request
+    no_auto_tool_choice: bool = False  # answer 400 to tool_choice "auto", as vLLM does without
+    # --enable-auto-tool-choice
+
+
+# Never written by --record-headers: credentials.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key",
+                             "api-key"})  # fmt: skip
 
 
 class _Metrics:
@@ -394,6 +402,19 @@ class FakeServer:
                 404, f"The model `{body.get('model')}` does not exist.", "NotFoundError"
             )
 
+        if self.config.record_headers:
+            self._record_headers(request)
+        if (
+            self.config.no_auto_tool_choice
+            and body.get("tools")
+            and (body.get("tool_choice") in (None, "auto"))
+        ):
+            # vLLM's answer (serving_chat) when the server runs without --enable-auto-tool-choice
+            return self._error(
+                400,
+                '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+                "BadRequestError",
+            )
         self.metrics.requests += 1
         self.metrics.running += 1
         started = time.monotonic()
@@ -420,6 +441,12 @@ class FakeServer:
             return await self._complete(body, reply, started)
         finally:
             self.metrics.running -= 1
+
+    def _record_headers(self, request: web.Request) -> None:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _SECRET_HEADERS}
+        assert self.config.record_headers is not None
+        with open(self.config.record_headers, "a") as out:
+            out.write(json.dumps({"at": time.time(), "headers": headers}) + "\n")
 
     def _account(
         self, body: dict[str, Any], completion_tokens: int, reason: str, started: float
@@ -603,6 +630,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fault", choices=FAULTS, default="500")
     p.add_argument("--stall-s", type=float, default=300.0, help="how long a stalled request hangs")
     p.add_argument("--seed", type=int, default=None, help="seed of the fault draw")
+    p.add_argument(
+        "--record-headers",
+        default=None,
+        metavar="FILE",
+        help="append each chat request's headers (credentials left out) as JSONL",
+    )
+    p.add_argument(
+        "--no-auto-tool-choice",
+        action="store_true",
+        help="answer 400 to tool_choice auto, as vLLM without --enable-auto-tool-choice",
+    )
     return p
 
 
@@ -626,6 +664,8 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         fault=args.fault,
         stall_s=args.stall_s,
         seed=args.seed,
+        record_headers=args.record_headers,
+        no_auto_tool_choice=args.no_auto_tool_choice,
     )
 
 
@@ -646,6 +686,8 @@ _KNOB_FLAGS = {
     "fault": "--fault",
     "stall_s": "--stall-s",
     "seed": "--seed",
+    "record_headers": "--record-headers",
+    "no_auto_tool_choice": "--no-auto-tool-choice",
 }
 
 
@@ -662,7 +704,9 @@ def running_fake_server(
     for name, value in knobs.items():
         if name not in _KNOB_FLAGS:
             raise TypeError(f"running_fake_server: unknown knob {name!r}")
-        if value is not None:
+        if value is True:  # a switch
+            argv.append(_KNOB_FLAGS[name])
+        elif value is not None and value is not False:
             argv += [_KNOB_FLAGS[name], str(value)]
     env = dict(os.environ)
     if api_key:
