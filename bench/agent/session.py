@@ -38,8 +38,10 @@ from bench import constants
 from bench.agent.model_override import load_root_agent, override_models
 from bench.agent.session_header import SessionHeaderPlugin
 from bench.agent.timed_model import CALL_SCOPE, CallScope, TimedLiteLlm, first_line
+from bench.agent.tool_latency import TOOL_TURN, ToolTimingPlugin, ToolTurn
 from bench.errors import BenchError
 from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord
+from bench.schemas.tool_latency import parse_tool_latency
 
 DEFAULT_APP_NAME = "bench_app"
 DEFAULT_USER_ID = "bench_user"
@@ -149,6 +151,8 @@ def build_agent_bundle(
     extra_headers: dict[str, str] | None = None,
     api_key: str | None = None,
     session_header: str | None = None,
+    tool_latency: list[str] | None = None,
+    seed: int | None = None,
 ) -> AgentBundle:
     """Load the agent folder and point each LlmAgent at `hosted_vllm/<served_model_name>`."""
     root = load_root_agent(agent_dir)
@@ -167,7 +171,8 @@ def build_agent_bundle(
         raise BenchError(
             f"agent folder {agent_dir}: no LlmAgent found, nothing to point at the server"
         )
-    plugins: list[BasePlugin] = []
+    latency = parse_tool_latency(tool_latency, seed) if tool_latency else None
+    plugins: list[BasePlugin] = [ToolTimingPlugin(latency)]
     if session_header:
         plugins.append(SessionHeaderPlugin(session_header))
     return AgentBundle(
@@ -302,6 +307,8 @@ async def _run_turn(
         force_tool_call=bundle.force_tools and bool(_calls(expected.intermediate_data)),
     )
     token = CALL_SCOPE.set(scope)
+    tool_turn = ToolTurn(key=f"{case.eval_id}:{trial}:{index}")
+    tool_token = TOOL_TURN.set(tool_turn)
     events: list[Event] = []
     error: BaseException | None = None
     started_at = time.time()
@@ -329,6 +336,7 @@ async def _run_turn(
         error = exc
     finally:
         CALL_SCOPE.reset(token)
+        TOOL_TURN.reset(tool_token)
     latency_ms = (time.perf_counter() - t0) * 1000.0
     ended_at = time.time()
     tool_errors = bundle.tool_errors.current.pop(id(scope), None) or _ToolErrors()
@@ -369,6 +377,9 @@ async def _run_turn(
         "final_response": _text(actual.final_response) if actual is not None else None,
         "expected_response": _text(expected.final_response),
         "tool_errors": tool_errors.count,
+        "tool_timings": tool_turn.per_call(),
+        "tool_latency_ms": tool_turn.injected_ms,
+        "tool_time_ms": tool_turn.tool_ms,
         "error_type": error_type,
         "error": error_text,
         "warmup": warmup,

@@ -134,6 +134,9 @@ LOAD_SHAPE_OPTIONS = (
     option("session_header", str | None, None, LOAD,
            "Send the ADK session id in this header on every LLM call, e.g. X-Session-ID "
            "(for KV-aware routers)."),
+    option("tool_latency", list[str] | None, None, LOAD,
+           "Delay added to each tool call: 800ms, lognormal:median=1s,p90=3s or uniform:0.2s-2s; "
+           "TOOL=... for one tool (repeatable). Seeded by --seed."),
 )  # fmt: skip
 
 Command = TypeVar("Command", bound=Callable[..., Any])

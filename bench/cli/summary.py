@@ -51,6 +51,7 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     ):
         values = " / ".join(_fmt(summary.get(f"{name}_p{p}_ms")) for p in (50, 90, 99))
         rows.append((f"{label} p50 / p90 / p99 (ms)", values))
+    rows.append(("turn time in tools, mean (ms)", _fmt(summary.get("turn_tool_time_mean_ms"))))
     rows += [
         ("tool choice", _fmt(summary.get("tool_choice") or "auto")),
         ("tool trajectory EXACT / IN_ORDER / ANY_ORDER",

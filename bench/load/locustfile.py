@@ -84,6 +84,8 @@ def _configure(spec: LoadSpec) -> None:
         request_timeout_s=SPEC.request_timeout_s,
         extra_headers=SPEC.extra_headers(),
         session_header=SPEC.session_header,
+        tool_latency=SPEC.tool_latency,
+        seed=SPEC.seed,
     )
 
 

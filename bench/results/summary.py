@@ -82,6 +82,7 @@ def compute_summary(
         **percentiles([c.get("tpot_ms") for c in ok_calls], "tpot"),
         **percentiles([c.get("e2e_ms") for c in ok_calls], "llm_e2e"),
         **percentiles([t.get("latency_ms") for t in ok_turns], "turn"),
+        "turn_tool_time_mean_ms": _mean([t.get("tool_time_ms") for t in ok_turns]),
         **percentiles([s.get("duration_ms") for s in sessions_m if not s.get("errors")], "session"),
         "tool_trajectory_exact": _mean([t.get("trajectory_exact") for t in turns_m]),
         "tool_trajectory_in_order": _mean([t.get("trajectory_in_order") for t in turns_m]),

@@ -79,6 +79,7 @@ def start_locust(
         stream=load.stream,
         force_tools=load.force_tools,
         session_header=load.session_header,
+        tool_latency=load.tool_latency,
         think_time_s=load.think_time_s,
         seed=load.seed,
         trials=load.trials,

@@ -36,6 +36,7 @@ from bench.schemas.flags import (
     read_toml,
     session_header_name,
 )
+from bench.schemas.tool_latency import tool_latency_texts
 
 __all__ = ["EngineFlags", "JudgeConfig", "LoadConfig", "RunConfig", "ServerConfig",
            "config_error", "read_toml"]  # fmt: skip
@@ -139,6 +140,10 @@ class LoadConfig(BaseModel):
     force_tools: bool = False
     # The ADK session id sent under this header on every LLM call (KV-aware routing).
     session_header: Annotated[str | None, BeforeValidator(session_header_name)] = None
+    # Delay added to each tool call (bench.schemas.tool_latency): "800ms", "get_weather=300ms".
+    tool_latency: Annotated[list[str], BeforeValidator(tool_latency_texts)] = Field(
+        default_factory=list
+    )
     request_timeout_s: Seconds = constants.DEFAULT_REQUEST_TIMEOUT_S
     web: bool = False
     web_host: str = constants.LOOPBACK_HOST
