@@ -144,6 +144,7 @@ class LoadConfig(BaseModel):
     tool_latency: Annotated[list[str], BeforeValidator(tool_latency_texts)] = Field(
         default_factory=list
     )
+    preflight: bool = True  # a few tool-calling sessions before the load (bench.runner.preflight)
     request_timeout_s: Seconds = constants.DEFAULT_REQUEST_TIMEOUT_S
     web: bool = False
     web_host: str = constants.LOOPBACK_HOST

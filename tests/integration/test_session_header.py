@@ -32,11 +32,13 @@ def test_session_id_reaches_the_server_on_every_call(tmp_path: Path) -> None:
         next((v for k, v in h.items() if k.lower() == "x-session-id"), None) for h in received
     ]
     assert None not in values, "a call went out without the session header"
-    calls = read_records(tmp_path / "results" / "hdr", "llm_calls")
+    run = tmp_path / "results" / "hdr"
+    # The load's calls and the preflight's (recorded apart, in preflight/raw) all went out.
+    calls = read_records(run, "llm_calls") + read_records(run / "preflight", "llm_calls")
     per_session = Counter(c["session_id"] for c in calls)
     # Every LLM call of each session carried that session's id, and only those calls did.
     assert Counter(values) == per_session
-    assert len(per_session) >= 5  # 4 measured sessions + the warm-up one: distinct ids
+    assert len(per_session) >= 8  # 4 measured, 1 warm-up and 3 preflight sessions: distinct ids
     assert max(per_session.values()) >= 2  # tool turns: several calls share one id
     # The credential reached the server (the run authenticated) but is never logged.
     assert KEY not in log.read_text()
