@@ -42,6 +42,69 @@ class PreflightVerdict:
     records: dict[str, int] = field(default_factory=dict)
 
 
+class _RawReplies:
+    """Wraps each agent model's LiteLLM client to keep the reply text as the server sent it
+    (before ADK's own parsing); preflight only, never under load."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def install(self, root_agent: Any) -> None:
+        from google.adk.agents import LlmAgent
+
+        from bench.agent.model_override import iter_agents
+
+        for agent in iter_agents(root_agent):
+            model = getattr(agent, "model", None)
+            if isinstance(agent, LlmAgent) and model is not None and hasattr(model, "llm_client"):
+                model.llm_client = self._wrap(model.llm_client)
+
+    def _wrap(self, inner: Any) -> Any:
+        from google.adk.models.lite_llm import LiteLLMClient
+
+        replies = self
+
+        class RawTextClient(LiteLLMClient):
+            async def acompletion(self, model: str, messages: list, tools: Any, **kw: Any) -> Any:
+                response = await inner.acompletion(model=model, messages=messages, tools=tools,
+                                                   **kw)  # fmt: skip
+                if not kw.get("stream"):
+                    replies.texts.append(_content(response, "message") or "")
+                    return response
+                return replies._stream(response)
+
+        return RawTextClient()
+
+    async def _stream(self, stream: Any) -> Any:
+        parts: list[str] = []
+        try:
+            async for chunk in stream:
+                parts.append(_content(chunk, "delta") or "")
+                yield chunk
+        finally:
+            self.texts.append("".join(parts))
+
+
+def _content(obj: Any, field_name: str) -> str | None:
+    choices = getattr(obj, "choices", None) or (
+        obj.get("choices") if isinstance(obj, dict) else None
+    )
+    if not choices:
+        return None
+    choice = choices[0]
+    message = (
+        getattr(choice, field_name, None)
+        if not isinstance(choice, dict)
+        else choice.get(field_name)
+    )
+    content = (
+        getattr(message, "content", None)
+        if not isinstance(message, dict)
+        else message.get("content")
+    )
+    return content if isinstance(content, str) else None
+
+
 def _cases_with_calls(evalset: Any) -> list[Any]:
     from bench.agent.session import _calls  # the eval set's expected calls, as the turns see them
 
@@ -78,11 +141,23 @@ def _fix(cfg: RunConfig, parser: str | None, template: str | None, seen: str | N
 
 
 def verdict_from(
-    cfg: RunConfig, turns: list[dict[str, Any]], parser: str | None, template: str | None
+    cfg: RunConfig,
+    turns: list[dict[str, Any]],
+    finish_reasons: list[str | None],
+    raw_texts: list[str],
+    parser: str | None,
+    template: str | None,
 ) -> PreflightVerdict:
-    """Judge the preflight sessions' turns."""
+    """Judge the preflight: its turns, the raw finish reason of each LLM call and the raw reply
+    texts as the server sent them.
+
+    "Parsed" means parsed by the server (finish reason `tool_calls`): ADK's LiteLlm also pulls
+    inline JSON calls out of reply text (lite_llm.py, `_parse_tool_calls_from_text`), so a turn
+    can hold calls the server's parser missed, at the cost of what the parser does (streamed
+    calls, the finish reason, the server's tool metrics).
+    """
     expected = sum(len(t["expected_tool_calls"]) for t in turns)
-    parsed = sum(len(t["tool_calls"]) for t in turns if t["expected_tool_calls"])
+    parsed = sum(1 for r in finish_reasons if r == "tool_calls")
     v = PreflightVerdict(ok=True, sessions=len({t["session_id"] for t in turns}),
                          expected_calls=expected, parsed_calls=parsed)  # fmt: skip
     refused = next((t for t in turns
@@ -98,14 +173,13 @@ def verdict_from(
         return v
     if parsed:
         return v
-    for turn in turns:
-        seen = unparsed_format(turn["final_response"])
+    for text in raw_texts:
+        seen = unparsed_format(text)
         if seen is not None:
-            text = turn["final_response"] or ""
             v.ok, v.reason, v.unparsed_format = False, "unparsed_calls", seen
             v.excerpt = text[:EXCERPT_CHARS]
             v.message = (
-                f"preflight: {expected} expected tool call(s), none parsed; the replies look like "
+                f"preflight: {expected} expected tool call(s), none parsed by the server; its replies look like "
                 f"unparsed {seen} calls. Tool parser: {parser or 'none'}, chat template: "
                 f"{template or 'the model default'}. Reply: {v.excerpt!r}. Fix: "
                 + _fix(cfg, parser, template, seen)
@@ -135,6 +209,12 @@ def run_preflight(
         return verdict
     recorder = JsonlRecorder(folder)
     turns: list[dict[str, Any]] = []
+    finish_reasons: list[str | None] = []
+    replies = _RawReplies()
+
+    def on_llm_call(record: Any) -> None:
+        recorder.llm_call(record)
+        finish_reasons.append(record["finish_reason"])
 
     def on_turn(record: Any) -> None:
         recorder.turn(record)
@@ -148,9 +228,10 @@ def run_preflight(
             extra_headers=endpoint.headers or None, api_key=endpoint.api_key,
             session_header=cfg.load.session_header,
         )  # fmt: skip
+        replies.install(bundle.root_agent)
         try:
             for case in cases:
-                await run_session(bundle, case, on_llm_call=recorder.llm_call, on_turn=on_turn,
+                await run_session(bundle, case, on_llm_call=on_llm_call, on_turn=on_turn,
                                   on_session=recorder.session)  # fmt: skip
         finally:
             await bundle.close()
@@ -159,7 +240,7 @@ def run_preflight(
         asyncio.run(play())
     finally:
         recorder.close()
-    verdict = verdict_from(cfg, turns, parser, template)
+    verdict = verdict_from(cfg, turns, finish_reasons, replies.texts, parser, template)
     _write(folder, verdict)
     return verdict
 

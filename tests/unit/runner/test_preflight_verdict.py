@@ -30,7 +30,9 @@ def _turn(text: str | None, calls: list, error: str | None = None) -> dict:
 def test_unparsed_hermes_under_pythonic_names_parser_template_excerpt_and_fix() -> None:
     cfg = RunConfig.from_cli({"tool_parser": "pythonic"})
     raw = '<tool_call>{"name": "get_weather", "arguments": {"city": "London"}}</tool_call>' * 5
-    v = verdict_from(cfg, [_turn(raw, [])], "pythonic", None)
+    # ADK recovered the call from the text (its inline-JSON fallback); the server parsed none.
+    v = verdict_from(cfg, [_turn("Here it is.", CALL)], ["stop", "stop"], ["", raw], "pythonic",
+                     None)  # fmt: skip
     assert not v.ok and v.reason == "unparsed_calls" and v.unparsed_format == "hermes"
     assert "Tool parser: pythonic" in v.message and "chat template" in v.message
     assert repr(raw[:200]) in v.message and raw[:201] not in v.message
@@ -39,13 +41,16 @@ def test_unparsed_hermes_under_pythonic_names_parser_template_excerpt_and_fix() 
 
 def test_one_parsed_call_passes_and_prose_passes_with_a_note() -> None:
     cfg = RunConfig.from_cli({})
-    assert verdict_from(cfg, [_turn("<tool_call>", []), _turn("ok", CALL)], "hermes", None).ok
-    prose = verdict_from(cfg, [_turn("It is sunny.", [])], "hermes", None)
+    turns = [_turn("ok", CALL), _turn("ok", [])]
+    assert verdict_from(cfg, turns, ["tool_calls", "stop", "stop"], ["<tool_call>"], "hermes",
+                        None).ok  # fmt: skip
+    prose = verdict_from(cfg, [_turn("It is sunny.", [])], ["stop"], ["It is sunny."], "hermes",
+                         None)  # fmt: skip
     assert prose.ok and prose.reason == "no_calls"
 
 
 def test_auto_tool_choice_off_fails() -> None:
     error = ('BadRequestError: {"message": "\\"auto\\" tool choice requires '
              '--enable-auto-tool-choice and --tool-call-parser to be set"}')  # fmt: skip
-    v = verdict_from(RunConfig.from_cli({}), [_turn(None, [], error)], None, None)
+    v = verdict_from(RunConfig.from_cli({}), [_turn(None, [], error)], [None], [], None, None)
     assert not v.ok and v.reason == "auto_tool_choice_off"
