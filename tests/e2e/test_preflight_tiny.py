@@ -35,7 +35,11 @@ def test_wrong_tool_parser_stops_in_the_preflight(tmp_path: Path) -> None:
     elapsed = time.monotonic() - t0
     assert done.returncode == 1, done.stderr[-3000:]
     error = done.stderr.strip().splitlines()[-1]
-    assert "preflight" in error and "none parsed by the server" in error and "unparsed hermes calls" in error, error
+    assert (
+        "preflight" in error
+        and "none parsed by the server" in error
+        and "unparsed hermes calls" in error
+    ), error
     assert "Tool parser: pythonic" in error and "chat template" in error
     assert "<tool_call>" in error  # the excerpt of the raw reply
     assert "--tool-parser hermes" in error and "--chat-template" in error
