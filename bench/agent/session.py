@@ -38,9 +38,12 @@ from google.adk.sessions import InMemorySessionService
 
 from bench import constants
 from bench.agent.model_override import load_root_agent, override_models
+from bench.agent.session_header import SessionHeaderPlugin
 from bench.agent.timed_model import CALL_SCOPE, CallScope, TimedLiteLlm, first_line
+from bench.agent.tool_latency import TOOL_TURN, ToolTimingPlugin, ToolTurn
 from bench.errors import BenchError
 from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord
+from bench.schemas.tool_latency import parse_tool_latency
 
 DEFAULT_APP_NAME = "bench_app"
 DEFAULT_USER_ID = "bench_user"
@@ -107,13 +110,16 @@ class AgentBundle:
     default_app_name: str = DEFAULT_APP_NAME
     session_service: InMemorySessionService = field(default_factory=InMemorySessionService)
     tool_errors: ToolErrorRecorder = field(default_factory=ToolErrorRecorder)
+    plugins: list[BasePlugin] = field(default_factory=list)  # session header, tool latency
     runners: dict[str, Runner] = field(default_factory=dict)
 
     def runner_for(self, app_name: str) -> Runner:
         runner = self.runners.get(app_name)
         if runner is None:
             app = App(
-                name=self.default_app_name, root_agent=self.root_agent, plugins=[self.tool_errors]
+                name=self.default_app_name,
+                root_agent=self.root_agent,
+                plugins=[*self.plugins, self.tool_errors],
             )
             runner = Runner(app=app, app_name=app_name, session_service=self.session_service)
             self.runners[app_name] = runner
@@ -146,6 +152,9 @@ def build_agent_bundle(
     request_timeout_s: float = constants.DEFAULT_REQUEST_TIMEOUT_S,
     extra_headers: dict[str, str] | None = None,
     api_key: str | None = None,
+    session_header: str | None = None,
+    tool_latency: list[str] | None = None,
+    seed: int | None = None,
 ) -> AgentBundle:
     """Load the agent folder and point each LlmAgent at `hosted_vllm/<served_model_name>`."""
     root = load_root_agent(agent_dir)
@@ -164,8 +173,13 @@ def build_agent_bundle(
         raise BenchError(
             f"agent folder {agent_dir}: no LlmAgent found, nothing to point at the server"
         )
+    latency = parse_tool_latency(tool_latency, seed) if tool_latency else None
+    plugins: list[BasePlugin] = [ToolTimingPlugin(latency)]
+    if session_header:
+        plugins.append(SessionHeaderPlugin(session_header))
     return AgentBundle(
         root_agent=root,
+        plugins=plugins,
         run_id=run_id,
         eval_set_id=eval_set_id,
         stream=stream,
@@ -308,6 +322,8 @@ async def _run_turn(
         force_tool_call=bundle.force_tools and bool(_calls(expected.intermediate_data)),
     )
     token = CALL_SCOPE.set(scope)
+    tool_turn = ToolTurn(key=f"{case.eval_id}:{trial}:{index}")
+    tool_token = TOOL_TURN.set(tool_turn)
     events: list[Event] = []
     error: BaseException | None = None
     started_at = time.time()
@@ -335,6 +351,7 @@ async def _run_turn(
         error = exc
     finally:
         CALL_SCOPE.reset(token)
+        TOOL_TURN.reset(tool_token)
     latency_ms = (time.perf_counter() - t0) * 1000.0
     ended_at = time.time()
     tool_errors = bundle.tool_errors.current.pop(id(scope), None) or _ToolErrors()
@@ -374,6 +391,9 @@ async def _run_turn(
         "final_response": _text(actual.final_response) if actual is not None else None,
         "expected_response": _text(expected.final_response),
         "tool_errors": tool_errors.count,
+        "tool_timings": tool_turn.per_call(),
+        "tool_latency_ms": tool_turn.injected_ms,
+        "tool_time_ms": tool_turn.tool_ms,
         "error_type": error_type,
         "error": error_text,
         "truncated": truncated,

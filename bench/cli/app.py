@@ -64,6 +64,11 @@ COMMANDS = {
         "Start vLLM on 127.0.0.1 with the model and engine flags; stop it with Ctrl-C.",
         PASSTHROUGH,
     ),
+    "check": LazyCommand(
+        "bench.cli.check:check",
+        "Check that tool calls work: up to 3 tool-calling eval cases, one session each.",
+        PASSTHROUGH,
+    ),
     "doctor": LazyCommand("bench.cli.doctor:doctor", "Check the installation and say what to fix."),
     "compare": LazyCommand(
         "bench.cli.compare:compare",

@@ -131,6 +131,15 @@ LOAD_SHAPE_OPTIONS = (
            "expects one. Recorded as tool_choice in the results: compare like with like.",
            "--force-tools"),
     option("request_timeout", str, "120s", LOAD, "Timeout of one LLM request."),
+    option("session_header", str | None, None, LOAD,
+           "Send the ADK session id in this header on every LLM call, e.g. X-Session-ID "
+           "(for KV-aware routers)."),
+    option("tool_latency", list[str] | None, None, LOAD,
+           "Delay added to each tool call: 800ms, lognormal:median=1s,p90=3s or uniform:0.2s-2s; "
+           "TOOL=... for one tool (repeatable). Seeded by --seed."),
+    option("preflight", bool, True, LOAD,
+           "Before the load, run up to 3 tool-calling cases and stop when the server's tool "
+           "parser or chat template loses the calls.", "--preflight/--no-preflight"),
 )  # fmt: skip
 
 Command = TypeVar("Command", bound=Callable[..., Any])

@@ -79,6 +79,7 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
             f"{summary['arrivals']} / {summary.get('arrivals_not_started')} / "
             f"{summary.get('arrivals_waited_for_cap')}",
         ))  # fmt: skip
+    rows.append(("turn time in tools, mean (ms)", _fmt(summary.get("turn_tool_time_mean_ms"))))
     rows += [
         ("tool choice", _fmt(summary.get("tool_choice") or "auto")),
         ("tool trajectory EXACT / IN_ORDER / ANY_ORDER",

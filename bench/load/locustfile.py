@@ -85,6 +85,9 @@ def _configure(spec: LoadSpec) -> None:
         force_tools=SPEC.force_tools,
         request_timeout_s=SPEC.request_timeout_s,
         extra_headers=SPEC.extra_headers(),
+        session_header=SPEC.session_header,
+        tool_latency=SPEC.tool_latency,
+        seed=SPEC.seed,
     )
 
 

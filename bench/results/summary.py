@@ -112,6 +112,7 @@ def compute_summary(
         **percentiles([c.get("tpot_ms") for c in ok_calls], "tpot"),
         **percentiles([c.get("e2e_ms") for c in ok_calls], "llm_e2e"),
         **percentiles([t.get("latency_ms") for t in ok_turns], "turn"),
+        "turn_tool_time_mean_ms": _mean([t.get("tool_time_ms") for t in ok_turns]),
         # open loop: from the scheduled arrival (bench.results.arrivals), so late starts count
         **percentiles([session_latency_ms(s) for s in ok_sessions], "session"),
         "task_success_rate": outcomes.rate,

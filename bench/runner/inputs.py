@@ -15,6 +15,7 @@ from bench.evalset import LoadedEvalSet, load_evalset
 from bench.load import webui
 from bench.schemas.config import RunConfig
 from bench.schemas.errors import BenchError
+from bench.schemas.tool_latency import parse_tool_latency
 from bench.server.environment import detect_gpus, vllm_version
 from bench.server.launch import ServerPlan, plan_server
 from bench.server.process import check_port_free
@@ -37,6 +38,10 @@ def check_inputs(cfg: RunConfig) -> RunInputs:
         webui.check_web_host(cfg.load.web_host)
         check_port_free(cfg.load.web_port, cfg.load.web_host, what="--web-port")
     known_tools = sorted(tool_names(load_root_agent(agent_dir)))  # also proves the agent imports
+    for name in parse_tool_latency(cfg.load.tool_latency).per_tool:
+        if name not in known_tools:
+            raise BenchError(f"--tool-latency: the agent has no tool '{name}' "
+                             f"(its tools: {', '.join(known_tools) or 'none'})")  # fmt: skip
     return RunInputs(evalset, agent_dir, plan, known_tools, plan_info(cfg, plan))
 
 

@@ -79,6 +79,8 @@ def start_locust(
         served_model_name=endpoint.served_model_name,
         stream=load.stream,
         force_tools=load.force_tools,
+        session_header=load.session_header,
+        tool_latency=load.tool_latency,
         think_time_s=load.think_time_s,
         seed=load.seed,
         trials=load.trials,

@@ -27,6 +27,7 @@ from typing import Any
 from bench.runner.inputs import RunInputs, check_inputs
 from bench.runner.judge import run_judge
 from bench.runner.load_step import Progress, StepResult
+from bench.runner.preflight import PreflightVerdict, preflight_check
 from bench.runner.run_folder import create_run_folder, create_step_folder
 from bench.runner.server_session import ServerSession, server_session
 from bench.runner.signals import (
@@ -94,6 +95,7 @@ class Run:
     signum: int | None = None
     result: RunResult | None = None
     _session: ServerSession | None = field(default=None, init=False, repr=False)
+    preflight: PreflightVerdict | None = None
 
     @property
     def ok(self) -> bool:
@@ -111,6 +113,9 @@ class Run:
             )
             update_manifest(self.run_dir, summary_info=info.model_dump())
             self._session = session
+            if self.cfg.load.preflight:
+                self.preflight = preflight_check(self.cfg, self.inputs, session.endpoint,
+                                                 self.run_dir)  # fmt: skip
         return self._session
 
     def step(

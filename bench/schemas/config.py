@@ -28,7 +28,15 @@ from pydantic import (
 
 from bench import constants
 from bench.schemas.errors import BenchError
-from bench.schemas.flags import duration_s, number_list, parse_gpus, parse_slo, read_toml
+from bench.schemas.flags import (
+    duration_s,
+    number_list,
+    parse_gpus,
+    parse_slo,
+    read_toml,
+    session_header_name,
+)
+from bench.schemas.tool_latency import tool_latency_texts
 
 __all__ = ["EngineFlags", "JudgeConfig", "LoadConfig", "RunConfig", "ServerConfig",
            "config_error", "read_toml"]  # fmt: skip
@@ -130,6 +138,13 @@ class LoadConfig(BaseModel):
     # Forced tool use: tool_choice="required" on a turn's first LLM call when the case expects a
     # call there. Named in the results (tool_choice) so forced and free runs are not mixed up.
     force_tools: bool = False
+    # The ADK session id sent under this header on every LLM call (KV-aware routing).
+    session_header: Annotated[str | None, BeforeValidator(session_header_name)] = None
+    # Delay added to each tool call (bench.schemas.tool_latency): "800ms", "get_weather=300ms".
+    tool_latency: Annotated[list[str], BeforeValidator(tool_latency_texts)] = Field(
+        default_factory=list
+    )
+    preflight: bool = True  # a few tool-calling sessions before the load (bench.runner.preflight)
     request_timeout_s: Seconds = constants.DEFAULT_REQUEST_TIMEOUT_S
     web: bool = False
     web_host: str = constants.LOOPBACK_HOST

@@ -141,3 +141,21 @@ def refuse_reserved_flags(args: list[str], source: str) -> None:
         name = arg.split("=", 1)[0].replace("_", "-")
         if name in RESERVED_FLAGS:
             raise BenchError(f"{source}: {name} cannot be passed to vLLM: {RESERVED_FLAGS[name]}")
+
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an HTTP token (RFC 9110)
+# Headers that carry credentials: a session id must never be sent (or recorded) as one of them.
+AUTH_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key",
+                          "api-key"})  # fmt: skip
+
+
+def session_header_name(value: Any) -> str | None:
+    """`X-Session-ID` -> itself; refuses what is not a header name or names a credential."""
+    if value is None:
+        return None
+    name = str(value).strip()
+    if not _HEADER_NAME.match(name):
+        raise ValueError(f"'{value}' is not an HTTP header name like X-Session-ID")
+    if name.lower() in AUTH_HEADERS:
+        raise ValueError(f"'{name}' carries credentials; name a routing header like X-Session-ID")
+    return name

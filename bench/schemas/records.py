@@ -79,6 +79,11 @@ class TurnRecord(RunColumns):
     final_response: str | None
     expected_response: str | None
     tool_errors: int
+    # Tool time (bench.agent.tool_latency): per call [{name, number, injected_ms, tool_ms}], where
+    # tool_ms runs from the start of the injected delay to the tool's result; and summed per turn.
+    tool_timings: JsonText
+    tool_latency_ms: float  # the --tool-latency delays injected in this turn
+    tool_time_ms: float  # time inside tool calls (injected delay + the tool's own run)
     error_type: str | None
     error: str | None
     truncated: bool  # still running when the load stopped: not an error, no result

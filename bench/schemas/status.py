@@ -12,6 +12,7 @@ class RunStatus(StrEnum):
     SERVER_FAILED = "server_failed"
     LOAD_FAILED = "load_failed"
     DISK_FULL = "disk_full"
+    PREFLIGHT_FAILED = "preflight_failed"  # tool calls do not work: wrong parser or template
     FAILED = "failed"  # a sweep or SLA search whose point failed for another reason
 
     @property

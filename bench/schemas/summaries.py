@@ -61,6 +61,7 @@ class SummaryRow(BuiltRunColumns, total=False):
     turn_p50_ms: float | None
     turn_p90_ms: float | None
     turn_p99_ms: float | None
+    turn_tool_time_mean_ms: float | None  # of a turn's time, spent in tools (incl. --tool-latency)
     session_p50_ms: float | None
     session_p90_ms: float | None
     session_p99_ms: float | None  # open loop: from scheduled_at, so late starts count

@@ -259,6 +259,14 @@ class FakeServerConfig:
     # report usage.prompt_tokens_details.cached_tokens from a simulated prefix cache, as vLLM
     # does with --enable-prompt-tokens-details; False: like a server that does not
     prompt_tokens_details: bool = True
+    record_headers: str | None = None  # JSONL file: the headers of every chat request
+    no_auto_tool_choice: bool = False  # answer 400 to tool_choice "auto", as vLLM does without
+    # --enable-auto-tool-choice
+
+
+# Never written by --record-headers: credentials.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key",
+                             "api-key"})  # fmt: skip
 
 
 class _Metrics:
@@ -416,6 +424,19 @@ class FakeServer:
                 404, f"The model `{body.get('model')}` does not exist.", "NotFoundError"
             )
 
+        if self.config.record_headers:
+            self._record_headers(request)
+        if (
+            self.config.no_auto_tool_choice
+            and body.get("tools")
+            and (body.get("tool_choice") in (None, "auto"))
+        ):
+            # vLLM's answer (serving_chat) when the server runs without --enable-auto-tool-choice
+            return self._error(
+                400,
+                '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+                "BadRequestError",
+            )
         self.metrics.requests += 1
         self.metrics.running += 1
         started = time.monotonic()
@@ -442,6 +463,12 @@ class FakeServer:
             return await self._complete(body, reply, started)
         finally:
             self.metrics.running -= 1
+
+    def _record_headers(self, request: web.Request) -> None:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _SECRET_HEADERS}
+        assert self.config.record_headers is not None
+        with open(self.config.record_headers, "a") as out:
+            out.write(json.dumps({"at": time.time(), "headers": headers}) + "\n")
 
     def _account(
         self, body: dict[str, Any], completion_tokens: int, reason: str, started: float
@@ -661,6 +688,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out usage.prompt_tokens_details.cached_tokens (like a server without "
         "--enable-prompt-tokens-details)",
     )
+    p.add_argument(
+        "--record-headers",
+        default=None,
+        metavar="FILE",
+        help="append each chat request's headers (credentials left out) as JSONL",
+    )
+    p.add_argument(
+        "--no-auto-tool-choice",
+        action="store_true",
+        help="answer 400 to tool_choice auto, as vLLM without --enable-auto-tool-choice",
+    )
     return p
 
 
@@ -688,6 +726,8 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         stall_s=args.stall_s,
         seed=args.seed,
         prompt_tokens_details=args.prompt_tokens_details,
+        record_headers=args.record_headers,
+        no_auto_tool_choice=args.no_auto_tool_choice,
     )
 
 
@@ -697,6 +737,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+_SWITCHES_ON_BY_DEFAULT = frozenset({"prompt_tokens_details"})
 _KNOB_FLAGS = {
     "served_model_name": "--served-model-name",
     "latency_ms": "--latency-ms",
@@ -710,6 +751,8 @@ _KNOB_FLAGS = {
     "stall_s": "--stall-s",
     "seed": "--seed",
     "prompt_tokens_details": "--no-prompt-tokens-details",  # a switch: given when False
+    "record_headers": "--record-headers",
+    "no_auto_tool_choice": "--no-auto-tool-choice",
 }
 
 
@@ -726,8 +769,9 @@ def running_fake_server(
     for name, value in knobs.items():
         if name not in _KNOB_FLAGS:
             raise TypeError(f"running_fake_server: unknown knob {name!r}")
-        if isinstance(value, bool):
-            argv += [] if value else [_KNOB_FLAGS[name]]
+        if isinstance(value, bool):  # a switch: given when the value is not its default
+            if value != (name in _SWITCHES_ON_BY_DEFAULT):
+                argv.append(_KNOB_FLAGS[name])
         elif value is not None:
             argv += [_KNOB_FLAGS[name], str(value)]
     env = dict(os.environ)

@@ -22,8 +22,24 @@ KEY = "sk-fault-test-key-0123456789"
 def start_run(
     url: str, results: Path, run_id: str, *args: str, headers: list[str] | None = None
 ) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "bench", "run", "--endpoint", url, "--api-key-env", "FAKE_KEY", "--model", "fake",
-           "--results-dir", str(results), "--run-id", run_id, *args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--endpoint",
+        url,
+        "--api-key-env",
+        "FAKE_KEY",
+        "--model",
+        "fake",
+        "--results-dir",
+        str(results),
+        "--run-id",
+        run_id,
+        "--no-preflight",
+        *args,
+    ]  # fmt: skip  (the faults count against the run's own calls)
     for h in headers or []:
         cmd += ["--header", h]
     return subprocess.Popen(

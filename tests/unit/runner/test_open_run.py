@@ -58,6 +58,8 @@ def faked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
 
     monkeypatch.setattr(run_mod, "server_session", fake_server_session)
     monkeypatch.setattr(run_mod, "build_tables", fake_build)
+    # The preflight plays real agent sessions against the server; there is none here.
+    monkeypatch.setattr(run_mod, "preflight_check", lambda *args: None)
     return state
 
 

@@ -1,0 +1,56 @@
+"""The preflight's verdict on recorded turns (bench.runner.preflight)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.runner.preflight import unparsed_format, verdict_from
+from bench.schemas.config import RunConfig
+
+CALL = [{"name": "get_weather", "args": {"city": "London"}}]
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [('<tool_call>{"name": "get_weather", "arguments": {"city": "London"}}</tool_call>', "hermes"),
+     ('[get_weather(city="London")]', "pythonic"),
+     ('{"name": "get_weather", "parameters": {"city": "London"}}', "llama3_json"),
+     ('[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "London"}}]', "mistral"),
+     ("The weather in London is sunny.", None)],
+)  # fmt: skip
+def test_known_formats_are_named(text: str, fmt: str | None) -> None:
+    assert unparsed_format(text) == fmt
+
+
+def _turn(text: str | None, calls: list, error: str | None = None) -> dict:
+    return {"session_id": "s", "expected_tool_calls": CALL, "tool_calls": calls,
+            "final_response": text, "error": error}  # fmt: skip
+
+
+def test_unparsed_hermes_under_pythonic_names_parser_template_excerpt_and_fix() -> None:
+    cfg = RunConfig.from_cli({"tool_parser": "pythonic"})
+    raw = '<tool_call>{"name": "get_weather", "arguments": {"city": "London"}}</tool_call>' * 5
+    # ADK recovered the call from the text (its inline-JSON fallback); the server parsed none.
+    v = verdict_from(cfg, [_turn("Here it is.", CALL)], ["stop", "stop"], ["", raw], "pythonic",
+                     None)  # fmt: skip
+    assert not v.ok and v.reason == "unparsed_calls" and v.unparsed_format == "hermes"
+    assert "Tool parser: pythonic" in v.message and "chat template" in v.message
+    assert repr(raw[:200]) in v.message and raw[:201] not in v.message
+    assert "--tool-parser hermes" in v.message and "--chat-template" in v.message
+
+
+def test_one_parsed_call_passes_and_prose_passes_with_a_note() -> None:
+    cfg = RunConfig.from_cli({})
+    turns = [_turn("ok", CALL), _turn("ok", [])]
+    assert verdict_from(cfg, turns, ["tool_calls", "stop", "stop"], ["<tool_call>"], "hermes",
+                        None).ok  # fmt: skip
+    prose = verdict_from(cfg, [_turn("It is sunny.", [])], ["stop"], ["It is sunny."], "hermes",
+                         None)  # fmt: skip
+    assert prose.ok and prose.reason == "no_calls"
+
+
+def test_auto_tool_choice_off_fails() -> None:
+    error = ('BadRequestError: {"message": "\\"auto\\" tool choice requires '
+             '--enable-auto-tool-choice and --tool-call-parser to be set"}')  # fmt: skip
+    v = verdict_from(RunConfig.from_cli({}), [_turn(None, [], error)], [None], [], None, None)
+    assert not v.ok and v.reason == "auto_tool_choice_off"
