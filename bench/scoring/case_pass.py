@@ -15,7 +15,8 @@ one run of its case), with ADK's own evaluators on the session's recorded invoca
 - any other metric (safety, hallucinations, Vertex AI ones): not evaluated, listed in
   `not_evaluated`.
 
-A session whose metrics were all not evaluated has no verdict (None), like a cut-short session.
+A session whose metrics were all not evaluated has no verdict (None); a session cut short by a
+failed turn is a failure (`bench.scoring.outcome`).
 """
 
 from __future__ import annotations
