@@ -69,7 +69,9 @@ def test_capped_open_loop_measures_from_the_schedule(tmp_path: Path, slow_server
     first = latency[scheduled <= lo + third]
     last = latency[scheduled >= hi - third]
     assert len(first) >= 5 and len(last) >= 5
-    assert np.percentile(last, 90) > 2 * np.percentile(first, 90) + 1000
+    # by more than a second over 20 s (measured from the late start it would not grow at all);
+    # not a ratio: on a busy machine the first third is slow too
+    assert np.percentile(last, 90) > np.percentile(first, 90) + 1000
     # ... while the time each session ran for stays bounded by the cap
     assert np.percentile(sessions["duration_ms"], 90) < np.percentile(last, 90) / 2
     # the summary's session percentiles are from the schedule, not from the late start
