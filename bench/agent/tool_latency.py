@@ -67,6 +67,13 @@ def _call_id(tool_context: Any) -> str:
     return str(getattr(tool_context, "function_call_id", None) or id(tool_context))
 
 
+def _end_call(tool: Any, tool_context: Any) -> None:
+    """A tool call ended, with a result or an error: close its timing in the current turn."""
+    turn = TOOL_TURN.get()
+    if turn is not None:
+        turn.end(_call_id(tool_context), str(getattr(tool, "name", "?")))
+
+
 class ToolTimingPlugin(BasePlugin):
     """Times every tool call; with a ToolLatency, sleeps its delay first. Never answers a call."""
 
@@ -92,15 +99,11 @@ class ToolTimingPlugin(BasePlugin):
     async def after_tool_callback(
         self, *, tool: Any, tool_args: dict[str, Any], tool_context: Any, result: Any
     ) -> None:
-        turn = TOOL_TURN.get()
-        if turn is not None:
-            turn.end(_call_id(tool_context), str(getattr(tool, "name", "?")))
+        _end_call(tool, tool_context)
         return None
 
     async def on_tool_error_callback(
         self, *, tool: Any, tool_args: dict[str, Any], tool_context: Any, error: Exception
     ) -> None:
-        turn = TOOL_TURN.get()
-        if turn is not None:
-            turn.end(_call_id(tool_context), str(getattr(tool, "name", "?")))
+        _end_call(tool, tool_context)
         return None
