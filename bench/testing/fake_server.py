@@ -9,7 +9,16 @@ run against the fake scores like a run against the real tiny model.
 
 Knobs: fixed latency per request, latency growing with the requests in flight, time to first
 token, inter-token latency, tokens per reply, tokens a tool parser holds back before the first
-tool-call delta, and fault injection (`--fail-rate` with `--fault 500|malformed|stall|reset`).
+tool-call delta, and fault injection (`--fail-rate` with `--fault
+500|malformed|stall|reset|unparsed`, optionally only above N requests in flight with
+`--fault-above-inflight N`).
+
+`--fault unparsed` is the tool-parser failure: a tool-call reply comes back as plain text in
+hermes format (`<tool_call>{"name": ..., "arguments": ...}</tool_call>` in `content`, no
+`tool_calls`), as when vLLM's parser misses a call. Only tool-call replies can get it. With
+`--fault-above-inflight N` a fault is drawn only for requests that saw more than N requests in
+flight (themselves included) at some moment before the draw: a bug that appears only under
+concurrency.
 
 Streaming follows vLLM: the first chunk (the role) is sent only with the first generated token,
 after the time to first token, never at once. A tool-call reply with `--tool-name-tokens N`
@@ -44,8 +53,8 @@ from aiohttp import web
 from bench.schemas.settings import FAKE_SERVER_KEY_ENV
 from bench.testing.prefix_cache import PrefixCache
 
-Fault = Literal["500", "malformed", "stall", "reset"]
-FAULTS: tuple[str, ...] = ("500", "malformed", "stall", "reset")
+Fault = Literal["500", "malformed", "stall", "reset", "unparsed"]
+FAULTS: tuple[str, ...] = ("500", "malformed", "stall", "reset", "unparsed")
 DEFAULT_SERVED_NAME = "fake"
 READY_LINE_PREFIX = "fake-server listening on "
 
@@ -230,6 +239,15 @@ def tool_call_deltas(calls: list[ToolCallReply], n_tokens: int | None) -> list[d
     return deltas
 
 
+def hermes_text(calls: list[ToolCallReply]) -> str:
+    """Tool calls as the hermes format writes them in the model's text (what vLLM's hermes
+    parser would turn into `tool_calls`)."""
+    return "\n".join(
+        "<tool_call>\n" + json.dumps({"name": c.name, "arguments": c.arguments}) + "\n</tool_call>"
+        for c in calls
+    )
+
+
 def estimate_prompt_tokens(request: dict[str, Any]) -> int:
     size = len(json.dumps(request.get("messages") or [])) + len(
         json.dumps(request.get("tools") or [])
@@ -254,6 +272,8 @@ class FakeServerConfig:
     tool_name_tokens: int = 0  # tokens of a tool-call reply streamed as nothing (parser lag)
     fail_rate: float = 0.0
     fault: Fault = "500"
+    # only requests that see more than this many requests in flight (their own included) can fail
+    fault_above_inflight: int | None = None
     stall_s: float = 300.0
     seed: int | None = None
     # report usage.prompt_tokens_details.cached_tokens from a simulated prefix cache, as vLLM
@@ -346,6 +366,8 @@ class FakeServer:
         self.metrics = _Metrics()
         self.prefix_cache = PrefixCache()
         self._rng = random.Random(config.seed)
+        self._peak_inflight: dict[int, int] = {}  # per request in flight: the most it saw
+        self._next_key = 0
         # `--served-model-name a b`, as vLLM takes it: every name is listed and answered.
         self.served_names = config.served_model_name.split()
 
@@ -369,7 +391,28 @@ class FakeServer:
         body = {"object": "error", "message": message, "type": kind, "param": None, "code": status}
         return web.json_response(body, status=status)
 
-    def _pick_fault(self) -> str | None:
+    def _arrive(self) -> int:
+        """Count a request in flight; its key into `_peak_inflight`."""
+        self.metrics.running += 1
+        self._next_key += 1
+        self._peak_inflight[self._next_key] = 0
+        for key in self._peak_inflight:  # every request in flight now sees one more
+            self._peak_inflight[key] = max(self._peak_inflight[key], self.metrics.running)
+        return self._next_key
+
+    def _leave(self, key: int) -> None:
+        self.metrics.running -= 1
+        self._peak_inflight.pop(key, None)
+
+    def _pick_fault(self, reply: Reply, key: int) -> str | None:
+        """The fault this request gets, if any; counted in `fake:faults_total`."""
+        above = self.config.fault_above_inflight
+        # the most requests in flight while this one was (not the count at the draw: the others
+        # may just have finished)
+        if above is not None and self._peak_inflight.get(key, 0) <= above:
+            return None
+        if self.config.fault == "unparsed" and not reply.tool_calls:
+            return None  # only a tool call can be left unparsed
         if self.config.fail_rate > 0 and self._rng.random() < self.config.fail_rate:
             self.metrics.faults[self.config.fault] = (
                 self.metrics.faults.get(self.config.fault, 0) + 1
@@ -438,19 +481,21 @@ class FakeServer:
                 "BadRequestError",
             )
         self.metrics.requests += 1
-        self.metrics.running += 1
+        key = self._arrive()
         started = time.monotonic()
         try:
             await _sleep_ms(
                 self.config.latency_ms + self.config.latency_per_inflight_ms * self.metrics.running
             )
-            fault = self._pick_fault()
+            reply = self.reply_for(body)
+            fault = self._pick_fault(reply, key)
             if fault == "500":
                 return self._error(500, "injected fault", "InternalServerError")
             if fault == "stall":
                 await asyncio.sleep(self.config.stall_s)
                 return self._error(500, "stalled", "InternalServerError")
-            reply = self.reply_for(body)
+            if fault == "unparsed":
+                reply = Reply(text=hermes_text(reply.tool_calls))
             if body.get("stream"):
                 return await self._stream(request, body, reply, fault, started)
             if fault == "reset":
@@ -462,7 +507,7 @@ class FakeServer:
                 )
             return await self._complete(body, reply, started)
         finally:
-            self.metrics.running -= 1
+            self._leave(key)
 
     def _record_headers(self, request: web.Request) -> None:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _SECRET_HEADERS}
@@ -678,7 +723,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(vLLM's tool parsers stream nothing until they know the name)",
     )
     p.add_argument("--fail-rate", type=float, default=0.0, help="fraction of requests that fail")
-    p.add_argument("--fault", choices=FAULTS, default="500")
+    p.add_argument(
+        "--fault",
+        choices=FAULTS,
+        default="500",
+        help="what a failing request gets; unparsed: a tool call as hermes text in content",
+    )
+    p.add_argument(
+        "--fault-above-inflight",
+        type=int,
+        default=None,
+        metavar="N",
+        help="draw faults only for requests that saw more than N requests in flight (their own "
+        "included) before the draw: a fault that appears only under load",
+    )
     p.add_argument("--stall-s", type=float, default=300.0, help="how long a stalled request hangs")
     p.add_argument("--seed", type=int, default=None, help="seed of the fault draw")
     p.add_argument(
@@ -712,6 +770,8 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         raise SystemExit("--fail-rate must be between 0 and 1")
     if args.tool_name_tokens < 0:
         raise SystemExit("--tool-name-tokens must be 0 or more")
+    if args.fault_above_inflight is not None and args.fault_above_inflight < 0:
+        raise SystemExit("--fault-above-inflight must be 0 or more")
     return FakeServerConfig(
         served_model_name=" ".join(args.served_model_name),
         api_key=api_key,
@@ -723,6 +783,7 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         tool_name_tokens=args.tool_name_tokens,
         fail_rate=args.fail_rate,
         fault=args.fault,
+        fault_above_inflight=args.fault_above_inflight,
         stall_s=args.stall_s,
         seed=args.seed,
         prompt_tokens_details=args.prompt_tokens_details,
@@ -748,6 +809,7 @@ _KNOB_FLAGS = {
     "tool_name_tokens": "--tool-name-tokens",
     "fail_rate": "--fail-rate",
     "fault": "--fault",
+    "fault_above_inflight": "--fault-above-inflight",
     "stall_s": "--stall-s",
     "seed": "--seed",
     "prompt_tokens_details": "--no-prompt-tokens-details",  # a switch: given when False
