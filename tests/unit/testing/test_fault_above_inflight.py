@@ -104,7 +104,9 @@ def test_unparsed_fault_only_above_the_inflight_threshold(stream: bool) -> None:
     (first,), crowd, (after,) = (batch for batch in _run(config, [alone, together, alone])[0])
     # One request in flight: a structured tool call, as without the fault.
     assert _names(first) == ["get_weather"] and not first.get("content")
-    arguments = json.loads("".join(c["function"].get("arguments") or "" for c in first["tool_calls"]))
+    arguments = json.loads(
+        "".join(c["function"].get("arguments") or "" for c in first["tool_calls"])
+    )
     # Three in flight: every one the same call, as hermes text in content.
     for message in crowd:
         assert _unparsed_calls(message) == [{"name": "get_weather", "arguments": arguments}]
