@@ -8,6 +8,8 @@ Layout of `results/<sweep_id>/`:
     c00-...-resume1/                 a resumed combination: only its unfinished points
     sweep_summary.parquet            one row per finished point: engine flags as columns + the
                                      point's summary columns
+    cases_by_step.parquet            one row per case and finished point, engine flags as
+                                     columns; degradation judged per combination
 
 A point is finished when its folder's manifest says `completed`; `--resume` runs only the
 others, so nothing is run twice.
@@ -26,7 +28,7 @@ from bench.schemas.errors import BenchError
 from bench.schemas.manifest import Manifest, read_manifest
 from bench.schemas.run_dir import RunDir
 from bench.schemas.status import RunStatus
-from bench.schemas.tables import SWEEP_SUMMARY_ROWS
+from bench.schemas.tables import SWEEP_CASES_BY_STEP_ROWS, SWEEP_SUMMARY_ROWS
 
 
 def save_or_check_plan(sweep_dir: Path, plan: SweepPlan, resume: bool) -> None:
@@ -136,12 +138,32 @@ def write_rows(
     return write_table(path, to_open_table(rows, declared, flags, path.stem), metadata)
 
 
+def case_rows(plan: SweepPlan, sweep_dir: Path) -> list[dict[str, Any]]:
+    """Each case at each finished point (`bench.results.under_load`), the combination's engine
+    flags as columns; a point is compared only with points of its own combination."""
+    from bench.results.under_load import cases_by_step  # reads Parquet: pyarrow
+
+    done = finished_points(sweep_dir)
+    steps = [done[p.point_id].step_dir for p in plan.points if p.point_id in done]
+    combos = {c.combo_id: c for c in plan.combos}
+    rows = cases_by_step(steps)
+    for row in rows:
+        combo = combos.get(row.get("combo_id") or "")
+        for name, value in (combo.flags if combo else {}).items():
+            column = name.replace("-", "_")
+            row[column if column not in row else f"engine_{column}"] = typed(value)
+    return rows
+
+
 def write_sweep_summary(
     plan: SweepPlan, sweep_dir: Path
 ) -> tuple[Path | None, list[dict[str, Any]]]:
     rows = summary_rows(plan, sweep_dir)
     meta = {"sweep_id": plan.sweep_id, "load_axis": plan.load_axis, "axes": plan.axes}
-    return write_rows(RunDir(sweep_dir).sweep_summary, rows, meta, SWEEP_SUMMARY_ROWS, plan), rows
+    folder = RunDir(sweep_dir)
+    write_rows(folder.cases_by_step, case_rows(plan, sweep_dir), meta, SWEEP_CASES_BY_STEP_ROWS,
+               plan)  # fmt: skip
+    return write_rows(folder.sweep_summary, rows, meta, SWEEP_SUMMARY_ROWS, plan), rows
 
 
 def describe_plan(plan: SweepPlan, sweep_dir: Path) -> list[str]:

@@ -1,5 +1,7 @@
 """Parquet from the raw records: of a flat run, or of each step with the parent's summary one
-row per step. A step whose tables were already built (the SLA search's probes) is not rebuilt."""
+row per step, `by_turn_index` of every step and `cases_by_step` (each case's pass rate per step,
+`bench.results.under_load`). A step whose tables were already built (the SLA search's probes) is
+not rebuilt."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from bench.results.build import build_results
+from bench.results.under_load import write_cases_by_step
 from bench.results.writer import write_table
 from bench.runner.load_step import StepResult
 from bench.schemas.manifest import read_manifest
@@ -58,4 +61,5 @@ def build_tables(run_dir: RunDir, steps: list[StepResult], stepped: bool) -> Bui
         provenance,
     )
     counts = {k: sum(s.counts.get(k, 0) for s in steps) for k in steps[0].counts}
+    counts["cases_by_step"] = write_cases_by_step(run_dir, [s.run_dir for s in steps], provenance)
     return Built(counts, sum(s.bad_lines for s in steps), summaries[-1], summaries)

@@ -5,6 +5,7 @@
       tickets.json  workers.json  shipped.json          (load coordination)
       raw/<table>.<writer>.jsonl                        (one file per table and writer)
       <table>.parquet                                   (llm_calls, turns, sessions, ...)
+      cases_by_step.parquet                             (load steps and sweeps only)
       sweep.json  sweep_summary.parquet  sla_probes.parquet  sla_summary.parquet
       step-NN-<label>/                                  (a RunDir of its own per load step)
 
@@ -89,6 +90,12 @@ class RunDir:
     def by_turn_index(self) -> Path:
         """Metrics per turn index of the cases (`bench.results.by_turn`)."""
         return self.table("by_turn_index")
+
+    @property
+    def cases_by_step(self) -> Path:
+        """Each case's pass rate per load step (`bench.results.under_load`): a run with load
+        steps, and a sweep folder."""
+        return self.table("cases_by_step")
 
     @property
     def report(self) -> Path:

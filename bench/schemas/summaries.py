@@ -201,6 +201,33 @@ class ByTurnIndexRow(BuiltRunColumns, total=False):
     tool_trajectory_exact: float | None  # mean over the turns
 
 
+class CasesByStepRow(BuiltRunColumns, total=False):
+    """One eval case at one load step (`cases_by_step.parquet`, `bench.results.under_load`), in a
+    run with load steps, a sweep's combination run, or a sweep folder (every finished point).
+    Counts are over the step's measured sessions, as in `cases.parquet`."""
+
+    combo_id: str | None  # a sweep's engine-flag combination (null outside a sweep)
+    point_id: str | None  # a sweep's point (null outside a sweep)
+    step: int  # the step's index in its run folder
+    users: int | None
+    session_rate: float | None  # open loop
+    load: float | None  # what the steps vary: session_rate in open loop, users otherwise
+    case_id: str
+    eval_set_id: str | None
+    sessions: int  # sessions with a verdict: cut-short ones included, truncated ones not
+    passed: int
+    cut_short: int  # ended early by a failed turn: counted as not passed
+    pass_rate: float | None  # passed / sessions: the case's task success at this step
+    k: int | None  # --trials
+    pass_hat_k: float | None  # tau-bench pass^k over the step's trials; only with --trials > 1
+    turns: int | None  # completed turns (the denominator of unparsed_rate)
+    unparsed_tool_calls: int | None
+    unparsed_rate: float | None  # completed turns whose reply text held an unparsed tool call
+    # pass rate 1.0 at the lowest load (of the combination, in a sweep) and below 1.0 here;
+    # null when either has no verdict
+    degrades_under_load: bool | None
+
+
 class SweepPointColumns(TypedDict, total=False):
     """The leading columns of a sweep summary row; then engine flags, then `SummaryRow`."""
 

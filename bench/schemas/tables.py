@@ -27,6 +27,7 @@ from bench.schemas.records import (
 )
 from bench.schemas.summaries import (
     ByTurnIndexRow,
+    CasesByStepRow,
     SlaAnswerRow,
     SlaProbeRow,
     SummaryRow,
@@ -70,11 +71,16 @@ ROW_TYPES: dict[str, type] = {
 }
 TABLES: dict[str, pa.Schema] = {name: schema_of(row) for name, row in ROW_TYPES.items()}
 RAW_TABLES = ("llm_calls", "turns", "sessions")
+# Tables that only a run with load steps has, beside the above (bench.results.under_load).
+CASES_BY_STEP = "cases_by_step"
+STEPPED_ROW_TYPES: dict[str, type] = {CASES_BY_STEP: CasesByStepRow}
+STEPPED_TABLES: dict[str, pa.Schema] = {n: schema_of(r) for n, r in STEPPED_ROW_TYPES.items()}
 
 # The tables of a sweep folder: declared columns plus one column per engine flag of the sweep.
 SWEEP_SUMMARY_ROWS: tuple[type, ...] = (SweepPointColumns, SummaryRow)
 SLA_PROBE_ROWS: tuple[type, ...] = (SlaProbeRow, SummaryRow)
 SLA_SUMMARY_ROWS: tuple[type, ...] = (SlaAnswerRow,)
+SWEEP_CASES_BY_STEP_ROWS: tuple[type, ...] = (CasesByStepRow,)
 
 
 def _coerce(value: Any, typ: pa.DataType) -> Any:
