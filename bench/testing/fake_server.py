@@ -14,8 +14,10 @@ tool-call delta, and fault injection (`--fail-rate` with `--fault
 `--fault-above-inflight N`).
 
 `--fault unparsed` is the tool-parser failure: a tool-call reply comes back as plain text in
-hermes format (`<tool_call>{"name": ..., "arguments": ...}</tool_call>` in `content`, no
-`tool_calls`), as when vLLM's parser misses a call. Only tool-call replies can get it. With
+hermes format (`<tool_call>{"name": ..., "arguments": {...}</tool_call>` in `content`, no
+`tool_calls`), as when vLLM's parser misses a call. The JSON lacks its closing brace: ADK's
+LiteLlm parses a well-formed JSON call out of the content by itself, and the calls a parser
+misses are usually malformed. Only tool-call replies can get it. With
 `--fault-above-inflight N` a fault is drawn only for requests that saw more than N requests in
 flight (themselves included) at some moment before the draw: a bug that appears only under
 concurrency.
@@ -239,11 +241,14 @@ def tool_call_deltas(calls: list[ToolCallReply], n_tokens: int | None) -> list[d
     return deltas
 
 
-def hermes_text(calls: list[ToolCallReply]) -> str:
-    """Tool calls as the hermes format writes them in the model's text (what vLLM's hermes
-    parser would turn into `tool_calls`)."""
+def unparsed_text(calls: list[ToolCallReply]) -> str:
+    """Tool calls in hermes format in the reply text, each JSON object missing its closing
+    brace: a call the server's parser did not extract, and that ADK's own fallback (which
+    recovers well-formed JSON calls from the content) cannot recover either."""
     return "\n".join(
-        "<tool_call>\n" + json.dumps({"name": c.name, "arguments": c.arguments}) + "\n</tool_call>"
+        "<tool_call>\n"
+        + json.dumps({"name": c.name, "arguments": c.arguments})[:-1]
+        + "\n</tool_call>"
         for c in calls
     )
 
@@ -495,7 +500,7 @@ class FakeServer:
                 await asyncio.sleep(self.config.stall_s)
                 return self._error(500, "stalled", "InternalServerError")
             if fault == "unparsed":
-                reply = Reply(text=hermes_text(reply.tool_calls))
+                reply = Reply(text=unparsed_text(reply.tool_calls))
             if body.get("stream"):
                 return await self._stream(request, body, reply, fault, started)
             if fault == "reset":
@@ -727,7 +732,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault",
         choices=FAULTS,
         default="500",
-        help="what a failing request gets; unparsed: a tool call as hermes text in content",
+        help="what a failing request gets; unparsed: a tool call left in the text (hermes format, "
+        "malformed JSON)",
     )
     p.add_argument(
         "--fault-above-inflight",

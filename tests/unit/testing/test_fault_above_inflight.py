@@ -2,7 +2,9 @@
 requests seeing more than N requests in flight get, and a tool call left in the reply text.
 
 The server runs in-process on a loopback port; the requests are real HTTP, sent one at a time
-(one in flight) or together (several in flight, held there by `latency_ms`)."""
+(one in flight) or together (several in flight, held there by `latency_ms`). The unparsed text
+is checked against bench's detector and against ADK's LiteLlm, which recovers well-formed JSON
+calls from the content by itself: the fault's call must stay lost."""
 
 from __future__ import annotations
 
@@ -26,7 +28,10 @@ from bench.testing.fake_server import (
 TOOL_ASK = "What is the weather in London?"  # the tiny script answers with get_weather
 TEXT_ASK = "Hello there!"  # a plain text answer
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
-HERMES = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.S)
+# name and arguments of a call in the text (its JSON is left malformed on purpose)
+CALL_IN_TEXT = re.compile(
+    r'<tool_call>\s*\{"name": "(\w+)", "arguments": (\{.*?\})\s*</tool_call>', re.S
+)
 
 
 def _body(ask: str, stream: bool) -> dict[str, Any]:
@@ -85,9 +90,14 @@ def _names(message: dict) -> list[str]:
 
 
 def _unparsed_calls(message: dict) -> list[dict]:
+    """The calls left in the text; asserts that bench sees them and ADK does not recover them."""
+    from google.adk.models.lite_llm import _split_message_content_and_tool_calls
+
     assert not message.get("tool_calls"), message
-    assert looks_like_unparsed_call(message["content"], "hermes")
-    return [json.loads(m) for m in HERMES.findall(message["content"])]
+    text = message["content"]
+    assert looks_like_unparsed_call(text, "hermes") and looks_like_unparsed_call(text, None)
+    assert _split_message_content_and_tool_calls({"content": text}) == (text, [])
+    return [{"name": n, "arguments": json.loads(a)} for n, a in CALL_IN_TEXT.findall(text)]
 
 
 def _faults(metrics: str) -> int:
