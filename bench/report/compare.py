@@ -27,6 +27,7 @@ from bench.errors import BenchError
 from bench.report.metrics import DEFAULT_METRICS, METRICS, Metric, samples
 from bench.report.runs import Run
 from bench.report.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, difference_interval
+from bench.report.under_load import notes as under_load_notes
 from bench.schemas.run_dir import RunDir
 
 NOISE_MARK = "≈"
@@ -126,7 +127,7 @@ def compare_runs(runs: list[Run], options: CompareOptions) -> Comparison:
     frame = pd.DataFrame(rows)
     if by:
         frame = frame.sort_values(by, kind="stable", na_position="last").reset_index(drop=True)
-    notes = [*_tool_choice_warning(runs)]
+    notes = [*_tool_choice_warning(runs), *under_load_notes(runs)]
     notes += [
         f"baseline: {base.run_id}",
         f"{NOISE_MARK} within noise: the {options.confidence:.0%} bootstrap interval of the change "

@@ -27,6 +27,7 @@ from bench.report.metrics import failed_mask
 from bench.report.plots import Plot, cross_run_plots, run_plots
 from bench.report.runs import Run
 from bench.report.turn_plots import turn_index_plot
+from bench.report.under_load import html_section as under_load_section
 from bench.schemas.run_dir import RunDir
 from bench.scoring.tally import board_from_turns
 
@@ -178,6 +179,7 @@ def render_report(runs: list[Run], seed: int = 0) -> tuple[str, dict[str, list[P
             bench_version=__version__,
             runs=contexts,
             comparison_html=comparison_html,
+            under_load_html=under_load_section(runs),
             cross_plots=[_b64(p) for p in cross],
         )
     )
