@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bench.cli.console import console
-from bench.cli.summary import print_summary
+from bench.cli.summary import print_steps, print_summary
 from bench.errors import BenchError
 
 app = typer.Typer(
@@ -20,13 +20,19 @@ app = typer.Typer(
 def rebuild(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (results/<run_id>).")],
 ) -> None:
-    """Rebuild the Parquet tables from the raw JSONL records (after a crash, or a scorer change)."""
-    from bench.results.build import build_results  # heavy: ADK's evaluators
+    """Rebuild the Parquet tables from the raw JSONL records (after a crash, or a scorer change).
+
+    A run with load steps: each step's tables, then the run's own (a summary row per step, by
+    turn index, each case per step)."""
+    from bench.runner.tables import rebuild_tables  # heavy: ADK's evaluators
+    from bench.schemas.run_dir import RunDir
 
     if not run_dir.is_dir():
         raise BenchError(f"RUN: {run_dir} is not a folder")
-    built = build_results(run_dir)
+    built = rebuild_tables(RunDir(run_dir))
     print_summary(built.summary, built.counts)
+    if len(built.step_summaries) > 1:
+        print_steps(built.step_summaries)
     console.print(
         f"rebuilt {', '.join(f'{k}: {v}' for k, v in built.counts.items())}"
         + (f"; skipped {built.bad_lines} truncated line(s)" if built.bad_lines else "")

@@ -46,20 +46,41 @@ def build_tables(run_dir: RunDir, steps: list[StepResult], stepped: bool) -> Bui
     if not steps:
         return Built()
     summaries = [build_step(s) for s in steps]
+    return join_steps(run_dir, [s.run_dir for s in steps], summaries, [s.counts for s in steps],
+                      sum(s.bad_lines for s in steps))  # fmt: skip
+
+
+def join_steps(
+    run_dir: RunDir, step_dirs: list[RunDir], summaries: list[dict[str, Any]],
+    step_counts: list[dict[str, int]], bad_lines: int,
+) -> Built:  # fmt: skip
+    """The stepped run's own tables from its built steps: the summary (a row per step), every
+    step's rows by turn index, and each case per step."""
     provenance = read_manifest(run_dir).provenance
     write_table(run_dir.summary, to_table(summaries, TABLES["summary"], "summary"), provenance)
     # by turn index: one row per (step, turn index), the steps' rows together
     by_turn = [
         row
-        for s in steps
-        if s.run_dir.by_turn_index.exists()
-        for row in pq.read_table(s.run_dir.by_turn_index).to_pylist()
+        for step_dir in step_dirs
+        if step_dir.by_turn_index.exists()
+        for row in pq.read_table(step_dir.by_turn_index).to_pylist()
     ]
     write_table(
         run_dir.by_turn_index,
         to_table(by_turn, TABLES["by_turn_index"], "by_turn_index"),
         provenance,
     )
-    counts = {k: sum(s.counts.get(k, 0) for s in steps) for k in steps[0].counts}
-    counts["cases_by_step"] = write_cases_by_step(run_dir, [s.run_dir for s in steps], provenance)
-    return Built(counts, sum(s.bad_lines for s in steps), summaries[-1], summaries)
+    counts = {k: sum(c.get(k, 0) for c in step_counts) for k in step_counts[0]}
+    counts["cases_by_step"] = write_cases_by_step(run_dir, step_dirs, provenance)
+    return Built(counts, bad_lines, summaries[-1], summaries)
+
+
+def rebuild_tables(run_dir: RunDir) -> Built:
+    """`bench results rebuild`: a run's tables from its raw records; with load steps, every
+    step's and then the run's own (its folder holds no raw records of its own)."""
+    step_dirs = [step for step in run_dir.steps() if step.is_run()]
+    if not step_dirs:
+        return build_tables(run_dir, [], stepped=False)
+    builds = [build_results(step.path) for step in step_dirs]
+    return join_steps(run_dir, step_dirs, [dict(b.summary) for b in builds],
+                      [b.counts for b in builds], sum(b.bad_lines for b in builds))  # fmt: skip
