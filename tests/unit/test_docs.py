@@ -156,9 +156,17 @@ def test_command_modules_import_no_heavy_library() -> None:
     assert done.stdout.strip() == "[]", f"imported at start-up: {done.stdout.strip()}"
 
 
+def _fake_server_flags() -> set[str]:
+    """`bench fake-server` passes its flags on to its own argparse parser."""
+    from bench.testing.fake_server import build_parser
+
+    return {opt for action in build_parser()._actions for opt in action.option_strings}
+
+
 def test_readme_flags_exist() -> None:
     readme = README.read_text()
     known = {"--help"} | {name for command in ALL.values() for name in _option_names(command)}
+    known |= _fake_server_flags()
     # `--[no-]enable-prefix-caching` names both forms.
     negatable = re.findall(r"(?<![\w-])--\[no-\]([a-z][a-z0-9-]*)", readme)
     named = set(re.findall(r"(?<![\w\[\]-])(--[a-z][a-z0-9-]*)", readme))
