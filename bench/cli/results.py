@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bench.cli.console import console
-from bench.cli.summary import print_steps, print_summary
+from bench.cli.summary import print_steps, print_summary, print_under_load
 from bench.errors import BenchError
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ def rebuild(
     print_summary(built.summary, built.counts)
     if len(built.step_summaries) > 1:
         print_steps(built.step_summaries)
+        print_under_load(run_dir)
     console.print(
         f"rebuilt {', '.join(f'{k}: {v}' for k, v in built.counts.items())}"
         + (f"; skipped {built.bad_lines} truncated line(s)" if built.bad_lines else "")

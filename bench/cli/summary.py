@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -209,3 +210,12 @@ def print_steps(steps: list[dict[str, Any]]) -> None:
             "yes" if s.get("client_saturated") else "no",
         )  # fmt: skip
     console.print(table)
+
+
+def print_under_load(run_dir: Path) -> None:
+    """A run with load steps: the cases that passed at the lowest load and not at a higher one."""
+    from bench.report.runs import Run  # pandas: only when there is something to read
+    from bench.report.under_load import notes
+
+    for line in notes([Run(run_dir)]):
+        console.print(line, markup=False)

@@ -43,7 +43,8 @@ def test_rebuild_builds_each_step_then_the_runs_own_tables(tmp_path: Path) -> No
     flagged = [(r["case_id"], r["users"]) for r in pq.read_table(run.cases_by_step).to_pylist()
                if r["degrades_under_load"]]  # fmt: skip
     assert flagged == [("b", 4)]
-    assert "load steps" in result.output  # the per-step table is printed
+    assert "load steps" in result.output  # the per-step table is printed, and the degrading case
+    assert "degrades under load (run): 1 of 2 case(s)" in result.output
 
 
 def test_rebuild_of_a_flat_run_is_unchanged(tmp_path: Path) -> None:
