@@ -41,6 +41,12 @@ def test_sweep_points_summary_and_resume(tmp_path: Path) -> None:
     assert "vllm:num_requests_running" in set(metrics.column("metric").to_pylist())
     dry = bench(*args, "--dry-run")
     assert "[done] c00-fake/users-1" in dry.stdout and "[done] c00-fake/users-2" in dry.stdout
+    # each case per point, in the sweep folder and in the combination's run; no fault: none degrades
+    for folder in (sweep_dir, sweep_dir / "c00-fake"):
+        cases = pq.read_table(folder / "cases_by_step.parquet").to_pandas()
+        assert set(cases["point_id"]) == set(summary["point_id"])
+        assert set(cases["combo_id"]) == {"c00-fake"} and set(cases["users"]) == {1, 2}
+        assert not cases["degrades_under_load"].fillna(False).any()
 
 
 def test_find_max_load_with_latency_growing_with_load(tmp_path: Path) -> None:
