@@ -193,6 +193,7 @@ class TimedLiteLlm(LiteLlm):
     """LiteLlm for `hosted_vllm/<served name>` that records one dict per LLM call."""
 
     agent_name: str | None = None
+    call_role: str = "agent"  # "user_simulator" for ADK's user simulator (bench.agent.user_simulator)
     _on_record: Callable[[LlmCallRecord], None] | None = PrivateAttr(default=None)
 
     @classmethod
@@ -324,6 +325,7 @@ class TimedLiteLlm(LiteLlm):
             "turn_id": None,
             "call_index": None,
             "agent_name": self.agent_name,
+            "call_role": self.call_role,
             "started_at": started_at,
             "ttft_ms": ttft_ms,
             "e2e_ms": e2e_ms,
