@@ -100,6 +100,7 @@ def simulator_model(
     endpoint: SimulatorEndpoint,
     *,
     request_timeout_s: float = constants.DEFAULT_REQUEST_TIMEOUT_S,
+    extra_headers: dict[str, str] | None = None,
 ) -> SimulatorLiteLlm:
     model = SimulatorLiteLlm.for_server(
         endpoint.api_base,
@@ -107,6 +108,7 @@ def simulator_model(
         agent_name=USER_SIMULATOR_ROLE,
         request_timeout_s=request_timeout_s,
         api_key=endpoint.api_key,
+        extra_headers=extra_headers,
     )
     assert isinstance(model, SimulatorLiteLlm)
     return model
@@ -130,3 +132,30 @@ def new_user_simulator(
         )
     simulator._llm = model
     return simulator
+
+
+def add_user_simulator(bundle: Any, spec: Any, evalset: Any) -> None:
+    """Give an AgentBundle what scenario cases need, from a LoadSpec and the loaded eval set:
+    the eval config's simulator settings (`--max-turns` applied) and the simulator's model."""
+    import os
+
+    where = str(evalset.files[0].parent / "test_config.json")
+    config = with_max_turns(simulator_config(evalset.user_simulator_config, where), spec.max_turns)
+    if spec.user_simulator_api_base:
+        key_env = spec.user_simulator_api_key_env
+        endpoint = SimulatorEndpoint(
+            api_base=spec.user_simulator_api_base,
+            served_model_name=spec.user_simulator_model or spec.served_model_name,
+            api_key=(os.environ.get(key_env) if key_env else None) or "EMPTY",
+        )
+        headers = None
+    else:  # the server under test: its key (constants.API_KEY_ENV) and headers
+        endpoint = SimulatorEndpoint(
+            api_base=spec.api_base,
+            served_model_name=spec.user_simulator_model or spec.served_model_name,
+        )
+        headers = spec.extra_headers() or None
+    bundle.user_simulator_config = config
+    bundle.user_simulator_model = simulator_model(
+        endpoint, request_timeout_s=spec.request_timeout_s, extra_headers=headers
+    )

@@ -43,6 +43,7 @@ from locust.user.users import LOCUST_STATE_STOPPING  # noqa: E402
 
 from bench import constants  # noqa: E402
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
+from bench.agent.user_simulator import add_user_simulator  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
 from bench.evalset import load_evalset  # noqa: E402
 from bench.load import bridge, distributed, open_loop, saturation, webui, worker_token  # noqa: E402
@@ -67,11 +68,6 @@ def _configure(spec: LoadSpec) -> None:
     global SPEC, EVALSET, BUNDLE
     SPEC = spec
     EVALSET = load_evalset(SPEC.evalset)
-    for case in EVALSET.cases:
-        if not case.conversation:
-            raise BenchError(
-                f"eval case {case.eval_id}: no conversation (user-simulator cases are not supported)"
-            )
     agent_dir = SPEC.agent_dir or EVALSET.agent_dir
     if agent_dir is None:
         raise BenchError(f"--evalset {SPEC.evalset}: no agent folder found; give the agent folder")
@@ -89,6 +85,8 @@ def _configure(spec: LoadSpec) -> None:
         tool_latency=SPEC.tool_latency,
         seed=SPEC.seed,
     )
+    if EVALSET.scenario_cases:
+        add_user_simulator(BUNDLE, SPEC, EVALSET)
 
 
 def _ticket_options() -> dict[str, Any]:
