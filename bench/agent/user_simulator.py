@@ -31,9 +31,7 @@ from pydantic import ValidationError
 from bench import constants
 from bench.agent.timed_model import TimedLiteLlm
 from bench.errors import BenchError
-
-USER_SIMULATOR_ROLE = "user_simulator"
-AGENT_ROLE = "agent"
+from bench.schemas.records import USER_SIMULATOR_ROLE
 
 
 @dataclass(frozen=True)

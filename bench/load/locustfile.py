@@ -3,7 +3,8 @@
 Started by `bench.load.process.LocustProcess` with `BENCH_LOAD_SPEC` pointing at the run's
 `load_spec.json`. ADK runs in-process on an asyncio thread (`bench.load.bridge`); every finished
 LLM call, turn and session is appended to `<run_dir>/raw/*.jsonl` at once and fired as a Locust
-event (request types LLM, TURN, TOOLS, SESSION, WARMUP) for the console, CSVs and web UI.
+event (request types LLM, TURN, TOOLS, SESSION, WARMUP; USER_SIM for the calls of ADK's user
+simulator in scenario cases, never counted as LLM) for the console, CSVs and web UI.
 
 Warm-up: the first `warmup_sessions_per_process` sessions of each process run first (other users
 wait for them), then sessions starting within `warmup_s` of the process's first session are
@@ -50,7 +51,12 @@ from bench.load import bridge, distributed, open_loop, saturation, webui, worker
 from bench.load.recorder import JsonlRecorder  # noqa: E402
 from bench.load.spec import LoadSpec  # noqa: E402
 from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
-from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord  # noqa: E402
+from bench.schemas.records import (  # noqa: E402
+    USER_SIMULATOR_ROLE,
+    LlmCallRecord,
+    SessionRecord,
+    TurnRecord,
+)
 from bench.schemas.settings import RUN_TOKEN_ENV  # noqa: E402
 from bench.scoring.outcome import is_failed  # noqa: E402
 
@@ -189,6 +195,10 @@ class _Process:
             return
         exc = _record_error(record)
         length = record["completion_tokens"] or 0
+        if record.get("call_role") == USER_SIMULATOR_ROLE:  # a row of its own, never "LLM"
+            self._fire(request_type="USER_SIM", name="call", response_time=record["e2e_ms"],
+                       response_length=length, exception=exc)  # fmt: skip
+            return
         self._fire(
             request_type="LLM",
             name="call",

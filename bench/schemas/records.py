@@ -18,6 +18,9 @@ from typing import Any, TypedDict
 
 from bench.schemas.columns import EpochS, JsonText
 
+# LlmCallRecord.call_role: whose call it was
+AGENT_ROLE, USER_SIMULATOR_ROLE = "agent", "user_simulator"
+
 
 class RunColumns(TypedDict):
     run_id: str | None  # the session layer fills it in raw records
