@@ -461,7 +461,8 @@ async def _run_turn(
         "latency_ms": latency_ms,
         "llm_calls": scope.calls,
         "tool_calls": _calls(actual.intermediate_data) if actual is not None else [],
-        "expected_tool_calls": _calls(expected_data),
+        # None for a scenario turn: nothing expected, so tool metrics are not applicable
+        "expected_tool_calls": _calls(expected_data) if expected is not None else None,
         "final_response": _text(actual.final_response) if actual is not None else None,
         "expected_response": _text(expected.final_response) if expected is not None else None,
         "tool_errors": tool_errors.count,

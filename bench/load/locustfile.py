@@ -124,6 +124,8 @@ def _spec_from_master(environment: Any, **_kw: Any) -> None:
 
 
 def _mismatch(turn: TurnRecord) -> str | None:
+    if turn["expected_tool_calls"] is None:  # a scenario turn: nothing to compare with
+        return None
     if turn["tool_calls"] == turn["expected_tool_calls"]:
         return None
     got = [c["name"] for c in turn["tool_calls"]]
