@@ -72,6 +72,7 @@ class LoadedEvalSet:
     def scenario_cases(self) -> int:
         """Cases played with ADK's user simulator (conversation_scenario)."""
         return sum(1 for c in self.cases if c.conversation_scenario is not None)
+
     formats: dict[str, EvalFormat] = field(default_factory=dict)  # file path -> format
 
     @property

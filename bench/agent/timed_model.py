@@ -193,7 +193,9 @@ class TimedLiteLlm(LiteLlm):
     """LiteLlm for `hosted_vllm/<served name>` that records one dict per LLM call."""
 
     agent_name: str | None = None
-    call_role: str = AGENT_ROLE  # USER_SIMULATOR_ROLE: ADK's user simulator (bench.agent.user_simulator)
+    call_role: str = (
+        AGENT_ROLE  # USER_SIMULATOR_ROLE: ADK's user simulator (bench.agent.user_simulator)
+    )
     _on_record: Callable[[LlmCallRecord], None] | None = PrivateAttr(default=None)
 
     @classmethod

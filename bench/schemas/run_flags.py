@@ -129,4 +129,6 @@ def _user_simulator(p: dict[str, Any]) -> dict[str, Any]:
     key_env = p.get("user_simulator_api_key_env")
     if key_env and not os.environ.get(key_env):
         raise BenchError(f"--user-simulator-api-key-env: environment variable {key_env} is not set")
-    return {field: p[flag] for flag, field in USER_SIMULATOR_FLAGS.items() if p.get(flag) is not None}
+    return {
+        field: p[flag] for flag, field in USER_SIMULATOR_FLAGS.items() if p.get(flag) is not None
+    }

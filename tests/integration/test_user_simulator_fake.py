@@ -65,8 +65,15 @@ def test_scenario_run_with_a_separate_simulator(
     assert summary["llm_e2e_p99_ms"] < SIM_DELAY_MS
     assert summary["user_simulator_calls"] == 2 * 2 and summary["scenario_sessions"] == 2
     assert "not applicable" in out
-    for text in (out, err, *(p.read_text(errors="replace") for p in run.rglob("*") if p.is_file()
-                              and p.suffix in (".json", ".jsonl", ".toml", ".log"))):
+    for text in (
+        out,
+        err,
+        *(
+            p.read_text(errors="replace")
+            for p in run.rglob("*")
+            if p.is_file() and p.suffix in (".json", ".jsonl", ".toml", ".log")
+        ),
+    ):
         assert SIM_KEY not in text
 
 

@@ -70,9 +70,10 @@ def test_scenario_runs_to_the_stop_signal(fake_url: str) -> None:
         [{"name": "get_weather", "args": {"city": "London"}}],
         [{"name": "get_current_time", "args": {"city": "Tokyo"}}],
     ]
-    assert json.loads(json.dumps(turns[1]["actual_invocation"]))["user_content"]["parts"][0][
-        "text"
-    ] == asked
+    assert (
+        json.loads(json.dumps(turns[1]["actual_invocation"]))["user_content"]["parts"][0]["text"]
+        == asked
+    )
     assert session["turns"] == session["turns_expected"] == 2
     assert session["user_simulator_status"] == "stop_signal_detected"
     assert session["errors"] == 0
