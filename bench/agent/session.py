@@ -257,6 +257,7 @@ async def run_session(
     turns = errors = 0
     truncated = False
     simulator_status: str | None = None
+    simulator_s = 0.0  # waiting for the simulator's next message (in the session, like think time)
     history: list[Event] = []  # what the simulator reads: every turn's events so far
     try:
         await bundle.session_service.create_session(
@@ -271,9 +272,11 @@ async def run_session(
                 expected = conversation[index]
                 user_content = expected.user_content
             else:
+                t_sim = time.perf_counter()
                 user_content, simulator_status = await _next_user_message(
                     simulator, history, bundle, session_id, index, warmup, on_llm_call
                 )
+                simulator_s += time.perf_counter() - t_sim
                 if user_content is None:
                     errors += 1 if simulator_status.startswith("error") else 0
                     break
@@ -322,6 +325,7 @@ async def run_session(
             "turns": turns,
             "turns_expected": len(conversation) if simulator is None else turns,
             "user_simulator_status": simulator_status,
+            "user_simulator_ms": simulator_s * 1000.0 if simulator is not None else None,
             "errors": errors,
             "truncated": truncated,
             "warmup": warmup,

@@ -119,6 +119,8 @@ class SessionRecord(RunColumns):
     # a conversation_scenario case: why ADK's user simulator ended the conversation
     # ("stop_signal_detected", "turn_limit_reached"); null for a fixed conversation
     user_simulator_status: str | None
+    # time spent waiting for the simulator's messages; inside duration_ms, as think time is
+    user_simulator_ms: float | None
     errors: int  # failed turns (0 or 1: a failed turn cuts the session short)
     truncated: bool  # cancelled when the load stopped: not an error, no result
     warmup: bool

@@ -76,6 +76,7 @@ def test_scenario_runs_to_the_stop_signal(fake_url: str) -> None:
     )
     assert session["turns"] == session["turns_expected"] == 2
     assert session["user_simulator_status"] == "stop_signal_detected"
+    assert 0 < session["user_simulator_ms"] < session["duration_ms"]
     assert session["errors"] == 0
     sim = [c for c in rec["llm_calls"] if c["call_role"] == USER_SIMULATOR_ROLE]
     agent = [c for c in rec["llm_calls"] if c["call_role"] == AGENT_ROLE]
