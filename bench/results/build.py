@@ -83,6 +83,13 @@ def roll_up_sessions(
         complete = bool(scores) and len(scores) == (session.get("turns_expected") or len(scores))
         session["trajectory_score"] = sum(scores) / len(scores) if scores else None
         trajectory_ok = (session["trajectory_score"] or 0.0) >= threshold if complete else None
+        if session.get("user_simulator_status"):  # a scenario: no trajectory, maybe a rubric
+            played = sorted(
+                (t for t in mine if t.get("actual_invocation") is not None),
+                key=lambda t: t.get("invocation_index") or 0,
+            )
+            complete = bool(played) and len(played) == (session.get("turns") or 0)
+            scored, trajectory_ok = played, None
         passed = verdict.passed(scored) if complete and verdict else None
         outcome = session_outcome(session, passed)
         session["outcome"] = outcome
