@@ -15,9 +15,10 @@ takes), or either followed by `:case_a,case_b` to pick cases. Formats, told apar
   converted with the same ADK function.
 
 ADK's converter stamps random invocation ids and the current time; we replace them with
-`<case>-<n>` and 0 so the same file always gives the same cases. Cases with a
-`conversation_scenario` (user-simulator cases) are not run: they are listed in `skipped`, never
-dropped silently. Every error is a `BenchError` with one line naming the file (and case/field).
+`<case>-<n>` and 0 so the same file always gives the same cases. A case with a
+`conversation_scenario` (a starting prompt and a plan, no fixed turns) is run with ADK's user
+simulator (`bench.agent.user_simulator`), configured by `user_simulator_config` in
+`test_config.json` as `adk eval` reads it. Every error is a `BenchError` with one line naming the file (and case/field).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from bench.errors import BenchError
 
 EVAL_FILE_SUFFIXES = (".evalset.json", ".test.json")
 INITIAL_SESSION_FILE = "initial.session.json"
-SCENARIO_SKIP_REASON = "conversation_scenario needs a user simulator; not run"
 
 EvalFormat = Literal["evalset", "legacy", "webui"]
 
@@ -65,6 +65,14 @@ class LoadedEvalSet:
     selected_case_ids: list[str] | None = None
     cases: list[Any] = field(default_factory=list)  # list[EvalCase]: the runnable selection
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (case id, reason)
+    # test_config.json's user_simulator_config object, as written (None: ADK's defaults)
+    user_simulator_config: dict[str, Any] | None = None
+
+    @property
+    def scenario_cases(self) -> int:
+        """Cases played with ADK's user simulator (conversation_scenario)."""
+        return sum(1 for c in self.cases if c.conversation_scenario is not None)
+
     formats: dict[str, EvalFormat] = field(default_factory=dict)  # file path -> format
 
     @property
@@ -123,6 +131,18 @@ def load_criteria(eval_file: Path) -> dict[str, Any]:
     if not isinstance(criteria, dict):
         raise BenchError(f"{config_path}: expected an object with a 'criteria' object")
     return criteria
+
+
+def load_user_simulator_config(eval_file: Path) -> dict[str, Any] | None:
+    """`user_simulator_config` of `test_config.json` beside the eval file (None when absent)."""
+    config_path = eval_file.parent / "test_config.json"
+    if not config_path.exists():
+        return None
+    data = _read_json(config_path)
+    raw = data.get("user_simulator_config", data.get("userSimulatorConfig"))
+    if raw is not None and not isinstance(raw, dict):
+        raise BenchError(f"{config_path}: 'user_simulator_config' is not an object")
+    return raw
 
 
 def find_agent_dir(eval_file: Path) -> Path | None:
@@ -354,13 +374,11 @@ def load_evalset(spec: str) -> LoadedEvalSet:
                 f"(cases: {', '.join(by_id)})"
             )
         chosen = [by_id[c] for c in wanted]
-    cases = [c for c in chosen if c.conversation_scenario is None]
-    skipped = [(c.eval_id, SCENARIO_SKIP_REASON) for c in chosen if c.conversation_scenario]
+    cases = chosen
     if not cases:
-        why = f" ({len(skipped)} user-simulator case(s) skipped)" if skipped else ""
-        raise BenchError(f"--evalset: {path} has no eval cases to run{why}")
+        raise BenchError(f"--evalset: {path} has no eval cases to run")
     for case in cases:
-        if not case.conversation:
+        if case.conversation_scenario is None and not case.conversation:
             raise BenchError(f"{path}: case {case.eval_id!r}: conversation is empty")
     digest = hashlib.sha256()
     for f in files:
@@ -374,6 +392,6 @@ def load_evalset(spec: str) -> LoadedEvalSet:
         content_sha256=digest.hexdigest(),
         selected_case_ids=wanted,
         cases=cases,
-        skipped=skipped,
+        user_simulator_config=load_user_simulator_config(files[0]),
         formats={str(ef.path): ef.format for ef in loaded},
     )

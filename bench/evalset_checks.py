@@ -25,7 +25,6 @@ from pydantic import BaseModel, ValidationError
 from bench.constants import EVALSETS_DIR
 from bench.errors import BenchError
 from bench.evalset import (
-    SCENARIO_SKIP_REASON,
     EvalFile,
     find_agent_dir,
     find_eval_files,
@@ -73,6 +72,7 @@ class ValidationReport:
     cases: int = 0
     tool_calls: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    scenarios: int = 0  # conversation_scenario cases (run with ADK's user simulator)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -315,8 +315,8 @@ def _check_file(ef: EvalFile, tools: AgentTools | None, report: ValidationReport
                 Problem(file, case.eval_id, None, "eval_id", "duplicate case id")
             )
         seen.add(case.eval_id)
-        if case.conversation_scenario is not None:
-            report.skipped.append((case.eval_id, SCENARIO_SKIP_REASON))
+        if case.conversation_scenario is not None:  # no fixed turns: no expected calls to check
+            report.scenarios += 1
             continue
         if not case.conversation:
             report.problems.append(
@@ -404,7 +404,7 @@ class EvalSetSummary:
     cases: int
     turns: int
     tool_calls: int
-    skipped: int
+    scenarios: int  # conversation_scenario cases: runnable, turns decided by the user simulator
     agent_dir: Path | None
     description: str | None
 
@@ -416,17 +416,16 @@ def summarize(path: Path) -> EvalSetSummary:
     files = find_eval_files(path)
     loaded = [load_eval_file(f) for f in files]
     cases = [c for ef in loaded for c in ef.eval_set.eval_cases]
-    runnable = [c for c in cases if c.conversation_scenario is None]
-    invocations = [i for c in runnable for i in (c.conversation or [])]
+    invocations = [i for c in cases for i in (c.conversation or [])]
     agent = path if path.is_dir() and (path / "agent.py").exists() else find_agent_dir(files[0])
     descriptions = [ef.eval_set.description for ef in loaded if ef.eval_set.description]
     return EvalSetSummary(
         path=path,
         formats=sorted({ef.format for ef in loaded}),
-        cases=len(runnable),
+        cases=len(cases),
         turns=len(invocations),
         tool_calls=sum(len(get_all_tool_calls(i.intermediate_data)) for i in invocations),
-        skipped=len(cases) - len(runnable),
+        scenarios=sum(1 for c in cases if c.conversation_scenario is not None),
         agent_dir=agent,
         description=descriptions[0] if descriptions else None,
     )

@@ -6,6 +6,12 @@ order, history kept in an in-memory session, think time between turns. Each turn
 converted to an ADK `Invocation` with `EvaluationGenerator.convert_events_to_eval_invocations`,
 the same conversion `adk eval` uses, so the scorers see what ADK's evaluators would.
 
+A `conversation_scenario` case has no fixed turns: ADK's user simulator
+(`bench.agent.user_simulator`) gives each user message from the conversation so far, as in
+`adk eval`, until it sends its stop signal or reaches its turn limit; its LLM calls are recorded
+with `call_role="user_simulator"` and never count among the turn's calls. Such a turn has no
+expected invocation, so trajectory and response match are not applicable to it.
+
 A failing turn (server error, timeout, a tool that raised) is recorded on the turn and ends that
 session; it never escapes `run_session`. A session cancelled because the load stopped is
 `truncated` (not an error): the turn it was in and the session record say so, and the
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import os
 import re
@@ -41,6 +48,7 @@ from bench.agent.model_override import load_root_agent, override_models
 from bench.agent.session_header import SessionHeaderPlugin
 from bench.agent.timed_model import CALL_SCOPE, CallScope, TimedLiteLlm, first_line
 from bench.agent.tool_latency import TOOL_TURN, ToolTimingPlugin, ToolTurn
+from bench.agent.user_simulator import SimulatorLiteLlm, new_user_simulator
 from bench.errors import BenchError
 from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord
 from bench.schemas.tool_latency import parse_tool_latency
@@ -112,6 +120,9 @@ class AgentBundle:
     tool_errors: ToolErrorRecorder = field(default_factory=ToolErrorRecorder)
     plugins: list[BasePlugin] = field(default_factory=list)  # session header, tool latency
     runners: dict[str, Runner] = field(default_factory=dict)
+    # conversation_scenario cases: ADK's simulator config and the model it talks to
+    user_simulator_config: Any = None  # LlmBackedUserSimulatorConfig
+    user_simulator_model: SimulatorLiteLlm | None = None
 
     def runner_for(self, app_name: str) -> Runner:
         runner = self.runners.get(app_name)
@@ -224,10 +235,15 @@ async def run_session(
     `scheduled_at` (open loop) is the arrival time the schedule gave the session (epoch s).
     """
     conversation = list(case.conversation or [])
-    if not conversation:
-        raise BenchError(
-            f"eval case {case.eval_id}: no conversation (user-simulator cases are not supported)"
+    simulator = None
+    if case.conversation_scenario is not None:
+        if bundle.user_simulator_config is None or bundle.user_simulator_model is None:
+            raise BenchError(f"eval case {case.eval_id}: a scenario case needs a user simulator")
+        simulator = new_user_simulator(
+            case, bundle.user_simulator_config, bundle.user_simulator_model
         )
+    elif not conversation:
+        raise BenchError(f"eval case {case.eval_id}: no conversation")
     session_input = case.session_input
     app_name = (session_input.app_name if session_input else None) or bundle.default_app_name
     user_id = (session_input.user_id if session_input else None) or DEFAULT_USER_ID
@@ -240,17 +256,37 @@ async def run_session(
     session_id = uuid.uuid4().hex
     turns = errors = 0
     truncated = False
+    simulator_status: str | None = None
+    simulator_s = 0.0  # waiting for the simulator's next message (in the session, like think time)
+    history: list[Event] = []  # what the simulator reads: every turn's events so far
     try:
         await bundle.session_service.create_session(
             app_name=app_name, user_id=user_id, state=state, session_id=session_id
         )
-        for index, expected in enumerate(conversation):
+        index = 0
+        while True:
+            expected = None
+            if simulator is None:
+                if index >= len(conversation):
+                    break
+                expected = conversation[index]
+                user_content = expected.user_content
+            else:
+                t_sim = time.perf_counter()
+                user_content, simulator_status = await _next_user_message(
+                    simulator, history, bundle, session_id, index, warmup, on_llm_call
+                )
+                simulator_s += time.perf_counter() - t_sim
+                if user_content is None:
+                    errors += 1 if simulator_status.startswith("error") else 0
+                    break
             if index and think_time_s > 0:
                 await asyncio.sleep(think_time_s)
-            turn = await _run_turn(
+            turn, events = await _run_turn(
                 bundle,
                 runner,
                 case,
+                user_content,
                 expected,
                 index,
                 session_id,
@@ -259,7 +295,9 @@ async def run_session(
                 warmup,
                 on_llm_call,
             )
+            history.extend(events)
             turns += 1
+            index += 1
             on_turn(turn)
             if turn["truncated"]:
                 raise asyncio.CancelledError
@@ -285,7 +323,9 @@ async def run_session(
             "ended_at": time.time(),
             "duration_ms": (time.perf_counter() - t0) * 1000.0,
             "turns": turns,
-            "turns_expected": len(conversation),
+            "turns_expected": len(conversation) if simulator is None else turns,
+            "user_simulator_status": simulator_status,
+            "user_simulator_ms": simulator_s * 1000.0 if simulator is not None else None,
             "errors": errors,
             "truncated": truncated,
             "warmup": warmup,
@@ -300,10 +340,46 @@ async def run_session(
     return record
 
 
+async def _next_user_message(
+    simulator: Any,
+    history: list[Event],
+    bundle: AgentBundle,
+    session_id: str,
+    index: int,
+    warmup: bool,
+    on_llm_call: Callable[[LlmCallRecord], None],
+) -> tuple[Any, str]:
+    """ADK's simulator's next user message, or None and why the conversation ended. Its LLM call
+    gets a scope of its own (turn id of the turn it feeds), so the turn's call count and
+    call indexes stay the agent's."""
+    from google.adk.evaluation.simulation.user_simulator import Status
+
+    scope = CallScope(
+        run_id=bundle.run_id,
+        session_id=session_id,
+        turn_id=f"{session_id}:{index}",
+        warmup=warmup,
+        emit=on_llm_call,
+    )
+    token = CALL_SCOPE.set(scope)
+    try:
+        reply = await simulator.get_next_user_message(copy.deepcopy(history))
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the simulator's model failed or said nothing: the session ends
+        return None, f"error: {type(exc).__name__}: {first_line(exc)}"
+    finally:
+        CALL_SCOPE.reset(token)
+    if reply.status == Status.SUCCESS:
+        return reply.user_message, Status.SUCCESS.value
+    return None, str(reply.status.value)
+
+
 async def _run_turn(
     bundle: AgentBundle,
     runner: Runner,
     case: Any,
+    user_content: Any,
     expected: Any,
     index: int,
     session_id: str,
@@ -311,15 +387,17 @@ async def _run_turn(
     trial: int,
     warmup: bool,
     on_llm_call: Callable[[LlmCallRecord], None],
-) -> TurnRecord:
+) -> tuple[TurnRecord, list[Event]]:
+    """One turn; `expected` is None for a scenario case (nothing to compare with)."""
     turn_id = f"{session_id}:{index}"
+    expected_data = expected.intermediate_data if expected is not None else None
     scope = CallScope(
         run_id=bundle.run_id,
         session_id=session_id,
         turn_id=turn_id,
         warmup=warmup,
         emit=on_llm_call,
-        force_tool_call=bundle.force_tools and bool(_calls(expected.intermediate_data)),
+        force_tool_call=bundle.force_tools and bool(_calls(expected_data)),
     )
     token = CALL_SCOPE.set(scope)
     tool_turn = ToolTurn(key=f"{case.eval_id}:{trial}:{index}")
@@ -332,13 +410,13 @@ async def _run_turn(
         async for event in runner.run_async(
             user_id=user_id,
             session_id=session_id,
-            new_message=expected.user_content,
+            new_message=user_content,
             run_config=bundle.run_config,
         ):
             if not events:
                 events.append(
                     Event(
-                        content=expected.user_content,
+                        content=user_content,
                         author="user",
                         invocation_id=event.invocation_id,
                     )
@@ -373,7 +451,7 @@ async def _run_turn(
     if events:
         invocations = EvaluationGenerator.convert_events_to_eval_invocations(events)
         actual = invocations[0] if invocations else None
-    return {
+    record: TurnRecord = {
         "run_id": bundle.run_id,
         "session_id": session_id,
         "turn_id": turn_id,
@@ -387,9 +465,10 @@ async def _run_turn(
         "latency_ms": latency_ms,
         "llm_calls": scope.calls,
         "tool_calls": _calls(actual.intermediate_data) if actual is not None else [],
-        "expected_tool_calls": _calls(expected.intermediate_data),
+        # None for a scenario turn: nothing expected, so tool metrics are not applicable
+        "expected_tool_calls": _calls(expected_data) if expected is not None else None,
         "final_response": _text(actual.final_response) if actual is not None else None,
-        "expected_response": _text(expected.final_response),
+        "expected_response": _text(expected.final_response) if expected is not None else None,
         "tool_errors": tool_errors.count,
         "tool_timings": tool_turn.per_call(),
         "tool_latency_ms": tool_turn.injected_ms,
@@ -402,3 +481,4 @@ async def _run_turn(
         "expected_invocation": _dump(expected),
         "pid": os.getpid(),
     }
+    return record, events

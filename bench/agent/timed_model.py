@@ -29,7 +29,7 @@ from pydantic import PrivateAttr
 from bench import constants
 from bench.agent import strict_stream
 from bench.agent.strict_stream import MalformedChunkError, is_malformed_chunk
-from bench.schemas.records import LlmCallRecord
+from bench.schemas.records import AGENT_ROLE, LlmCallRecord
 
 
 @dataclass
@@ -193,6 +193,9 @@ class TimedLiteLlm(LiteLlm):
     """LiteLlm for `hosted_vllm/<served name>` that records one dict per LLM call."""
 
     agent_name: str | None = None
+    call_role: str = (
+        AGENT_ROLE  # USER_SIMULATOR_ROLE: ADK's user simulator (bench.agent.user_simulator)
+    )
     _on_record: Callable[[LlmCallRecord], None] | None = PrivateAttr(default=None)
 
     @classmethod
@@ -324,6 +327,7 @@ class TimedLiteLlm(LiteLlm):
             "turn_id": None,
             "call_index": None,
             "agent_name": self.agent_name,
+            "call_role": self.call_role,
             "started_at": started_at,
             "ttft_ms": ttft_ms,
             "e2e_ms": e2e_ms,

@@ -51,6 +51,7 @@ def validate(
     summary = (
         f"{len(report.files)} file(s), {report.cases} case(s), "
         f"{report.tool_calls} expected tool call(s)"
+        + (f", {report.scenarios} user-simulator case(s)" if report.scenarios else "")
     )
     if report.ok:
         console.print(f"ok: {summary}, no problems", markup=False, soft_wrap=True)
@@ -80,7 +81,9 @@ def list_evalsets(
     for p in given:
         if not p.exists():
             raise BenchError(f"{p} does not exist")
-    table = Table("eval set", "format", "cases", "turns", "tool calls", "skipped", "agent")
+    # every case is runnable; "scenario" counts the user-simulator cases among them (their
+    # turns are decided while they run, so they add nothing to "turns" and "tool calls")
+    table = Table("eval set", "format", "cases", "scenario", "turns", "tool calls", "agent")
     shipped = shipped_evalset_dirs()
     for path in [*shipped, *given]:
         s = summarize(path)
@@ -90,9 +93,9 @@ def list_evalsets(
             shown(path),
             ", ".join(s.formats),
             str(s.cases),
+            str(s.scenarios),
             str(s.turns),
             str(s.tool_calls),
-            str(s.skipped),
             shown(s.agent_dir) if s.agent_dir else "-",
         )
     console.print(table)

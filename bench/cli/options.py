@@ -112,6 +112,20 @@ RESULTS_OPTIONS = (
     option("results_dir", Path, constants.DEFAULT_RESULTS_DIR, RESULTS, "Where run folders go."),
 )  # fmt: skip
 
+# ADK's user simulator (conversation_scenario cases).
+USER_SIMULATOR_OPTIONS = (
+    option("user_simulator_endpoint", str | None, None, RESULTS,
+             "Server for ADK's user simulator (conversation_scenario cases; OpenAI-compatible "
+             "URL); default: the server under test. Its calls are flagged, never the agent's."),
+    option("user_simulator_model", str | None, None, RESULTS,
+             "Served name of the user simulator's model (default: the model under test)."),
+    option("user_simulator_api_key_env", str | None, None, RESULTS,
+             "Env var holding --user-simulator-endpoint's API key."),
+    option("max_turns", int | None, None, RESULTS,
+             "Turn limit of a conversation_scenario case (default: the eval config's "
+             "user_simulator_config.max_allowed_invocations, ADK's 20)."),
+)  # fmt: skip
+
 # The shape of the load within one step (run and sweep).
 LOAD_SHAPE_OPTIONS = (
     option("spawn_rate", float, constants.DEFAULT_SPAWN_RATE, LOAD, "Users started per second."),

@@ -92,7 +92,8 @@ ConfigFile = Annotated[
 ]
 
 
-@o.with_options(o.RESULTS_OPTIONS, RUN_OPTIONS, o.LOAD_SHAPE_OPTIONS, JUDGE_OPTIONS, WEB_OPTIONS,
+@o.with_options(o.RESULTS_OPTIONS, RUN_OPTIONS, o.LOAD_SHAPE_OPTIONS, JUDGE_OPTIONS,
+                o.USER_SIMULATOR_OPTIONS, WEB_OPTIONS,
                 MASTER_OPTIONS, o.SERVER_OPTIONS, o.ENGINE_OPTIONS, o.ATTACH_OPTIONS)  # fmt: skip
 def run(ctx: typer.Context, config: ConfigFile = None, **flags: Any) -> None:
     """Benchmark ADK agents on vLLM: throughput, latency and tool accuracy, written to Parquet.

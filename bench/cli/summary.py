@@ -34,8 +34,13 @@ def _task_success(summary: dict[str, Any]) -> str:
     return f"{rate:.3f} ({summary.get('sessions_passed')} passed)"
 
 
+NOT_APPLICABLE = "not applicable (user-simulator cases)"
+
+
 def _tool_accuracy(summary: dict[str, Any]) -> str:
     match = summary.get("trajectory_match_type")
+    if summary.get("tool_accuracy") is None and summary.get("scenario_sessions"):
+        return NOT_APPLICABLE  # only user-simulator turns: nothing expected to compare with
     value = _fmt(summary.get("tool_accuracy"), 3)
     return f"{value} ({match})" if match and value != "-" else value
 
@@ -136,6 +141,15 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
             (
                 f"judge {summary['judge_model']}: final_response_match_v2 / rubric",
                 f"{_fmt(summary.get('judge_final_response_match'), 3)} / {_fmt(summary.get('judge_rubric_score'), 3)}",
+            )
+        )
+    if summary.get("scenario_sessions") is not None:
+        rows.append(
+            (
+                "scenario sessions / user-simulator LLM calls, failed (not in any figure above; "
+                "trajectory not applicable)",
+                f"{summary['scenario_sessions']} / {_fmt(summary.get('user_simulator_calls'))}, "
+                f"{_fmt(summary.get('user_simulator_failed_calls'))}",
             )
         )
     if summary.get("skipped_cases"):

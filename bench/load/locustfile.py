@@ -3,7 +3,8 @@
 Started by `bench.load.process.LocustProcess` with `BENCH_LOAD_SPEC` pointing at the run's
 `load_spec.json`. ADK runs in-process on an asyncio thread (`bench.load.bridge`); every finished
 LLM call, turn and session is appended to `<run_dir>/raw/*.jsonl` at once and fired as a Locust
-event (request types LLM, TURN, TOOLS, SESSION, WARMUP) for the console, CSVs and web UI.
+event (request types LLM, TURN, TOOLS, SESSION, WARMUP; USER_SIM for the calls of ADK's user
+simulator in scenario cases, never counted as LLM) for the console, CSVs and web UI.
 
 Warm-up: the first `warmup_sessions_per_process` sessions of each process run first (other users
 wait for them), then sessions starting within `warmup_s` of the process's first session are
@@ -43,13 +44,19 @@ from locust.user.users import LOCUST_STATE_STOPPING  # noqa: E402
 
 from bench import constants  # noqa: E402
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
+from bench.agent.user_simulator import add_user_simulator  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
 from bench.evalset import load_evalset  # noqa: E402
 from bench.load import bridge, distributed, open_loop, saturation, webui, worker_token  # noqa: E402
 from bench.load.recorder import JsonlRecorder  # noqa: E402
 from bench.load.spec import LoadSpec  # noqa: E402
 from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
-from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord  # noqa: E402
+from bench.schemas.records import (  # noqa: E402
+    USER_SIMULATOR_ROLE,
+    LlmCallRecord,
+    SessionRecord,
+    TurnRecord,
+)
 from bench.schemas.settings import RUN_TOKEN_ENV  # noqa: E402
 from bench.scoring.outcome import is_failed  # noqa: E402
 
@@ -67,11 +74,6 @@ def _configure(spec: LoadSpec) -> None:
     global SPEC, EVALSET, BUNDLE
     SPEC = spec
     EVALSET = load_evalset(SPEC.evalset)
-    for case in EVALSET.cases:
-        if not case.conversation:
-            raise BenchError(
-                f"eval case {case.eval_id}: no conversation (user-simulator cases are not supported)"
-            )
     agent_dir = SPEC.agent_dir or EVALSET.agent_dir
     if agent_dir is None:
         raise BenchError(f"--evalset {SPEC.evalset}: no agent folder found; give the agent folder")
@@ -89,6 +91,8 @@ def _configure(spec: LoadSpec) -> None:
         tool_latency=SPEC.tool_latency,
         seed=SPEC.seed,
     )
+    if EVALSET.scenario_cases:
+        add_user_simulator(BUNDLE, SPEC, EVALSET)
 
 
 def _ticket_options() -> dict[str, Any]:
@@ -120,6 +124,8 @@ def _spec_from_master(environment: Any, **_kw: Any) -> None:
 
 
 def _mismatch(turn: TurnRecord) -> str | None:
+    if turn["expected_tool_calls"] is None:  # a scenario turn: nothing to compare with
+        return None
     if turn["tool_calls"] == turn["expected_tool_calls"]:
         return None
     got = [c["name"] for c in turn["tool_calls"]]
@@ -191,6 +197,10 @@ class _Process:
             return
         exc = _record_error(record)
         length = record["completion_tokens"] or 0
+        if record.get("call_role") == USER_SIMULATOR_ROLE:  # a row of its own, never "LLM"
+            self._fire(request_type="USER_SIM", name="call", response_time=record["e2e_ms"],
+                       response_length=length, exception=exc)  # fmt: skip
+            return
         self._fire(
             request_type="LLM",
             name="call",

@@ -44,6 +44,12 @@ class LoadSpec(BaseModel):
     max_sessions_in_flight: int | None = Field(default=None, ge=1)  # open loop, per process
     request_timeout_s: float = Field(default=constants.DEFAULT_REQUEST_TIMEOUT_S, gt=0)
     extra_headers_env: str | None = None
+    # ADK's user simulator (conversation_scenario cases): None = the server under test; its key
+    # travels in the environment variable named here, never in the spec
+    user_simulator_api_base: str | None = None
+    user_simulator_model: str | None = None
+    user_simulator_api_key_env: str | None = None
+    max_turns: int | None = Field(default=None, ge=1)  # replaces max_allowed_invocations
 
     def write(self) -> Path:
         path = RunDir(Path(self.run_dir)).load_spec

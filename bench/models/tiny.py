@@ -22,28 +22,30 @@ What it answers. The chat template looks at the request and picks the first matc
 | 4 | notes_read_answer | last message is a tool result answering read_note | `Here is what that note says.` |
 | 5 | notes_compare_answer | last message is a tool result answering compare_notes | `These are the main differences between the two notes.` |
 | 6 | weather_answer | last message is a tool result (any other tool) | `Here is the weather report you asked for.` |
-| 7 | greeting | no tools in the request | `Hello! I am a tiny scripted model.` |
-| 8 | madrid_time_and_weather | "weather" and "time" and "madrid" | two calls in one reply: get_current_time {"city": "Madrid"}, get_weather {"city": "Madrid"} |
-| 9 | london_weather | "weather" and "london" | get_weather {"city": "London"} |
-| 10 | paris_weather | "weather" and "paris" | get_weather {"city": "Paris"} |
-| 11 | tokyo_time | "time" and "tokyo" | get_current_time {"city": "Tokyo"} |
-| 12 | new_york_weather_wrong_city | "weather" and "new york" | get_weather {"city": "Boston"} (wrong argument) |
-| 13 | berlin_time_wrong_tool | "time" and "berlin" | get_weather {"city": "Berlin"} (wrong tool) |
-| 14 | sydney_weather_no_call | "weather" and "sydney" | `I am not able to look that up.` (no call) |
-| 15 | notes_top_recycling | "recycling" and "open the top" | search_notes {"query": "recycling"} |
-| 16 | notes_search_sodium | "search" and "sodium" | search_notes {"query": "sodium-ion"} |
-| 17 | notes_search_recycling | "search" and "recycling" | search_notes {"query": "recycling"} |
-| 18 | notes_search_heat_pump | "search" and "heat pump" | search_notes {"query": "heat pump"} |
-| 19 | notes_compare | "compare" and "bat-02" and "bat-05" | compare_notes {"first_id": "BAT-02", "second_id": "BAT-05"} |
-| 20 | notes_open_1 | "open" and "bat-01" | read_note {"note_id": "BAT-01"} |
-| 21 | notes_open_2 | "open" and "bat-02" | read_note {"note_id": "BAT-02"} |
-| 22 | notes_open_3 | "open" and "bat-03" | read_note {"note_id": "BAT-03"} |
-| 23 | notes_open_4 | "open" and "bat-04" | read_note {"note_id": "BAT-04"} |
-| 24 | notes_open_5 | "open" and "bat-05" | read_note {"note_id": "BAT-05"} |
-| 25 | notes_open_6 | "open" and "bat-06" | read_note {"note_id": "BAT-06"} |
-| 26 | notes_open_7 | "open" and "bat-07" | read_note {"note_id": "BAT-70"} (wrong argument) |
-| 27 | notes_open_8 | "open" and "bat-08" | read_note {"note_id": "BAT-08"} |
-| 28 | fallback | anything else (tools given) | `Hello! Ask me about the weather or the time in a city.` |
+| 7 | usersim_finish | "tiny scenario" and "the current time is ready for you" | `Thank you, that is all I needed. </finished>` (ADK's stop signal) |
+| 8 | usersim_ask_time | "tiny scenario" | `What time is it in Tokyo?` |
+| 9 | greeting | no tools in the request | `Hello! I am a tiny scripted model.` |
+| 10 | madrid_time_and_weather | "weather" and "time" and "madrid" | two calls in one reply: get_current_time {"city": "Madrid"}, get_weather {"city": "Madrid"} |
+| 11 | london_weather | "weather" and "london" | get_weather {"city": "London"} |
+| 12 | paris_weather | "weather" and "paris" | get_weather {"city": "Paris"} |
+| 13 | tokyo_time | "time" and "tokyo" | get_current_time {"city": "Tokyo"} |
+| 14 | new_york_weather_wrong_city | "weather" and "new york" | get_weather {"city": "Boston"} (wrong argument) |
+| 15 | berlin_time_wrong_tool | "time" and "berlin" | get_weather {"city": "Berlin"} (wrong tool) |
+| 16 | sydney_weather_no_call | "weather" and "sydney" | `I am not able to look that up.` (no call) |
+| 17 | notes_top_recycling | "recycling" and "open the top" | search_notes {"query": "recycling"} |
+| 18 | notes_search_sodium | "search" and "sodium" | search_notes {"query": "sodium-ion"} |
+| 19 | notes_search_recycling | "search" and "recycling" | search_notes {"query": "recycling"} |
+| 20 | notes_search_heat_pump | "search" and "heat pump" | search_notes {"query": "heat pump"} |
+| 21 | notes_compare | "compare" and "bat-02" and "bat-05" | compare_notes {"first_id": "BAT-02", "second_id": "BAT-05"} |
+| 22 | notes_open_1 | "open" and "bat-01" | read_note {"note_id": "BAT-01"} |
+| 23 | notes_open_2 | "open" and "bat-02" | read_note {"note_id": "BAT-02"} |
+| 24 | notes_open_3 | "open" and "bat-03" | read_note {"note_id": "BAT-03"} |
+| 25 | notes_open_4 | "open" and "bat-04" | read_note {"note_id": "BAT-04"} |
+| 26 | notes_open_5 | "open" and "bat-05" | read_note {"note_id": "BAT-05"} |
+| 27 | notes_open_6 | "open" and "bat-06" | read_note {"note_id": "BAT-06"} |
+| 28 | notes_open_7 | "open" and "bat-07" | read_note {"note_id": "BAT-70"} (wrong argument) |
+| 29 | notes_open_8 | "open" and "bat-08" | read_note {"note_id": "BAT-08"} |
+| 30 | fallback | anything else (tools given) | `Hello! Ask me about the weather or the time in a city.` |
 
 "Answering get_current_time" means: the assistant tool call whose id equals the tool message's
 `tool_call_id` (else the tool message's `name`, else the last call of the last assistant message)
@@ -66,7 +68,7 @@ How it works (a bigram model):
   maps to EOS, so a prompt without a marker gets an empty reply rather than noise.
 - `<tool_call>` and `</tool_call>` are not tokens: vLLM 0.32's hermes parser finds them in the
   decoded text (streaming and not) and does not look them up in the vocabulary.
-- Sizes: hidden 320 (one-hot dims: 1 shared + 28 markers + ~280 output tokens), 2 layers,
+- Sizes: hidden 320 (one-hot dims: 1 shared + 30 markers + ~280 output tokens), 2 layers,
   5 heads x 64, 1 KV head, MLP 64, vocab ~830 (512 BPE + added); float16 on disk, config dtype
   bfloat16 (all values are exact in both); ~2.4 MB.
 
@@ -103,7 +105,7 @@ __all__ = [
 
 TINY_SERVED_NAME = HERMES.name
 TINY_TOOL_PARSER = HERMES.tool_parser
-TINY_MODEL_VERSION = 3  # 3: the research_notes rows; 2: the variants
+TINY_MODEL_VERSION = 4  # 4: the user-simulator rows; 3: the research_notes rows; 2: the variants
 
 # Sizes. HEAD_DIM >= 32 for vLLM's CPU attention; hidden grows in steps of HEAD_DIM when the
 # script needs more one-hot dimensions than MIN_HIDDEN.

@@ -194,6 +194,9 @@ _NOTES_CALLS: tuple[TinyCase, ...] = (
     ),
 )
 
+# The conversation plan of a scenario case the tiny model plays the user of contains this.
+SCENARIO_KEYWORD = "tiny scenario"
+
 # Order is precedence: the chat template picks the first case whose condition holds.
 TINY_CASES: tuple[TinyCase, ...] = (
     TinyCase(
@@ -208,6 +211,21 @@ TINY_CASES: tuple[TinyCase, ...] = (
         Condition("after_tool"),
         example="What is the weather in London?",
         content="Here is the weather report you asked for.",
+    ),
+    # ADK's user simulator (conversation_scenario cases) sends the tiny model one user message
+    # holding its plan and the conversation so far; the shipped scenario's plan says "tiny
+    # scenario". It asks for Tokyo's time, then sends ADK's stop signal once the agent answered.
+    TinyCase(
+        "usersim_finish",
+        Condition("keywords", (SCENARIO_KEYWORD, "the current time is ready for you")),
+        example="Follow the tiny scenario. Agent: The current time is ready for you.",
+        content="Thank you, that is all I needed. </finished>",
+    ),
+    TinyCase(
+        "usersim_ask_time",
+        Condition("keywords", (SCENARIO_KEYWORD,)),
+        example="Follow the tiny scenario. Agent: Here is the weather report you asked for.",
+        content="What time is it in Tokyo?",
     ),
     TinyCase(
         "greeting",

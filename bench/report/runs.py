@@ -21,6 +21,7 @@ from bench.constants import SCHEMA_VERSION
 from bench.errors import BenchError
 from bench.results.writer import read_metadata
 from bench.schemas.manifest import Manifest, read_manifest
+from bench.schemas.records import AGENT_ROLE, USER_SIMULATOR_ROLE
 from bench.schemas.run_dir import RunDir
 
 
@@ -86,7 +87,12 @@ class Run:
         """A Parquet table as a DataFrame, or None when the run has no such file."""
         if name not in self._tables:
             path = self.dir.table(name)
-            self._tables[name] = pd.read_parquet(path) if path.exists() else None
+            df = pd.read_parquet(path) if path.exists() else None
+            if name == "llm_calls" and df is not None and "call_role" in df.columns:
+                # the user simulator's calls (scenario cases) are no agent calls: no report
+                # figure, plot or comparison counts them
+                df = df[df["call_role"].fillna(AGENT_ROLE) != USER_SIMULATOR_ROLE]
+            self._tables[name] = df
         return self._tables[name]
 
     def measured(self, name: str) -> pd.DataFrame:

@@ -30,6 +30,9 @@ from bench.scoring.goodput import goodput, mark_slo
 from bench.scoring.judge import JUDGE_COLUMNS
 from bench.scoring.outcome import (
     CUT_SHORT,
+    agent_calls,
+    is_user_simulator_call,
+    is_failed,
     is_ok,
     is_truncated,
     outcome_passed,
@@ -80,12 +83,36 @@ def roll_up_sessions(
         complete = bool(scores) and len(scores) == (session.get("turns_expected") or len(scores))
         session["trajectory_score"] = sum(scores) / len(scores) if scores else None
         trajectory_ok = (session["trajectory_score"] or 0.0) >= threshold if complete else None
+        if session.get("user_simulator_status"):  # a scenario: no trajectory, maybe a rubric
+            played = sorted(
+                (t for t in mine if t.get("actual_invocation") is not None),
+                key=lambda t: t.get("invocation_index") or 0,
+            )
+            complete = bool(played) and len(played) == (session.get("turns") or 0)
+            scored, trajectory_ok = played, None
         passed = verdict.passed(scored) if complete and verdict else None
         outcome = session_outcome(session, passed)
         session["outcome"] = outcome
         session["case_passed"] = outcome_passed(outcome)
         session["trajectory_passed"] = False if outcome == CUT_SHORT else trajectory_ok
         session["response_match"] = sum(rouge) / len(rouge) if rouge else None
+
+
+def user_simulator_summary(
+    simulator_calls: list[dict[str, Any]], sessions_m: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Scenario cases: sessions played with ADK's user simulator and its LLM calls (measured
+    ones), reported apart from the agent's; None when the run had no scenario case."""
+    scenario = [s for s in sessions_m if s.get("user_simulator_status")]
+    calls = [c for c in simulator_calls if not c.get("warmup")]
+    if not scenario and not calls:
+        return {"scenario_sessions": None, "user_simulator_calls": None,
+                "user_simulator_failed_calls": None}  # fmt: skip
+    return {
+        "scenario_sessions": len(scenario),
+        "user_simulator_calls": len(calls),
+        "user_simulator_failed_calls": sum(1 for c in calls if is_failed(c)),
+    }
 
 
 def server_metric_rows(scrapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -125,7 +152,11 @@ def build_results(run_dir: Path) -> BuildResult:
     kinds = ("llm_calls", "turns", "sessions", "client", "judge", ARRIVALS)
     reads = {name: read_raw(rd, name) for name in kinds}
     scrapes_read = read_raw(rd, SERVER_METRICS)
-    llm_calls, turns, sessions, client, judged, arrivals = (reads[n].records for n in kinds)
+    all_calls, turns, sessions, client, judged, arrivals = (reads[n].records for n in kinds)
+    # ADK's user simulator's calls (scenario cases) are written to llm_calls flagged by
+    # call_role, and kept out of every agent figure below
+    llm_calls = agent_calls(all_calls)
+    simulator_calls = [c for c in all_calls if is_user_simulator_call(c)]
     merge_judge_scores(turns, judged)
     known_tools = set(manifest.known_tools) if manifest.known_tools else None
     scorer = TurnScorer(manifest.criteria, known_tools, manifest.tool_parser)
@@ -162,6 +193,7 @@ def build_results(run_dir: Path) -> BuildResult:
     summary = compute_summary(llm_calls, turns, sessions, run_info)
     start, end = summary["window_start"], summary["window_end"]
     summary.update(arrival_summary(arrivals, sessions_m))
+    summary.update(user_simulator_summary(simulator_calls, sessions_m))
     summary.update(finer_tool_summary(completed))
     summary.update(kv_reuse_summary([c for c in calls_m if is_ok(c)]))
     summary.update(reliability_summary(cases))
@@ -194,7 +226,7 @@ def build_results(run_dir: Path) -> BuildResult:
     )
 
     rows = {
-        "llm_calls": llm_calls,
+        "llm_calls": llm_calls + simulator_calls,
         "turns": turns,
         "sessions": sessions,
         "cases": cases,

@@ -92,6 +92,10 @@ def start_locust(
         max_sessions_in_flight=load.sessions_in_flight_cap,
         request_timeout_s=load.request_timeout_s,
         extra_headers_env=EXTRA_HEADERS_ENV if endpoint.headers else None,
+        user_simulator_api_base=cfg.user_simulator.api_base,
+        user_simulator_model=cfg.user_simulator.model,
+        user_simulator_api_key_env=cfg.user_simulator.api_key_env,
+        max_turns=cfg.user_simulator.max_turns,
     )
     locust = LocustProcess(
         spec,

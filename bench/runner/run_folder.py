@@ -27,6 +27,26 @@ from bench.schemas.redact import redact_urls
 from bench.schemas.run_dir import RunDir
 
 
+def user_simulator_provenance(cfg: Any, evalset: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """The simulator settings of a run with scenario cases (a bad eval config fails here, before
+    the server starts its load): ADK's config as used, and where the simulator's calls went."""
+    from bench.agent.user_simulator import simulator_config, with_max_turns
+
+    where = str(evalset.files[0].parent / "test_config.json")
+    config = with_max_turns(
+        simulator_config(evalset.user_simulator_config, where), cfg.user_simulator.max_turns
+    )
+    return {
+        "endpoint": cfg.user_simulator.api_base or "server under test",
+        "model": cfg.user_simulator.model or info.get("served_model_name") or cfg.server.model,
+        "max_allowed_invocations": config.max_allowed_invocations,
+        "config": config.model_dump(
+            mode="json", exclude_none=True, exclude={"model_configuration"}
+        ),
+        "scenario_cases": evalset.scenario_cases,
+    }
+
+
 def make_run_id(cfg: RunConfig, eval_set_id: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     model = Path(cfg.server.model).name.replace("/", "_")
@@ -68,6 +88,8 @@ def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
         "eval_set_sha256": evalset.content_sha256,
         "load": cfg.load.model_dump(mode="json"),
     }
+    if getattr(evalset, "scenario_cases", 0):
+        provenance["user_simulator"] = redact_urls(user_simulator_provenance(cfg, evalset, info))
     manifest = Manifest(
         run_id=run_dir.path.name,
         started_at=datetime.now(UTC).isoformat(),

@@ -39,7 +39,7 @@ from bench.schemas.flags import (
 from bench.schemas.tool_latency import tool_latency_texts
 
 __all__ = ["EngineFlags", "JudgeConfig", "LoadConfig", "RunConfig", "ServerConfig",
-           "config_error", "read_toml"]  # fmt: skip
+           "UserSimulatorConfig", "config_error", "read_toml"]  # fmt: skip
 
 # Seconds, given as a number or as text like "90s", "5m", "500ms".
 Seconds = Annotated[float, BeforeValidator(duration_s), Field(gt=0)]
@@ -254,6 +254,40 @@ class JudgeConfig(BaseModel):
     samples: int = Field(default=1, gt=0)
 
 
+class UserSimulatorConfig(BaseModel):
+    """Where ADK's user simulator (conversation_scenario cases) sends its prompts: the server
+    under test unless an endpoint is given; `max_turns` replaces the eval config's
+    `max_allowed_invocations`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint: str | None = None  # OpenAI-compatible base URL; None = the server under test
+    model: str | None = None  # served name at the endpoint; None = the one under test
+    api_key_env: str | None = None  # env var with the endpoint's key (only its name is kept)
+    max_turns: int | None = Field(default=None, gt=0)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"--user-simulator-endpoint: {value!r} is not an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _key_needs_endpoint(self) -> UserSimulatorConfig:
+        if self.api_key_env and not self.endpoint:
+            raise ValueError(
+                "--user-simulator-api-key-env: needs --user-simulator-endpoint "
+                "(the server under test uses its own key)"
+            )
+        return self
+
+    @property
+    def api_base(self) -> str | None:
+        """The endpoint as an OpenAI /v1 base, or None for the server under test."""
+        return self.endpoint.rstrip("/").removesuffix("/v1") + "/v1" if self.endpoint else None
+
+
 class RunConfig(BaseModel):
     """Everything `bench run` needs; saved as config.resolved.toml in the run folder."""
 
@@ -267,6 +301,8 @@ class RunConfig(BaseModel):
     run_id: str | None = None
     slo: dict[str, float] = Field(default_factory=dict)  # ttft_ms, tpot_ms, turn_ms, session_ms
     judge: JudgeConfig | None = None  # LLM-as-judge metrics; off by default
+    # ADK's user simulator for conversation_scenario cases
+    user_simulator: UserSimulatorConfig = Field(default_factory=UserSimulatorConfig)
 
     @field_validator("slo", mode="before")
     @classmethod
@@ -308,5 +344,8 @@ def config_error(exc: ValidationError) -> BenchError:
         return BenchError(f"options: {msg}")
     if loc[0] == "judge" and len(loc) > 1:
         return BenchError(f"--judge-{loc[-1].replace('_', '-')}: {msg}")
+    if loc[0] == "user_simulator" and len(loc) > 1:
+        flag = "max-turns" if loc[-1] == "max_turns" else f"user-simulator-{loc[-1]}"
+        return BenchError(f"--{flag.replace('_', '-')}: {msg}")
     name = next((p for p in reversed(loc) if not p.isdigit()), loc[-1])
     return BenchError(f"{_FLAG_OF.get(name, '--' + name.replace('_', '-'))}: {msg}")

@@ -18,6 +18,9 @@ from typing import Any, TypedDict
 
 from bench.schemas.columns import EpochS, JsonText
 
+# LlmCallRecord.call_role: whose call it was
+AGENT_ROLE, USER_SIMULATOR_ROLE = "agent", "user_simulator"
+
 
 class RunColumns(TypedDict):
     run_id: str | None  # the session layer fills it in raw records
@@ -37,6 +40,9 @@ class LlmCallRecord(RunColumns):
     turn_id: str | None
     call_index: int | None
     agent_name: str | None
+    # "agent" for the agent under test; "user_simulator" for the calls of ADK's user simulator
+    # (conversation_scenario cases): kept out of every agent latency and throughput figure
+    call_role: str
     started_at: EpochS
     ttft_ms: float | None
     e2e_ms: float
@@ -109,7 +115,12 @@ class SessionRecord(RunColumns):
     ended_at: EpochS
     duration_ms: float  # from started_at; latency from the schedule = start_delay_ms + this
     turns: int
-    turns_expected: int
+    turns_expected: int  # a scenario case: the turns played (the simulator decides how many)
+    # a conversation_scenario case: why ADK's user simulator ended the conversation
+    # ("stop_signal_detected", "turn_limit_reached"); null for a fixed conversation
+    user_simulator_status: str | None
+    # time spent waiting for the simulator's messages; inside duration_ms, as think time is
+    user_simulator_ms: float | None
     errors: int  # failed turns (0 or 1: a failed turn cuts the session short)
     truncated: bool  # cancelled when the load stopped: not an error, no result
     warmup: bool

@@ -38,8 +38,11 @@ LOAD_FLAGS = {"users": "users", "spawn_rate": "spawn_rate", "duration": "duratio
 TOP_FLAGS = frozenset({"evalset", "agent", "results_dir", "run_id", "slo"})
 JUDGE_FLAGS = {"judge_endpoint": "endpoint", "judge_model": "model",
                "judge_api_key_env": "api_key_env", "judge_samples": "samples"}  # fmt: skip
+USER_SIMULATOR_FLAGS = {"user_simulator_endpoint": "endpoint", "user_simulator_model": "model",
+                        "user_simulator_api_key_env": "api_key_env",
+                        "max_turns": "max_turns"}  # fmt: skip
 RUN_FLAGS = (SERVER_FLAGS | ENGINE_FLAGS | set(LOAD_FLAGS) | TOP_FLAGS | set(JUDGE_FLAGS)
-             | {"judge"})  # fmt: skip
+             | set(USER_SIMULATOR_FLAGS) | {"judge"})  # fmt: skip
 
 
 def load_flag_file(path: Path) -> dict[str, Any]:
@@ -101,7 +104,8 @@ def run_config_from_flags(
         raise BenchError(f"--master: set {RUN_TOKEN_ENV}, the token every `bench worker` must show")
     top = {k: v for k, v in p.items() if k in TOP_FLAGS and v is not None}
     try:
-        return RunConfig.model_validate({**top, "server": server, "load": load, "judge": _judge(p)})
+        return RunConfig.model_validate({**top, "server": server, "load": load, "judge": _judge(p),
+                                         "user_simulator": _user_simulator(p)})  # fmt: skip
     except ValidationError as exc:
         raise config_error(exc) from None
 
@@ -117,3 +121,14 @@ def _judge(p: dict[str, Any]) -> dict[str, Any] | None:
     if key_env and not os.environ.get(key_env):
         raise BenchError(f"--judge-api-key-env: environment variable {key_env} is not set")
     return {JUDGE_FLAGS[k]: v for k, v in p.items() if k in JUDGE_FLAGS and v is not None}
+
+
+def _user_simulator(p: dict[str, Any]) -> dict[str, Any]:
+    """--user-simulator-* and --max-turns; a named key variable must be set (its value is read
+    by the load process, never stored)."""
+    key_env = p.get("user_simulator_api_key_env")
+    if key_env and not os.environ.get(key_env):
+        raise BenchError(f"--user-simulator-api-key-env: environment variable {key_env} is not set")
+    return {
+        field: p[flag] for flag, field in USER_SIMULATOR_FLAGS.items() if p.get(flag) is not None
+    }

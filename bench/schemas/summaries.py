@@ -90,6 +90,11 @@ class SummaryRow(BuiltRunColumns, total=False):
     errors: int  # failed turns (truncated ones are not errors)
     error_rate: float | None  # failed turns / turns that did not end truncated
     skipped_cases: int
+    # conversation_scenario cases (ADK's user simulator): measured sessions, and the simulator's
+    # LLM calls, which no agent figure counts; null when the run had none
+    scenario_sessions: int | None
+    user_simulator_calls: int | None
+    user_simulator_failed_calls: int | None
     # finer tool metrics
     unparsed_rate: float | None
     unknown_tool_calls: int

@@ -15,6 +15,10 @@ one run of its case), with ADK's own evaluators on the session's recorded invoca
 - any other metric (safety, hallucinations, Vertex AI ones): not evaluated, listed in
   `not_evaluated`.
 
+A scenario session (`conversation_scenario`, played with ADK's user simulator) has no expected
+invocations: trajectory and response match are not evaluated there, as ADK's eval service
+marks them; the rubric judge metric still applies.
+
 A session whose metrics were all not evaluated has no verdict (None); a session cut short by a
 failed turn is a failure (`bench.scoring.outcome`).
 """
@@ -84,11 +88,16 @@ class CaseVerdict:
     def statuses(self, turns: list[dict[str, Any]]) -> dict[str, EvalStatus]:
         """Each evaluated metric's status over the session's turns (in invocation order)."""
         actual = [invocation_from_record(t["actual_invocation"]) for t in turns]
-        expected = [invocation_from_record(t["expected_invocation"]) for t in turns]
-        out = {
-            name: evaluator.evaluate_invocations(actual, expected).overall_eval_status
-            for name, evaluator in self.local.items()
-        }
+        if any(t.get("expected_invocation") is None for t in turns):
+            # a scenario session (user simulator): trajectory and ROUGE need an expected
+            # invocation, which ADK's evaluators refuse to go without: not evaluated
+            out = dict.fromkeys(self.local, EvalStatus.NOT_EVALUATED)
+        else:
+            expected = [invocation_from_record(t["expected_invocation"]) for t in turns]
+            out = {
+                name: evaluator.evaluate_invocations(actual, expected).overall_eval_status
+                for name, evaluator in self.local.items()
+            }
         for name, (column, threshold) in self.judge.items():
             scores = [t[column] for t in turns if t.get(column) is not None]
             mean = sum(scores) / len(scores) if scores else None

@@ -102,14 +102,24 @@ async def judge_turns(
     evaluators = _evaluators(served_name, criteria, num_samples)
     records = []
     for turn in turns:
-        if not turn.get("actual_invocation") or not turn.get("expected_invocation"):
+        if not turn.get("actual_invocation"):
             continue
         actual = Invocation.model_validate(turn["actual_invocation"])
-        expected = Invocation.model_validate(turn["expected_invocation"])
-        if expected.final_response is None:
+        # a scenario turn (user simulator) has no expected invocation: only the rubric metric,
+        # which ADK allows without a reference, applies to it
+        expected = (
+            Invocation.model_validate(turn["expected_invocation"])
+            if turn.get("expected_invocation")
+            else None
+        )
+        if expected is not None and expected.final_response is None:
             continue  # nothing to compare with
         for metric, evaluator in evaluators.items():
-            result = await evaluator.evaluate_invocations([actual], [expected])
+            if expected is None and metric != RUBRIC_METRIC:
+                continue
+            result = await evaluator.evaluate_invocations(
+                [actual], [expected] if expected is not None else None
+            )
             per = result.per_invocation_results
             records.append(
                 {

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.schemas.records import USER_SIMULATOR_ROLE
+
 # Raw records written before results schema 3 called a truncated turn "Cancelled"; an LLM call
 # cut by the load stopping is recorded with the class of the exception, CancelledError.
 TRUNCATED_ERROR_TYPES = frozenset({"Cancelled", "CancelledError"})
@@ -57,6 +59,17 @@ def is_failed(record: Mapping[str, Any]) -> bool:
 def is_ok(record: Mapping[str, Any]) -> bool:
     """An LLM call or turn that completed without error."""
     return error_type(record) is None and not is_truncated(record)
+
+
+def is_user_simulator_call(record: Mapping[str, Any]) -> bool:
+    """An LLM call of ADK's user simulator (a scenario case), not of the agent under test: it
+    never counts in the agent's latency, throughput or call counts."""
+    return record.get("call_role") == USER_SIMULATOR_ROLE
+
+
+def agent_calls(records: Iterable[Mapping[str, Any]]) -> list[Any]:
+    """The agent's LLM calls (records written before call_role existed are all the agent's)."""
+    return [r for r in records if not is_user_simulator_call(r)]
 
 
 def session_outcome(session: Mapping[str, Any], case_passed: bool | None) -> str:

@@ -57,10 +57,21 @@ def case_table(
                 "pass_at_k": pass_at_k(n, c, min(k, n)),
                 "trajectory_variants": len(distinct),
                 "trajectory_differs": len(distinct) > 1,
-                "trajectory_score_mean": sum(s.get("trajectory_score") or 0 for s in runs) / n,
+                "trajectory_score_mean": _trajectory_mean(runs),
             }
         )
     return rows
+
+
+def _trajectory_mean(runs: list[dict[str, Any]]) -> float | None:
+    """Mean session trajectory score; a session with none counts 0 (it failed before a scored
+    turn), except a scenario session: trajectory is not applicable there, never 0."""
+    scores = [
+        s.get("trajectory_score") or 0.0
+        for s in runs
+        if not (s.get("user_simulator_status") and s.get("trajectory_score") is None)
+    ]
+    return sum(scores) / len(scores) if scores else None
 
 
 def reliability_summary(cases: list[dict[str, Any]]) -> dict[str, Any]:

@@ -114,6 +114,8 @@ class AccuracyBoard:
             case.truncated += int(truncated)
             case.errors += int(error and not truncated)
             return
+        if expected is None:  # a scenario turn: no expected calls, tool metrics not applicable
+            return
         case.turns += 1
         case.exact_turns += int(_same_calls(_calls(actual), _calls(expected)))
         for name, tally in tally_turn(actual, expected).items():

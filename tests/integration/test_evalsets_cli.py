@@ -33,7 +33,8 @@ def _unboxed(text: str) -> str:
 def test_validate_shipped_sets_clean() -> None:
     result = bench("validate", "evalsets")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok: 6 file(s)" in result.stdout and "no problems" in result.stdout
+    assert "ok: 7 file(s)" in result.stdout and "no problems" in result.stdout
+    assert "1 user-simulator case(s)" in result.stdout  # weather_time_scenario: runnable
 
 
 def test_validate_planted_mistakes_table_and_exit_1() -> None:

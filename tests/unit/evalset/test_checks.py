@@ -27,8 +27,18 @@ SHIPPED = ["weather_time", "home_automation", "customer_support_orders", "unit_c
            "travel_multi_agent", "research_notes"]  # fmt: skip
 
 
+SCENARIO_SETS = ["weather_time_scenario"]  # conversation_scenario cases only
+
+
 def test_every_shipped_agent_has_an_eval_set() -> None:
-    assert [d.name for d in shipped_evalset_dirs()] == sorted(SHIPPED)
+    assert [d.name for d in shipped_evalset_dirs()] == sorted(SHIPPED + SCENARIO_SETS)
+
+
+def test_shipped_scenario_set_counts_as_runnable() -> None:
+    report = validate_evalsets(EVALSETS_DIR / "weather_time_scenario")
+    assert report.ok and report.scenarios == 1 and report.skipped == []
+    summary = summarize(EVALSETS_DIR / "weather_time_scenario")
+    assert (summary.cases, summary.scenarios, summary.turns) == (1, 1, 0)
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import BenchError
-from bench.evalset import SCENARIO_SKIP_REASON, load_evalset
+from bench.evalset import load_evalset
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "evalsets"
 
@@ -26,6 +26,7 @@ def _shape(loaded) -> list[tuple[str, list[tuple[str, str, list]]]]:
             [(i.invocation_id, i.user_content.parts[0].text, _calls(i)) for i in case.conversation],
         )
         for case in loaded.cases
+        if case.conversation_scenario is None
     ]
 
 
@@ -52,7 +53,9 @@ def test_current_evalset_format() -> None:
     ]
     assert loaded.cases[0].session_input.state == {"units": "metric"}
     assert loaded.cases[0].conversation[0].final_response.parts[0].text == "Rainy."
-    assert loaded.skipped == [("simulated_user", SCENARIO_SKIP_REASON)]
+    # the user-simulator case is runnable (ADK's simulator plays it), last in file order
+    assert [c.eval_id for c in loaded.cases][-1] == "simulated_user"
+    assert loaded.scenario_cases == 1 and loaded.skipped == []
     assert loaded.criteria == {"tool_trajectory_avg_score": 1.0, "response_match_score": 0.8}
 
 
@@ -140,10 +143,26 @@ def test_case_selection_keeps_the_order_given() -> None:
     assert [c.eval_id for c in shipped.cases] == ["greeting"]
 
 
-def test_selecting_a_user_simulator_case_lists_it_as_skipped() -> None:
-    loaded = load_evalset(f"{FIXTURES / 'current' / 'mini.evalset.json'}:one_call,simulated_user")
-    assert [c.eval_id for c in loaded.cases] == ["one_call"]
-    assert loaded.skipped == [("simulated_user", SCENARIO_SKIP_REASON)]
+def test_a_user_simulator_case_is_runnable_alone() -> None:
+    """A file holding only a scenario case ran into "no eval cases to run" (exit 2) before."""
+    loaded = load_evalset(f"{FIXTURES / 'current' / 'mini.evalset.json'}:simulated_user")
+    assert [c.eval_id for c in loaded.cases] == ["simulated_user"]
+    assert loaded.cases[0].conversation_scenario.starting_prompt
+    assert loaded.skipped == [] and loaded.scenario_cases == 1
+
+
+def test_user_simulator_config_is_read_from_test_config(tmp_path: Path) -> None:
+    shipped = load_evalset("weather_time_scenario")
+    assert shipped.user_simulator_config == {"type": "llm_backed", "max_allowed_invocations": 4}
+    assert load_evalset("weather_time").user_simulator_config is None
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "x.evalset.json").write_text(
+        (FIXTURES / "current" / "mini.evalset.json").read_text()
+    )
+    (folder / "test_config.json").write_text('{"criteria": {}, "user_simulator_config": 3}')
+    with pytest.raises(BenchError, match="user_simulator_config' is not an object"):
+        load_evalset(str(folder))
 
 
 @pytest.mark.parametrize("name", ["legacy/home.test.json", "webui/old_ui.evalset.json", "current"])
@@ -197,12 +216,17 @@ def test_unknown_case_id_and_duplicates(tmp_path: Path) -> None:
         load_evalset(str(path))
 
 
-def test_only_user_simulator_cases_is_an_error(tmp_path: Path) -> None:
+def test_only_user_simulator_cases_is_runnable(tmp_path: Path) -> None:
+    """The issue's fixture: a file holding only a scenario case (exit 2 before)."""
     data = json.loads((FIXTURES / "current" / "mini.evalset.json").read_text())
     data["eval_cases"] = data["eval_cases"][2:]
     path = _write(tmp_path, "sim.evalset.json", data)
-    with pytest.raises(BenchError, match=r"no eval cases to run \(1 user-simulator case"):
-        load_evalset(str(path))
+    loaded = load_evalset(str(path))
+    assert [c.eval_id for c in loaded.cases] == ["simulated_user"]
+    data["eval_cases"] = []
+    empty = _write(tmp_path, "empty.evalset.json", data)
+    with pytest.raises(BenchError, match="no eval cases to run"):
+        load_evalset(str(empty))
 
 
 def test_null_reference_means_no_expected_final_response() -> None:

@@ -68,3 +68,25 @@ def test_no_criteria_means_adks_defaults():
     verdict = CaseVerdict({})
     assert set(verdict.metrics) == {"tool_trajectory_avg_score", "response_match_score"}
     assert verdict.passed([_turn("totally different words", "sunny in Paris")]) is False
+
+
+def test_scenario_turns_have_no_trajectory_verdict_but_a_rubric_one():
+    """A user-simulator turn has no expected invocation: ADK's trajectory and ROUGE evaluators
+    cannot run (NOT_EVALUATED, never 0); the rubric judge, which needs no reference, decides."""
+    criteria = {
+        "tool_trajectory_avg_score": 1.0,
+        "response_match_score": 0.8,
+        "rubric_based_final_response_quality_v1": {
+            "threshold": 0.5,
+            "rubrics": [{"rubric_id": "r", "rubric_content": {"text_property": "answers"}}],
+        },
+    }
+    scenario = [dict(_turn("sunny", None), expected_invocation=None)]
+    assert CaseVerdict(criteria).statuses(scenario) == {
+        "tool_trajectory_avg_score": N,
+        "response_match_score": N,
+    }
+    assert CaseVerdict(criteria).passed(scenario) is None  # unscored, not failed
+    judged = CaseVerdict(criteria, judged=True)
+    assert judged.passed([dict(scenario[0], judge_rubric_score=1.0)]) is True
+    assert judged.passed([dict(scenario[0], judge_rubric_score=0.0)]) is False
