@@ -39,6 +39,7 @@ from google.adk.sessions import InMemorySessionService
 from bench import constants
 from bench.agent.model_override import load_root_agent, override_models
 from bench.agent.session_header import SessionHeaderPlugin
+from bench.agent.prompt_capture import CapturedRequest
 from bench.agent.timed_model import CALL_SCOPE, CallScope, TimedLiteLlm, first_line
 from bench.agent.tool_latency import TOOL_TURN, ToolTimingPlugin, ToolTurn
 from bench.errors import BenchError
@@ -216,6 +217,7 @@ async def run_session(
     on_llm_call: Callable[[LlmCallRecord], None] = _ignore,
     on_turn: Callable[[TurnRecord], None] = _ignore,
     on_session: Callable[[SessionRecord], None] = _ignore,
+    on_prompt: Callable[[LlmCallRecord, CapturedRequest], None] | None = None,
     user_index: int | None = None,
     scheduled_at: float | None = None,
 ) -> SessionRecord:
@@ -258,6 +260,7 @@ async def run_session(
                 trial,
                 warmup,
                 on_llm_call,
+                on_prompt,
             )
             turns += 1
             on_turn(turn)
@@ -311,6 +314,7 @@ async def _run_turn(
     trial: int,
     warmup: bool,
     on_llm_call: Callable[[LlmCallRecord], None],
+    on_prompt: Callable[[LlmCallRecord, CapturedRequest], None] | None = None,
 ) -> TurnRecord:
     turn_id = f"{session_id}:{index}"
     scope = CallScope(
@@ -319,6 +323,7 @@ async def _run_turn(
         turn_id=turn_id,
         warmup=warmup,
         emit=on_llm_call,
+        on_prompt=on_prompt,
         force_tool_call=bundle.force_tools and bool(_calls(expected.intermediate_data)),
     )
     token = CALL_SCOPE.set(scope)
