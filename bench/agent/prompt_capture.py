@@ -1,14 +1,16 @@
 """What each LLM call sent: its OpenAI-format messages, tools and tool_choice, for trace export.
 
-The hook is the LiteLLM client of `bench.agent.timed_model`: ADK's LiteLlm has already turned
-the LlmRequest into OpenAI messages and tools (google/adk/models/lite_llm.py,
-`_get_completion_inputs`) and hands them to `litellm.acompletion`. LiteLLM's hosted_vllm
-provider then rewrites assistant and user messages (`HostedVLLMChatConfig._transform_messages`:
-drops thinking blocks, flattens content lists); that same rewrite is applied to a copy here, so
-the record is what goes into the request body.
+The hook is the LiteLLM client of `bench.agent.timed_model`, which ADK's LiteLlm calls with the
+LlmRequest already turned into OpenAI messages and tools (google/adk/models/lite_llm.py,
+`_get_completion_inputs`). LiteLLM then rewrites them for the provider (hosted_vllm drops
+thinking blocks and null fields, flattens content lists) into the request body. That body is
+taken from LiteLLM itself: the call passes a per-call `logger_fn`, which LiteLLM's logging calls
+with the details of the call just before sending it, body included
+(`additional_args.complete_input_dict`; litellm_core_utils/litellm_logging.py, `pre_call`).
+Should a LiteLLM version not call it, the messages as ADK handed them over are kept.
 
-Only the messages, the tools and tool_choice are kept: never the call's other arguments, which
-hold the API key and the extra headers.
+Only the messages, the tools and tool_choice are taken: never headers or other arguments, which
+hold the API key.
 
 Tools are the same for every call of an agent, and a run's prompts already grow every call, so
 each distinct tool list is written once per load process (`ToolsRecord`, keyed by a hash of its
@@ -34,6 +36,32 @@ class CapturedRequest:
     messages: list[Any]
     tools: list[Any] | None
     tool_choice: Any
+    from_body: bool = False  # True once LiteLLM's own request body replaced the handed-over
+
+    def as_json(self) -> CapturedRequest:
+        """Plain JSON values (only the handed-over objects need converting)."""
+        if self.from_body:
+            return self
+        return CapturedRequest(
+            messages=to_json_value(self.messages),
+            tools=to_json_value(self.tools),
+            tool_choice=to_json_value(self.tool_choice),
+        )
+
+    def take_body(self, details: Any) -> None:
+        """LiteLLM's `logger_fn`: called with the call's details before it is sent."""
+        if self.from_body or not isinstance(details, dict):
+            return
+        body = (details.get("additional_args") or {}).get("complete_input_dict")
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return
+        try:
+            self.messages = to_json_value(body["messages"])
+            self.tools = to_json_value(body["tools"]) if body.get("tools") else None
+            self.tool_choice = to_json_value(body.get("tool_choice"))
+            self.from_body = True
+        except (TypeError, ValueError):  # never fail the call over the record
+            pass
 
 
 def _plain(value: Any) -> Any:
@@ -48,26 +76,15 @@ def to_json_value(value: Any) -> Any:
     return json.loads(json.dumps(value, default=_plain))
 
 
-def _as_sent(messages: list[Any], model: str) -> list[Any]:
-    """LiteLLM's own rewrite for the hosted_vllm provider, on our copy."""
-    if not model.startswith("hosted_vllm/"):
-        return messages
-    try:
-        from litellm.llms.hosted_vllm.chat.transformation import HostedVLLMChatConfig
-
-        return to_json_value(HostedVLLMChatConfig()._transform_messages(messages, model))
-    except Exception:  # a LiteLLM change must not fail the call: keep the messages as handed over
-        return messages
-
-
-def capture(model: str, messages: Any, tools: Any, kwargs: dict[str, Any]) -> CapturedRequest:
-    """The request of one `acompletion(model, messages, tools, **kwargs)` call, as plain JSON."""
-    copied = to_json_value(list(messages or []))
-    return CapturedRequest(
-        messages=_as_sent(copied, model),
-        tools=to_json_value(list(tools)) if tools else None,
-        tool_choice=to_json_value(kwargs.get("tool_choice")),
-    )
+def capture(messages: Any, tools: Any, kwargs: dict[str, Any]) -> CapturedRequest:
+    """The request of one `acompletion(model, messages, tools, **kwargs)` call, as plain JSON;
+    `kwargs` gets the `logger_fn` that replaces it by the body LiteLLM sends."""
+    request = CapturedRequest(
+        messages=list(messages or []), tools=list(tools) if tools else None,
+        tool_choice=kwargs.get("tool_choice"),
+    )  # fmt: skip
+    kwargs["logger_fn"] = request.take_body
+    return request
 
 
 def tools_sha(tools: list[Any]) -> str:
@@ -85,6 +102,7 @@ class PromptSink:
         self._lock = threading.Lock()
 
     def __call__(self, call: LlmCallRecord, request: CapturedRequest) -> None:
+        request = request.as_json()
         sha = None
         if request.tools:
             sha = tools_sha(request.tools)

@@ -153,7 +153,7 @@ class _TimingClient(LiteLLMClient):
     async def acompletion(self, model: str, messages: list, tools: Any, **kwargs: Any) -> Any:
         raw, scope = _RAW_TIMING.get(), CALL_SCOPE.get()
         if raw is not None and scope is not None and scope.on_prompt is not None:
-            raw.request = prompt_capture.capture(model, messages, tools, kwargs)
+            raw.request = prompt_capture.capture(messages, tools, kwargs)
         response = await super().acompletion(model=model, messages=messages, tools=tools, **kwargs)
         if raw is None:
             return response
