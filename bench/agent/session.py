@@ -38,8 +38,8 @@ from google.adk.sessions import InMemorySessionService
 
 from bench import constants
 from bench.agent.model_override import load_root_agent, override_models
-from bench.agent.session_header import SessionHeaderPlugin
 from bench.agent.prompt_capture import CapturedRequest
+from bench.agent.session_header import SessionHeaderPlugin
 from bench.agent.timed_model import CALL_SCOPE, CallScope, TimedLiteLlm, first_line
 from bench.agent.tool_latency import TOOL_TURN, ToolTimingPlugin, ToolTurn
 from bench.errors import BenchError

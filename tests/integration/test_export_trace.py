@@ -6,10 +6,10 @@ environment's Python) replays the `vllm-custom` export against the fake server.
 from __future__ import annotations
 
 import json
-from collections import Counter
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
