@@ -75,7 +75,7 @@ def load_trace(run_dir: RunDir | Path | str) -> Trace:
     prompt_files = _raw_files(run, PROMPTS)
     if not prompt_files:
         raise BenchError(
-            f"RUN: {run.path} has no raw/{PROMPTS}.*.jsonl (not a run folder, or recorded by a "
+            f"RUN: {run.path} has no raw {PROMPTS} records (not a run folder, or recorded by a "
             "bench that did not keep request messages)"
         )
     tools = {r["tools_sha"]: r["tools"] for r in read_jsonl(_raw_files(run, TOOLS)).records}
@@ -219,8 +219,9 @@ def export_trace(
     if fmt not in FORMATS:
         raise BenchError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     target = out or run.trace(fmt)
-    if fmt == "vllm-custom" and target.suffix != ".jsonl":
-        raise BenchError(f"-o: {target}: vllm bench serve reads a custom dataset only from .jsonl")
+    jsonl = run.trace(fmt).suffix  # vLLM's CustomDataset reads only this suffix
+    if fmt == "vllm-custom" and target.suffix != jsonl:
+        raise BenchError(f"-o: {target}: vllm bench serve reads a custom dataset only from {jsonl}")
     trace = load_trace(run)
     rows = list(lines(trace, fmt, block_size=block_size))
     try:

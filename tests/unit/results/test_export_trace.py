@@ -131,7 +131,7 @@ def test_bad_input_is_a_bench_error(tmp_path: Path) -> None:
     with pytest.raises(BenchError, match="RUN: .* is not a folder"):
         export_trace(tmp_path / "missing", "mooncake")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(BenchError, match="no raw/prompts"):
+    with pytest.raises(BenchError, match="no raw prompts records"):
         export_trace(tmp_path / "empty", "mooncake")
     with pytest.raises(BenchError, match="--format: 'csv'"):
         export_trace(_write_run(tmp_path), "csv")
