@@ -113,3 +113,23 @@ def test_prompts_are_what_the_server_got_and_vllm_replays_the_export(tmp_path: P
         if line.startswith("RESULT ")
     )
     assert result == {"completed": len(lines), "failed": 0}
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["{tmp}/missing", "--format", "mooncake"], ["RUN:", "missing", "is not a folder"]),
+        (["{tmp}", "--format", "csv"], ["--format", "'csv'"]),
+        (["{tmp}", "--format", "mooncake"], ["RUN:", "no raw prompts records"]),
+    ],
+)
+def test_bad_run_or_format_is_one_line_exit_2(tmp_path: Path, args, needles) -> None:
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    proc = subprocess.run(
+        [*BENCH, "export-trace", *argv], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2, proc.stderr + proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
