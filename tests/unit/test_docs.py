@@ -35,6 +35,7 @@ NOT_BENCH_FLAGS = {
     "--run-realmodel": "pytest option for the opt-in real-weights test",
     "--enable-prompt-tokens-details": "vLLM's own flag (bench always passes it: cached tokens)",
     "--dataset-name": "vllm bench serve's flag (replaying an export-trace file)",
+    "--backend": "vllm bench serve's flag (replaying an export-trace file)",
     "--disable-shuffle": "vllm bench serve's flag (replaying an export-trace file)",
     "--skip-chat-template": "vllm bench serve's flag (replaying an export-trace file)",
     "--timed-trace-chunk-hash-size": "vllm bench serve's flag (replaying a mooncake export)",
