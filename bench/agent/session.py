@@ -45,6 +45,7 @@ from google.adk.sessions import InMemorySessionService
 
 from bench import constants
 from bench.agent.model_override import load_root_agent, override_models
+from bench.agent.prompt_capture import CapturedRequest
 from bench.agent.session_header import SessionHeaderPlugin
 from bench.agent.timed_model import CALL_SCOPE, CallScope, TimedLiteLlm, first_line
 from bench.agent.tool_latency import TOOL_TURN, ToolTimingPlugin, ToolTurn
@@ -227,6 +228,7 @@ async def run_session(
     on_llm_call: Callable[[LlmCallRecord], None] = _ignore,
     on_turn: Callable[[TurnRecord], None] = _ignore,
     on_session: Callable[[SessionRecord], None] = _ignore,
+    on_prompt: Callable[[LlmCallRecord, CapturedRequest], None] | None = None,
     user_index: int | None = None,
     scheduled_at: float | None = None,
 ) -> SessionRecord:
@@ -294,6 +296,7 @@ async def run_session(
                 trial,
                 warmup,
                 on_llm_call,
+                on_prompt,
             )
             history.extend(events)
             turns += 1
@@ -387,6 +390,7 @@ async def _run_turn(
     trial: int,
     warmup: bool,
     on_llm_call: Callable[[LlmCallRecord], None],
+    on_prompt: Callable[[LlmCallRecord, CapturedRequest], None] | None = None,
 ) -> tuple[TurnRecord, list[Event]]:
     """One turn; `expected` is None for a scenario case (nothing to compare with)."""
     turn_id = f"{session_id}:{index}"
@@ -397,6 +401,7 @@ async def _run_turn(
         turn_id=turn_id,
         warmup=warmup,
         emit=on_llm_call,
+        on_prompt=on_prompt,
         force_tool_call=bundle.force_tools and bool(_calls(expected_data)),
     )
     token = CALL_SCOPE.set(scope)

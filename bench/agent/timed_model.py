@@ -27,7 +27,7 @@ from google.adk.models.lite_llm import LiteLlm, LiteLLMClient
 from pydantic import PrivateAttr
 
 from bench import constants
-from bench.agent import strict_stream
+from bench.agent import prompt_capture, strict_stream
 from bench.agent.strict_stream import MalformedChunkError, is_malformed_chunk
 from bench.schemas.records import AGENT_ROLE, LlmCallRecord
 
@@ -43,6 +43,8 @@ class CallScope:
     emit: Callable[[LlmCallRecord], None]
     calls: int = 0
     force_tool_call: bool = False  # the turn's first call gets tool_choice="required"
+    # gets each call's record and its request messages (bench.agent.prompt_capture)
+    on_prompt: Callable[[LlmCallRecord, prompt_capture.CapturedRequest], None] | None = None
 
     def next_index(self) -> int:
         index = self.calls
@@ -69,6 +71,7 @@ class _RawTiming:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_tokens: int | None = None
+    request: prompt_capture.CapturedRequest | None = None  # what was sent, when captured
 
     def content(self, now: float) -> None:
         if self.first_content_at is None:
@@ -148,8 +151,10 @@ class _TimedStream:
 
 class _TimingClient(LiteLLMClient):
     async def acompletion(self, model: str, messages: list, tools: Any, **kwargs: Any) -> Any:
+        raw, scope = _RAW_TIMING.get(), CALL_SCOPE.get()
+        if raw is not None and scope is not None and scope.on_prompt is not None:
+            raw.request = prompt_capture.capture(messages, tools, kwargs)
         response = await super().acompletion(model=model, messages=messages, tools=tools, **kwargs)
-        raw = _RAW_TIMING.get()
         if raw is None:
             return response
         if kwargs.get("stream"):
@@ -286,6 +291,8 @@ class TimedLiteLlm(LiteLlm):
             )
             record["call_index"] = call_index
             self._emit(record, scope)
+            if scope is not None and scope.on_prompt is not None and raw.request is not None:
+                scope.on_prompt(record, raw.request)
 
     def _record(
         self,

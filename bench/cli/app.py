@@ -87,6 +87,10 @@ COMMANDS = {
         "the max load.",
         PASSTHROUGH,
     ),
+    "export-trace": LazyCommand(
+        "bench.cli.export_trace:export_trace",
+        "Write the run's LLM calls as a replayable trace: vllm-custom, mooncake or chat-jsonl.",
+    ),
     "worker": LazyCommand(
         "bench.cli.worker:worker",
         "Run the users of a distributed run: the eval set, agent and server come from the master.",

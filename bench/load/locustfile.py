@@ -43,6 +43,7 @@ from locust.runners import (  # noqa: E402
 from locust.user.users import LOCUST_STATE_STOPPING  # noqa: E402
 
 from bench import constants  # noqa: E402
+from bench.agent.prompt_capture import PromptSink  # noqa: E402
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
 from bench.agent.user_simulator import add_user_simulator  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
@@ -162,6 +163,7 @@ class _Process:
             )
             for role in _ROLE:
                 role.recorder, role.drain = self.recorder, self.notifier.drain
+        self.on_prompt = PromptSink(self.recorder.write)  # raw prompts + tools, for export-trace
         self.user_numbers = itertools.count()
         self.warmup_started = 0
         self.warmup_finished = 0
@@ -359,6 +361,7 @@ class AgentUser(User):
                     on_llm_call=proc.on_llm_call,
                     on_turn=proc.on_turn,
                     on_session=proc.on_session,
+                    on_prompt=proc.on_prompt,
                     user_index=self.user_index,
                     scheduled_at=ticket.arrival_at if ticket else None,
                 )

@@ -66,6 +66,34 @@ class LlmCallRecord(RunColumns):
     pid: int
 
 
+class PromptRecord(RunColumns):
+    """What one LLM call sent (`bench.agent.prompt_capture`): the OpenAI-format messages as
+    LiteLLM sends them to the server, with the call's keys and the counts a replay needs.
+    Raw only (`raw/prompts.<pid>.jsonl`): prompts grow every call, so no table carries them."""
+
+    session_id: str | None
+    turn_id: str | None
+    call_index: int | None
+    agent_name: str | None
+    started_at: EpochS
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    error_type: str | None
+    warmup: bool
+    messages: list[Any]
+    tools_sha: str | None  # the call's tool list, stored once per load process in `tools`
+    tool_choice: Any
+    pid: int
+
+
+class ToolsRecord(TypedDict):
+    """One distinct tool list (OpenAI `tools`), written the first time a load process sends it:
+    every call of an agent sends the same list, so prompts carry only its hash."""
+
+    tools_sha: str  # sha256 of the canonical JSON of `tools`
+    tools: list[Any]
+
+
 class TurnRecord(RunColumns):
     """One invocation of an eval case (`bench.agent.session`)."""
 

@@ -6,6 +6,7 @@
       raw/<table>.<writer>.jsonl                        (one file per table and writer)
       <table>.parquet                                   (llm_calls, turns, sessions, ...)
       cases_by_step.parquet                             (load steps and sweeps only)
+      trace-<format>.jsonl                              (bench export-trace)
       sweep.json  sweep_summary.parquet  sla_probes.parquet  sla_summary.parquet
       step-NN-<label>/                                  (a RunDir of its own per load step)
 
@@ -90,6 +91,10 @@ class RunDir:
     def by_turn_index(self) -> Path:
         """Metrics per turn index of the cases (`bench.results.by_turn`)."""
         return self.table("by_turn_index")
+
+    def trace(self, fmt: str) -> Path:
+        """`bench export-trace` in one format (vllm-custom, mooncake, chat-jsonl)."""
+        return self.path / f"trace-{fmt}.jsonl"
 
     @property
     def cases_by_step(self) -> Path:

@@ -285,6 +285,7 @@ class FakeServerConfig:
     # does with --enable-prompt-tokens-details; False: like a server that does not
     prompt_tokens_details: bool = True
     record_headers: str | None = None  # JSONL file: the headers of every chat request
+    record_bodies: str | None = None  # JSONL file: the messages, tools, tool_choice of each
     no_auto_tool_choice: bool = False  # answer 400 to tool_choice "auto", as vLLM does without
     # --enable-auto-tool-choice
 
@@ -474,6 +475,8 @@ class FakeServer:
 
         if self.config.record_headers:
             self._record_headers(request)
+        if self.config.record_bodies:
+            self._record_body(body)
         if (
             self.config.no_auto_tool_choice
             and body.get("tools")
@@ -519,6 +522,12 @@ class FakeServer:
         assert self.config.record_headers is not None
         with open(self.config.record_headers, "a") as out:
             out.write(json.dumps({"at": time.time(), "headers": headers}) + "\n")
+
+    def _record_body(self, body: dict[str, Any]) -> None:
+        kept = {k: body.get(k) for k in ("messages", "tools", "tool_choice")}  # no credentials
+        assert self.config.record_bodies is not None
+        with open(self.config.record_bodies, "a") as out:
+            out.write(json.dumps({"at": time.time(), **kept}) + "\n")
 
     def _account(
         self, body: dict[str, Any], completion_tokens: int, reason: str, started: float
@@ -759,6 +768,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="append each chat request's headers (credentials left out) as JSONL",
     )
     p.add_argument(
+        "--record-bodies",
+        default=None,
+        metavar="FILE",
+        help="append each chat request's messages, tools and tool_choice as JSONL",
+    )
+    p.add_argument(
         "--no-auto-tool-choice",
         action="store_true",
         help="answer 400 to tool_choice auto, as vLLM without --enable-auto-tool-choice",
@@ -794,6 +809,7 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         seed=args.seed,
         prompt_tokens_details=args.prompt_tokens_details,
         record_headers=args.record_headers,
+        record_bodies=args.record_bodies,
         no_auto_tool_choice=args.no_auto_tool_choice,
     )
 
@@ -820,6 +836,7 @@ _KNOB_FLAGS = {
     "seed": "--seed",
     "prompt_tokens_details": "--no-prompt-tokens-details",  # a switch: given when False
     "record_headers": "--record-headers",
+    "record_bodies": "--record-bodies",
     "no_auto_tool_choice": "--no-auto-tool-choice",
 }
 

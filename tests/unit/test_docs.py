@@ -34,6 +34,12 @@ NOT_BENCH_FLAGS = {
     "--override-generation-config": "vLLM's own flag (smollm2-135m's catalog entry sets it)",
     "--run-realmodel": "pytest option for the opt-in real-weights test",
     "--enable-prompt-tokens-details": "vLLM's own flag (bench always passes it: cached tokens)",
+    "--dataset-name": "vllm bench serve's flag (replaying an export-trace file)",
+    "--backend": "vllm bench serve's flag (replaying an export-trace file)",
+    "--disable-shuffle": "vllm bench serve's flag (replaying an export-trace file)",
+    "--skip-chat-template": "vllm bench serve's flag (replaying an export-trace file)",
+    "--timed-trace-chunk-hash-size": "vllm bench serve's flag (replaying a mooncake export)",
+    "--timed-trace-sec-multiplier": "vllm bench serve's flag (replaying a mooncake export)",
 }
 # Libraries that cost seconds to import; a command imports them when it runs, not at start-up.
 HEAVY = ("google.adk", "litellm", "pandas", "pyarrow", "locust", "matplotlib")
