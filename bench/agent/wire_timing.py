@@ -22,7 +22,7 @@ import contextvars
 import json
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,7 +136,10 @@ async def _on_response(response: httpx.Response) -> None:
         response.stream = _TimedBody(response.stream, timing)
 
 
-EVENT_HOOKS = {"request": [_on_request], "response": [_on_response]}
+EVENT_HOOKS: dict[str, list[Callable[..., Any]]] = {
+    "request": [_on_request],
+    "response": [_on_response],
+}
 
 # One handler per event loop: an httpx/aiohttp connection pool belongs to the loop it was made on.
 _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
