@@ -99,7 +99,8 @@ METRICS: dict[str, Metric] = {
 DEFAULT_METRICS = (
     "sessions_per_s", "turns_per_s", "output_tokens_per_s", "ttft_p50_ms", "ttft_p99_ms",
     "tpot_p50_ms", "turn_p50_ms", "turn_p99_ms", "task_success_rate", "tool_accuracy",
-    "error_rate",
+    "error_rate", "client_overhead_p50_ms", "turn_llm_wire_mean_ms", "turn_client_overhead_mean_ms",
+    "turn_tool_time_mean_ms", "turn_other_mean_ms",
 )  # fmt: skip
 
 RATE_BIN_S = 1.0
