@@ -478,6 +478,10 @@ async def _run_turn(
         "tool_timings": tool_turn.per_call(),
         "tool_latency_ms": tool_turn.injected_ms,
         "tool_time_ms": tool_turn.tool_ms,
+        "llm_wire_ms": scope.llm_wire_ms,
+        "client_overhead_ms": scope.client_overhead_ms,
+        # the rest of the turn: negative only if calls or tools overlapped (parallel tools)
+        "other_ms": latency_ms - scope.llm_wire_ms - scope.client_overhead_ms - tool_turn.tool_ms,
         "error_type": error_type,
         "error": error_text,
         "truncated": truncated,

@@ -9,6 +9,10 @@ Two layers observe a call:
 
 ADK's LiteLlm already sends `stream_options={"include_usage": True}` when streaming
 (google/adk/models/lite_llm.py, `generate_content_async`), so it is not set here.
+The headline TTFT/TPOT/ITL/e2e of a record are taken on the wire (`bench.agent.wire_timing`,
+the HTTP client under LiteLLM, with `vllm bench serve`'s definitions); the model-layer figures
+stay in `model_ttft_ms`, `model_tpot_ms` and `model_e2e_ms`, and their difference in e2e is the
+call's `client_overhead_ms` (LiteLLM's and ADK's own work on the call).
 Each finished call becomes one record (a plain dict) handed to `on_record` and to the call scope
 of the current session (`CALL_SCOPE`), which adds session and turn ids.
 """
@@ -29,6 +33,7 @@ from pydantic import PrivateAttr
 from bench import constants
 from bench.agent import prompt_capture, strict_stream
 from bench.agent.strict_stream import MalformedChunkError, is_malformed_chunk
+from bench.agent.wire_timing import WIRE_TIMING, WireTiming, wire_client
 from bench.schemas.records import AGENT_ROLE, LlmCallRecord
 
 
@@ -45,6 +50,8 @@ class CallScope:
     force_tool_call: bool = False  # the turn's first call gets tool_choice="required"
     # gets each call's record and its request messages (bench.agent.prompt_capture)
     on_prompt: Callable[[LlmCallRecord, prompt_capture.CapturedRequest], None] | None = None
+    llm_wire_ms: float = 0.0  # summed over the turn's calls: time on the wire
+    client_overhead_ms: float = 0.0  # and the model layer's time around it
 
     def next_index(self) -> int:
         index = self.calls
@@ -154,6 +161,8 @@ class _TimingClient(LiteLLMClient):
         raw, scope = _RAW_TIMING.get(), CALL_SCOPE.get()
         if raw is not None and scope is not None and scope.on_prompt is not None:
             raw.request = prompt_capture.capture(messages, tools, kwargs)
+        if WIRE_TIMING.get() is not None:
+            kwargs.setdefault("client", wire_client())  # the HTTP client that times the wire
         response = await super().acompletion(model=model, messages=messages, tools=tools, **kwargs)
         if raw is None:
             return response
@@ -187,6 +196,26 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     lo = int(pos)
     hi = min(lo + 1, len(sorted_values) - 1)
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def _tpot(
+    stream: bool,
+    ttft_ms: float | None,
+    e2e_ms: float,
+    completion: int | None,
+    tool_reply: bool,
+    gaps_ms: list[float],
+) -> float | None:
+    if not stream or ttft_ms is None:
+        return None
+    if tool_reply:
+        # A tool parser streams nothing until it knows the tool name, so the tokens before
+        # the first delta have no arrival time: dividing by every output token reads low.
+        # TPOT here is the mean gap between the visible deltas after the first one.
+        return statistics.fmean(gaps_ms) if gaps_ms else None
+    if completion is not None and completion > 1:
+        return (e2e_ms - ttft_ms) / (completion - 1)  # `vllm bench serve`'s TPOT
+    return None
 
 
 def first_line(exc: BaseException) -> str:
@@ -245,6 +274,8 @@ class TimedLiteLlm(LiteLlm):
             _force_tool_call(llm_request)
         raw = _RawTiming()
         token = _RAW_TIMING.set(raw)
+        wire = WireTiming()
+        wire_token = WIRE_TIMING.set(wire)
         started_at = time.time()
         t0 = time.perf_counter()
         t_end: float | None = None
@@ -273,13 +304,16 @@ class TimedLiteLlm(LiteLlm):
         finally:
             try:
                 _RAW_TIMING.reset(token)
+                WIRE_TIMING.reset(wire_token)
             except ValueError:  # finalised in another context (generator closed elsewhere)
                 _RAW_TIMING.set(None)
+                WIRE_TIMING.set(None)
             end = raw.last_chunk_at or t_end or time.perf_counter()
             if error is not None:
                 end = time.perf_counter()
             record = self._record(
                 raw,
+                wire,
                 t0,
                 end,
                 started_at,
@@ -297,6 +331,7 @@ class TimedLiteLlm(LiteLlm):
     def _record(
         self,
         raw: _RawTiming,
+        wire: WireTiming,
         t0: float,
         end: float,
         started_at: float,
@@ -306,28 +341,39 @@ class TimedLiteLlm(LiteLlm):
         usage_completion: int | None,
         error: BaseException | None,
     ) -> LlmCallRecord:
-        e2e_ms = (end - t0) * 1000.0
+        model_e2e_ms = (end - t0) * 1000.0
         completion = (
             raw.completion_tokens if raw.completion_tokens is not None else usage_completion
         )
         prompt = raw.prompt_tokens if raw.prompt_tokens is not None else usage_prompt
+        tool_reply = raw.saw_tool_call or raw.finish_reason == "tool_calls" or bool(tool_calls_n)
         if stream:
-            ttft_ms = (
+            model_ttft_ms = (
                 (raw.first_content_at - t0) * 1000.0 if raw.first_content_at is not None else None
             )
         else:
-            ttft_ms = e2e_ms if error is None else None
-        gaps = sorted(g * 1000.0 for g in raw.gaps_s)
-        tpot_ms = None
-        if not stream or ttft_ms is None:
-            pass
-        elif raw.saw_tool_call or raw.finish_reason == "tool_calls" or tool_calls_n:
-            # A tool parser streams nothing until it knows the tool name, so the tokens before
-            # the first delta have no arrival time: dividing by every output token reads low.
-            # TPOT here is the mean gap between the visible deltas after the first one.
-            tpot_ms = statistics.fmean(gaps) if gaps else None
-        elif completion is not None and completion > 1:
-            tpot_ms = (e2e_ms - ttft_ms) / (completion - 1)  # `vllm bench serve`'s TPOT
+            model_ttft_ms = model_e2e_ms if error is None else None
+        model_gaps = [g * 1000.0 for g in raw.gaps_s]
+        model_tpot_ms = _tpot(
+            stream, model_ttft_ms, model_e2e_ms, completion, tool_reply, model_gaps
+        )
+        # The headline figures: on the wire when the wire saw the reply, else the model layer's.
+        on_wire = wire.request_at is not None and wire.last_token_at is not None
+        if on_wire:
+            assert wire.request_at is not None and wire.last_token_at is not None
+            e2e_ms = (wire.last_token_at - wire.request_at) * 1000.0
+            ttft_ms = (
+                (wire.first_token_at - wire.request_at) * 1000.0
+                if wire.first_token_at is not None and (stream or error is None)
+                else None
+            )
+            gaps = sorted(g * 1000.0 for g in wire.gaps_s)
+            tpot_ms = _tpot(stream, ttft_ms, e2e_ms, completion, tool_reply, gaps)
+            client_overhead_ms: float | None = model_e2e_ms - e2e_ms
+        else:
+            e2e_ms, ttft_ms, tpot_ms = model_e2e_ms, model_ttft_ms, model_tpot_ms
+            gaps = sorted(model_gaps)
+            client_overhead_ms = None
         return {  # the keys and their order are those of LlmCallRecord
             "run_id": None,
             "session_id": None,
@@ -354,6 +400,11 @@ class TimedLiteLlm(LiteLlm):
             "error_type": type(error).__name__ if error is not None else None,
             "error": first_line(error) if error is not None else None,
             "pid": os.getpid(),
+            "timing_layer": "wire" if on_wire else "model",
+            "model_ttft_ms": model_ttft_ms,
+            "model_tpot_ms": model_tpot_ms,
+            "model_e2e_ms": model_e2e_ms,
+            "client_overhead_ms": client_overhead_ms,
         }
 
     def _emit(self, record: LlmCallRecord, scope: CallScope | None) -> None:
@@ -362,6 +413,8 @@ class TimedLiteLlm(LiteLlm):
             record["session_id"] = scope.session_id
             record["turn_id"] = scope.turn_id
             record["warmup"] = scope.warmup
+            scope.llm_wire_ms += record["e2e_ms"]
+            scope.client_overhead_ms += record["client_overhead_ms"] or 0.0
             scope.emit(record)
         if self._on_record is not None:
             self._on_record(record)

@@ -85,7 +85,21 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
             f"{summary['arrivals']} / {summary.get('arrivals_not_started')} / "
             f"{summary.get('arrivals_waited_for_cap')}",
         ))  # fmt: skip
-    rows.append(("turn time in tools, mean (ms)", _fmt(summary.get("turn_tool_time_mean_ms"))))
+    rows.append(
+        (
+            "model-layer TTFT p50 / client overhead per call p50 (ms)",
+            f"{_fmt(summary.get('model_ttft_p50_ms'))} / {_fmt(summary.get('client_overhead_p50_ms'))}",
+        )
+    )
+    rows.append(
+        (
+            "turn split, mean (ms): LLM wire / client / tools / other",
+            " / ".join(
+                _fmt(summary.get(f"turn_{k}_mean_ms"))
+                for k in ("llm_wire", "client_overhead", "tool_time", "other")
+            ),
+        )
+    )
     rows += [
         ("tool choice", _fmt(summary.get("tool_choice") or "auto")),
         ("tool trajectory EXACT / IN_ORDER / ANY_ORDER",

@@ -72,6 +72,12 @@ METRICS: dict[str, Metric] = {
         *_latency("tpot", "TPOT", "llm_calls", "tpot_ms"),
         *_latency("llm_e2e", "LLM call", "llm_calls", "e2e_ms"),
         *_latency("turn", "turn", "turns", "latency_ms"),
+        *_latency("model_ttft", "model-layer TTFT", "llm_calls", "model_ttft_ms"),
+        *_latency("client_overhead", "client overhead", "llm_calls", "client_overhead_ms"),
+        Metric("turn_llm_wire_mean_ms", "turn: LLM on the wire (ms)", "mean", False, "turns", "llm_wire_ms"),
+        Metric("turn_client_overhead_mean_ms", "turn: client overhead (ms)", "mean", False, "turns", "client_overhead_ms"),
+        Metric("turn_tool_time_mean_ms", "turn: tools (ms)", "mean", False, "turns", "tool_time_ms"),
+        Metric("turn_other_mean_ms", "turn: other (ms)", "mean", False, "turns", "other_ms"),
         *_latency("session", "session", "sessions", "duration_ms"),
         Metric("task_success_rate", "task success", "mean", True, "sessions", "case_passed"),
         Metric("tool_accuracy", "tool accuracy", "mean", True, "turns", "trajectory_score"),
@@ -93,7 +99,8 @@ METRICS: dict[str, Metric] = {
 DEFAULT_METRICS = (
     "sessions_per_s", "turns_per_s", "output_tokens_per_s", "ttft_p50_ms", "ttft_p99_ms",
     "tpot_p50_ms", "turn_p50_ms", "turn_p99_ms", "task_success_rate", "tool_accuracy",
-    "error_rate",
+    "error_rate", "client_overhead_p50_ms", "turn_llm_wire_mean_ms", "turn_client_overhead_mean_ms",
+    "turn_tool_time_mean_ms", "turn_other_mean_ms",
 )  # fmt: skip
 
 RATE_BIN_S = 1.0

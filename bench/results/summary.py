@@ -112,7 +112,15 @@ def compute_summary(
         **percentiles([c.get("tpot_ms") for c in ok_calls], "tpot"),
         **percentiles([c.get("e2e_ms") for c in ok_calls], "llm_e2e"),
         **percentiles([t.get("latency_ms") for t in ok_turns], "turn"),
+        # the client's side of an LLM call: model layer (ADK/LiteLLM) against the wire
+        **percentiles([c.get("model_ttft_ms") for c in ok_calls], "model_ttft"),
+        **percentiles([c.get("model_tpot_ms") for c in ok_calls], "model_tpot"),
+        **percentiles([c.get("client_overhead_ms") for c in ok_calls], "client_overhead"),
+        # the mean turn split: these four means sum to the mean turn latency
+        "turn_llm_wire_mean_ms": _mean([t.get("llm_wire_ms") for t in ok_turns]),
+        "turn_client_overhead_mean_ms": _mean([t.get("client_overhead_ms") for t in ok_turns]),
         "turn_tool_time_mean_ms": _mean([t.get("tool_time_ms") for t in ok_turns]),
+        "turn_other_mean_ms": _mean([t.get("other_ms") for t in ok_turns]),
         # open loop: from the scheduled arrival (bench.results.arrivals), so late starts count
         **percentiles([session_latency_ms(s) for s in ok_sessions], "session"),
         "task_success_rate": outcomes.rate,

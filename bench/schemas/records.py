@@ -34,7 +34,9 @@ class BuiltRunColumns(TypedDict, total=False):
 
 
 class LlmCallRecord(RunColumns):
-    """One LLM call, timed at the model layer (`bench.agent.timed_model`)."""
+    """One LLM call (`bench.agent.timed_model`). ttft/e2e/tpot/itl are timed on the wire (the
+    HTTP client under LiteLLM, `vllm bench serve`'s definitions) when `timing_layer` is "wire",
+    else at the model layer; the model-layer figures are kept in the `model_*` columns."""
 
     session_id: str | None
     turn_id: str | None
@@ -64,6 +66,11 @@ class LlmCallRecord(RunColumns):
     error_type: str | None
     error: str | None
     pid: int
+    timing_layer: str  # wire | model: where ttft_ms, e2e_ms, tpot_ms and itl_* were taken
+    model_ttft_ms: float | None  # at ADK's model layer: includes LiteLLM's per-chunk work
+    model_tpot_ms: float | None
+    model_e2e_ms: float
+    client_overhead_ms: float | None  # model_e2e_ms - e2e_ms (on the wire); null off the wire
 
 
 class PromptRecord(RunColumns):
@@ -118,6 +125,12 @@ class TurnRecord(RunColumns):
     tool_timings: JsonText
     tool_latency_ms: float  # the --tool-latency delays injected in this turn
     tool_time_ms: float  # time inside tool calls (injected delay + the tool's own run)
+    # The turn's time split: latency_ms = llm_wire_ms + client_overhead_ms + tool_time_ms +
+    # other_ms. llm_wire_ms sums its calls' e2e_ms (on the wire), client_overhead_ms their
+    # client_overhead_ms; other_ms is the rest (ADK's runner, callbacks, session service).
+    llm_wire_ms: float
+    client_overhead_ms: float
+    other_ms: float
     error_type: str | None
     error: str | None
     truncated: bool  # still running when the load stopped: not an error, no result

@@ -61,7 +61,21 @@ class SummaryRow(BuiltRunColumns, total=False):
     turn_p50_ms: float | None
     turn_p90_ms: float | None
     turn_p99_ms: float | None
+    # model-layer figures (ADK's LiteLlm: the wire plus LiteLLM's and ADK's work on each chunk)
+    model_ttft_p50_ms: float | None
+    model_ttft_p90_ms: float | None
+    model_ttft_p99_ms: float | None
+    model_tpot_p50_ms: float | None
+    model_tpot_p90_ms: float | None
+    model_tpot_p99_ms: float | None
+    client_overhead_p50_ms: float | None  # per call: model-layer e2e - wire e2e
+    client_overhead_p90_ms: float | None
+    client_overhead_p99_ms: float | None
+    # the mean turn split over completed turns; the four means sum to the mean turn latency
+    turn_llm_wire_mean_ms: float | None  # LLM calls on the wire
+    turn_client_overhead_mean_ms: float | None  # the model layer's time around them
     turn_tool_time_mean_ms: float | None  # of a turn's time, spent in tools (incl. --tool-latency)
+    turn_other_mean_ms: float | None  # the rest: ADK's runner, callbacks, session service
     session_p50_ms: float | None
     session_p90_ms: float | None
     session_p99_ms: float | None  # open loop: from scheduled_at, so late starts count

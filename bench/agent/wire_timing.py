@@ -1,0 +1,159 @@
+"""Timing of an LLM call on the wire: at the HTTP client under LiteLLM, not at ADK's model layer.
+
+LiteLLM sends a `hosted_vllm/` call through its `AsyncHTTPHandler` (an `httpx.AsyncClient`), and
+takes one per call through the `client=` argument of `litellm.acompletion`. `wire_client()`
+builds that handler the way LiteLLM builds its own default one (same transport, headers and
+timeouts; `get_async_httpx_client` in litellm/llms/custom_httpx/http_handler.py) and adds two
+httpx event hooks, a public httpx API that leaves the request bytes alone:
+- the request hook notes when the request is handed to the transport (`vllm bench serve` takes
+  its start time just before `session.post`, which also includes getting a connection);
+- the response hook notes the response headers and wraps the response body stream so every
+  byte chunk is timed as the transport yields it, before LiteLLM or ADK parse it.
+
+The body is split into server-sent events here (cheap: one `json.loads` per event) to find the
+token chunks. Which call the bytes belong to comes from the contextvar `WIRE_TIMING`, set by the
+model layer around each call; with no timing set the hooks do nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class WireTiming:
+    """perf_counter times of one call's HTTP exchange, and the gaps between its token chunks."""
+
+    request_at: float | None = None  # request handed to the transport
+    headers_at: float | None = None  # response headers in
+    first_token_at: float | None = None  # first chunk with a content/reasoning/tool-call delta
+    last_token_at: float | None = None  # last chunk with choices (vLLM's end of a request)
+    last_byte_at: float | None = None
+    gaps_s: list[float] = field(default_factory=list)  # between successive token chunks
+    token_chunks: int = 0
+    saw_tool_call: bool = False
+    requests: int = 0  # HTTP requests made for this call (1 unless something retried)
+    streamed: bool = False  # the body was server-sent events
+    _buffer: bytes = b""
+    _last_token_chunk_at: float | None = None
+
+    def feed(self, data: bytes, now: float) -> None:
+        """One chunk of body bytes as the transport yielded it at `now`."""
+        self.last_byte_at = now
+        if not data:
+            return
+        buffer = self._buffer + data
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n")
+        *events, self._buffer = buffer.split(b"\n\n")
+        for event in events:
+            self._event(event, now)
+
+    def _event(self, event: bytes, now: float) -> None:
+        for line in event.split(b"\n"):
+            if not line.startswith(b"data:"):
+                continue  # comments (pings), event names, ids
+            payload = line[5:].strip()
+            self.streamed = True
+            if not payload or payload == b"[DONE]":
+                continue
+            try:
+                chunk = json.loads(payload)
+            except ValueError:
+                continue  # LiteLLM reports a malformed chunk; timing just skips it
+            choices = chunk.get("choices") if isinstance(chunk, dict) else None
+            if not choices or not isinstance(choices[0], dict):
+                continue  # the usage chunk: no token
+            self.last_token_at = now
+            delta = choices[0].get("delta") or {}
+            tool_calls = delta.get("tool_calls")
+            if tool_calls:
+                self.saw_tool_call = True
+            if (
+                delta.get("content")
+                or tool_calls
+                or delta.get("reasoning_content")
+                or delta.get("reasoning")
+            ):
+                if self.first_token_at is None:
+                    self.first_token_at = now
+                elif self._last_token_chunk_at is not None:
+                    self.gaps_s.append(now - self._last_token_chunk_at)
+                self._last_token_chunk_at = now
+                self.token_chunks += 1
+
+    def finish(self) -> None:
+        """A reply that was not an event stream (stream=False): its tokens came with the body."""
+        if not self.streamed and self.last_byte_at is not None:
+            self.first_token_at = self.first_token_at or self.last_byte_at
+            self.last_token_at = self.last_token_at or self.last_byte_at
+
+
+WIRE_TIMING: contextvars.ContextVar[WireTiming | None] = contextvars.ContextVar(
+    "bench_wire_timing", default=None
+)
+
+
+class _TimedBody(httpx.AsyncByteStream):
+    """The response body, passed through unchanged; each chunk timed on its way."""
+
+    def __init__(self, inner: Any, timing: WireTiming) -> None:
+        self._inner = inner
+        self._timing = timing
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        timing, clock = self._timing, time.perf_counter
+        async for chunk in self._inner:
+            timing.feed(chunk, clock())
+            yield chunk
+        timing.last_byte_at = clock()
+        timing.finish()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def _on_request(request: httpx.Request) -> None:
+    timing = WIRE_TIMING.get()
+    if timing is not None:
+        timing.request_at = time.perf_counter()
+        timing.requests += 1
+
+
+async def _on_response(response: httpx.Response) -> None:
+    timing = WIRE_TIMING.get()
+    if timing is not None:
+        timing.headers_at = time.perf_counter()
+        response.stream = _TimedBody(response.stream, timing)
+
+
+EVENT_HOOKS: dict[str, list[Callable[..., Any]]] = {
+    "request": [_on_request],
+    "response": [_on_response],
+}
+
+# One handler per event loop: an httpx/aiohttp connection pool belongs to the loop it was made on.
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+
+def wire_client() -> Any:
+    """The timed LiteLLM `AsyncHTTPHandler` of the running event loop."""
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+    loop = asyncio.get_running_loop()
+    client = _CLIENTS.get(loop)
+    if client is None:
+        # What get_async_httpx_client(params={"ssl_verify": None}) builds for a streaming
+        # hosted_vllm call, plus the hooks.
+        client = AsyncHTTPHandler(ssl_verify=None, shared_session=None, event_hooks=EVENT_HOOKS)
+        _CLIENTS[loop] = client
+    return client
