@@ -260,6 +260,7 @@ class FakeServerConfig:
     # does with --enable-prompt-tokens-details; False: like a server that does not
     prompt_tokens_details: bool = True
     record_headers: str | None = None  # JSONL file: the headers of every chat request
+    record_bodies: str | None = None  # file: the raw body of every chat request, one per line
     no_auto_tool_choice: bool = False  # answer 400 to tool_choice "auto", as vLLM does without
     # --enable-auto-tool-choice
 
@@ -426,6 +427,10 @@ class FakeServer:
 
         if self.config.record_headers:
             self._record_headers(request)
+        if self.config.record_bodies:
+            raw = await request.read()  # aiohttp caches the body: .json() above read the same bytes
+            with open(self.config.record_bodies, "ab") as out:
+                out.write(raw.replace(b"\n", b"\\n") + b"\n")
         if (
             self.config.no_auto_tool_choice
             and body.get("tools")
@@ -695,6 +700,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="append each chat request's headers (credentials left out) as JSONL",
     )
     p.add_argument(
+        "--record-bodies",
+        default=None,
+        metavar="FILE",
+        help="append each chat request's raw body as one line (compare what clients send)",
+    )
+    p.add_argument(
         "--no-auto-tool-choice",
         action="store_true",
         help="answer 400 to tool_choice auto, as vLLM without --enable-auto-tool-choice",
@@ -727,6 +738,7 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         seed=args.seed,
         prompt_tokens_details=args.prompt_tokens_details,
         record_headers=args.record_headers,
+        record_bodies=args.record_bodies,
         no_auto_tool_choice=args.no_auto_tool_choice,
     )
 
@@ -752,6 +764,7 @@ _KNOB_FLAGS = {
     "seed": "--seed",
     "prompt_tokens_details": "--no-prompt-tokens-details",  # a switch: given when False
     "record_headers": "--record-headers",
+    "record_bodies": "--record-bodies",
     "no_auto_tool_choice": "--no-auto-tool-choice",
 }
 
