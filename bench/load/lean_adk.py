@@ -25,8 +25,10 @@ Together: 59 -> 43 ms CPU per turn, 33 -> 24 ms per LLM call (see benchmarks/cli
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 A2A_MODULE = "google.adk.agents.remote_a2a_agent"
@@ -78,7 +80,16 @@ def skip_unread_success_logging() -> None:
 
     Logging.async_success_handler = async_success_handler  # type: ignore[method-assign]
     Logging.success_handler = success_handler  # type: ignore[method-assign]
-    Logging._bench_lean = True  # type: ignore[attr-defined]
+    Logging._bench_lean = (async_handler, sync_handler)  # type: ignore[attr-defined]
+
+
+def _restore_success_logging() -> None:
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    originals = getattr(Logging, "_bench_lean", None)
+    if originals:
+        Logging.async_success_handler, Logging.success_handler = originals  # type: ignore[method-assign]
+        del Logging._bench_lean  # type: ignore[attr-defined]
 
 
 def telemetry_config() -> Any:
@@ -96,3 +107,21 @@ def apply() -> None:
     skip_missing_a2a()
     skip_unread_success_logging()
     _applied = True
+
+
+@contextlib.contextmanager
+def applied() -> Iterator[None]:
+    """The savings for a block, then the process as it was (the client-capacity calibration
+    measures a load process's cost from the orchestrator's process)."""
+    if _applied:
+        yield
+        return
+    cached_a2a = sys.modules.get(A2A_MODULE, False) is None
+    skip_missing_a2a()
+    skip_unread_success_logging()
+    try:
+        yield
+    finally:
+        _restore_success_logging()
+        if not cached_a2a and sys.modules.get(A2A_MODULE, False) is None:
+            del sys.modules[A2A_MODULE]
