@@ -12,7 +12,7 @@ LiteLLM are imported there anyway): with the load process's savings applied for 
 and divides its process CPU time (threads included: LiteLLM works in executor threads) by the
 LLM calls made. About 2-3 s, once a day. The result is cached for a day per machine and library
 versions (the cache folder's `client_cpu.json`); it falls back to `FALLBACK_CPU_PER_CALL_S`
-when the measurement fails. `BENCH_CLIENT_CPU_MS` sets it (tests, or a known value).
+when the measurement fails. `BENCH_CLIENT_CPU_MS` (bench.schemas.settings) sets it (tests, or a known value).
 
 The load asked for, in LLM calls/s:
 - open loop: session rate x LLM calls per session;
@@ -40,11 +40,12 @@ from typing import Any
 from bench import constants
 from bench.errors import BenchError
 from bench.schemas.config import RunConfig
+from bench.schemas.settings import CLIENT_CPU_MS_ENV
 
 FALLBACK_CPU_PER_CALL_S = 0.030  # weather_time, streaming, lean load process (README)
 PROCESS_CORE_SHARE = 0.70  # of one core, before the client's queueing shows in latencies
 ASSUMED_CALL_LATENCY_S = 0.25
-CPU_MS_ENV = "BENCH_CLIENT_CPU_MS"
+CPU_MS_ENV = CLIENT_CPU_MS_ENV
 CACHE_NAME = "client_cpu.json"
 CACHE_TTL_S = 24 * 3600.0
 CALIBRATION_MEASURE_S = 1.0  # measured window after the warm-up session
