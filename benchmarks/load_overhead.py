@@ -136,7 +136,7 @@ def run_bench(base_url: str, seconds: float, run_dir: Path) -> dict[str, Any]:
         proc.stop()
     turns = [t for t in measured_turns() if w0 <= t["ended_at"] <= w1]
     calls = [c for c in read_records(run_dir, "llm_calls")
-             if not c["warmup"] and w0 <= c["ended_at"] <= w1]  # fmt: skip
+             if not c["warmup"] and w0 <= c["started_at"] + c["e2e_ms"] / 1000 <= w1]  # fmt: skip
     return {"cpu_s": c1 - c0, "turns": len(turns), "calls": len(calls)}
 
 

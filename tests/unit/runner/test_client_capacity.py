@@ -156,3 +156,12 @@ def test_the_measurement_plays_real_agent_calls_and_leaves_the_process_as_it_was
     assert cpu_s is not None and 0.001 < cpu_s < 1.0  # ms of Python per call, not seconds
     assert Logging.async_success_handler is handler
     assert sys.modules.get(lean_adk.A2A_MODULE, "gone") == "gone"
+
+
+@pytest.mark.bad_input
+def test_bench_worker_refuses_a_bad_processes_value(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["worker", "--processes", "none"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --processes:") and "\n" not in err
