@@ -144,6 +144,8 @@ def size_load(cfg: RunConfig, *, users: list[int], rates: list[float]) -> RunCon
     """`--processes auto` resolved for the largest load; the capacity line and any warning."""
     from bench.runner.client_capacity import size_run
 
+    if cfg.load.master:  # the users run in `bench worker` processes, sized on their machines
+        return cfg
     cfg, capacity, warnings = size_run(cfg, users=users, rates=rates)
     console.print(capacity.line(), markup=False)
     for warning in warnings:
