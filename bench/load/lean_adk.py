@@ -1,26 +1,27 @@
 """Per-call waste of ADK and LiteLLM cut in the load process, without changing what is sent.
 
-`apply()` is called once by the locustfile (and by the client-capacity calibration). It never
-touches a request: tests/unit/load/test_lean_adk.py checks the request bodies are byte-identical
-with and without it. Measured with `benchmarks/client_cpu.py` (weather_time agent, fake server at
-0 ms, streaming, one process on this project's 2-core machines; noisy, shared machine):
+`apply()` is called once by the locustfile; `applied()` does the same for a block (the
+client-capacity calibration). Nothing here touches a request: tests/unit/load/test_lean_adk.py
+checks the request bodies are byte-identical with and without the savings.
 
 - a2a import: ADK 2.13 imports `google.adk.agents.remote_a2a_agent` while building each turn's
   node graph (workflow/utils/_workflow_graph_utils.py) and passes on ImportError. Without the a2a
   package the import fails, so the module is executed (and, under PYTHONDONTWRITEBYTECODE,
-  compiled) again every turn: ~10-13 ms CPU per turn. A `None` entry in `sys.modules` makes the
-  import fail at once with the same ImportError, so ADK takes the same branch.
+  compiled) again every turn. A `None` entry in `sys.modules` makes the import fail at once with
+  the same ImportError, so ADK takes the same branch.
 - LiteLLM success logging: after each call LiteLLM builds a logging payload and computes the
   response cost (`Logging.async_success_handler`, `response_cost_calculator`) for callbacks; with
-  no callback registered nobody reads them: ~3 ms CPU per LLM call. Skipped only while no
-  callback is registered.
+  no callback registered nobody reads them. Skipped only while no callback is registered.
 - ADK telemetry content: with no OpenTelemetry exporter, ADK still serialises each request and
-  response into span attributes (`ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS` defaults on). `TELEMETRY`
-  turns content capture off; bench builds its RunConfig once with it
-  (bench.agent.session.AgentBundle), instead of a TelemetryConfig read from the environment
-  several times per call: ~2-3 ms CPU per LLM call.
+  response into span attributes (`ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS` defaults on).
+  `telemetry_config()` turns content capture off; bench builds its RunConfig once per process
+  with it (bench.agent.session.AgentBundle) instead of ADK reading the environment per call.
 
-Together: 59 -> 43 ms CPU per turn, 33 -> 24 ms per LLM call (see benchmarks/client_cpu.py).
+Measured with `benchmarks/client_cpu.py --turns 80 --repeats 1`, twice, on the 2-core test
+machine while other jobs loaded it (absolute numbers high and noisy; CPU-ms per turn, weather_time,
+streaming, fake server at 0 ms): none 118 and 119; a2a import cached 97 and 92 (-20 to -26);
+success logging off 117 and 106 (0 to -12); telemetry content off 117 and 117 (no change seen
+alone); all three 84 and 83 (-34 to -35, about 30%; 65 -> 46 CPU-ms per LLM call).
 """
 
 from __future__ import annotations
