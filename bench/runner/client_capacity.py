@@ -10,7 +10,8 @@ LiteLLM are imported there anyway): with the load process's savings applied for 
 (bench.load.lean_adk.applied), it plays the shipped weather_time agent against a fake server at
 0 ms (its own process: its CPU is not counted) for about a second after one warm-up session,
 and divides its process CPU time (threads included: LiteLLM works in executor threads) by the
-LLM calls made. About 2-3 s, once a day. The result is cached for a day per machine and library
+LLM calls made. 11 s of wall time on the loaded 2-core test machine (most of it the fake
+server's start and the first session), once a day. The result is cached for a day per machine and library
 versions (the cache folder's `client_cpu.json`); it falls back to `FALLBACK_CPU_PER_CALL_S`
 when the measurement fails. `BENCH_CLIENT_CPU_MS` (bench.schemas.settings) sets it (tests, or a known value).
 
