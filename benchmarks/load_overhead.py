@@ -1,145 +1,182 @@
-"""How much does the Locust load process cost compared with a bare ADK Runner loop?
+"""CPU per turn and per LLM call: a bench load process vs a bare ADK Runner loop.
 
-Both drive the same agent (evalsets/weather_time) against the fake server at zero latency, with
-the same concurrency, so the client CPU is the bottleneck and any harness overhead shows:
+Both play the weather_time eval cases one session at a time against `bench fake-server` at 0 ms
+(its own process), so each side's own CPU is what is measured:
 
-- bare:   this process, asyncio only: N tasks running the same sessions (`run_session`, same
-          Runner set-up and timed model) with no Locust, no gevent, no bridge, no records;
-- locust: `LocustProcess` with 1 Locust process and N users (timing, raw JSONL, Locust events).
+- bare:  a child process running ADK's Runner the way a plain script does: the same agent, the
+         same model wrapper (TimedLiteLlm) and the same threading (the asyncio loop in its own
+         thread, as in the load process), a new RunConfig per turn, no bench.load.lean_adk, no
+         records;
+- bench: a Locust load process (`LocustProcess`, one process, one user): records, Locust
+         events, the bridge, plus the savings of bench.load.lean_adk.
 
-Prints ADK turns/s of each and the ratio locust/bare (target >= 0.85).
+Each side is measured in steady state: after its warm-up, process CPU (user + system, every
+thread) over a window of `--seconds`, divided by the turns and LLM calls that ended in it. The
+sides are interleaved (bare, bench, bare, bench, ...) `--repeats` times; the medians are printed,
+with the ratio of turns per CPU-second (bench / bare; target >= 1.5).
 
-    .venv/bin/python benchmarks/load_overhead.py --duration 20            # one user vs a sequential loop
+    .venv/bin/python benchmarks/load_overhead.py                 # 3 repeats of 15 s per side
+    .venv/bin/python benchmarks/load_overhead.py --seconds 10 --repeats 5
 
-With more than one user the bare asyncio side has been seen to lose throughput as tasks are
-added (1 task 20 turns/s, 8 tasks 3.4 turns/s on 2 cores), which makes the ratio meaningless;
-the default compares one Locust user with one sequential Runner loop.
+Noisy on a shared machine: CPU time is less sensitive to other load than wall time, not immune.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import itertools
+import json
 import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
-from bench.load.process import LocustProcess  # noqa: E402
-from bench.load.spec import LoadSpec  # noqa: E402
-from bench.schemas.raw import read_records  # noqa: E402
-from bench.testing.fake_server import running_fake_server  # noqa: E402
-
-EVALSET = "evalsets/weather_time"
+EVALSET = "weather_time"
 
 
-async def bare_loop(
-    api_base: str, users: int, duration_s: float, stream: bool
-) -> tuple[int, float]:
-    """Turns completed and seconds taken by `users` asyncio tasks running the same sessions
-    (same agent, same ADK Runner set-up and timed model as the load process), without Locust,
-    gevent or the bridge, and without writing records."""
+def bare_child(api_base: str, seconds: float) -> dict[str, Any]:
+    """In a fresh process: a plain ADK Runner loop; steady-state CPU per turn and per call."""
+    import asyncio
+    import itertools
     import logging
+    import threading
 
-    import litellm  # noqa: F401  (the load process imports it up front too)
+    from google.adk.agents import RunConfig
+    from google.adk.agents.run_config import StreamingMode
 
-    from bench.agent.session import build_agent_bundle, run_session
+    from bench.agent.session import build_agent_bundle
+    from bench.agent.timed_model import CALL_SCOPE, CallScope
     from bench.evalset import load_evalset
 
     logging.getLogger("LiteLLM").setLevel(logging.WARNING)
     es = load_evalset(EVALSET)
-    bundle = build_agent_bundle(
-        es.agent_dir,
-        api_base=api_base,
-        served_model_name="fake",
-        run_id="bare",
-        eval_set_id="e",
-        stream=stream,
-    )
-    order = itertools.cycle(es.cases)
-    for case in es.cases:  # warm-up: every code path once, outside the measured window
-        await run_session(bundle, case)
-    deadline = time.perf_counter() + duration_s
-    turns = 0
+    assert es.agent_dir is not None
+    bundle = build_agent_bundle(es.agent_dir, api_base=api_base, served_model_name="fake",
+                                run_id="bare", eval_set_id="e")  # fmt: skip
+    runner = bundle.runner_for(bundle.default_app_name)
+    counts = {"turns": 0, "calls": 0}
 
-    async def user() -> None:
-        nonlocal turns
-        while time.perf_counter() < deadline:
-            turns += (await run_session(bundle, next(order)))["turns"]
+    def count_call(_record: Any) -> None:
+        counts["calls"] += 1
 
-    t0 = time.perf_counter()
-    await asyncio.gather(*(user() for _ in range(users)))
-    return turns, time.perf_counter() - t0
+    async def session(case: Any) -> None:
+        s = await bundle.session_service.create_session(app_name=bundle.default_app_name,
+                                                        user_id="u")  # fmt: skip
+        for turn in case.conversation:
+            CALL_SCOPE.set(CallScope("bare", s.id, "t", False, count_call))
+            async for _event in runner.run_async(
+                user_id="u", session_id=s.id, new_message=turn.user_content,
+                run_config=RunConfig(streaming_mode=StreamingMode.SSE),
+            ):  # fmt: skip
+                pass
+            counts["turns"] += 1
+
+    async def play() -> dict[str, Any]:
+        for case in es.cases:  # warm-up: every code path once
+            await session(case)
+        counts.update(turns=0, calls=0)
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for case in itertools.cycle(es.cases):
+            await session(case)
+            if time.perf_counter() - t0 >= seconds:
+                break
+        return {"cpu_s": time.process_time() - cpu0, **counts}
+
+    box: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: box.update(asyncio.run(play())))
+    thread.start()  # the loop in its own thread, as in the load process (bench.load.bridge)
+    thread.join()
+    return box
 
 
-def locust_run(
-    base_url: str, users: int, duration_s: float, stream: bool, run_dir: Path
-) -> tuple[int, float]:
-    spec = LoadSpec(
-        run_id="overhead",
-        run_dir=run_dir,
-        evalset=EVALSET,
-        api_base=base_url + "/v1",
-        served_model_name="fake",
-        stream=stream,
-    )
-    proc = LocustProcess(
-        spec, users=users, spawn_rate=users, duration_s=duration_s, stop_timeout_s=5
-    )
-    code = proc.run(timeout_s=duration_s + 120)
-    if code != 0:
-        raise SystemExit(f"locust exited with {code}; see {run_dir / 'locust.log'}")
-    turns = [
-        t for t in read_records(run_dir, "turns") if not t["warmup"] and t["error_type"] is None
-    ]
-    if not turns:
-        raise SystemExit(f"no turns recorded; see {run_dir / 'locust.log'}")
-    window = max(t["ended_at"] for t in turns) - min(t["started_at"] for t in turns)
-    return len(turns), window
+def run_bare(api_base: str, seconds: float) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--child-bare", api_base,
+                          "--seconds", str(seconds)],
+                         capture_output=True, text=True, timeout=600, cwd=REPO)  # fmt: skip
+    if out.returncode != 0:
+        raise SystemExit(f"bare loop failed:\n{out.stderr[-3000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def run_bench(base_url: str, seconds: float, run_dir: Path) -> dict[str, Any]:
+    import psutil
+
+    from bench.load.process import LocustProcess
+    from bench.load.spec import LoadSpec
+    from bench.schemas.raw import read_records
+
+    spec = LoadSpec(run_id="overhead", run_dir=run_dir, evalset=EVALSET,
+                    api_base=base_url + "/v1", served_model_name="fake")  # fmt: skip
+    proc = LocustProcess(spec, users=1, spawn_rate=1, duration_s=None, stop_timeout_s=2)
+    proc.start()
+
+    def measured_turns() -> list[dict[str, Any]]:
+        return [t for t in read_records(run_dir, "turns") if not t["warmup"]]
+
+    try:
+        deadline = time.monotonic() + 300
+        while len(measured_turns()) < 3:  # past the warm-up session and the first measured turns
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"load process did not start; see {proc.log_path}")
+            time.sleep(0.2)
+        assert proc.pid is not None
+        ps = psutil.Process(proc.pid)
+        c0, w0 = sum(ps.cpu_times()[:2]), time.time()
+        time.sleep(seconds)
+        c1, w1 = sum(ps.cpu_times()[:2]), time.time()
+    finally:
+        proc.stop()
+    turns = [t for t in measured_turns() if w0 <= t["ended_at"] <= w1]
+    calls = [c for c in read_records(run_dir, "llm_calls")
+             if not c["warmup"] and w0 <= c["started_at"] + c["e2e_ms"] / 1000 <= w1]  # fmt: skip
+    return {"cpu_s": c1 - c0, "turns": len(turns), "calls": len(calls)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--users",
-        type=int,
-        default=1,
-        help="concurrency of both sides (1 = a bare sequential Runner loop)",
-    )
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds per measurement")
-    parser.add_argument("--no-stream", action="store_true")
-    parser.add_argument("--keep", action="store_true", help="keep the Locust run folder")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured window per side")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child-bare", metavar="API_BASE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    stream = not args.no_stream
-    run_dir = Path(tempfile.mkdtemp(prefix="load_overhead_"))
-    try:
-        with running_fake_server() as url:
-            bare_turns, bare_s = asyncio.run(
-                bare_loop(url + "/v1", args.users, args.duration, stream)
-            )
-            load_turns, load_s = locust_run(url, args.users, args.duration, stream, run_dir)
-    finally:
-        if not args.keep:
-            shutil.rmtree(run_dir, ignore_errors=True)
-    bare_rate, load_rate = bare_turns / bare_s, load_turns / load_s
-    print(
-        f"mode: {'stream' if stream else 'no-stream'}, users: {args.users}, duration: {args.duration:.0f} s, cpus: {os.cpu_count()}"
-    )
-    print(
-        f"bare ADK Runner loop : {bare_turns:6d} turns in {bare_s:6.1f} s = {bare_rate:7.1f} turns/s"
-    )
-    print(
-        f"Locust load process  : {load_turns:6d} turns in {load_s:6.1f} s = {load_rate:7.1f} turns/s"
-    )
-    print(f"ratio locust/bare    : {load_rate / bare_rate:.2f} (target >= 0.85)")
-    if args.keep:
-        print(f"run folder: {run_dir}")
+    if args.child_bare:
+        print(json.dumps(bare_child(args.child_bare, args.seconds)))
+        return 0
+
+    from bench.testing.fake_server import running_fake_server
+
+    results: dict[str, list[dict[str, Any]]] = {"bare": [], "bench": []}
+    with running_fake_server() as url:
+        for i in range(args.repeats):
+            results["bare"].append(run_bare(url + "/v1", args.seconds))
+            run_dir = Path(tempfile.mkdtemp(prefix="load_overhead_"))
+            try:
+                results["bench"].append(run_bench(url, args.seconds, run_dir))
+            finally:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            for side in ("bare", "bench"):
+                r = results[side][-1]
+                print(f"repeat {i + 1} {side:5s}: {r['turns']:4d} turns, {r['calls']:4d} calls, "
+                      f"{r['cpu_s']:.2f} CPU-s")  # fmt: skip
+
+    def median(side: str, per: str) -> float:
+        return statistics.median(r["cpu_s"] * 1000 / max(1, r[per]) for r in results[side])
+
+    print(f"fake server at 0 ms, streaming, {EVALSET}, one session at a time, "
+          f"{args.repeats} x {args.seconds:g} s per side, medians:")  # fmt: skip
+    for side, label in (("bare", "bare ADK Runner loop"), ("bench", "bench load process")):
+        turn_ms, call_ms = median(side, "turns"), median(side, "calls")
+        print(f"  {label:21s}: {turn_ms:5.1f} CPU-ms per turn, {call_ms:5.1f} per LLM call, "
+              f"{1000 / turn_ms:5.1f} turns/s per core")  # fmt: skip
+    ratio = median("bare", "turns") / median("bench", "turns")
+    print(f"  ratio (turns/s per core, bench / bare): {ratio:.2f} (target >= 1.5)")
     return 0
 
 

@@ -54,6 +54,9 @@ def clean_environ(
         if key.startswith("BENCH_") and key not in ("BENCH_CACHE_DIR", "BENCH_VLLM_PYTHON"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # --processes auto sizes from this instead of a start-up measurement: the same processes on
+    # every machine (tests that need another cost set their own).
+    monkeypatch.setenv("BENCH_CLIENT_CPU_MS", "30")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -42,6 +42,7 @@ from google.adk.events import Event
 from google.adk.plugins.base_plugin import BasePlugin
 from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
+from google.adk.telemetry.context import TelemetryConfig
 
 from bench import constants
 from bench.agent.model_override import load_root_agent, override_models
@@ -124,6 +125,18 @@ class AgentBundle:
     # conversation_scenario cases: ADK's simulator config and the model it talks to
     user_simulator_config: Any = None  # LlmBackedUserSimulatorConfig
     user_simulator_model: SimulatorLiteLlm | None = None
+    # ADK's telemetry settings. None: read from the environment once, here, rather than by ADK
+    # several times per LLM call (a RunConfig without one); bench.load.lean_adk passes one that
+    # keeps message content out of the spans.
+    telemetry: TelemetryConfig | None = None
+    run_config: RunConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Built once: every turn shares it (ADK only reads it; TelemetryConfig is frozen).
+        self.run_config = RunConfig(
+            streaming_mode=StreamingMode.SSE if self.stream else StreamingMode.NONE,
+            telemetry=self.telemetry if self.telemetry is not None else TelemetryConfig(),
+        )
 
     def runner_for(self, app_name: str) -> Runner:
         runner = self.runners.get(app_name)
@@ -136,10 +149,6 @@ class AgentBundle:
             runner = Runner(app=app, app_name=app_name, session_service=self.session_service)
             self.runners[app_name] = runner
         return runner
-
-    @property
-    def run_config(self) -> RunConfig:
-        return RunConfig(streaming_mode=StreamingMode.SSE if self.stream else StreamingMode.NONE)
 
     async def close(self) -> None:
         for runner in self.runners.values():
@@ -167,6 +176,7 @@ def build_agent_bundle(
     session_header: str | None = None,
     tool_latency: list[str] | None = None,
     seed: int | None = None,
+    telemetry: TelemetryConfig | None = None,
 ) -> AgentBundle:
     """Load the agent folder and point each LlmAgent at `hosted_vllm/<served_model_name>`."""
     root = load_root_agent(agent_dir)
@@ -197,6 +207,7 @@ def build_agent_bundle(
         stream=stream,
         force_tools=force_tools,
         default_app_name=_app_name_for(Path(agent_dir).resolve()),
+        telemetry=telemetry,
     )
 
 

@@ -130,8 +130,9 @@ USER_SIMULATOR_OPTIONS = (
 LOAD_SHAPE_OPTIONS = (
     option("spawn_rate", float, constants.DEFAULT_SPAWN_RATE, LOAD, "Users started per second."),
     option("arrival", str, "poisson", LOAD, "Open-loop arrivals: poisson or constant."),
-    option("processes", int | None, None, LOAD,
-           "Locust load processes (default: half the CPU cores)."),
+    option("processes", str, "auto", LOAD,
+           "Locust load processes, or auto: as many as the load needs and the cores allow, "
+           "leaving cores for a server bench launches (README, Client capacity)."),
     option("think_time", str | None, None, LOAD, "Pause between a session's turns, e.g. 2s."),
     option("seed", int | None, None, LOAD,
            "Shuffle the cases with this seed (default: round robin in file order)."),

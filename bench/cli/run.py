@@ -17,7 +17,7 @@ import typer
 
 from bench import constants
 from bench.cli import options as o
-from bench.cli.console import console, print_server_failure
+from bench.cli.console import console, err_console, print_server_failure
 from bench.cli.summary import print_steps, print_summary, print_under_load
 from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.errors import BenchError, RunFailed
@@ -113,6 +113,9 @@ def run(ctx: typer.Context, config: ConfigFile = None, **flags: Any) -> None:
     from bench.runner.run import run_benchmark  # heavy: ADK, pyarrow
     from bench.server.process import ServerStartError, tail
 
+    cfg = size_load(cfg, users=cfg.load.user_steps or [cfg.load.users],
+                    rates=cfg.load.rate_steps or ([cfg.load.session_rate]
+                                                  if cfg.load.session_rate else []))  # fmt: skip
     console.print(f"run: model {cfg.server.model}, eval set {cfg.evalset}, "
                   f"{_load_text(cfg.load)}")  # fmt: skip
     try:
@@ -137,6 +140,19 @@ def run(ctx: typer.Context, config: ConfigFile = None, **flags: Any) -> None:
             console.print(line, markup=False)
     print(f"error ({result.status}): {result.message}", file=sys.stderr)
     raise typer.Exit(result.exit_code)
+
+
+def size_load(cfg: RunConfig, *, users: list[int], rates: list[float]) -> RunConfig:
+    """`--processes auto` resolved for the largest load; the capacity line and any warning."""
+    from bench.runner.client_capacity import size_run
+
+    if cfg.load.master:  # the users run in `bench worker` processes, sized on their machines
+        return cfg
+    cfg, capacity, warnings = size_run(cfg, users=users, rates=rates)
+    console.print(capacity.line(), markup=False)
+    for warning in warnings:
+        err_console.print(warning, markup=False)
+    return cfg
 
 
 def given_flags(ctx: typer.Context, flags: dict[str, Any]) -> set[str]:

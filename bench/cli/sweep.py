@@ -171,9 +171,12 @@ def sweep(
         fixed_flags = " ".join(base.server.engine.extra_args)
         console.print(f"fixed vLLM flags: {fixed_flags or 'none'}", markup=False)
         return
+    from bench.cli.run import size_load
     from bench.runner.sweep_folder import save_or_check_plan
 
     save_or_check_plan(sweep_dir, plan, resume)
+    base = size_load(base, users=[int(x) for x in loads] if axis == "users" else [1],
+                     rates=[float(x) for x in loads] if axis == "session_rate" else [])  # fmt: skip
     if check is not None and search is not None:
         _search(plan, base, sweep_dir, check, search)
     else:

@@ -14,6 +14,7 @@ import typer
 from bench import constants
 from bench.cli.console import console
 from bench.errors import BenchError
+from bench.schemas.flags import parse_processes
 from bench.schemas.settings import RUN_TOKEN_ENV
 
 
@@ -32,7 +33,13 @@ def worker(
     results_dir: Annotated[
         Path, typer.Option(help="This worker's own copy of its records goes under here.")
     ] = constants.DEFAULT_RESULTS_DIR / "workers",
-    processes: Annotated[int, typer.Option(help="Locust worker processes on this machine.")] = 1,
+    processes: Annotated[
+        str,
+        typer.Option(
+            help="Locust worker processes on this machine, or auto: one per core "
+            "(a worker machine runs no server)."
+        ),
+    ] = "auto",  # fmt: skip
 ) -> None:
     """Run the users of a distributed run: the eval set, agent and server come from the master.
 
@@ -44,6 +51,9 @@ def worker(
     """
     from bench.load.distributed import WORKER_DIR_ENV
     from bench.load.process import LOCUSTFILE
+    from bench.runner.client_capacity import cores
+
+    n_processes = parse_processes(processes) or cores()
 
     env = dict(os.environ)
     if not env.get(RUN_TOKEN_ENV):
@@ -63,11 +73,10 @@ def worker(
     )
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
             "--master-host", master_host, "--master-port", str(master_port)]  # fmt: skip
-    if processes > 1:
-        argv += ["--processes", str(processes)]
-    console.print(
-        f"worker: connecting to {master_host}:{master_port}; records also under {results_dir}"
-    )
+    if n_processes > 1:
+        argv += ["--processes", str(n_processes)]
+    console.print(f"worker: {n_processes} load process(es), connecting to {master_host}:"
+                  f"{master_port}; records also under {results_dir}")  # fmt: skip
     proc = subprocess.Popen(argv, env=env, start_new_session=True)
     try:
         code = proc.wait()

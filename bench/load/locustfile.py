@@ -48,7 +48,15 @@ from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # 
 from bench.agent.user_simulator import add_user_simulator  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
 from bench.evalset import load_evalset  # noqa: E402
-from bench.load import bridge, distributed, open_loop, saturation, webui, worker_token  # noqa: E402
+from bench.load import (  # noqa: E402
+    bridge,
+    distributed,
+    lean_adk,
+    open_loop,
+    saturation,
+    webui,
+    worker_token,
+)
 from bench.load.recorder import JsonlRecorder  # noqa: E402
 from bench.load.spec import LoadSpec  # noqa: E402
 from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
@@ -64,6 +72,7 @@ from bench.scoring.outcome import is_failed  # noqa: E402
 for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
     logging.getLogger(_name).setLevel(logging.WARNING)  # Locust sets INFO; LiteLLM's logs cost ~7%
 
+lean_adk.apply()  # before the fork: every process inherits it (bench.load.lean_adk)
 worker_token.install_worker_hello()  # before Locust makes its runner (and before it forks)
 WORKER_DIR = distributed.worker_dir()  # set under `bench worker`: the spec comes from the master
 SPEC: LoadSpec
@@ -91,6 +100,7 @@ def _configure(spec: LoadSpec) -> None:
         session_header=SPEC.session_header,
         tool_latency=SPEC.tool_latency,
         seed=SPEC.seed,
+        telemetry=lean_adk.telemetry_config(),
     )
     if EVALSET.scenario_cases:
         add_user_simulator(BUNDLE, SPEC, EVALSET)

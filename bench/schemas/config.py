@@ -129,6 +129,9 @@ class LoadConfig(BaseModel):
     arrival: Literal["poisson", "constant"] = "poisson"
     max_sessions_in_flight: int | None = Field(default=None, gt=0)
     processes: int = Field(default_factory=constants.default_load_processes, gt=0)
+    # --processes auto (the CLI default): bench.runner.client_capacity sets `processes` from the
+    # load and the cores before the load starts.
+    processes_auto: bool = False
     think_time_s: SecondsOrZero = 0.0
     seed: int | None = None
     warmup_s: SecondsOrZero = 0.0

@@ -66,6 +66,19 @@ def parse_number_list(text: Any, flag: str, kind: type[int] | type[float]) -> li
         raise BenchError(f"{flag}: {exc}") from None
 
 
+def parse_processes(value: Any, flag: str = "--processes") -> int | None:
+    """A whole number of load processes (1 or more), or auto (None)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return None
+    n = 0
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        n = int(value)
+    if n < 1:
+        raise BenchError(f"{flag}: give a whole number of processes (1 or more) or auto, "
+                         f"not {value!r}")  # fmt: skip
+    return n
+
+
 def parse_gpus(text: str) -> list[int]:
     """`0,1` -> [0, 1], with a clear error for anything else."""
     try:

@@ -15,7 +15,12 @@ from pydantic import ValidationError
 
 from bench.schemas.config import EngineFlags, RunConfig, ServerConfig, config_error
 from bench.schemas.errors import BenchError
-from bench.schemas.flags import parse_engine_arg, read_toml, refuse_reserved_flags
+from bench.schemas.flags import (
+    parse_engine_arg,
+    parse_processes,
+    read_toml,
+    refuse_reserved_flags,
+)
 from bench.schemas.settings import RUN_TOKEN_ENV
 
 SERVER_FLAGS = frozenset({"model", "catalog", "tool_parser", "chat_template", "vllm_python",
@@ -100,6 +105,13 @@ def run_config_from_flags(
         {k: v for k, v in p.items() if k in SERVER_FLAGS or k in ENGINE_FLAGS}, passthrough or []
     )
     load = {LOAD_FLAGS[k]: v for k, v in p.items() if k in LOAD_FLAGS and v is not None}
+    if "processes" in p:  # a flag or a config file: a number or auto (the CLI default)
+        processes = parse_processes(p["processes"])
+        load.pop("processes", None)
+        if processes is None:
+            load["processes_auto"] = True
+        else:
+            load["processes"] = processes
     if load.get("master") and not os.environ.get(RUN_TOKEN_ENV):
         raise BenchError(f"--master: set {RUN_TOKEN_ENV}, the token every `bench worker` must show")
     top = {k: v for k, v in p.items() if k in TOP_FLAGS and v is not None}

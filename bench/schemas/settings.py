@@ -21,6 +21,9 @@ RUN_TOKEN_ENV = "BENCH_RUN_TOKEN"  # the token a Locust worker shows its master
 JUDGE_API_BASE_ENV = "BENCH_JUDGE_API_BASE"
 JUDGE_API_KEY_ENV = "BENCH_JUDGE_API_KEY"
 FAKE_SERVER_KEY_ENV = "BENCH_FAKE_SERVER_KEY"
+CLIENT_CPU_MS_ENV = (
+    "BENCH_CLIENT_CPU_MS"  # CPU ms per LLM call of a load process (skips the measurement)
+)
 
 # User knobs.
 VLLM_PYTHON_ENV = "BENCH_VLLM_PYTHON"

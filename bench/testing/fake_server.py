@@ -286,6 +286,7 @@ class FakeServerConfig:
     prompt_tokens_details: bool = True
     record_headers: str | None = None  # JSONL file: the headers of every chat request
     record_bodies: str | None = None  # JSONL file: the messages, tools, tool_choice of each
+    record_raw_bodies: str | None = None  # file: the raw body of every chat request, one per line
     no_auto_tool_choice: bool = False  # answer 400 to tool_choice "auto", as vLLM does without
     # --enable-auto-tool-choice
 
@@ -477,6 +478,10 @@ class FakeServer:
             self._record_headers(request)
         if self.config.record_bodies:
             self._record_body(body)
+        if self.config.record_raw_bodies:
+            raw = await request.read()  # aiohttp caches the body: .json() above read the same bytes
+            with open(self.config.record_raw_bodies, "ab") as out:
+                out.write(raw.replace(b"\n", b"\\n") + b"\n")
         if (
             self.config.no_auto_tool_choice
             and body.get("tools")
@@ -774,6 +779,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="append each chat request's messages, tools and tool_choice as JSONL",
     )
     p.add_argument(
+        "--record-raw-bodies",
+        default=None,
+        metavar="FILE",
+        help="append each chat request's raw body as one line (compare what clients send)",
+    )
+    p.add_argument(
         "--no-auto-tool-choice",
         action="store_true",
         help="answer 400 to tool_choice auto, as vLLM without --enable-auto-tool-choice",
@@ -810,6 +821,7 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         prompt_tokens_details=args.prompt_tokens_details,
         record_headers=args.record_headers,
         record_bodies=args.record_bodies,
+        record_raw_bodies=args.record_raw_bodies,
         no_auto_tool_choice=args.no_auto_tool_choice,
     )
 
@@ -837,6 +849,7 @@ _KNOB_FLAGS = {
     "prompt_tokens_details": "--no-prompt-tokens-details",  # a switch: given when False
     "record_headers": "--record-headers",
     "record_bodies": "--record-bodies",
+    "record_raw_bodies": "--record-raw-bodies",
     "no_auto_tool_choice": "--no-auto-tool-choice",
 }
 

@@ -30,6 +30,9 @@ TOKEN = "run-token-for-the-test"
 
 def bench(*args: str, token: str | None = TOKEN) -> subprocess.Popen:
     env = {**os.environ, "BENCH_RUN_TOKEN": token} if token else dict(os.environ)
+    if args[0] == "worker" and "--processes" not in args:
+        # one Locust process per worker (auto: one per core): the tests count processes
+        args = (*args, "--processes", "1")
     return subprocess.Popen([sys.executable, "-m", "bench", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
 
@@ -117,7 +120,7 @@ def test_master_refuses_a_worker_without_the_run_token(tmp_path: Path) -> None:
         rogue_env = {**os.environ, "BENCH_RUN_TOKEN": "wrong-token"}
         rogue = subprocess.Popen(
             [sys.executable, "-m", "bench", "worker", "--master-port", str(port),
-             "--results-dir", str(tmp_path / "rogue")],
+             "--results-dir", str(tmp_path / "rogue"), "--processes", "1"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=rogue_env,
         )  # fmt: skip
         good = None

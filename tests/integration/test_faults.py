@@ -40,6 +40,8 @@ def start_run(
         "--no-preflight",
         *args,
     ]  # fmt: skip  (the faults count against the run's own calls)
+    if "--processes" not in args:  # one load process: what these tests count (auto may add more)
+        cmd += ["--processes", "1"]
     for h in headers or []:
         cmd += ["--header", h]
     return subprocess.Popen(

@@ -67,9 +67,9 @@ def test_defaults_are_the_documented_ones(fake_runner: dict[str, Any]) -> None:
     assert runner.invoke(app, ["run"]).exit_code == 0
     cfg: RunConfig = fake_runner["cfg"]
     default = RunConfig()
-    assert cfg.load.model_dump(exclude={"processes"}) == default.load.model_dump(
-        exclude={"processes"}
-    )
+    sized = {"processes", "processes_auto"}  # --processes auto (bench.runner.client_capacity)
+    assert cfg.load.model_dump(exclude=sized) == default.load.model_dump(exclude=sized)
+    assert cfg.load.processes_auto
     assert cfg.server == default.server and cfg.evalset == default.evalset
 
 

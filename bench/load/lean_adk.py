@@ -1,0 +1,128 @@
+"""Per-call waste of ADK and LiteLLM cut in the load process, without changing what is sent.
+
+`apply()` is called once by the locustfile; `applied()` does the same for a block (the
+client-capacity calibration). Nothing here touches a request: tests/unit/load/test_lean_adk.py
+checks the request bodies are byte-identical with and without the savings.
+
+- a2a import: ADK 2.13 imports `google.adk.agents.remote_a2a_agent` while building each turn's
+  node graph (workflow/utils/_workflow_graph_utils.py) and passes on ImportError. Without the a2a
+  package the import fails, so the module is executed (and, under PYTHONDONTWRITEBYTECODE,
+  compiled) again every turn. A `None` entry in `sys.modules` makes the import fail at once with
+  the same ImportError, so ADK takes the same branch.
+- LiteLLM success logging: after each call LiteLLM builds a logging payload and computes the
+  response cost (`Logging.async_success_handler`, `response_cost_calculator`) for callbacks; with
+  no callback registered nobody reads them. Skipped only while no callback is registered.
+- ADK telemetry content: with no OpenTelemetry exporter, ADK still serialises each request and
+  response into span attributes (`ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS` defaults on).
+  `telemetry_config()` turns content capture off; bench builds its RunConfig once per process
+  with it (bench.agent.session.AgentBundle) instead of ADK reading the environment per call.
+
+Measured with `benchmarks/client_cpu.py --turns 80 --repeats 1`, twice, on the 2-core test
+machine while other jobs loaded it (absolute numbers high and noisy; CPU-ms per turn, weather_time,
+streaming, fake server at 0 ms): none 118 and 119; a2a import cached 97 and 92 (-20 to -26);
+success logging off 117 and 106 (0 to -12); telemetry content off 117 and 117 (no change seen
+alone); all three 84 and 83 (-34 to -35, about 30%; 65 -> 46 CPU-ms per LLM call).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+A2A_MODULE = "google.adk.agents.remote_a2a_agent"
+
+_applied = False
+
+
+def skip_missing_a2a() -> bool:
+    """Cache the failed a2a import; True when it failed (and is now cached as failed)."""
+    if sys.modules.get(A2A_MODULE, False) is None:
+        return True
+    try:
+        importlib.import_module(A2A_MODULE)
+    except ImportError:
+        # `import x` with sys.modules["x"] = None raises ModuleNotFoundError (an ImportError) at
+        # once: ADK's `except ImportError: pass` runs as before, minus the module execution.
+        sys.modules[A2A_MODULE] = None  # type: ignore[assignment]
+        return True
+    return False  # a2a is installed: the module is cached by the import above, nothing to do
+
+
+def _callbacks_registered() -> bool:
+    import litellm
+
+    return any(
+        getattr(litellm, name, None)
+        for name in ("callbacks", "success_callback", "_async_success_callback")
+    )
+
+
+def skip_unread_success_logging() -> None:
+    """LiteLLM's success handlers return at once while no callback is registered."""
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    if getattr(Logging, "_bench_lean", False):
+        return
+    async_handler = Logging.async_success_handler
+    sync_handler = Logging.success_handler
+
+    async def async_success_handler(self: Any, *args: Any, **kwargs: Any) -> None:
+        if _callbacks_registered():
+            return await async_handler(self, *args, **kwargs)
+        return None
+
+    def success_handler(self: Any, *args: Any, **kwargs: Any) -> None:
+        if _callbacks_registered():
+            return sync_handler(self, *args, **kwargs)
+        return None
+
+    Logging.async_success_handler = async_success_handler  # type: ignore[method-assign]
+    Logging.success_handler = success_handler  # type: ignore[method-assign]
+    Logging._bench_lean = (async_handler, sync_handler)  # type: ignore[attr-defined]
+
+
+def _restore_success_logging() -> None:
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    originals = getattr(Logging, "_bench_lean", None)
+    if originals:
+        Logging.async_success_handler, Logging.success_handler = originals  # type: ignore[method-assign]
+        del Logging._bench_lean  # type: ignore[attr-defined]
+
+
+def telemetry_config() -> Any:
+    """ADK telemetry without message content in spans (nobody reads the spans in a load process)."""
+    from google.adk.telemetry.context import ContentCapturingMode, TelemetryConfig
+
+    return TelemetryConfig(capture_message_content=ContentCapturingMode.NO_CONTENT)
+
+
+def apply() -> None:
+    """Apply the process-wide savings once (the telemetry one goes through the AgentBundle)."""
+    global _applied
+    if _applied:
+        return
+    skip_missing_a2a()
+    skip_unread_success_logging()
+    _applied = True
+
+
+@contextlib.contextmanager
+def applied() -> Iterator[None]:
+    """The savings for a block, then the process as it was (the client-capacity calibration
+    measures a load process's cost from the orchestrator's process)."""
+    if _applied:
+        yield
+        return
+    cached_a2a = sys.modules.get(A2A_MODULE, False) is None
+    skip_missing_a2a()
+    skip_unread_success_logging()
+    try:
+        yield
+    finally:
+        _restore_success_logging()
+        if not cached_a2a and sys.modules.get(A2A_MODULE, False) is None:
+            del sys.modules[A2A_MODULE]

@@ -1,0 +1,111 @@
+"""What each saving of bench.load.lean_adk is worth: CPU per turn and per LLM call.
+
+Each configuration runs in a fresh process (the savings are process-wide): the weather_time
+cases one session at a time against `bench fake-server` at 0 ms (its own process), streaming;
+after one warm-up pass, process CPU (every thread) over `--turns` turns. Configurations are
+interleaved `--repeats` times and the medians printed.
+
+    .venv/bin/python benchmarks/client_cpu.py                  # none, each saving, all
+    .venv/bin/python benchmarks/client_cpu.py --turns 200 --repeats 5
+
+Noisy on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+CONFIGS = {
+    "none": set(),
+    "a2a import cached": {"a2a"},
+    "success logging off": {"logging"},
+    "telemetry content off": {"telemetry"},
+    "all (load process)": {"a2a", "logging", "telemetry"},
+}
+
+
+def child(api_base: str, savings: set[str], turns: int) -> dict[str, Any]:
+    import asyncio
+    import itertools
+    import logging
+
+    from bench.agent.session import build_agent_bundle, run_session
+    from bench.evalset import load_evalset
+    from bench.load import lean_adk
+
+    logging.getLogger("LiteLLM").setLevel(logging.WARNING)
+    if "a2a" in savings:
+        lean_adk.skip_missing_a2a()
+    if "logging" in savings:
+        lean_adk.skip_unread_success_logging()
+    telemetry = lean_adk.telemetry_config() if "telemetry" in savings else None
+    es = load_evalset("weather_time")
+    assert es.agent_dir is not None
+
+    async def play() -> dict[str, Any]:
+        bundle = build_agent_bundle(es.agent_dir, api_base=api_base, served_model_name="fake",
+                                    run_id="cpu", eval_set_id="e", telemetry=telemetry)  # fmt: skip
+        for case in es.cases:
+            await run_session(bundle, case)
+        calls = [0]
+
+        def count(_record: Any) -> None:
+            calls[0] += 1
+
+        done, cpu0 = 0, time.process_time()
+        for case in itertools.cycle(es.cases):
+            done += (await run_session(bundle, case, on_llm_call=count))["turns"]
+            if done >= turns:
+                break
+        return {"cpu_s": time.process_time() - cpu0, "turns": done, "calls": calls[0]}
+
+    return asyncio.run(play())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=int, default=120)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", nargs=2, metavar=("API_BASE", "SAVINGS"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        savings = set(filter(None, args.child[1].split(",")))
+        print(json.dumps(child(args.child[0], savings, args.turns)))
+        return 0
+
+    from bench.testing.fake_server import running_fake_server
+
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in CONFIGS}
+    with running_fake_server() as url:
+        for _ in range(args.repeats):
+            for name, savings in CONFIGS.items():
+                out = subprocess.run([sys.executable, __file__, "--turns", str(args.turns),
+                                      "--child", url + "/v1", ",".join(sorted(savings))],
+                                     capture_output=True, text=True, timeout=900, cwd=REPO,
+                                     check=True)  # fmt: skip
+                results[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(
+        f"weather_time, streaming, fake server at 0 ms, {args.turns} turns x {args.repeats}, "
+        "medians:"
+    )
+    for name, runs in results.items():
+        turn = statistics.median(r["cpu_s"] * 1000 / r["turns"] for r in runs)
+        call = statistics.median(r["cpu_s"] * 1000 / r["calls"] for r in runs)
+        print(f"  {name:22s}: {turn:5.1f} CPU-ms per turn, {call:5.1f} per LLM call")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
