@@ -9,8 +9,10 @@ calls from the content by itself: the fault's call must stay lost."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -63,25 +65,31 @@ def _run(config: FakeServerConfig, batches: list[list[tuple[str, bool]]]) -> tup
 
     async def go() -> None:
         nonlocal metrics
-        runner = web.AppRunner(FakeServer(config).build_app())
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        try:
-            async with aiohttp.ClientSession() as session:
-                for batch in batches:
-                    out.append(await asyncio.gather(
-                        *(_message(session, url, _body(ask, stream)) for ask, stream in batch)
-                    ))  # fmt: skip
-                async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
-                    metrics = await response.text()
-        finally:
-            await runner.cleanup()
+        async with _serving(config) as base, aiohttp.ClientSession() as session:
+            url = f"{base}/v1/chat/completions"
+            for batch in batches:
+                out.append(await asyncio.gather(
+                    *(_message(session, url, _body(ask, stream)) for ask, stream in batch)
+                ))  # fmt: skip
+            async with session.get(f"{base}/metrics") as response:
+                metrics = await response.text()
 
     asyncio.run(go())
     return out, metrics
+
+
+@contextlib.asynccontextmanager
+async def _serving(config: FakeServerConfig) -> AsyncIterator[str]:
+    """The fake server in this event loop on a free port; yields its base URL."""
+    runner = web.AppRunner(FakeServer(config).build_app())
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 def _names(message: dict) -> list[str]:
@@ -140,25 +148,17 @@ def test_other_faults_are_gated_too() -> None:
     config = FakeServerConfig(fail_rate=1.0, fault="500", fault_above_inflight=1, latency_ms=300)
 
     async def statuses() -> tuple[int, list[int], str]:
-        runner = web.AppRunner(FakeServer(config).build_app())
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        async with _serving(config) as base, aiohttp.ClientSession() as session:
+            url = f"{base}/v1/chat/completions"
 
-        async def post(session: aiohttp.ClientSession) -> int:
-            async with session.post(url, json=_body(TEXT_ASK, False)) as response:
-                return response.status
+            async def post() -> int:
+                async with session.post(url, json=_body(TEXT_ASK, False)) as response:
+                    return response.status
 
-        try:
-            async with aiohttp.ClientSession() as session:
-                alone = await post(session)
-                together = await asyncio.gather(*(post(session) for _ in range(4)))
-                async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
-                    return alone, list(together), await response.text()
-        finally:
-            await runner.cleanup()
+            alone = await post()
+            together = await asyncio.gather(*(post() for _ in range(4)))
+            async with session.get(f"{base}/metrics") as response:
+                return alone, list(together), await response.text()
 
     alone, together, metrics = asyncio.run(statuses())
     assert alone == 200 and together == [500] * 4
