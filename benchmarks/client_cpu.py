@@ -32,7 +32,8 @@ CONFIGS = {
     "a2a import cached": {"a2a"},
     "success logging off": {"logging"},
     "telemetry content off": {"telemetry"},
-    "all (load process)": {"a2a", "logging", "telemetry"},
+    "cost off": {"cost"},
+    "all (load process)": {"a2a", "logging", "telemetry", "cost"},
 }
 
 
@@ -50,6 +51,8 @@ def child(api_base: str, savings: set[str], turns: int) -> dict[str, Any]:
         lean_adk.skip_missing_a2a()
     if "logging" in savings:
         lean_adk.skip_unread_success_logging()
+    if "cost" in savings:
+        lean_adk.skip_unread_cost()
     telemetry = lean_adk.telemetry_config() if "telemetry" in savings else None
     es = load_evalset("weather_time")
     assert es.agent_dir is not None

@@ -199,6 +199,8 @@ def _progress_printer() -> Callable[[Progress], None]:
         target = f"/{p.sessions_target}" if p.sessions_target else ""
         line = (
             f"{p.phase}: {p.elapsed_s:.0f}{total} s, sessions {p.sessions}{target}, turns {p.turns}"
+            if p.phase == "load"
+            else f"{p.phase}: {p.elapsed_s:.0f} s"
         )
         if console.is_terminal:
             console.print(line, end="\r")

@@ -13,15 +13,27 @@ checks the request bodies are byte-identical with and without the savings.
   response cost (`Logging.async_success_handler`, `response_cost_calculator`) for callbacks; with
   no callback registered nobody reads them. Skipped only while no callback is registered.
 - ADK telemetry content: with no OpenTelemetry exporter, ADK still serialises each request and
-  response into span attributes (`ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS` defaults on).
-  `telemetry_config()` turns content capture off; bench builds its RunConfig once per process
-  with it (bench.agent.session.AgentBundle) instead of ADK reading the environment per call.
+  response into span attributes (`ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS` defaults on), and its
+  experimental GenAI semconv path re-serialises the output of every streamed chunk.
+  `telemetry_config()` turns content capture off and takes the stable semconv path; bench builds
+  its RunConfig once per process with it (bench.agent.session.AgentBundle) instead of ADK reading
+  the environment per call.
+- LiteLLM response cost: priced twice per call (hidden params, and the usage of the assembled
+  stream) by a cost-map lookup that, for a model vLLM serves, misses and walks every fallback.
+  Unknown (None) while no callback is registered.
 
-Measured with `benchmarks/client_cpu.py --turns 80 --repeats 1`, twice, on the 2-core test
-machine while other jobs loaded it (absolute numbers high and noisy; CPU-ms per turn, weather_time,
-streaming, fake server at 0 ms): none 118 and 119; a2a import cached 97 and 92 (-20 to -26);
-success logging off 117 and 106 (0 to -12); telemetry content off 117 and 117 (no change seen
-alone); all three 84 and 83 (-34 to -35, about 30%; 65 -> 46 CPU-ms per LLM call).
+Measured with `benchmarks/client_cpu.py --turns 100 --repeats 2` on the idle 2-core test machine
+(CPU-ms per turn, weather_time, streaming, fake server at 0 ms, medians): none 70.4; a2a import
+cached 69.7; success logging off 68.8; telemetry content off 74.7 (noise: no saving alone);
+cost off 67.9; all four 60.6 (-14%, 39.1 -> 33.7 per LLM call); the stable semconv path took
+another 1.9 off (58.7). The a2a saving is large only where bytecode is not cached: an earlier run
+on a machine without the .pyc saved 20-26 ms per turn.
+
+What is left, from `py-spy record` of a one-user load process (share of its samples): LiteLLM
+assembling the whole streamed response at its end for its logging and usage (`stream_chunk_builder`,
+about 9%; ADK reads the usage it produces, so it stays), and gevent's hub and selector under the
+asyncio loop (about 13%: Locust patches `selectors` and `threading`, so the loop thread's selector
+and its executor threads are gevent's; a plain selector would starve those greenlets).
 """
 
 from __future__ import annotations
@@ -93,11 +105,47 @@ def _restore_success_logging() -> None:
         del Logging._bench_lean  # type: ignore[attr-defined]
 
 
+def skip_unread_cost() -> None:
+    """LiteLLM's response cost is None (unknown) while no callback is registered.
+
+    LiteLLM prices every response twice (the hidden `response_cost` param, and the usage of the
+    assembled stream), looking the model up in its cost map; a model served by vLLM is not in
+    it, so each lookup walks every fallback. Only callbacks and `_hidden_params` readers use the
+    price; ADK and bench read neither. None is what LiteLLM itself returns when a price fails.
+    """
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    if getattr(Logging, "_bench_lean_cost", None):
+        return
+    calculator = Logging.response_cost_calculator
+
+    def response_cost_calculator(self: Any, *args: Any, **kwargs: Any) -> float | None:
+        if _callbacks_registered():
+            return calculator(self, *args, **kwargs)
+        return None
+
+    Logging.response_cost_calculator = response_cost_calculator  # type: ignore[method-assign]
+    Logging._bench_lean_cost = calculator  # type: ignore[attr-defined]
+
+
+def _restore_cost() -> None:
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    original = getattr(Logging, "_bench_lean_cost", None)
+    if original:
+        Logging.response_cost_calculator = original  # type: ignore[method-assign]
+        del Logging._bench_lean_cost  # type: ignore[attr-defined]
+
+
 def telemetry_config() -> Any:
-    """ADK telemetry without message content in spans (nobody reads the spans in a load process)."""
+    """ADK telemetry without message content, on the stable semconv path (nobody reads the spans
+    of a load process; the experimental path re-serialises every streamed chunk's output)."""
     from google.adk.telemetry.context import ContentCapturingMode, TelemetryConfig
 
-    return TelemetryConfig(capture_message_content=ContentCapturingMode.NO_CONTENT)
+    return TelemetryConfig(
+        capture_message_content=ContentCapturingMode.NO_CONTENT,
+        genai_semconv_stability_opt_in="stable",
+    )
 
 
 def apply() -> None:
@@ -107,6 +155,7 @@ def apply() -> None:
         return
     skip_missing_a2a()
     skip_unread_success_logging()
+    skip_unread_cost()
     _applied = True
 
 
@@ -120,9 +169,11 @@ def applied() -> Iterator[None]:
     cached_a2a = sys.modules.get(A2A_MODULE, False) is None
     skip_missing_a2a()
     skip_unread_success_logging()
+    skip_unread_cost()
     try:
         yield
     finally:
+        _restore_cost()
         _restore_success_logging()
         if not cached_a2a and sys.modules.get(A2A_MODULE, False) is None:
             del sys.modules[A2A_MODULE]

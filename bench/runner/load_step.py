@@ -185,8 +185,11 @@ def _watch(
             signum=pending_signal(),
         )
         if on_progress:
+            # Until the first record the clock counts Locust's start-up, not the load: say so,
+            # rather than show a load clock that jumps back when the load begins.
+            phase = "load" if tick.load_started else "starting load processes"
             on_progress(Progress(tick.elapsed_s, load.duration_s, tick.sessions, load.sessions,
-                                 tick.turns, "load"))  # fmt: skip
+                                 tick.turns, phase))  # fmt: skip
         stop = first_stop(rules, tick)
         if stop is not None:
             return stop

@@ -51,9 +51,17 @@ def slow_server():
 
 
 def test_capped_open_loop_measures_from_the_schedule(tmp_path: Path, slow_server: str) -> None:
-    code, out = bench_run(slow_server, tmp_path, "capped", "--duration", "20s",
-                          "--max-sessions-in-flight", str(CAP),
-                          "--processes", "1")  # fmt: skip  (the cap is per load process)
+    code, out = bench_run(
+        slow_server,
+        tmp_path,
+        "capped",
+        "--duration",
+        "20s",
+        "--max-sessions-in-flight",
+        str(CAP),
+        "--processes",
+        "1",
+    )  # fmt: skip  (the cap is per load process)
     assert code == 0, out[-3000:]
     run = tmp_path / "capped"
     sessions, summary = _tables(run)
