@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
+from bench import constants
 from bench.cli.console import console
 from bench.results.kv_reuse import kv_reuse_text
 
@@ -202,10 +203,24 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
         table.add_row(label, value)
     console.print(table)
     if summary.get("client_saturated"):
-        console.print(
-            "[yellow]warning[/]: the load generator was saturated (CPU or event-loop lag), so client "
-            "latencies include its own queueing: add --processes or Locust workers."
-        )
+        console.print(f"[yellow]warning[/]: {saturation_advice(summary)}")
+
+
+def saturation_advice(summary: dict[str, Any]) -> str:
+    """Why the client was flagged, and the remedy that fits: a busy load process needs more
+    processes; one that was mostly idle yet woke late was starved by the machine (a CPU server on
+    the same cores), where more load processes would only starve it further."""
+    head = "the load generator was saturated, so client latencies include its own queueing"
+    cpu = summary.get("client_cpu_mean_pct")
+    if cpu is not None and cpu > constants.CLIENT_CPU_SATURATED_PCT:
+        return f"{head} (load process CPU {cpu:.0f}%): add --processes or Locust workers."
+    lag = summary.get("client_lag_p90_ms")
+    lag_text = f"event-loop lag p90 {lag:.0f} ms" if lag is not None else "event-loop lag"
+    return (
+        f"{head} ({lag_text} at {cpu or 0:.0f}% load process CPU: the machine, not the load "
+        "process, was busy; a server on the same cores takes them): give the server and the load "
+        "separate cores or machines (--endpoint, bench worker)."
+    )
 
 
 def print_steps(steps: list[dict[str, Any]]) -> None:
