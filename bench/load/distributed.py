@@ -23,6 +23,7 @@ import contextlib
 import ipaddress
 import itertools
 import json
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -247,11 +248,30 @@ def _simulator_key(spec: LoadSpec, options: Any) -> None:
     key = (os.environ.get(USER_SIMULATOR_API_KEY_ENV) or os.environ.get(key_env)
            or getattr(options, SIMULATOR_KEY_OPTION, None))  # fmt: skip
     if not key:
-        raise RuntimeError(
-            f"the master's user simulator reads its key from {key_env}: set it on this worker "
-            "or give `bench worker --user-simulator-api-key-env`"
+        raise MissingSimulatorKey(
+            f"error: the master's user simulator reads its key from {key_env}: set it on this "
+            "worker or give `bench worker --user-simulator-api-key-env`"
         )
     os.environ[key_env] = key
+
+
+class MissingSimulatorKey(RuntimeError):
+    pass
+
+
+def worker_spec(environment: Any, local_dir: Path) -> LoadSpec | None:
+    """`spec_from_master`; without the simulator's key, None: the worker says so in one line and
+    quits with exit code 2 (an error raised here would be a logged traceback, then users with no
+    agent)."""
+    try:
+        return spec_from_master(environment, local_dir)
+    except MissingSimulatorKey as exc:
+        import gevent
+
+        logging.getLogger(__name__).error("%s", exc)
+        environment.process_exit_code = 2
+        gevent.spawn(environment.runner.quit)  # not from this handler: quit kills its greenlet
+        return None
 
 
 class ShippingRecorder(JsonlRecorder):

@@ -64,3 +64,20 @@ def test_no_key_named_needs_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     _unset(monkeypatch, USER_SIMULATOR_API_KEY_ENV)
     spec = distributed.spec_from_master(_environment(None), tmp_path)
     assert spec.user_simulator_api_key_env is None
+
+
+def test_worker_without_the_key_quits_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import gevent
+
+    _unset(monkeypatch, USER_SIMULATOR_API_KEY_ENV, NAME)
+    environment = _environment(NAME)
+    quits: list[bool] = []
+    environment.runner = SimpleNamespace(quit=lambda: quits.append(True))
+    environment.process_exit_code = None
+    assert distributed.worker_spec(environment, tmp_path) is None
+    gevent.sleep(0)
+    assert quits == [True] and environment.process_exit_code == 2
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert NAME in record.getMessage() and "\n" not in record.getMessage()
