@@ -24,6 +24,7 @@ LOAD = "Load"
 
 @o.with_options(
     o.RESULTS_OPTIONS,
+    o.USER_SIMULATOR_OPTIONS,
     o.pick(o.LOAD_SHAPE_OPTIONS, "spawn_rate", "processes", "think_time", "seed", "warmup",
            "stream", "request_timeout", "arrival"),
     o.pick(o.SERVER_OPTIONS, "catalog", "tool_parser", "chat_template", "vllm_python",

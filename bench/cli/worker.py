@@ -7,17 +7,21 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from bench import constants
+from bench.cli import options as o
 from bench.cli.console import console
 from bench.errors import BenchError
 from bench.schemas.flags import parse_processes
-from bench.schemas.settings import RUN_TOKEN_ENV
+from bench.schemas.settings import RUN_TOKEN_ENV, USER_SIMULATOR_API_KEY_ENV
 
 
+# The user simulator's endpoint, model and --max-turns come from the master with the load spec
+# (every worker plays the master's settings); only its key is read on this machine.
+@o.with_options(o.pick(o.USER_SIMULATOR_OPTIONS, "user_simulator_api_key_env"))
 def worker(
     master_host: Annotated[
         str, typer.Option(help="Host of the `bench run --master`.")
@@ -40,6 +44,7 @@ def worker(
             "(a worker machine runs no server)."
         ),
     ] = "auto",  # fmt: skip
+    **flags: Any,
 ) -> None:
     """Run the users of a distributed run: the eval set, agent and server come from the master.
 
@@ -65,6 +70,14 @@ def worker(
         if not key:
             raise BenchError(f"--api-key-env: environment variable {api_key_env} is not set")
         env[constants.API_KEY_ENV] = key
+    sim_key_env = flags.get("user_simulator_api_key_env")
+    if sim_key_env:
+        sim_key = os.environ.get(sim_key_env)
+        if not sim_key:
+            raise BenchError(
+                f"--user-simulator-api-key-env: environment variable {sim_key_env} is not set"
+            )
+        env[USER_SIMULATOR_API_KEY_ENV] = sim_key
     results_dir.mkdir(parents=True, exist_ok=True)
     env.update({WORKER_DIR_ENV: str(results_dir.resolve()), "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                 "PYTHONUNBUFFERED": "1"})  # fmt: skip

@@ -23,6 +23,7 @@ import contextlib
 import ipaddress
 import itertools
 import json
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -35,10 +36,11 @@ from bench.load.spec import LoadSpec
 from bench.load.tickets import Ticket, TicketCounter
 from bench.load.worker_watch import WorkerWatch
 from bench.schemas.run_dir import RunDir
-from bench.schemas.settings import WORKER_DIR_ENV  # set by `bench worker`: a Locust worker
+from bench.schemas.settings import USER_SIMULATOR_API_KEY_ENV, WORKER_DIR_ENV  # by bench worker
 
 SPEC_OPTION = "bench_load_spec"  # attribute of parsed_options Locust ships to workers
 KEY_OPTION = "bench_api_key"
+SIMULATOR_KEY_OPTION = "bench_user_simulator_api_key"
 RECORD_MSG = "bench_record"
 TICKET_MSG = "bench_ticket"
 TICKET_REPLY_MSG = "bench_ticket_reply"
@@ -97,8 +99,12 @@ class MasterSide:
         options = environment.parsed_options
         setattr(options, SPEC_OPTION, spec.model_dump_json())
         key = os.environ.get(constants.API_KEY_ENV)
-        if key and is_loopback(getattr(options, "master_bind_host", "*")):
+        loopback = is_loopback(getattr(options, "master_bind_host", "*"))
+        if key and loopback:
             setattr(options, KEY_OPTION, key)  # workers share this host: the key stays on it
+        sim_key = os.environ.get(spec.user_simulator_api_key_env or "")
+        if sim_key and loopback:
+            setattr(options, SIMULATOR_KEY_OPTION, sim_key)
         self.reports: dict[str, dict[str, int]] = {}
         runner = environment.runner
         runner.register_message(RECORD_MSG, self.on_record)
@@ -225,9 +231,47 @@ def spec_from_master(environment: Any, local_dir: Path) -> LoadSpec:
     key = getattr(options, KEY_OPTION, None)
     if key and not os.environ.get(constants.API_KEY_ENV):
         os.environ[constants.API_KEY_ENV] = key
+    _simulator_key(spec, options)
     run_dir = local_dir / spec.run_id / f"worker-{os.getpid()}"
     run_dir.mkdir(parents=True, exist_ok=True)
     return spec.model_copy(update={"run_dir": run_dir})
+
+
+def _simulator_key(spec: LoadSpec, options: Any) -> None:
+    """The user simulator's key under the variable the master's spec names (its endpoint, model
+    and --max-turns come in the spec). First `bench worker --user-simulator-api-key-env`, then
+    this host's own variable of that name, then the key a loopback master shipped; none is an
+    error here, not a run of simulator calls refused for a missing key."""
+    key_env = spec.user_simulator_api_key_env
+    if not key_env:
+        return
+    key = (os.environ.get(USER_SIMULATOR_API_KEY_ENV) or os.environ.get(key_env)
+           or getattr(options, SIMULATOR_KEY_OPTION, None))  # fmt: skip
+    if not key:
+        raise MissingSimulatorKey(
+            f"error: the master's user simulator reads its key from {key_env}: set it on this "
+            "worker or give `bench worker --user-simulator-api-key-env`"
+        )
+    os.environ[key_env] = key
+
+
+class MissingSimulatorKey(RuntimeError):
+    pass
+
+
+def worker_spec(environment: Any, local_dir: Path) -> LoadSpec | None:
+    """`spec_from_master`; without the simulator's key, None: the worker says so in one line and
+    quits with exit code 2 (an error raised here would be a logged traceback, then users with no
+    agent)."""
+    try:
+        return spec_from_master(environment, local_dir)
+    except MissingSimulatorKey as exc:
+        import gevent
+
+        logging.getLogger(__name__).error("%s", exc)
+        environment.process_exit_code = 2
+        gevent.spawn(environment.runner.quit)  # not from this handler: quit kills its greenlet
+        return None
 
 
 class ShippingRecorder(JsonlRecorder):

@@ -131,7 +131,9 @@ def _distributed_role(environment: Any, **_kw: Any) -> None:
 @events.test_start.add_listener
 def _spec_from_master(environment: Any, **_kw: Any) -> None:
     if WORKER_DIR is not None and "SPEC" not in globals():
-        _configure(distributed.spec_from_master(environment, WORKER_DIR))
+        spec = distributed.worker_spec(environment, WORKER_DIR)
+        if spec is not None:
+            _configure(spec)
 
 
 def _mismatch(turn: TurnRecord) -> str | None:

@@ -20,6 +20,8 @@ WORKER_DIR_ENV = "BENCH_WORKER_DIR"
 RUN_TOKEN_ENV = "BENCH_RUN_TOKEN"  # the token a Locust worker shows its master
 JUDGE_API_BASE_ENV = "BENCH_JUDGE_API_BASE"
 JUDGE_API_KEY_ENV = "BENCH_JUDGE_API_KEY"
+# `bench worker --user-simulator-api-key-env` -> its Locust processes
+USER_SIMULATOR_API_KEY_ENV = "BENCH_USER_SIMULATOR_API_KEY"
 FAKE_SERVER_KEY_ENV = "BENCH_FAKE_SERVER_KEY"
 CLIENT_CPU_MS_ENV = (
     "BENCH_CLIENT_CPU_MS"  # CPU ms per LLM call of a load process (skips the measurement)

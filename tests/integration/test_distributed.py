@@ -28,8 +28,9 @@ def free_port() -> int:
 TOKEN = "run-token-for-the-test"
 
 
-def bench(*args: str, token: str | None = TOKEN) -> subprocess.Popen:
+def bench(*args: str, token: str | None = TOKEN, **more_env: str) -> subprocess.Popen:
     env = {**os.environ, "BENCH_RUN_TOKEN": token} if token else dict(os.environ)
+    env.update(more_env)
     if args[0] == "worker" and "--processes" not in args:
         # one Locust process per worker (auto: one per core): the tests count processes
         args = (*args, "--processes", "1")
@@ -152,3 +153,64 @@ def test_worker_without_a_token_is_refused_before_it_starts(tmp_path: Path) -> N
     proc = bench("worker", "--master-port", "9", "--results-dir", str(tmp_path), token=None)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "BENCH_RUN_TOKEN" in out, out
+
+
+SIM_KEY = "sk-worker-simulator-key-0123456789"
+
+
+def test_worker_plays_the_masters_user_simulator(tmp_path: Path) -> None:
+    """The master's --user-simulator-endpoint, -model and --max-turns reach the worker with the
+    load spec; the key is the worker's own. The master's variable holds a key the simulator's
+    server refuses (and a loopback master ships it), so simulator calls that succeed prove the
+    worker's --user-simulator-api-key-env won. Uncapped, the scripted simulator makes 2 calls
+    and stops the conversation itself; `--max-turns 2` ends it after 1 call at the turn limit."""
+    port = free_port()
+    sim_log = tmp_path / "sim.jsonl"
+    with (
+        running_fake_server(latency_ms=1, served_model_name="fake") as url,
+        running_fake_server(api_key=SIM_KEY, served_model_name="simfake", latency_ms=1,
+                            record_bodies=str(sim_log)) as sim_url,
+    ):  # fmt: skip
+        master = bench("run", "--master", "--expect-workers", "1", "--master-bind-port", str(port),
+                       "--endpoint", url, "--model", "fake", "--evalset", "weather_time_scenario",
+                       "--users", "1", "--duration", "8s", "--no-preflight",
+                       "--user-simulator-endpoint", sim_url, "--user-simulator-model", "simfake",
+                       "--user-simulator-api-key-env", "SIM_KEY", "--max-turns", "2",
+                       "--results-dir", str(tmp_path), "--run-id", "sim",
+                       SIM_KEY="sk-refused")  # fmt: skip
+        worker = bench("worker", "--master-port", str(port), "--results-dir", str(tmp_path / "w"),
+                       "--user-simulator-api-key-env", "WORKER_SIM_KEY",
+                       WORKER_SIM_KEY=SIM_KEY, SIM_KEY="sk-refused")  # fmt: skip
+        try:
+            out, _ = master.communicate(timeout=300)
+            worker_out, _ = worker.communicate(timeout=60)
+        finally:
+            for proc in (master, worker):
+                if proc.poll() is None:
+                    proc.kill()
+    assert master.returncode == 0, out[-3000:]
+    run_dir = tmp_path / "sim"
+    sessions = pq.read_table(run_dir / "sessions.parquet").to_pandas()
+    done = sessions[sessions["user_simulator_status"].notna()]
+    assert len(done) > 0, worker_out[-3000:]
+    assert set(done["user_simulator_status"]) == {"turn_limit_reached"}
+    assert set(done["turns"]) == {2}
+    calls = pq.read_table(run_dir / "llm_calls.parquet").to_pandas()
+    sim = calls[calls["call_role"] == "user_simulator"]
+    assert len(sim) > 0 and sim["error_type"].isna().all(), sim["error"].tolist()[:3]
+    assert len(sim) == len(set(sim["session_id"]))  # one simulator call per capped session
+    assert sim_log.exists() and len(sim_log.read_text().splitlines()) >= len(sim)
+    assert SIM_KEY not in out + worker_out
+
+
+def test_worker_with_an_unset_simulator_key_variable_is_refused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "UNSET_SIM_KEY_VAR"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "worker", "--master-port", "9", "--results-dir",
+         str(tmp_path), "--user-simulator-api-key-env", "UNSET_SIM_KEY_VAR"],
+        capture_output=True, text=True, timeout=60, env={**env, "BENCH_RUN_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
+    assert len(lines) == 1 and "--user-simulator-api-key-env" in lines[0], lines
+    assert "UNSET_SIM_KEY_VAR" in lines[0]

@@ -77,6 +77,7 @@ def test_scenario_run_with_a_separate_simulator(
         assert SIM_KEY not in text
 
 
+@pytest.mark.parametrize("command", ["run", "sweep"])
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -87,10 +88,10 @@ def test_scenario_run_with_a_separate_simulator(
           "UNSET_SIM_KEY_VAR"], "UNSET_SIM_KEY_VAR"),
     ],
 )  # fmt: skip
-def test_bad_simulator_flags_are_one_line(args: list[str], message: str) -> None:
+def test_bad_simulator_flags_are_one_line(command: str, args: list[str], message: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "UNSET_SIM_KEY_VAR"}
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "run", "--endpoint", "http://127.0.0.1:9", "--model",
+        [sys.executable, "-m", "bench", command, "--endpoint", "http://127.0.0.1:9", "--model",
          "fake", "--evalset", "weather_time_scenario", *args],
         capture_output=True, text=True, timeout=120, env={**env, "SIM_KEY": "x"},
     )  # fmt: skip
