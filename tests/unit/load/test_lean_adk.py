@@ -59,7 +59,7 @@ def _play(url: str, mode: str, done: Path) -> None:
 def test_request_bodies_are_identical_with_and_without_the_savings(tmp_path: Path) -> None:
     bodies = {mode: tmp_path / f"{mode}.bodies" for mode in ("plain", "lean")}
     for mode, path in bodies.items():
-        with running_fake_server(record_raw_bodies=str(path)) as url:
+        with running_fake_server(record_bodies=str(path)) as url:
             _play(url, mode, tmp_path / "done")
     assert (tmp_path / "done").read_text() == "done\ndone\n"
     plain, lean = (TOOL_ID.sub(b"ID", bodies[m].read_bytes()).splitlines() for m in bodies)
