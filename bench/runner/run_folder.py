@@ -30,12 +30,9 @@ from bench.schemas.run_dir import RunDir
 def user_simulator_provenance(cfg: Any, evalset: Any, info: dict[str, Any]) -> dict[str, Any]:
     """The simulator settings of a run with scenario cases (a bad eval config fails here, before
     the server starts its load): ADK's config as used, and where the simulator's calls went."""
-    from bench.agent.user_simulator import simulator_config, with_max_turns
+    from bench.agent.user_simulator import evalset_simulator_config
 
-    where = str(evalset.files[0].parent / "test_config.json")
-    config = with_max_turns(
-        simulator_config(evalset.user_simulator_config, where), cfg.user_simulator.max_turns
-    )
+    config = evalset_simulator_config(evalset, cfg.user_simulator.max_turns)
     return {
         "endpoint": cfg.user_simulator.api_base or "server under test",
         "model": cfg.user_simulator.model or info.get("served_model_name") or cfg.server.model,
