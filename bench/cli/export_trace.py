@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from bench.cli.console import console
+from bench.cli.options import RunFolder
 
 
 def export_trace(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder (results/<run_id>).")],
+    run_dir: RunFolder,
     fmt: Annotated[
         str,
         typer.Option(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
 from bench.cli.console import console
+from bench.cli.options import RunFolder
 from bench.cli.summary import print_steps, print_summary, print_under_load
 from bench.errors import BenchError
 
@@ -18,7 +16,7 @@ app = typer.Typer(
 
 @app.command("rebuild")
 def rebuild(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder (results/<run_id>).")],
+    run_dir: RunFolder,
 ) -> None:
     """Rebuild the Parquet tables from the raw JSONL records (after a crash, or a scorer change).
 
