@@ -65,7 +65,6 @@ class LoadedEvalSet:
     content_sha256: str
     selected_case_ids: list[str] | None = None
     cases: list[Any] = field(default_factory=list)  # list[EvalCase]: the runnable selection
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (case id, reason)
     # test_config.json's user_simulator_config object, as written (None: ADK's defaults)
     user_simulator_config: dict[str, Any] | None = None
     formats: dict[str, EvalFormat] = field(default_factory=dict)  # file path -> format

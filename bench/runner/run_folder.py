@@ -18,7 +18,6 @@ from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.errors import BenchError
 from bench.schemas.manifest import (
     Manifest,
-    SkippedCase,
     SummaryInfo,
     read_manifest,
     write_manifest,
@@ -95,9 +94,6 @@ def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
         slo=cfg.slo,
         known_tools=inputs.known_tools,
         tool_parser=info.get("tool_parser") or cfg.server.tool_parser,
-        skipped_cases=[
-            SkippedCase(case_id=c, reason=r) for c, r in getattr(evalset, "skipped", [])
-        ],
         summary_info=SummaryInfo(
             model=cfg.server.model,
             served_model_name=info.get("served_model_name"),
