@@ -31,10 +31,10 @@ from bench.scoring.judge import JUDGE_COLUMNS
 from bench.scoring.outcome import (
     CUT_SHORT,
     agent_calls,
-    is_user_simulator_call,
     is_failed,
     is_ok,
     is_truncated,
+    is_user_simulator_call,
     outcome_passed,
     session_outcome,
 )
