@@ -6,7 +6,7 @@ import typer
 
 from bench.cli.console import console
 from bench.cli.options import RunFolder
-from bench.cli.summary import print_steps, print_summary, print_under_load
+from bench.cli.summary import print_results
 from bench.errors import BenchError
 
 app = typer.Typer(
@@ -28,10 +28,7 @@ def rebuild(
     if not run_dir.is_dir():
         raise BenchError(f"RUN: {run_dir} is not a folder")
     built = rebuild_tables(RunDir(run_dir))
-    print_summary(built.summary, built.counts)
-    if len(built.step_summaries) > 1:
-        print_steps(built.step_summaries)
-        print_under_load(run_dir)
+    print_results(built.summary, built.counts, built.step_summaries, run_dir)
     console.print(
         f"rebuilt {', '.join(f'{k}: {v}' for k, v in built.counts.items())}"
         + (f"; skipped {built.bad_lines} truncated line(s)" if built.bad_lines else "")
