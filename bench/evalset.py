@@ -37,6 +37,7 @@ from bench.errors import BenchError
 
 EVAL_FILE_SUFFIXES = (".evalset.json", ".test.json")
 INITIAL_SESSION_FILE = "initial.session.json"
+TEST_CONFIG_FILE = "test_config.json"  # criteria and user_simulator_config, beside the eval file
 
 EvalFormat = Literal["evalset", "legacy", "webui"]
 
@@ -64,20 +65,23 @@ class LoadedEvalSet:
     content_sha256: str
     selected_case_ids: list[str] | None = None
     cases: list[Any] = field(default_factory=list)  # list[EvalCase]: the runnable selection
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (case id, reason)
     # test_config.json's user_simulator_config object, as written (None: ADK's defaults)
     user_simulator_config: dict[str, Any] | None = None
+    formats: dict[str, EvalFormat] = field(default_factory=dict)  # file path -> format
+
+    @property
+    def eval_set_id(self) -> str:
+        return str(self.eval_set.eval_set_id)
 
     @property
     def scenario_cases(self) -> int:
         """Cases played with ADK's user simulator (conversation_scenario)."""
         return sum(1 for c in self.cases if c.conversation_scenario is not None)
 
-    formats: dict[str, EvalFormat] = field(default_factory=dict)  # file path -> format
-
     @property
-    def eval_set_id(self) -> str:
-        return str(self.eval_set.eval_set_id)
+    def config_file(self) -> Path:
+        """The test_config.json its criteria and simulator config come from (it may not exist)."""
+        return config_file_of(self.files[0])
 
 
 # --------------------------------------------------------------------------- paths
@@ -121,9 +125,13 @@ def eval_set_id_for(path: Path) -> str:
     return path.name.removesuffix(".evalset.json").removesuffix(".test.json")
 
 
+def config_file_of(eval_file: Path) -> Path:
+    return eval_file.parent / TEST_CONFIG_FILE
+
+
 def load_criteria(eval_file: Path) -> dict[str, Any]:
     """`test_config.json` beside the eval file, else ADK's defaults."""
-    config_path = eval_file.parent / "test_config.json"
+    config_path = config_file_of(eval_file)
     if not config_path.exists():
         return dict(DEFAULT_CRITERIA)
     data = _read_json(config_path)
@@ -135,7 +143,7 @@ def load_criteria(eval_file: Path) -> dict[str, Any]:
 
 def load_user_simulator_config(eval_file: Path) -> dict[str, Any] | None:
     """`user_simulator_config` of `test_config.json` beside the eval file (None when absent)."""
-    config_path = eval_file.parent / "test_config.json"
+    config_path = config_file_of(eval_file)
     if not config_path.exists():
         return None
     data = _read_json(config_path)

@@ -71,7 +71,6 @@ class ValidationReport:
     agents: dict[str, str | None]  # eval file -> agent folder checked against (None: parse only)
     cases: int = 0
     tool_calls: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
     scenarios: int = 0  # conversation_scenario cases (run with ADK's user simulator)
     notes: list[str] = field(default_factory=list)
 

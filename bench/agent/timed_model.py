@@ -33,7 +33,7 @@ from pydantic import PrivateAttr
 from bench import constants
 from bench.agent import prompt_capture, strict_stream
 from bench.agent.strict_stream import MalformedChunkError, is_malformed_chunk
-from bench.agent.wire_timing import WIRE_TIMING, WireTiming, wire_client
+from bench.agent.wire_timing import WIRE_TIMING, WireTiming, is_token_delta, wire_client
 from bench.schemas.records import AGENT_ROLE, LlmCallRecord
 
 
@@ -127,7 +127,7 @@ def _observe_choice(raw: _RawTiming, chunk: Any, now: float, field_name: str) ->
         choice = choices[0]
         message = _get(choice, field_name)
         tool_calls = _get(message, "tool_calls")
-        if _get(message, "content") or tool_calls or _get(message, "reasoning_content"):
+        if is_token_delta(lambda name: _get(message, name)):
             raw.content(now)
         if tool_calls:
             raw.saw_tool_call = True

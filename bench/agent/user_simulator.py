@@ -94,6 +94,13 @@ def with_max_turns(
     return config.model_copy(update={"max_allowed_invocations": max_turns})
 
 
+def evalset_simulator_config(evalset: Any, max_turns: int | None) -> LlmBackedUserSimulatorConfig:
+    """The simulator config a run uses: the loaded eval set's (`LoadedEvalSet`), errors naming
+    its test_config.json, with `--max-turns` applied."""
+    config = simulator_config(evalset.user_simulator_config, str(evalset.config_file))
+    return with_max_turns(config, max_turns)
+
+
 def simulator_model(
     endpoint: SimulatorEndpoint,
     *,
@@ -137,8 +144,7 @@ def add_user_simulator(bundle: Any, spec: Any, evalset: Any) -> None:
     the eval config's simulator settings (`--max-turns` applied) and the simulator's model."""
     import os
 
-    where = str(evalset.files[0].parent / "test_config.json")
-    config = with_max_turns(simulator_config(evalset.user_simulator_config, where), spec.max_turns)
+    config = evalset_simulator_config(evalset, spec.max_turns)
     if spec.user_simulator_api_base:
         key_env = spec.user_simulator_api_key_env
         endpoint = SimulatorEndpoint(

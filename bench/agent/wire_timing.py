@@ -28,6 +28,15 @@ from typing import Any
 
 import httpx
 
+# What makes a streamed delta a token chunk, for TTFT and ITL on the wire and at the model layer:
+# content, a tool call or reasoning (vLLM's `reasoning`; LiteLLM renames it `reasoning_content`).
+TOKEN_DELTA_FIELDS = ("content", "tool_calls", "reasoning_content", "reasoning")
+
+
+def is_token_delta(get: Callable[[str], Any]) -> bool:
+    """`get(field)` reads one field of a delta (or of a whole non-streamed message)."""
+    return any(get(name) for name in TOKEN_DELTA_FIELDS)
+
 
 @dataclass
 class WireTiming:
@@ -78,12 +87,7 @@ class WireTiming:
             tool_calls = delta.get("tool_calls")
             if tool_calls:
                 self.saw_tool_call = True
-            if (
-                delta.get("content")
-                or tool_calls
-                or delta.get("reasoning_content")
-                or delta.get("reasoning")
-            ):
+            if is_token_delta(delta.get):
                 if self.first_token_at is None:
                     self.first_token_at = now
                 elif self._last_token_chunk_at is not None:

@@ -46,8 +46,6 @@ def validate(
     report = validate_evalsets(path, agent)
     for note in report.notes:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
-    for case_id, reason in report.skipped:
-        console.print(f"skipped: {case_id}: {reason}", markup=False, soft_wrap=True)
     summary = (
         f"{len(report.files)} file(s), {report.cases} case(s), "
         f"{report.tool_calls} expected tool call(s)"

@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from bench.cli.console import console
+from bench.cli.options import RunFolder
+from bench.results import export_trace as trace
 
 
 def export_trace(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder (results/<run_id>).")],
+    run_dir: RunFolder,
     fmt: Annotated[
         str,
         typer.Option(
@@ -26,11 +28,9 @@ def export_trace(
     ] = None,
     block_size: Annotated[
         int, typer.Option("--block-size", help="mooncake: tokens per hash_ids block.")
-    ] = 512,
+    ] = trace.DEFAULT_BLOCK_SIZE,
 ) -> None:
     """Write the run's LLM calls as a replayable trace: vllm-custom, mooncake or chat-jsonl."""
-    from bench.results.export_trace import export_trace as write
-
-    path, written, left_out = write(run_dir, fmt, out, block_size=block_size)
+    path, written, left_out = trace.export_trace(run_dir, fmt, out, block_size=block_size)
     note = f" ({left_out} warm-up or failed call(s) left out)" if left_out else ""
     console.print(f"wrote {written} call(s) to {path}{note}", markup=False)

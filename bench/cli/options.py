@@ -103,6 +103,9 @@ ATTACH_OPTIONS = (
            "Send `gcloud auth print-identity-token` as the bearer token."),
 )  # fmt: skip
 
+# The RUN argument of the commands that read one run folder (`results rebuild`, `export-trace`).
+RunFolder = Annotated[Path, typer.Argument(help="A run folder (results/<run_id>).")]
+
 # Which eval set, which agent, where results go.
 RESULTS_OPTIONS = (
     option("evalset", str, constants.DEFAULT_EVALSET, RESULTS,

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
 from bench.cli.console import console
-from bench.cli.summary import print_steps, print_summary, print_under_load
+from bench.cli.options import RunFolder
+from bench.cli.summary import print_results
 from bench.errors import BenchError
 
 app = typer.Typer(
@@ -18,7 +16,7 @@ app = typer.Typer(
 
 @app.command("rebuild")
 def rebuild(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder (results/<run_id>).")],
+    run_dir: RunFolder,
 ) -> None:
     """Rebuild the Parquet tables from the raw JSONL records (after a crash, or a scorer change).
 
@@ -30,10 +28,7 @@ def rebuild(
     if not run_dir.is_dir():
         raise BenchError(f"RUN: {run_dir} is not a folder")
     built = rebuild_tables(RunDir(run_dir))
-    print_summary(built.summary, built.counts)
-    if len(built.step_summaries) > 1:
-        print_steps(built.step_summaries)
-        print_under_load(run_dir)
+    print_results(built.summary, built.counts, built.step_summaries, run_dir)
     console.print(
         f"rebuilt {', '.join(f'{k}: {v}' for k, v in built.counts.items())}"
         + (f"; skipped {built.bad_lines} truncated line(s)" if built.bad_lines else "")

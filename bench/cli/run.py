@@ -18,7 +18,7 @@ import typer
 from bench import constants
 from bench.cli import options as o
 from bench.cli.console import console, err_console, print_server_failure
-from bench.cli.summary import print_steps, print_summary, print_under_load
+from bench.cli.summary import print_results
 from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.errors import BenchError, RunFailed
 from bench.schemas.settings import WEB_AUTH_ENV
@@ -128,10 +128,7 @@ def run(ctx: typer.Context, config: ConfigFile = None, **flags: Any) -> None:
         if failed is None:
             raise
         result = failed
-    print_summary(result.summary, result.counts)
-    if len(result.steps) > 1:
-        print_steps(result.steps)
-        print_under_load(result.run_dir.path)
+    print_results(result.summary, result.counts, result.steps, result.run_dir.path)
     console.print(f"results: {result.run_dir}")
     if result.status is RunStatus.COMPLETED:
         return

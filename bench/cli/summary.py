@@ -255,6 +255,16 @@ def print_steps(steps: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
+def print_results(
+    summary: dict[str, Any], counts: dict[str, int], steps: list[dict[str, Any]], run_dir: Path
+) -> None:
+    """A built run: its summary; with load steps, the table per step and the cases that degrade."""
+    print_summary(summary, counts)
+    if len(steps) > 1:
+        print_steps(steps)
+        print_under_load(run_dir)
+
+
 def print_under_load(run_dir: Path) -> None:
     """A run with load steps: the cases that passed at the lowest load and not at a higher one."""
     from bench.report.runs import Run  # pandas: only when there is something to read

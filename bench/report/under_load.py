@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from bench.report.runs import Run
+from bench.results.under_load import degrading
 from bench.schemas.run_dir import RunDir
 
 
@@ -31,7 +32,7 @@ class StepTable:
         return self.folder.path.name
 
     def degrading(self) -> list[dict[str, Any]]:
-        return [r for r in self.rows if r.get("degrades_under_load") is True]
+        return degrading(self.rows)
 
 
 def step_tables(runs: list[Run]) -> list[StepTable]:

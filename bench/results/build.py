@@ -31,10 +31,11 @@ from bench.scoring.judge import JUDGE_COLUMNS
 from bench.scoring.outcome import (
     CUT_SHORT,
     agent_calls,
-    is_user_simulator_call,
     is_failed,
     is_ok,
+    is_scenario_session,
     is_truncated,
+    is_user_simulator_call,
     outcome_passed,
     session_outcome,
 )
@@ -83,7 +84,7 @@ def roll_up_sessions(
         complete = bool(scores) and len(scores) == (session.get("turns_expected") or len(scores))
         session["trajectory_score"] = sum(scores) / len(scores) if scores else None
         trajectory_ok = (session["trajectory_score"] or 0.0) >= threshold if complete else None
-        if session.get("user_simulator_status"):  # a scenario: no trajectory, maybe a rubric
+        if is_scenario_session(session):  # no trajectory, maybe a rubric
             played = sorted(
                 (t for t in mine if t.get("actual_invocation") is not None),
                 key=lambda t: t.get("invocation_index") or 0,
@@ -103,7 +104,7 @@ def user_simulator_summary(
 ) -> dict[str, Any]:
     """Scenario cases: sessions played with ADK's user simulator and its LLM calls (measured
     ones), reported apart from the agent's; None when the run had no scenario case."""
-    scenario = [s for s in sessions_m if s.get("user_simulator_status")]
+    scenario = [s for s in sessions_m if is_scenario_session(s)]
     calls = [c for c in simulator_calls if not c.get("warmup")]
     if not scenario and not calls:
         return {"scenario_sessions": None, "user_simulator_calls": None,

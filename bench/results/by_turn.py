@@ -8,24 +8,12 @@ not truncated: `bench.scoring.outcome.is_ok`), as the summary does.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from typing import Any
 
-import numpy as np
-
 from bench.results.kv_reuse import cached_fraction
+from bench.results.summary import mean, percentile
 from bench.scoring.outcome import is_ok
-
-
-def _pct(values: list[Any], p: float) -> float | None:
-    clean = [float(v) for v in values if v is not None and not math.isnan(v)]
-    return float(np.percentile(clean, p)) if clean else None
-
-
-def _mean(values: list[Any]) -> float | None:
-    clean = [float(v) for v in values if v is not None]
-    return sum(clean) / len(clean) if clean else None
 
 
 def by_turn_index(
@@ -53,14 +41,14 @@ def by_turn_index(
                 "turn_index": index,
                 "turns": len(mine_turns),
                 "llm_calls": len(mine_calls),
-                "prompt_tokens_p50": _pct([c.get("prompt_tokens") for c in ok_calls], 50),
+                "prompt_tokens_p50": percentile([c.get("prompt_tokens") for c in ok_calls], 50),
                 "cached_fraction": cached_fraction(ok_calls),
-                "ttft_p50_ms": _pct([c.get("ttft_ms") for c in ok_calls], 50),
-                "ttft_p90_ms": _pct([c.get("ttft_ms") for c in ok_calls], 90),
-                "llm_e2e_p50_ms": _pct([c.get("e2e_ms") for c in ok_calls], 50),
-                "turn_p50_ms": _pct([t.get("latency_ms") for t in ok_turns], 50),
-                "turn_p90_ms": _pct([t.get("latency_ms") for t in ok_turns], 90),
-                "tool_trajectory_exact": _mean([t.get("trajectory_exact") for t in ok_turns]),
+                "ttft_p50_ms": percentile([c.get("ttft_ms") for c in ok_calls], 50),
+                "ttft_p90_ms": percentile([c.get("ttft_ms") for c in ok_calls], 90),
+                "llm_e2e_p50_ms": percentile([c.get("e2e_ms") for c in ok_calls], 50),
+                "turn_p50_ms": percentile([t.get("latency_ms") for t in ok_turns], 50),
+                "turn_p90_ms": percentile([t.get("latency_ms") for t in ok_turns], 90),
+                "tool_trajectory_exact": mean([t.get("trajectory_exact") for t in ok_turns]),
             }
         )
     return rows

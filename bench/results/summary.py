@@ -18,17 +18,20 @@ from bench.schemas.summaries import PCTS
 from bench.scoring.outcome import CUT_SHORT, PASSED, TRUNCATED, TaskSuccess, is_failed, is_ok
 
 
+def percentile(values: list[Any], p: float) -> float | None:
+    """numpy's (linear) percentile of the values that are not None or NaN; None when none is."""
+    clean = [float(v) for v in values if v is not None and not math.isnan(v)]
+    return float(np.percentile(clean, p)) if clean else None
+
+
 def percentiles(values: list[Any], prefix: str) -> dict[str, float | None]:
-    clean = [v for v in values if v is not None and not math.isnan(v)]
-    if not clean:
-        return {f"{prefix}_p{p}_ms": None for p in PCTS}
-    arr = np.asarray(clean, dtype=float)
-    return {f"{prefix}_p{p}_ms": float(np.percentile(arr, p)) for p in PCTS}
+    return {f"{prefix}_p{p}_ms": percentile(values, p) for p in PCTS}
 
 
-def _mean(values: list[float | None]) -> float | None:
-    clean = [v for v in values if v is not None]
-    return float(sum(clean) / len(clean)) if clean else None
+def mean(values: list[Any]) -> float | None:
+    """The mean of the values that are not None; None when none is."""
+    clean = [float(v) for v in values if v is not None]
+    return sum(clean) / len(clean) if clean else None
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -117,18 +120,18 @@ def compute_summary(
         **percentiles([c.get("model_tpot_ms") for c in ok_calls], "model_tpot"),
         **percentiles([c.get("client_overhead_ms") for c in ok_calls], "client_overhead"),
         # the mean turn split: these four means sum to the mean turn latency
-        "turn_llm_wire_mean_ms": _mean([t.get("llm_wire_ms") for t in ok_turns]),
-        "turn_client_overhead_mean_ms": _mean([t.get("client_overhead_ms") for t in ok_turns]),
-        "turn_tool_time_mean_ms": _mean([t.get("tool_time_ms") for t in ok_turns]),
-        "turn_other_mean_ms": _mean([t.get("other_ms") for t in ok_turns]),
+        "turn_llm_wire_mean_ms": mean([t.get("llm_wire_ms") for t in ok_turns]),
+        "turn_client_overhead_mean_ms": mean([t.get("client_overhead_ms") for t in ok_turns]),
+        "turn_tool_time_mean_ms": mean([t.get("tool_time_ms") for t in ok_turns]),
+        "turn_other_mean_ms": mean([t.get("other_ms") for t in ok_turns]),
         # open loop: from the scheduled arrival (bench.results.arrivals), so late starts count
         **percentiles([session_latency_ms(s) for s in ok_sessions], "session"),
         "task_success_rate": outcomes.rate,
-        "tool_accuracy": _mean([t.get("trajectory_score") for t in ok_turns]),
-        "tool_trajectory_exact": _mean([t.get("trajectory_exact") for t in ok_turns]),
-        "tool_trajectory_in_order": _mean([t.get("trajectory_in_order") for t in ok_turns]),
-        "tool_trajectory_any_order": _mean([t.get("trajectory_any_order") for t in ok_turns]),
-        "response_match": _mean([t.get("response_match") for t in ok_turns]),
+        "tool_accuracy": mean([t.get("trajectory_score") for t in ok_turns]),
+        "tool_trajectory_exact": mean([t.get("trajectory_exact") for t in ok_turns]),
+        "tool_trajectory_in_order": mean([t.get("trajectory_in_order") for t in ok_turns]),
+        "tool_trajectory_any_order": mean([t.get("trajectory_any_order") for t in ok_turns]),
+        "response_match": mean([t.get("response_match") for t in ok_turns]),
         "tool_name_precision": _ratio(names_matched, actual_n),
         "tool_name_recall": _ratio(names_matched, expected_n),
         "arg_exact_match_rate": _ratio(args_matched, args_compared),

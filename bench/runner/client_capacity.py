@@ -46,7 +46,6 @@ from bench.schemas.settings import CLIENT_CPU_MS_ENV
 FALLBACK_CPU_PER_CALL_S = 0.030  # weather_time, streaming, lean load process (README)
 PROCESS_CORE_SHARE = 0.70  # of one core, before the client's queueing shows in latencies
 ASSUMED_CALL_LATENCY_S = 0.25
-CPU_MS_ENV = CLIENT_CPU_MS_ENV
 CACHE_NAME = "client_cpu.json"
 CACHE_TTL_S = 24 * 3600.0
 CALIBRATION_MEASURE_S = 1.0  # measured window after the warm-up session
@@ -211,15 +210,17 @@ def _cache_key() -> dict[str, Any]:
 def cpu_per_call_s(cache_dir: Path | None = None) -> tuple[float, str]:
     """The per-call CPU of a load process: env override, a fresh cache, a measurement, or the
     fallback constant (in that order); with where it came from."""
-    given = os.environ.get(CPU_MS_ENV)
+    given = os.environ.get(CLIENT_CPU_MS_ENV)
     if given:
         try:
             ms = float(given)
         except ValueError:
             ms = 0.0
         if not ms > 0:
-            raise BenchError(f"{CPU_MS_ENV}: give milliseconds of CPU per LLM call, not {given!r}")
-        return ms / 1000.0, CPU_MS_ENV
+            raise BenchError(
+                f"{CLIENT_CPU_MS_ENV}: give milliseconds of CPU per LLM call, not {given!r}"
+            )
+        return ms / 1000.0, CLIENT_CPU_MS_ENV
     cache = (cache_dir or constants.cache_dir()) / CACHE_NAME
     key = _cache_key()
     try:

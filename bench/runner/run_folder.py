@@ -18,7 +18,6 @@ from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.errors import BenchError
 from bench.schemas.manifest import (
     Manifest,
-    SkippedCase,
     SummaryInfo,
     read_manifest,
     write_manifest,
@@ -30,12 +29,9 @@ from bench.schemas.run_dir import RunDir
 def user_simulator_provenance(cfg: Any, evalset: Any, info: dict[str, Any]) -> dict[str, Any]:
     """The simulator settings of a run with scenario cases (a bad eval config fails here, before
     the server starts its load): ADK's config as used, and where the simulator's calls went."""
-    from bench.agent.user_simulator import simulator_config, with_max_turns
+    from bench.agent.user_simulator import evalset_simulator_config
 
-    where = str(evalset.files[0].parent / "test_config.json")
-    config = with_max_turns(
-        simulator_config(evalset.user_simulator_config, where), cfg.user_simulator.max_turns
-    )
+    config = evalset_simulator_config(evalset, cfg.user_simulator.max_turns)
     return {
         "endpoint": cfg.user_simulator.api_base or "server under test",
         "model": cfg.user_simulator.model or info.get("served_model_name") or cfg.server.model,
@@ -98,9 +94,6 @@ def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
         slo=cfg.slo,
         known_tools=inputs.known_tools,
         tool_parser=info.get("tool_parser") or cfg.server.tool_parser,
-        skipped_cases=[
-            SkippedCase(case_id=c, reason=r) for c, r in getattr(evalset, "skipped", [])
-        ],
         summary_info=SummaryInfo(
             model=cfg.server.model,
             served_model_name=info.get("served_model_name"),

@@ -18,7 +18,7 @@ others, so nothing is run twice.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,16 @@ def point_summary(step_dir: RunDir) -> dict[str, Any]:
     return rows[0] if rows else {}
 
 
+def engine_flag_columns(flags: dict[str, Any], taken: Container[str]) -> dict[str, Any]:
+    """A combination's engine flags as row columns (`max-num-seqs` -> `max_num_seqs`), prefixed
+    `engine_` where the row already has a column of that name."""
+    columns = {}
+    for name, value in flags.items():
+        column = name.replace("-", "_")
+        columns[column if column not in taken else f"engine_{column}"] = typed(value)
+    return columns
+
+
 def summary_rows(plan: SweepPlan, sweep_dir: Path) -> list[dict[str, Any]]:
     """One row per finished point in plan order: sweep columns, engine flags, summary columns."""
     done = finished_points(sweep_dir)
@@ -115,9 +125,7 @@ def summary_rows(plan: SweepPlan, sweep_dir: Path) -> list[dict[str, Any]]:
             "point_dir": str(hit.step_dir.path.relative_to(sweep_dir)),
             "prefix_cache_reset": hit.manifest.prefix_cache_reset,
         }
-        for name, value in combo.flags.items():
-            column = name.replace("-", "_")
-            row[column if column not in summary else f"engine_{column}"] = typed(value)
+        row.update(engine_flag_columns(combo.flags, summary))
         row.update({k: v for k, v in summary.items() if k not in row})
         row["model"] = combo.model
         rows.append(row)
@@ -149,9 +157,7 @@ def case_rows(plan: SweepPlan, sweep_dir: Path) -> list[dict[str, Any]]:
     rows = cases_by_step(steps)
     for row in rows:
         combo = combos.get(row.get("combo_id") or "")
-        for name, value in (combo.flags if combo else {}).items():
-            column = name.replace("-", "_")
-            row[column if column not in row else f"engine_{column}"] = typed(value)
+        row.update(engine_flag_columns(combo.flags if combo else {}, row))
     return rows
 
 

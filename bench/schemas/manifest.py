@@ -67,6 +67,7 @@ class Manifest(BaseModel):
     slo: dict[str, float] | None = None
     known_tools: list[str] = Field(default_factory=list)
     tool_parser: str | None = None
+    # written by benches that skipped conversation_scenario cases (now run); read for old runs
     skipped_cases: list[SkippedCase] = Field(default_factory=list)
     summary_info: SummaryInfo = Field(default_factory=SummaryInfo)
     # Filled when the run ends.

@@ -33,15 +33,20 @@ class BuiltRunColumns(TypedDict, total=False):
 # ----------------------------------------------------------------------------- raw records
 
 
-class LlmCallRecord(RunColumns):
-    """One LLM call (`bench.agent.timed_model`). ttft/e2e/tpot/itl are timed on the wire (the
-    HTTP client under LiteLLM, `vllm bench serve`'s definitions) when `timing_layer` is "wire",
-    else at the model layer; the model-layer figures are kept in the `model_*` columns."""
+class CallKeys(RunColumns):
+    """Which LLM call a record is about: the leading columns of its call and prompt records."""
 
     session_id: str | None
     turn_id: str | None
     call_index: int | None
     agent_name: str | None
+
+
+class LlmCallRecord(CallKeys):
+    """One LLM call (`bench.agent.timed_model`). ttft/e2e/tpot/itl are timed on the wire (the
+    HTTP client under LiteLLM, `vllm bench serve`'s definitions) when `timing_layer` is "wire",
+    else at the model layer; the model-layer figures are kept in the `model_*` columns."""
+
     # "agent" for the agent under test; "user_simulator" for the calls of ADK's user simulator
     # (conversation_scenario cases): kept out of every agent latency and throughput figure
     call_role: str
@@ -73,15 +78,11 @@ class LlmCallRecord(RunColumns):
     client_overhead_ms: float | None  # model_e2e_ms - e2e_ms (on the wire); null off the wire
 
 
-class PromptRecord(RunColumns):
+class PromptRecord(CallKeys):
     """What one LLM call sent (`bench.agent.prompt_capture`): the OpenAI-format messages as
     LiteLLM sends them to the server, with the call's keys and the counts a replay needs.
     Raw only (`raw/prompts.<pid>.jsonl`): prompts grow every call, so no table carries them."""
 
-    session_id: str | None
-    turn_id: str | None
-    call_index: int | None
-    agent_name: str | None
     started_at: EpochS
     prompt_tokens: int | None
     completion_tokens: int | None

@@ -67,6 +67,12 @@ def is_user_simulator_call(record: Mapping[str, Any]) -> bool:
     return record.get("call_role") == USER_SIMULATOR_ROLE
 
 
+def is_scenario_session(session: Mapping[str, Any]) -> bool:
+    """A session of a conversation_scenario case, played with ADK's user simulator (it records
+    why the simulator ended it); nothing expected to compare its turns with."""
+    return bool(session.get("user_simulator_status"))
+
+
 def agent_calls(records: Iterable[Mapping[str, Any]]) -> list[Any]:
     """The agent's LLM calls (records written before call_role existed are all the agent's)."""
     return [r for r in records if not is_user_simulator_call(r)]

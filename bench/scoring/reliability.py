@@ -16,7 +16,7 @@ from math import comb
 from typing import Any
 
 from bench.scoring.calls import by_value
-from bench.scoring.outcome import CUT_SHORT
+from bench.scoring.outcome import CUT_SHORT, is_scenario_session
 
 
 def pass_hat_k(n: int, c: int, k: int) -> float | None:
@@ -69,7 +69,7 @@ def _trajectory_mean(runs: list[dict[str, Any]]) -> float | None:
     scores = [
         s.get("trajectory_score") or 0.0
         for s in runs
-        if not (s.get("user_simulator_status") and s.get("trajectory_score") is None)
+        if not (is_scenario_session(s) and s.get("trajectory_score") is None)
     ]
     return sum(scores) / len(scores) if scores else None
 

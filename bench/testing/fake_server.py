@@ -285,8 +285,8 @@ class FakeServerConfig:
     # does with --enable-prompt-tokens-details; False: like a server that does not
     prompt_tokens_details: bool = True
     record_headers: str | None = None  # JSONL file: the headers of every chat request
-    record_bodies: str | None = None  # JSONL file: the messages, tools, tool_choice of each
-    record_raw_bodies: str | None = None  # file: the raw body of every chat request, one per line
+    # JSONL file: every chat request's body as received, one per line (keys travel in headers)
+    record_bodies: str | None = None
     no_auto_tool_choice: bool = False  # answer 400 to tool_choice "auto", as vLLM does without
     # --enable-auto-tool-choice
 
@@ -477,11 +477,7 @@ class FakeServer:
         if self.config.record_headers:
             self._record_headers(request)
         if self.config.record_bodies:
-            self._record_body(body)
-        if self.config.record_raw_bodies:
-            raw = await request.read()  # aiohttp caches the body: .json() above read the same bytes
-            with open(self.config.record_raw_bodies, "ab") as out:
-                out.write(raw.replace(b"\n", b"\\n") + b"\n")
+            await self._record_body(request)
         if (
             self.config.no_auto_tool_choice
             and body.get("tools")
@@ -528,11 +524,13 @@ class FakeServer:
         with open(self.config.record_headers, "a") as out:
             out.write(json.dumps({"at": time.time(), "headers": headers}) + "\n")
 
-    def _record_body(self, body: dict[str, Any]) -> None:
-        kept = {k: body.get(k) for k in ("messages", "tools", "tool_choice")}  # no credentials
+    async def _record_body(self, request: web.Request) -> None:
+        """The body's bytes as sent, so two clients' requests compare byte for byte; a newline
+        in JSON is whitespace (strings escape theirs), so a space keeps it one JSON line."""
+        raw = await request.read()  # aiohttp caches the body: .json() read the same bytes
         assert self.config.record_bodies is not None
-        with open(self.config.record_bodies, "a") as out:
-            out.write(json.dumps({"at": time.time(), **kept}) + "\n")
+        with open(self.config.record_bodies, "ab") as out:
+            out.write(raw.replace(b"\r", b" ").replace(b"\n", b" ") + b"\n")
 
     def _account(
         self, body: dict[str, Any], completion_tokens: int, reason: str, started: float
@@ -776,13 +774,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--record-bodies",
         default=None,
         metavar="FILE",
-        help="append each chat request's messages, tools and tool_choice as JSONL",
-    )
-    p.add_argument(
-        "--record-raw-bodies",
-        default=None,
-        metavar="FILE",
-        help="append each chat request's raw body as one line (compare what clients send)",
+        help="append each chat request's body as received, one JSON line each (compare what "
+        "clients send)",
     )
     p.add_argument(
         "--no-auto-tool-choice",
@@ -821,7 +814,6 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         prompt_tokens_details=args.prompt_tokens_details,
         record_headers=args.record_headers,
         record_bodies=args.record_bodies,
-        record_raw_bodies=args.record_raw_bodies,
         no_auto_tool_choice=args.no_auto_tool_choice,
     )
 
@@ -849,7 +841,6 @@ _KNOB_FLAGS = {
     "prompt_tokens_details": "--no-prompt-tokens-details",  # a switch: given when False
     "record_headers": "--record-headers",
     "record_bodies": "--record-bodies",
-    "record_raw_bodies": "--record-raw-bodies",
     "no_auto_tool_choice": "--no-auto-tool-choice",
 }
 

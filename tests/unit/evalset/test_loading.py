@@ -55,7 +55,7 @@ def test_current_evalset_format() -> None:
     assert loaded.cases[0].conversation[0].final_response.parts[0].text == "Rainy."
     # the user-simulator case is runnable (ADK's simulator plays it), last in file order
     assert [c.eval_id for c in loaded.cases][-1] == "simulated_user"
-    assert loaded.scenario_cases == 1 and loaded.skipped == []
+    assert loaded.scenario_cases == 1
     assert loaded.criteria == {"tool_trajectory_avg_score": 1.0, "response_match_score": 0.8}
 
 
@@ -148,7 +148,7 @@ def test_a_user_simulator_case_is_runnable_alone() -> None:
     loaded = load_evalset(f"{FIXTURES / 'current' / 'mini.evalset.json'}:simulated_user")
     assert [c.eval_id for c in loaded.cases] == ["simulated_user"]
     assert loaded.cases[0].conversation_scenario.starting_prompt
-    assert loaded.skipped == [] and loaded.scenario_cases == 1
+    assert loaded.scenario_cases == 1
 
 
 def test_user_simulator_config_is_read_from_test_config(tmp_path: Path) -> None:

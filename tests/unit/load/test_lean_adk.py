@@ -65,7 +65,7 @@ def _play(url: str, mode: str, done: Path) -> None:
 def test_request_bodies_are_identical_with_and_without_the_savings(tmp_path: Path) -> None:
     bodies = {mode: tmp_path / f"{mode}.bodies" for mode in ("plain", "lean")}
     for mode, path in bodies.items():
-        with running_fake_server(record_raw_bodies=str(path)) as url:
+        with running_fake_server(record_bodies=str(path)) as url:
             _play(url, mode, tmp_path / "done")
     # What came back is the same too: usage (with cached tokens), finish reasons, tool calls.
     plain_calls, lean_calls = (

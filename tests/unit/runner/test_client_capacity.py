@@ -81,17 +81,17 @@ def test_the_capacity_and_the_warning_follow_the_per_call_cost() -> None:
 def test_the_per_call_cost_env_var_wins_and_a_bad_one_is_refused(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv(cc.CPU_MS_ENV, "12.5")
-    assert cc.cpu_per_call_s(tmp_path) == (0.0125, cc.CPU_MS_ENV)
-    monkeypatch.setenv(cc.CPU_MS_ENV, "fast")
-    with pytest.raises(cc.BenchError, match=cc.CPU_MS_ENV):
+    monkeypatch.setenv(cc.CLIENT_CPU_MS_ENV, "12.5")
+    assert cc.cpu_per_call_s(tmp_path) == (0.0125, cc.CLIENT_CPU_MS_ENV)
+    monkeypatch.setenv(cc.CLIENT_CPU_MS_ENV, "fast")
+    with pytest.raises(cc.BenchError, match=cc.CLIENT_CPU_MS_ENV):
         cc.cpu_per_call_s(tmp_path)
 
 
 def test_a_failed_measurement_falls_back_to_the_constant(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.delenv(cc.CPU_MS_ENV)
+    monkeypatch.delenv(cc.CLIENT_CPU_MS_ENV)
     monkeypatch.setattr(cc, "_measure", lambda: 1 / 0)
     assert cc.cpu_per_call_s(tmp_path) == (cc.FALLBACK_CPU_PER_CALL_S, "fallback")
     monkeypatch.setattr(cc, "_measure", lambda: 0.02)
@@ -116,7 +116,7 @@ def seen(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
 def test_bench_run_sizes_prints_the_capacity_and_warns(
     seen: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(cc.CPU_MS_ENV, "100")  # 7 calls/s per process
+    monkeypatch.setenv(cc.CLIENT_CPU_MS_ENV, "100")  # 7 calls/s per process
     rate = 20 / cc.calls_per_session(CASES)
     args = ["run", "--endpoint", "http://127.0.0.1:9/v1", "--model", "fake", "--no-preflight"]
     result = runner.invoke(app, [*args, "--session-rate", f"{rate:.4f}"])

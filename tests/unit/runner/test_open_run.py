@@ -42,7 +42,7 @@ class FakeSession:
 def faked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     state: dict[str, Any] = {"session": FakeSession(), "start_error": None, "built": []}
     evalset = SimpleNamespace(eval_set_id="es", files=[tmp_path / "es.json"], content_sha256="x",
-                              criteria={"tool_trajectory_avg_score": 1.0}, skipped=[])  # fmt: skip
+                              criteria={"tool_trajectory_avg_score": 1.0})  # fmt: skip
     monkeypatch.setattr(run_mod, "check_inputs",
                         lambda cfg: RunInputs(evalset, tmp_path, None, ["get_weather"]))  # type: ignore[arg-type]  # fmt: skip
 
