@@ -9,6 +9,14 @@ If the greenlet is killed (Locust stopping users), the coroutine is cancelled.
 
 `ThreadSafeNotifier` carries work the other way: the loop thread queues callables that run in
 the gevent hub thread (Locust's stats are not thread-safe, so events are fired there).
+
+The loop itself runs without gevent (`PlainLoop`). Locust patches `selectors` and `threading`, so
+a stock loop in that thread would select through gevent's hub and run its executor work
+(LiteLLM's request set-up, `asyncio.to_thread`, anyio's worker threads) as greenlets of that
+hub: measured with `benchmarks/load_overhead.py`, that cost a load process about a fifth of its
+CPU per turn (97 -> 76 CPU-ms on the 2-core test machine). The plain loop selects with the
+standard library's selector and runs executor work in real OS threads; the few greenlets a
+library may still start in the loop thread get the hub every 50 ms.
 """
 
 from __future__ import annotations
@@ -59,7 +67,8 @@ class AsyncioThread:
 
         def run() -> None:
             try:
-                loop = asyncio.new_event_loop()  # created inside its own thread (else LoopExit)
+                use_plain_threads_for_anyio()
+                loop = PlainLoop()  # created inside its own thread (else LoopExit)
                 asyncio.set_event_loop(loop)
                 box.append(loop)
                 ready.release()
@@ -94,9 +103,104 @@ class AsyncioThread:
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(close_clients(), loop).result(timeout_s / 2)
+        if isinstance(loop, PlainLoop):
+            loop.stop_workers()
         loop.call_soon_threadsafe(loop.stop)
         self._loop = None
         return bool(finished.acquire(True, timeout_s))
+
+
+_SimpleQueue = monkey.get_original("queue", "SimpleQueue")  # blocks a real thread, not a greenlet
+_EXECUTOR_THREADS = min(32, (os.cpu_count() or 1) + 4)  # concurrent.futures' default
+_HUB_TICK_S = 0.05
+
+
+class PlainLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop that uses no gevent: the standard selector, executor work in real threads.
+
+    `run_in_executor(None, ...)` (and so `asyncio.to_thread`, `loop.getaddrinfo`, LiteLLM's
+    request set-up) runs in a pool of real OS threads started with gevent's original
+    `start_new_thread`; results come back with `call_soon_threadsafe`. A named executor is used
+    as given.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(monkey.get_original("selectors", "DefaultSelector")())
+        self._jobs: Any = _SimpleQueue()
+        self._guard = _allocate_lock()
+        self._threads = 0
+        self._idle = 0
+        self.call_soon(self._hub_tick)
+
+    def _hub_tick(self) -> None:
+        # Greenlets a library starts from this thread (patched threading.Thread) run only when
+        # this thread's hub does: give it a turn now and then.
+        gevent.sleep(0)
+        self.call_later(_HUB_TICK_S, self._hub_tick)
+
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Any, func: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        if executor is not None:
+            return super().run_in_executor(executor, func, *args)
+        if self.is_closed():
+            raise RuntimeError("Event loop is closed")
+        future: asyncio.Future[T] = self.create_future()
+
+        def job() -> None:
+            try:
+                result = func(*args)
+            except BaseException as exc:  # handed to the awaiting task, as an executor does
+                self.call_soon_threadsafe(_settle, future, None, exc)
+            else:
+                self.call_soon_threadsafe(_settle, future, result, None)
+
+        with self._guard:
+            start = self._idle == 0 and self._threads < _EXECUTOR_THREADS
+            if start:
+                self._threads += 1
+        self._jobs.put(job)
+        if start:
+            _start_new_thread(self._work, ())
+        return future
+
+    def _work(self) -> None:
+        while True:
+            with self._guard:
+                self._idle += 1
+            job = self._jobs.get()
+            with self._guard:
+                self._idle -= 1
+            if job is None:
+                return
+            job()
+
+    def stop_workers(self) -> None:
+        with self._guard:
+            threads = self._threads
+        for _ in range(threads):
+            self._jobs.put(None)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
+async def _run_sync_in_loop_executor(func: Callable[..., T], *args: Any, **_anyio: Any) -> T:
+    """anyio's `to_thread.run_sync` for the load process: its worker threads subclass the patched
+    `threading.Thread` (greenlets the plain loop would not run); the loop's real threads instead."""
+    return await asyncio.get_running_loop().run_in_executor(None, func, *args)
+
+
+def use_plain_threads_for_anyio() -> None:
+    import anyio.to_thread
+
+    anyio.to_thread.run_sync = _run_sync_in_loop_executor  # type: ignore[assignment]
 
 
 _THREAD = AsyncioThread()

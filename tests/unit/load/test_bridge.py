@@ -74,3 +74,52 @@ def test_bridge_runs_coroutines_from_greenlets() -> None:
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith("OK")
+
+
+PLAIN = r"""
+from gevent import monkey
+monkey.patch_all()
+import asyncio, selectors, threading, time
+import anyio.to_thread
+import gevent
+from bench.load import bridge
+
+def blocking(x):
+    time.sleep(0.3)  # gevent's sleep: it blocks this real thread only
+    return x
+
+async def main():
+    loop = asyncio.get_running_loop()
+    # no gevent under the loop: the standard selector
+    assert type(loop._selector).__module__ == "selectors", type(loop._selector)
+    # executor work runs in real threads, side by side: two 0.3 s jobs take ~0.3 s, not 0.6
+    t0 = time.monotonic()
+    got = await asyncio.gather(asyncio.to_thread(blocking, 1), anyio.to_thread.run_sync(blocking, 2))
+    took = time.monotonic() - t0
+    assert got == [1, 2] and took < 0.55, (got, took)
+    # an exception reaches the awaiting task
+    try:
+        await loop.run_in_executor(None, int, "x")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("no ValueError")
+    # a greenlet a library starts from the loop thread still runs (the hub gets its turn)
+    done = []
+    threading.Thread(target=lambda: done.append(1)).start()
+    for _ in range(40):
+        if done:
+            break
+        await asyncio.sleep(0.05)
+    assert done == [1]
+    return "OK"
+
+print(bridge.run_coroutine(main()))
+assert bridge.shutdown(timeout_s=30)  # closing LiteLLM's clients imports it: seconds
+"""
+
+
+def test_the_loop_thread_runs_without_gevent() -> None:
+    out = subprocess.run([sys.executable, "-c", PLAIN], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith("OK")
