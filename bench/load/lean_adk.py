@@ -29,11 +29,11 @@ cost off 67.9; all four 60.6 (-14%, 39.1 -> 33.7 per LLM call); the stable semco
 another 1.9 off (58.7). The a2a saving is large only where bytecode is not cached: an earlier run
 on a machine without the .pyc saved 20-26 ms per turn.
 
-What is left, from `py-spy record` of a one-user load process (share of its samples): LiteLLM
-assembling the whole streamed response at its end for its logging and usage (`stream_chunk_builder`,
-about 9%; ADK reads the usage it produces, so it stays), and gevent's hub and selector under the
-asyncio loop (about 13%: Locust patches `selectors` and `threading`, so the loop thread's selector
-and its executor threads are gevent's; a plain selector would starve those greenlets).
+What is left, from `py-spy record` of a one-user load process: mostly ADK's flow and LiteLLM's
+request and stream handling; the largest single piece is LiteLLM assembling the whole streamed
+response at its end for its logging and usage (`stream_chunk_builder`, about a tenth; ADK reads
+the usage it produces, so it stays). gevent under the asyncio loop, another tenth or more, is gone:
+the loop thread runs without it (bench.load.bridge.PlainLoop).
 """
 
 from __future__ import annotations
