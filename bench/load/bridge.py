@@ -149,16 +149,21 @@ class PlainLoop(asyncio.SelectorEventLoop):
 
         def job() -> None:
             try:
-                result = func(*args)
+                outcome: tuple[Any, BaseException | None] = (func(*args), None)
             except BaseException as exc:  # handed to the awaiting task, as an executor does
-                self.call_soon_threadsafe(_settle, future, None, exc)
-            else:
-                self.call_soon_threadsafe(_settle, future, result, None)
+                outcome = (None, exc)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+                self.call_soon_threadsafe(_settle, future, *outcome)
 
         with self._guard:
-            start = self._idle == 0 and self._threads < _EXECUTOR_THREADS
-            if start:
+            # Take an idle worker for this job at once (as concurrent.futures does): jobs submitted
+            # together must not all count on the same idle worker and run one after another.
+            start = False
+            if self._idle > 0:
+                self._idle -= 1
+            elif self._threads < _EXECUTOR_THREADS:
                 self._threads += 1
+                start = True
         self._jobs.put(job)
         if start:
             _start_new_thread(self._work, ())
@@ -166,14 +171,12 @@ class PlainLoop(asyncio.SelectorEventLoop):
 
     def _work(self) -> None:
         while True:
-            with self._guard:
-                self._idle += 1
             job = self._jobs.get()
-            with self._guard:
-                self._idle -= 1
             if job is None:
                 return
             job()
+            with self._guard:
+                self._idle += 1
 
     def stop_workers(self) -> None:
         with self._guard:

@@ -97,6 +97,11 @@ async def main():
     got = await asyncio.gather(asyncio.to_thread(blocking, 1), anyio.to_thread.run_sync(blocking, 2))
     took = time.monotonic() - t0
     assert got == [1, 2] and took < 0.55, (got, took)
+    # jobs submitted together while one worker is idle still run side by side
+    t0 = time.monotonic()
+    got = await asyncio.gather(*(asyncio.to_thread(blocking, i) for i in range(4)))
+    took = time.monotonic() - t0
+    assert got == [0, 1, 2, 3] and took < 0.55, (got, took)
     # an exception reaches the awaiting task
     try:
         await loop.run_in_executor(None, int, "x")
