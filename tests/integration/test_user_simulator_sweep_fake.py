@@ -50,8 +50,8 @@ def test_sweep_points_send_the_simulator_to_its_own_server(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     sim_bodies, agent_bodies = _bodies(sim_log), _bodies(agent_log)
     assert sim_bodies and agent_bodies
-    assert all(SCENARIO_KEYWORD in _text(b) and not b["tools"] for b in sim_bodies)
-    assert all(b["tools"] and SCENARIO_KEYWORD not in _text(b) for b in agent_bodies)
+    assert all(SCENARIO_KEYWORD in _text(b) and not b.get("tools") for b in sim_bodies)
+    assert all(b.get("tools") and SCENARIO_KEYWORD not in _text(b) for b in agent_bodies)
 
     sweep_dir = tmp_path / "results" / "s"
     summary = pq.read_table(sweep_dir / "sweep_summary.parquet").to_pandas()
