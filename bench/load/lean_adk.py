@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -72,37 +73,46 @@ def _callbacks_registered() -> bool:
     )
 
 
+_ORIGINALS = "_bench_lean_originals"  # Logging attribute: {method name: LiteLLM's own method}
+
+
+def _while_no_callback(*names: str) -> None:
+    """Make LiteLLM `Logging` methods return None while no callback is registered; LiteLLM's own
+    method runs as soon as one is. Idempotent; `_restore_all` puts the originals back."""
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    originals: dict[str, Any] = Logging.__dict__.get(_ORIGINALS) or {}
+    for name in names:
+        if name in originals:
+            continue
+        original = originals[name] = getattr(Logging, name)
+        if inspect.iscoroutinefunction(original):
+
+            async def gated_async(self: Any, *a: Any, _f: Any = original, **k: Any) -> Any:
+                return await _f(self, *a, **k) if _callbacks_registered() else None
+
+            setattr(Logging, name, gated_async)
+        else:
+
+            def gated(self: Any, *a: Any, _f: Any = original, **k: Any) -> Any:
+                return _f(self, *a, **k) if _callbacks_registered() else None
+
+            setattr(Logging, name, gated)
+    setattr(Logging, _ORIGINALS, originals)
+
+
+def _restore_all() -> None:
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    for name, original in (Logging.__dict__.get(_ORIGINALS) or {}).items():
+        setattr(Logging, name, original)
+    if _ORIGINALS in Logging.__dict__:
+        delattr(Logging, _ORIGINALS)
+
+
 def skip_unread_success_logging() -> None:
     """LiteLLM's success handlers return at once while no callback is registered."""
-    from litellm.litellm_core_utils.litellm_logging import Logging
-
-    if getattr(Logging, "_bench_lean", False):
-        return
-    async_handler = Logging.async_success_handler
-    sync_handler = Logging.success_handler
-
-    async def async_success_handler(self: Any, *args: Any, **kwargs: Any) -> None:
-        if _callbacks_registered():
-            return await async_handler(self, *args, **kwargs)
-        return None
-
-    def success_handler(self: Any, *args: Any, **kwargs: Any) -> None:
-        if _callbacks_registered():
-            return sync_handler(self, *args, **kwargs)
-        return None
-
-    Logging.async_success_handler = async_success_handler  # type: ignore[method-assign]
-    Logging.success_handler = success_handler  # type: ignore[method-assign]
-    Logging._bench_lean = (async_handler, sync_handler)  # type: ignore[attr-defined]
-
-
-def _restore_success_logging() -> None:
-    from litellm.litellm_core_utils.litellm_logging import Logging
-
-    originals = getattr(Logging, "_bench_lean", None)
-    if originals:
-        Logging.async_success_handler, Logging.success_handler = originals  # type: ignore[method-assign]
-        del Logging._bench_lean  # type: ignore[attr-defined]
+    _while_no_callback("async_success_handler", "success_handler")
 
 
 def skip_unread_cost() -> None:
@@ -113,28 +123,7 @@ def skip_unread_cost() -> None:
     it, so each lookup walks every fallback. Only callbacks and `_hidden_params` readers use the
     price; ADK and bench read neither. None is what LiteLLM itself returns when a price fails.
     """
-    from litellm.litellm_core_utils.litellm_logging import Logging
-
-    if getattr(Logging, "_bench_lean_cost", None):
-        return
-    calculator = Logging.response_cost_calculator
-
-    def response_cost_calculator(self: Any, *args: Any, **kwargs: Any) -> float | None:
-        if _callbacks_registered():
-            return calculator(self, *args, **kwargs)
-        return None
-
-    Logging.response_cost_calculator = response_cost_calculator  # type: ignore[method-assign]
-    Logging._bench_lean_cost = calculator  # type: ignore[attr-defined]
-
-
-def _restore_cost() -> None:
-    from litellm.litellm_core_utils.litellm_logging import Logging
-
-    original = getattr(Logging, "_bench_lean_cost", None)
-    if original:
-        Logging.response_cost_calculator = original  # type: ignore[method-assign]
-        del Logging._bench_lean_cost  # type: ignore[attr-defined]
+    _while_no_callback("response_cost_calculator")
 
 
 def telemetry_config() -> Any:
@@ -148,14 +137,16 @@ def telemetry_config() -> Any:
     )
 
 
+_PROCESS_SAVINGS = (skip_missing_a2a, skip_unread_success_logging, skip_unread_cost)
+
+
 def apply() -> None:
     """Apply the process-wide savings once (the telemetry one goes through the AgentBundle)."""
     global _applied
     if _applied:
         return
-    skip_missing_a2a()
-    skip_unread_success_logging()
-    skip_unread_cost()
+    for saving in _PROCESS_SAVINGS:
+        saving()
     _applied = True
 
 
@@ -167,13 +158,11 @@ def applied() -> Iterator[None]:
         yield
         return
     cached_a2a = sys.modules.get(A2A_MODULE, False) is None
-    skip_missing_a2a()
-    skip_unread_success_logging()
-    skip_unread_cost()
+    for saving in _PROCESS_SAVINGS:
+        saving()
     try:
         yield
     finally:
-        _restore_cost()
-        _restore_success_logging()
+        _restore_all()
         if not cached_a2a and sys.modules.get(A2A_MODULE, False) is None:
             del sys.modules[A2A_MODULE]
