@@ -16,11 +16,13 @@ a stock loop in that thread would select through gevent's hub and run its execut
 hub: measured with `benchmarks/load_overhead.py`, that cost a load process about a fifth of its
 CPU per turn (97 -> 76 CPU-ms on the 2-core test machine). The plain loop selects with the
 standard library's selector and runs executor work in real OS threads; the few greenlets a
-library may still start in the loop thread get the hub every 50 ms.
+library may still start in the loop thread get the hub every 50 ms. Its self-pipe (how a worker
+thread wakes the loop with a result) is a pair of C sockets, not gevent's wrappers.
 """
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import collections
 import contextlib
@@ -69,6 +71,9 @@ class AsyncioThread:
             try:
                 use_plain_threads_for_anyio()
                 loop = PlainLoop()  # created inside its own thread (else LoopExit)
+                # This thread's hub (for the hub tick) is made now, while the caller waits on
+                # `ready`: two threads making their first hub at once deadlock in gevent's imports.
+                gevent.get_hub()
                 asyncio.set_event_loop(loop)
                 box.append(loop)
                 ready.release()
@@ -131,6 +136,16 @@ class PlainLoop(asyncio.SelectorEventLoop):
         self._threads = 0
         self._idle = 0
         self.call_soon(self._hub_tick)
+
+    def _make_self_pipe(self) -> None:
+        # The socket module is patched, so asyncio's self-pipe would be a pair of gevent sockets:
+        # every `call_soon_threadsafe` from a worker thread (each executor result) went through
+        # gevent's Python socket layer. The C sockets under it do the same job.
+        self._ssock, self._csock = _socket.socketpair()
+        self._ssock.setblocking(False)
+        self._csock.setblocking(False)
+        self._internal_fds += 1  # type: ignore[attr-defined]  # asyncio's own bookkeeping
+        self._add_reader(self._ssock.fileno(), self._read_from_self)  # type: ignore[attr-defined]
 
     def _hub_tick(self) -> None:
         # Greenlets a library starts from this thread (patched threading.Thread) run only when

@@ -92,6 +92,8 @@ async def main():
     loop = asyncio.get_running_loop()
     # no gevent under the loop: the standard selector
     assert type(loop._selector).__module__ == "selectors", type(loop._selector)
+    # and a self-pipe of C sockets: worker threads wake the loop without gevent's socket layer
+    assert "gevent" not in type(loop._csock).__module__, type(loop._csock)
     # executor work runs in real threads, side by side: two 0.3 s jobs take ~0.3 s, not 0.6
     t0 = time.monotonic()
     got = await asyncio.gather(asyncio.to_thread(blocking, 1), anyio.to_thread.run_sync(blocking, 2))
