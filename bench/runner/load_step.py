@@ -140,7 +140,7 @@ def run_load_step(
         locust.stop(grace_s=LOAD_STOP_GRACE_S
                     + distributed.master_stop_grace_s(load, locust.stop_timeout_s))  # fmt: skip
     if load.master:
-        stop = _workers_lost(step_dir, stop)
+        stop = _no_turn_played(step_dir, _workers_lost(step_dir, stop))
     return StepResult(step_dir, load, stop.status, stop.message, stop.signum)
 
 
@@ -157,6 +157,18 @@ def _workers_lost(step_dir: RunDir, stop: Stop) -> Stop:
                     "heartbeat); the records they shipped are kept; see manifest lost_workers")  # fmt: skip
     return Stop(stop.status, f"{len(lost)} of {total} Locust workers died mid-run; the run went "
                 "on with the rest; see manifest lost_workers")  # fmt: skip
+
+
+def _no_turn_played(step_dir: RunDir, stop: Stop) -> Stop:
+    """A master run whose workers all left before playing a turn measured nothing; it must not
+    read as completed. A worker quits by itself (exit code 2) when the run needs a key it lacks,
+    and Locust's master then ends the test with no user."""
+    if stop.status is not RunStatus.COMPLETED:
+        return stop
+    if RecordCounter(step_dir, "turns", include_warmup=True).update() > 0:
+        return stop
+    return Stop(RunStatus.LOAD_FAILED, "no worker played a turn: each worker's own output says "
+                "why (a worker quits with exit code 2 when it lacks a key the run needs)")  # fmt: skip
 
 
 def _watch(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.runner.load_step import _workers_lost
+from bench.runner.load_step import _no_turn_played, _workers_lost
 from bench.runner.stop_rules import Stop
 from bench.schemas.manifest import Manifest, read_manifest, write_manifest
 from bench.schemas.run_dir import RunDir
@@ -44,3 +44,15 @@ def test_a_signal_keeps_its_status_and_no_loss_changes_nothing(tmp_path: Path) -
     calm = _run(tmp_path / "calm", [{"worker": "host_a", "lost": None}])
     assert _workers_lost(calm, Stop(RunStatus.COMPLETED)) == Stop(RunStatus.COMPLETED)
     assert read_manifest(calm).lost_workers == []
+
+
+def test_a_master_run_where_no_worker_played_a_turn_is_load_failed(tmp_path: Path) -> None:
+    """Its only worker quit at once (a missing key): Locust's master ends the test and exits 0."""
+    run = _run(tmp_path, [{"worker": "host_a", "lost": None}])
+    stop = _no_turn_played(run, Stop(RunStatus.COMPLETED))
+    assert stop.status is RunStatus.LOAD_FAILED and "no worker played a turn" in stop.message
+    interrupted = Stop(RunStatus.INTERRUPTED, "stopped by SIGINT", 2)
+    assert _no_turn_played(run, interrupted) == interrupted
+    run.raw.mkdir(parents=True, exist_ok=True)
+    run.raw_file("turns", "worker-1").write_text(json.dumps({"warmup": True}) + "\n")
+    assert _no_turn_played(run, Stop(RunStatus.COMPLETED)) == Stop(RunStatus.COMPLETED)
