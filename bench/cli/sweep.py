@@ -129,7 +129,7 @@ def sweep(
     Example: bench sweep --model tiny --engine-arg max-num-seqs=8,16 --users 1,4 --step-duration 30s
     """
     from bench.runner.sla_search import SloCheck
-    from bench.runner.sweep_plan import make_sweep_id, parse_engine_axes, plan_sweep
+    from bench.runner.sweep_plan import make_sweep_id, parse_engine_axes, plan_sweep, workload_of
 
     if users and session_rate:
         raise BenchError("--users and --session-rate: sweep one of them")
@@ -165,7 +165,7 @@ def sweep(
     sweep_id = sweep_id or make_sweep_id()
     plan = plan_sweep(sweep_id, models, axes, axis, loads, step_duration_s=step_s,  # type: ignore[arg-type]
                       repeats=trials, endpoint_attached=bool(base.server.endpoint),
-                      find_max_load=search)  # fmt: skip
+                      find_max_load=search, workload=workload_of(base))  # fmt: skip
     sweep_dir = results_dir / sweep_id
     if dry_run:
         _print_plan(plan, sweep_dir, search)

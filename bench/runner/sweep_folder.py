@@ -43,10 +43,18 @@ def save_or_check_plan(sweep_dir: Path, plan: SweepPlan, resume: bool) -> None:
     if not path.exists():
         raise BenchError(f"--resume: {sweep_dir} has no {path.name}; nothing to resume")
     saved = SweepPlan.model_validate_json(path.read_text())
-    if saved.fingerprint() != plan.fingerprint():
+    theirs, mine = saved.fingerprint(), plan.fingerprint()
+    if saved.workload is None:  # saved before plans kept the workload: compare what it kept
+        theirs.pop("workload")
+        mine.pop("workload")
+    differ = [k for k in mine if k != "workload" and mine[k] != theirs[k]]
+    if "workload" in mine:  # name what differs inside it: the eval set, the user simulator, ...
+        ours, saved_w = mine["workload"] or {}, theirs["workload"] or {}
+        differ += [k for k in sorted(ours.keys() | saved_w.keys()) if ours.get(k) != saved_w.get(k)]
+    if differ:
         raise BenchError(
             f"--resume: the flags differ from the saved plan of sweep {plan.sweep_id} "
-            f"({path}); rerun the original command with --resume"
+            f"({path}: {', '.join(differ)}); rerun the original command with --resume"
         )
 
 

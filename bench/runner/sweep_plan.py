@@ -111,11 +111,13 @@ class SweepPlan(BaseModel):
     points: list[Point]  # empty when the loads are searched (`--find-max-load`)
     endpoint_attached: bool = False
     find_max_load: dict[str, Any] | None = None  # the search settings (bench.sla)
+    workload: dict[str, Any] | None = None  # what every point plays; None in older plans
 
     def fingerprint(self) -> dict[str, Any]:
         """What must match for `--resume` to continue this sweep."""
         return self.model_dump(mode="json", include={"load_axis", "step_duration_s", "axes",
-                                                     "combos", "points", "find_max_load"})  # fmt: skip
+                                                     "combos", "points", "find_max_load",
+                                                     "workload"})  # fmt: skip
 
     def points_of(self, combo_id: str) -> list[Point]:
         return [p for p in self.points if p.combo_id == combo_id]
@@ -123,6 +125,26 @@ class SweepPlan(BaseModel):
     def estimate_s(self, n_points: int, n_servers: int) -> float:
         start = 0.0 if self.endpoint_attached else SERVER_START_ESTIMATE_S
         return n_points * (self.step_duration_s + POINT_OVERHEAD_ESTIMATE_S) + n_servers * start
+
+
+# The load settings every point of a sweep shares (the load itself, its duration and the number of
+# load processes are the point's own or sized per run).
+_SHARED_LOAD_FIELDS = {"spawn_rate", "arrival", "max_sessions_in_flight", "think_time_s", "seed",
+                       "warmup_s", "warmup_sessions", "stream", "force_tools", "session_header",
+                       "tool_latency", "request_timeout_s"}  # fmt: skip
+
+
+def workload_of(cfg: RunConfig) -> dict[str, Any]:
+    """What a sweep's points play, beyond models, engine flags and loads: the eval set and agent,
+    how sessions are shaped, the user simulator (endpoint, model, key variable, --max-turns) and
+    the judge. A resumed sweep must play the same, or its points would not compare."""
+    return {
+        "evalset": cfg.evalset,
+        "agent": str(cfg.agent) if cfg.agent else None,
+        "load": cfg.load.model_dump(mode="json", include=_SHARED_LOAD_FIELDS),
+        "user_simulator": cfg.user_simulator.model_dump(mode="json"),
+        "judge": cfg.judge.model_dump(mode="json") if cfg.judge else None,
+    }
 
 
 def plan_sweep(
@@ -136,6 +158,7 @@ def plan_sweep(
     repeats: int = 1,
     endpoint_attached: bool = False,
     find_max_load: dict[str, Any] | None = None,
+    workload: dict[str, Any] | None = None,
 ) -> SweepPlan:
     """The Cartesian product models x axes (combinations) x loads x repeats (points)."""
     if not models:
@@ -169,6 +192,7 @@ def plan_sweep(
         points=points,
         endpoint_attached=endpoint_attached,
         find_max_load=find_max_load,
+        workload=workload,
     )
 
 

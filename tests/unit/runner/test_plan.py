@@ -17,6 +17,7 @@ from bench.runner.sweep_folder import (
 )
 from bench.runner.sweep_plan import (
     EngineAxis,
+    SweepPlan,
     combo_config,
     load_for,
     parse_engine_axes,
@@ -130,3 +131,32 @@ def test_resume_bookkeeping_and_summary(tmp_path: Path) -> None:
     text = "\n".join(describe_plan(plan, sweep_dir))
     assert f"[done] {p0}" in text and f"[todo] {plan.points[2].point_id}" in text
     assert "6 combination(s) = 6 server start(s)" in text
+
+
+def test_resume_refuses_another_workload(tmp_path: Path) -> None:
+    """Same models, flags and loads, but another eval set or user simulator: the points would
+    not compare, so --resume names what differs. A plan saved before plans kept the workload
+    still resumes."""
+    from bench.runner.sweep_plan import workload_of
+    from bench.schemas.config import RunConfig
+
+    def plan_for(**flags: object) -> SweepPlan:
+        cfg = RunConfig.from_cli({"model": "tiny", **flags})
+        return plan_sweep("s", ["tiny"], [], "users", [1, 8], step_duration_s=30,
+                          workload=workload_of(cfg))  # fmt: skip
+
+    sweep_dir = tmp_path / "s"
+    save_or_check_plan(sweep_dir, plan_for(evalset="weather_time"), resume=False)
+    save_or_check_plan(sweep_dir, plan_for(evalset="weather_time"), resume=True)
+    with pytest.raises(BenchError, match=r"evalset\)"):
+        save_or_check_plan(sweep_dir, plan_for(evalset="research_notes"), resume=True)
+    with pytest.raises(BenchError, match=r"user_simulator\)"):
+        save_or_check_plan(sweep_dir, plan_for(evalset="weather_time", max_turns=2), resume=True)
+    with pytest.raises(BenchError, match=r"load\)"):
+        save_or_check_plan(sweep_dir, plan_for(evalset="weather_time", think_time="2s"),
+                           resume=True)  # fmt: skip
+
+    old = tmp_path / "old"
+    save_or_check_plan(old, plan_sweep("s", ["tiny"], [], "users", [1, 8], step_duration_s=30),
+                       resume=False)  # fmt: skip
+    save_or_check_plan(old, plan_for(evalset="research_notes"), resume=True)
