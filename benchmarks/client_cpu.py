@@ -7,6 +7,7 @@ interleaved `--repeats` times and the medians printed.
 
     .venv/bin/python benchmarks/client_cpu.py                  # none, each saving, all
     .venv/bin/python benchmarks/client_cpu.py --turns 200 --repeats 5
+    .venv/bin/python benchmarks/client_cpu.py --only "none,all (load process)"
 
 Noisy on a shared machine.
 """
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=120)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", help="comma-separated configuration names (default: all)")
     parser.add_argument("--child", nargs=2, metavar=("API_BASE", "SAVINGS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -90,10 +92,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.testing.fake_server import running_fake_server
 
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name in CONFIGS}
+    names = [n.strip() for n in args.only.split(",")] if args.only else list(CONFIGS)
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        parser.error(f"--only: unknown configuration {unknown[0]!r}; known: {', '.join(CONFIGS)}")
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     with running_fake_server() as url:
         for _ in range(args.repeats):
-            for name, savings in CONFIGS.items():
+            for name in names:
+                savings = CONFIGS[name]
                 out = subprocess.run([sys.executable, __file__, "--turns", str(args.turns),
                                       "--child", url + "/v1", ",".join(sorted(savings))],
                                      capture_output=True, text=True, timeout=900, cwd=REPO,

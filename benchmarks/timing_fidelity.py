@@ -9,11 +9,13 @@ prints both TTFT/TPOT p50 against the truth with bench's `client_saturated` flag
 
 Targets: at 1 user bench's TTFT p50 within 2 ms + 3 % of the truth; within 10 % at any load where
 the client is not saturated; every saturated run flagged (a saturated client measures its own
-queueing, not the server).
+queueing, not the server). Where the fake server itself is late (on a small machine it shares
+the cores with the load), the peer reads late too; the verdict then compares against the peer
+and says so.
 
     .venv/bin/python benchmarks/timing_fidelity.py                      # 1, 8, 32 users
     .venv/bin/python benchmarks/timing_fidelity.py --users 1 --duration 20s --no-peer
-    .venv/bin/python benchmarks/timing_fidelity.py --processes auto     # once bench has it
+    .venv/bin/python benchmarks/timing_fidelity.py --processes 1        # default: bench's auto
 
 The peer runs in the vLLM environment (`.venv-vllm/bin/python`) through
 `vllm.benchmarks.serve` (the `vllm` entry point can fail there on missing package metadata);
@@ -82,13 +84,20 @@ def run_peer(url: str, users: int, prompts: int, vllm_python: Path, tokenizer: P
     raise SystemExit(f"vllm bench serve failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
 
 
-def _verdict(measured: float | None, truth: float, users: int, saturated: object) -> str:
+def _verdict(measured: float | None, truth: float, users: int, saturated: object,
+             peer: float | None = None) -> str:  # fmt: skip
+    """Against the truth; where the server itself was late (the peer misses the truth by more
+    than the tolerance too: a CPU-starved fake server), against the peer instead, and said so."""
     if measured is None:
         return "no data"
     if saturated:
         return "client saturated (flagged)"
     tolerance = 2.0 + 0.03 * truth if users == 1 else 0.10 * truth
-    return "ok" if abs(measured - truth) <= tolerance else f"OFF (> {tolerance:.1f} ms)"
+    if abs(measured - truth) <= tolerance:
+        return "ok"
+    if peer is not None and peer - truth > tolerance and abs(measured - peer) <= tolerance:
+        return f"ok against the peer (server late: the peer reads {peer - truth:+.1f} ms too)"
+    return f"OFF (> {tolerance:.1f} ms)"
 
 
 def _f(value: object) -> str:
@@ -133,11 +142,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{'saturated':>9} | {'vllm TTFT':>9} {'TPOT':>6} | TTFT verdict")  # fmt: skip
     for users, got, peer in rows:
         peer = peer or {}
+        verdict = _verdict(got["ttft_p50_ms"], args.ttft_ms, users, got["client_saturated"],
+                           peer.get("median_ttft_ms"))  # fmt: skip
         print(f"{users:>5} | {_f(got['ttft_p50_ms']):>10} {_f(got['tpot_p50_ms']):>6} "
               f"{_f(got['model_ttft_p50_ms']):>10} {_f(got['client_overhead_p50_ms']):>8} "
               f"{_f(got['client_saturated']):>9} | {_f(peer.get('median_ttft_ms')):>9} "
               f"{_f(peer.get('median_tpot_ms')):>6} | "
-              f"{_verdict(got['ttft_p50_ms'], args.ttft_ms, users, got['client_saturated'])}")  # fmt: skip
+              f"{verdict}")  # fmt: skip
     return 0
 
 
