@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.errors import BenchError
 from bench.schemas.flags import parse_engine_arg
+from bench.schemas.redact import redact_urls
 
 # Rough costs for the time-left estimate until real ones are measured.
 SERVER_START_ESTIMATE_S = 30.0
@@ -137,14 +138,15 @@ _SHARED_LOAD_FIELDS = {"spawn_rate", "arrival", "max_sessions_in_flight", "think
 def workload_of(cfg: RunConfig) -> dict[str, Any]:
     """What a sweep's points play, beyond models, engine flags and loads: the eval set and agent,
     how sessions are shaped, the user simulator (endpoint, model, key variable, --max-turns) and
-    the judge. A resumed sweep must play the same, or its points would not compare."""
-    return {
+    the judge. A resumed sweep must play the same, or its points would not compare. It is saved
+    in the sweep folder, so credentials in an endpoint URL are redacted (keys are only named)."""
+    return redact_urls({
         "evalset": cfg.evalset,
         "agent": str(cfg.agent) if cfg.agent else None,
         "load": cfg.load.model_dump(mode="json", include=_SHARED_LOAD_FIELDS),
         "user_simulator": cfg.user_simulator.model_dump(mode="json"),
         "judge": cfg.judge.model_dump(mode="json") if cfg.judge else None,
-    }
+    })  # fmt: skip
 
 
 def plan_sweep(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -155,6 +156,9 @@ def test_resume_refuses_another_workload(tmp_path: Path) -> None:
     with pytest.raises(BenchError, match=r"load\)"):
         save_or_check_plan(sweep_dir, plan_for(evalset="weather_time", think_time="2s"),
                            resume=True)  # fmt: skip
+
+    secret = plan_for(evalset="weather_time", user_simulator_endpoint="http://u:pw-123@127.0.0.1:9")
+    assert secret.workload is not None and "pw-123" not in json.dumps(secret.workload)
 
     old = tmp_path / "old"
     save_or_check_plan(old, plan_sweep("s", ["tiny"], [], "users", [1, 8], step_duration_s=30),
