@@ -136,12 +136,18 @@ def _local_sessions(folder: Path) -> list[dict]:
     return rows
 
 
-def _kill_worker_after(proc: subprocess.Popen, folder: Path, sessions: int) -> float:
-    """SIGKILL the worker's Locust process (and `bench worker` around it) once it shipped some."""
+def _kill_worker_after(
+    proc: subprocess.Popen, folder: Path, sessions: int, users: int = 1
+) -> float:
+    """SIGKILL the worker's Locust process (and `bench worker` around it) once it shipped some
+    sessions, played by `users` different users (all of its users are running by then)."""
     import psutil
 
     deadline = time.monotonic() + 240  # three Locust processes start on a shared machine
-    while len(_local_sessions(folder)) < sessions:
+    while True:
+        rows = _local_sessions(folder)
+        if len(rows) >= sessions and len({r["user_index"] for r in rows}) >= users:
+            break
         assert time.monotonic() < deadline and proc.poll() is None, "the worker ran no session"
         time.sleep(0.3)
     time.sleep(1.0)  # what it finished by now has reached the master
@@ -172,7 +178,7 @@ def test_a_worker_dies_the_master_notices_keeps_its_records_and_goes_on(tmp_path
         master = _master(url, tmp_path, "lost1", port, 2, "--users", "4", "--sessions", str(n))
         doomed, survivor = _worker(tmp_path, port, "w1"), _worker(tmp_path, port, "w2")
         try:
-            killed_at = _kill_worker_after(doomed, tmp_path / "w1", 3)
+            killed_at = _kill_worker_after(doomed, tmp_path / "w1", 3, users=2)
             out, _ = master.communicate(timeout=300)
             survivor.communicate(timeout=60)
         finally:
