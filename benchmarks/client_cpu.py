@@ -34,7 +34,8 @@ CONFIGS = {
     "success logging off": {"logging"},
     "telemetry content off": {"telemetry"},
     "cost off": {"cost"},
-    "all (load process)": {"a2a", "logging", "telemetry", "cost"},
+    "stream not rebuilt": {"stream"},
+    "all (load process)": {"a2a", "logging", "telemetry", "cost", "stream"},
 }
 
 
@@ -54,6 +55,8 @@ def child(api_base: str, savings: set[str], turns: int) -> dict[str, Any]:
         lean_adk.skip_unread_success_logging()
     if "cost" in savings:
         lean_adk.skip_unread_cost()
+    if "stream" in savings:
+        lean_adk.skip_stream_rebuilding()
     telemetry = lean_adk.telemetry_config() if "telemetry" in savings else None
     es = load_evalset("weather_time")
     assert es.agent_dir is not None

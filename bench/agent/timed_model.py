@@ -31,7 +31,7 @@ from google.adk.models.lite_llm import LiteLlm, LiteLLMClient
 from pydantic import PrivateAttr
 
 from bench import constants
-from bench.agent import prompt_capture, strict_stream
+from bench.agent import lean_stream, prompt_capture, strict_stream
 from bench.agent.strict_stream import MalformedChunkError, is_malformed_chunk
 from bench.agent.wire_timing import WIRE_TIMING, WireTiming, is_token_delta, wire_client
 from bench.schemas.records import AGENT_ROLE, LlmCallRecord
@@ -163,7 +163,15 @@ class _TimingClient(LiteLLMClient):
             raw.request = prompt_capture.capture(messages, tools, kwargs)
         if WIRE_TIMING.get() is not None:
             kwargs.setdefault("client", wire_client())  # the HTTP client that times the wire
-        response = await super().acompletion(model=model, messages=messages, tools=tools, **kwargs)
+        response: Any = await super().acompletion(
+            model=model, messages=messages, tools=tools, **kwargs
+        )
+        if (
+            kwargs.get("stream")
+            and lean_stream.enabled()
+            and lean_stream.LeanStream.applies_to(response)
+        ):
+            response = lean_stream.LeanStream(response)
         if raw is None:
             return response
         if kwargs.get("stream"):

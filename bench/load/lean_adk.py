@@ -18,6 +18,9 @@ checks the request bodies are byte-identical with and without the savings.
   `telemetry_config()` turns content capture off and takes the stable semconv path; bench builds
   its RunConfig once per process with it (bench.agent.session.AgentBundle) instead of ADK reading
   the environment per call.
+- LiteLLM's stream wrapper: ADK reads the chunks of LiteLLM's own parser, not the wrapper's
+  second build of each, and the whole-reply assembly at the end is skipped
+  (bench.agent.lean_stream says what is still handed to the wrapper, and why).
 - LiteLLM response cost: priced twice per call (hidden params, and the usage of the assembled
   stream) by a cost-map lookup that, for a model vLLM serves, misses and walks every fallback.
   Unknown (None) while no callback is registered.
@@ -29,10 +32,14 @@ cost off 67.9; all four 60.6 (-14%, 39.1 -> 33.7 per LLM call); the stable semco
 another 1.9 off (58.7). The a2a saving is large only where bytecode is not cached: an earlier run
 on a machine without the .pyc saved 20-26 ms per turn.
 
-What is left, from `py-spy record` of a one-user load process: mostly ADK's flow and LiteLLM's
-request and stream handling; the largest single piece is LiteLLM assembling the whole streamed
-response at its end for its logging and usage (`stream_chunk_builder`, about a tenth; ADK reads
-the usage it produces, so it stays). gevent under the asyncio loop, another tenth or more, is gone:
+The stream wrapper (client_cpu.py --turns 100 --repeats 2, one busy run): none 103.2, stream
+not rebuilt 54.5, all five 50.1 CPU-ms per turn (27.8 per LLM call, against 33.7 with the four
+savings above); load_overhead.py: bench 47.3 against a bare loop's 92.8, 1.99x (was 1.20x).
+
+What was left before it, from `py-spy record` of a one-user load process: mostly ADK's flow and
+LiteLLM's request and stream handling; the largest single piece was LiteLLM assembling the whole
+streamed response at its end for its logging and usage (`stream_chunk_builder`, about a tenth;
+skipped now when the server sends its usage, as vLLM does when asked). gevent under the asyncio loop, another tenth or more, is gone:
 the loop thread runs without it (bench.load.bridge.PlainLoop). Tried and left out, each under 1%:
 assembling only the usage at the end of a stream (0.7-1 ms per call against LiteLLM's 1.2-2.3 ms,
 but it re-implements private LiteLLM code), skipping ADK's per-chunk inference trace when no
@@ -48,6 +55,8 @@ import inspect
 import sys
 from collections.abc import Iterator
 from typing import Any
+
+from bench.agent.lean_stream import callbacks_registered
 
 A2A_MODULE = "google.adk.agents.remote_a2a_agent"
 
@@ -68,15 +77,6 @@ def skip_missing_a2a() -> bool:
     return False  # a2a is installed: the module is cached by the import above, nothing to do
 
 
-def _callbacks_registered() -> bool:
-    import litellm
-
-    return any(
-        getattr(litellm, name, None)
-        for name in ("callbacks", "success_callback", "_async_success_callback")
-    )
-
-
 _ORIGINALS = "_bench_lean_originals"  # Logging attribute: {method name: LiteLLM's own method}
 
 
@@ -93,13 +93,13 @@ def _while_no_callback(*names: str) -> None:
         if inspect.iscoroutinefunction(original):
 
             async def gated_async(self: Any, *a: Any, _f: Any = original, **k: Any) -> Any:
-                return await _f(self, *a, **k) if _callbacks_registered() else None
+                return await _f(self, *a, **k) if callbacks_registered() else None
 
             setattr(Logging, name, gated_async)
         else:
 
             def gated(self: Any, *a: Any, _f: Any = original, **k: Any) -> Any:
-                return _f(self, *a, **k) if _callbacks_registered() else None
+                return _f(self, *a, **k) if callbacks_registered() else None
 
             setattr(Logging, name, gated)
     setattr(Logging, _ORIGINALS, originals)
@@ -107,6 +107,10 @@ def _while_no_callback(*names: str) -> None:
 
 def _restore_all() -> None:
     from litellm.litellm_core_utils.litellm_logging import Logging
+
+    from bench.agent import lean_stream
+
+    lean_stream.enable(False)
 
     for name, original in (Logging.__dict__.get(_ORIGINALS) or {}).items():
         setattr(Logging, name, original)
@@ -130,6 +134,13 @@ def skip_unread_cost() -> None:
     _while_no_callback("response_cost_calculator")
 
 
+def skip_stream_rebuilding() -> None:
+    """ADK reads the chunks of LiteLLM's stream parser as they are (bench.agent.lean_stream)."""
+    from bench.agent import lean_stream
+
+    lean_stream.enable()
+
+
 def telemetry_config() -> Any:
     """ADK telemetry without message content, on the stable semconv path (nobody reads the spans
     of a load process; the experimental path re-serialises every streamed chunk's output)."""
@@ -141,7 +152,12 @@ def telemetry_config() -> Any:
     )
 
 
-_PROCESS_SAVINGS = (skip_missing_a2a, skip_unread_success_logging, skip_unread_cost)
+_PROCESS_SAVINGS = (
+    skip_missing_a2a,
+    skip_unread_success_logging,
+    skip_unread_cost,
+    skip_stream_rebuilding,
+)
 
 
 def apply() -> None:

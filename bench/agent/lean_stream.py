@@ -1,0 +1,195 @@
+"""A streamed LiteLLM reply read from LiteLLM's own parser, without its per-chunk bookkeeping.
+
+`litellm.acompletion(stream=True)` returns a `CustomStreamWrapper` around the provider's
+iterator (`completion_stream`). For a `hosted_vllm/` call that iterator already yields
+`ModelResponseStream` chunks made by LiteLLM's OpenAI-compatible chunk parser. The wrapper then
+builds every chunk a second time (`chunk_creator`), keeps a copy of each for logging, strips the
+usage chunk and, at the end, assembles the whole reply (`stream_chunk_builder`) to rebuild that
+usage chunk and price it. ADK's LiteLlm reads only the chunks, so `LeanStream` yields the
+parser's chunks as they are: the request, the HTTP exchange and the chunk objects stay LiteLLM's.
+
+Where the wrapper's answer depends on more than the chunk in hand, the rest of the stream is
+handed back to it, primed with what it would have noted so far, and LiteLLM decides:
+- an exception (mapped to LiteLLM's exception types, as before);
+- a finish reason other than stop, length, tool_calls, content_filter (vLLM's "abort" becomes
+  an InternalServerError);
+- an end before the server's usage chunk (LiteLLM counts the usage itself), or before any finish
+  reason (an error for LiteLLM's OpenAI-compatible streams).
+A reply with reasoning gets the usage LiteLLM assembles (it counts reasoning tokens the server
+does not report). While a LiteLLM callback is registered the wrapper is kept: it feeds them.
+
+tests/unit/agent/test_lean_stream.py plays text, tool calls, reasoning and every such ending
+through ADK both ways and checks that ADK's responses, errors and bench's call records are equal.
+Measured: see bench.load.lean_adk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+_enabled = False
+
+# Finish reasons the wrapper passes on as they are; any other is handed back to it.
+PLAIN_FINISH_REASONS = frozenset(
+    {"stop", "length", "tool_calls", "content_filter", "function_call"}
+)
+
+
+def enable(on: bool = True) -> None:
+    """Turned on for the load process by bench.load.lean_adk."""
+    global _enabled
+    _enabled = on
+
+
+def enabled() -> bool:
+    return _enabled
+
+
+def callbacks_registered() -> bool:
+    """A LiteLLM callback reads what the wrapper assembles (logging, cost): keep the wrapper."""
+    import litellm
+
+    return any(
+        getattr(litellm, name, None)
+        for name in ("callbacks", "success_callback", "_async_success_callback")
+    )
+
+
+async def _raise(exc: BaseException) -> AsyncIterator[Any]:
+    raise exc
+    yield  # pragma: no cover - makes this an async generator
+
+
+async def _empty() -> AsyncIterator[Any]:
+    return
+    yield  # pragma: no cover
+
+
+async def _chain(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    yield first
+    async for item in rest:
+        yield item
+
+
+def _has_reasoning(delta: Any) -> bool:
+    return bool(getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None))
+
+
+def _usage_with_reasoning(usage_chunk: Any, chunks: list[Any], wrapper: Any) -> None:
+    """A reply with reasoning: the usage LiteLLM's wrapper gives, which counts the reasoning
+    tokens itself when the server does not (`stream_chunk_builder` over the whole reply)."""
+    import litellm
+
+    built = litellm.stream_chunk_builder(
+        chunks=[*chunks, usage_chunk],
+        messages=wrapper.messages,
+        logging_obj=wrapper.logging_obj,
+        count_prompt_tokens=wrapper.count_prompt_tokens,
+    )
+    usage = getattr(built, "usage", None)
+    if usage is not None:
+        usage_chunk.usage = usage
+
+
+class LeanStream:
+    """Async iterator over the provider chunks of a LiteLLM `CustomStreamWrapper`."""
+
+    def __init__(self, wrapper: Any):
+        self._wrapper = wrapper
+        self._source: Any = None
+        self._handed_back = False
+        self._finish_reason: str | None = None
+        self._chunks: list[Any] = []  # kept for the usage of a reply with reasoning
+        self._reasoning = False
+        self._usage_seen = False
+        self._last_finish_reason: str | None = None
+        self._held: Any = None  # a chunk only the wrapper can answer for
+
+    @staticmethod
+    def applies_to(response: Any) -> bool:
+        from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
+
+        return (
+            type(response) is CustomStreamWrapper
+            and response.custom_llm_provider == "hosted_vllm"
+            and not callbacks_registered()
+        )
+
+    def __aiter__(self) -> LeanStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._handed_back:
+            return await self._wrapper.__anext__()
+        try:
+            chunk = await self._next_chunk()
+        except StopAsyncIteration:
+            if self._finish_reason is not None and self._usage_seen:
+                await self._wrapper.aclose()
+                raise
+            return await self._hand_back(_empty())
+        except Exception as exc:
+            import httpx
+
+            if (
+                self._finish_reason is not None
+                and self._usage_seen
+                and isinstance(exc, httpx.ReadError | httpx.RemoteProtocolError)
+            ):
+                await self._wrapper.aclose()
+                raise StopAsyncIteration from None
+            return await self._hand_back(_raise(exc))
+        if chunk is None:  # the wrapper decides about the chunk in hand and the rest
+            return await self._hand_back(_chain(self._held, self._source))
+        return chunk
+
+    async def _next_chunk(self) -> Any:
+        """The parser's next chunk for ADK, or None with the chunk the wrapper must see held."""
+        from litellm.types.utils import ModelResponseStream
+
+        if self._source is None:
+            if self._wrapper.completion_stream is None:
+                await self._wrapper.fetch_stream()
+            self._source = self._wrapper.completion_stream.__aiter__()
+        while True:
+            chunk = await self._source.__anext__()
+            if type(chunk) is not ModelResponseStream:
+                # the parser's end-of-stream marker ([DONE]): nothing for ADK once the
+                # server's usage came; without it, LiteLLM counts the usage itself
+                if self._usage_seen:
+                    continue
+                self._held = chunk
+                return None
+            if chunk.choices:
+                choice = chunk.choices[0]
+                reason = choice.finish_reason
+                if reason and reason not in PLAIN_FINISH_REASONS:
+                    self._held = chunk  # e.g. vLLM's "abort", which LiteLLM makes an error
+                    return None
+                self._last_finish_reason = reason
+                if reason:
+                    self._finish_reason = reason
+                if not self._reasoning and _has_reasoning(choice.delta):
+                    self._reasoning = True
+            if getattr(chunk, "usage", None) is not None:
+                self._usage_seen = True
+                if self._reasoning:
+                    _usage_with_reasoning(chunk, self._chunks, self._wrapper)
+            self._chunks.append(chunk)
+            return chunk
+
+    async def _hand_back(self, rest: AsyncIterator[Any]) -> Any:
+        """The wrapper reads the rest of the stream (an error, or an end without a finish
+        reason or usage) knowing what came before, and answers as it would have."""
+        self._handed_back = True
+        wrapper = self._wrapper
+        wrapper.completion_stream = rest
+        wrapper.chunks = self._chunks
+        # what the wrapper's chunk_creator would have noted about the chunks it did not see
+        wrapper.uses_openai_chat_stream = wrapper.uses_openai_chat_stream or bool(self._chunks)
+        wrapper.received_finish_reason = self._finish_reason
+        wrapper.intermittent_finish_reason = self._last_finish_reason
+        wrapper.received_any_finish_reason = self._finish_reason is not None
+        wrapper.sent_last_chunk = self._finish_reason is not None
+        return await wrapper.__anext__()
