@@ -1,8 +1,8 @@
 """How close are bench's client TTFT and TPOT to the truth, beside `vllm bench serve`'s?
 
 The fake server streams with a known TTFT and inter-token delay (default 50 ms and 10 ms, fixed
-reply length), so the true TTFT is that TTFT plus the server's own few hundred microseconds and
-the true TPOT is the inter-token delay. For each user count (default 1, 8, 32) this runs
+reply length), counted from when the server has the request (its own work comes out of the
+TTFT), so the true TTFT is that TTFT plus the sleep's overshoot (under a millisecond) and the true TPOT is the inter-token delay. For each user count (default 1, 8, 32) this runs
 `bench run --endpoint <fake server> --model fake` and, as the peer, `vllm bench serve`
 (openai-chat backend, random prompts, `--max-concurrency` = users) against the same server, and
 prints both TTFT/TPOT p50 against the truth with bench's `client_saturated` flag.
@@ -10,8 +10,8 @@ prints both TTFT/TPOT p50 against the truth with bench's `client_saturated` flag
 Targets: at 1 user bench's TTFT p50 within 2 ms + 3 % of the truth; within 10 % at any load where
 the client is not saturated; every saturated run flagged (a saturated client measures its own
 queueing, not the server). Where the fake server itself is late (on a small machine it shares
-the cores with the load), the peer reads late too; the verdict then compares against the peer
-and says so.
+the cores with the load), the peer reads late too; the verdict then asks that bench read no
+later than the peer plus the tolerance (and not early), and says so.
 
     .venv/bin/python benchmarks/timing_fidelity.py                      # 1, 8, 32 users
     .venv/bin/python benchmarks/timing_fidelity.py --users 1 --duration 20s --no-peer
@@ -87,7 +87,9 @@ def run_peer(url: str, users: int, prompts: int, vllm_python: Path, tokenizer: P
 def _verdict(measured: float | None, truth: float, users: int, saturated: object,
              peer: float | None = None) -> str:  # fmt: skip
     """Against the truth; where the server itself was late (the peer misses the truth by more
-    than the tolerance too: a CPU-starved fake server), against the peer instead, and said so."""
+    than the tolerance too: a CPU-starved fake server), bench may read as late as the peer plus
+    the tolerance (between the truth and the peer is closer to the truth than vLLM's own
+    benchmark), and the verdict says so."""
     if measured is None:
         return "no data"
     if saturated:
@@ -95,8 +97,10 @@ def _verdict(measured: float | None, truth: float, users: int, saturated: object
     tolerance = 2.0 + 0.03 * truth if users == 1 else 0.10 * truth
     if abs(measured - truth) <= tolerance:
         return "ok"
-    if peer is not None and peer - truth > tolerance and abs(measured - peer) <= tolerance:
-        return f"ok against the peer (server late: the peer reads {peer - truth:+.1f} ms too)"
+    late_server = peer is not None and peer - truth > tolerance
+    if late_server and peer is not None and truth - tolerance <= measured <= peer + tolerance:
+        return (f"ok against the peer (server late: the peer reads {peer - truth:+.1f} ms, "
+                f"bench {measured - truth:+.1f} ms)")  # fmt: skip
     return f"OFF (> {tolerance:.1f} ms)"
 
 

@@ -56,20 +56,54 @@ def callbacks_registered() -> bool:
     )
 
 
-async def _raise(exc: BaseException) -> AsyncIterator[Any]:
-    raise exc
-    yield  # pragma: no cover - makes this an async generator
+_NOTHING = object()
 
 
-async def _empty() -> AsyncIterator[Any]:
-    return
-    yield  # pragma: no cover
+async def _rest(
+    parser: Any, source: Any, held: Any = _NOTHING, error: BaseException | None = None
+) -> AsyncIterator[Any]:
+    """What the wrapper reads once handed back: the held chunk and the rest of the parser's
+    stream, or the error; the parser (and its HTTP response) is closed when this ends, as the
+    wrapper's `aclose()` would close it had it not been replaced."""
+    try:
+        if error is not None:
+            raise error
+        if held is not _NOTHING:
+            yield held
+        if source is not None:
+            async for item in source:
+                yield item
+    finally:
+        close = getattr(parser, "aclose", None)
+        if close is not None:
+            await close()
 
 
-async def _chain(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    yield first
-    async for item in rest:
-        yield item
+def _non_empty(delta: Any) -> bool:
+    """The chunks LiteLLM's wrapper runs its loop guard on (`is_chunk_non_empty`)."""
+    content = delta.content
+    return bool(
+        (isinstance(content, str) and content)
+        or delta.tool_calls
+        or delta.function_call is not None
+        or getattr(delta, "reasoning_content", None)
+    )
+
+
+def _repeats(chunks: list[Any], count: int) -> int:
+    """LiteLLM's `raise_on_model_repetition` count, over the chunks before the one in hand."""
+    if len(chunks) < 2 or not chunks[-1].choices or not chunks[-2].choices:
+        return count
+    last = chunks[-1].choices[0].delta.content
+    if not isinstance(last, str) or len(last) <= 2:
+        return 1
+    return count + 1 if last == chunks[-2].choices[0].delta.content else 1
+
+
+def _repeat_limit() -> int:
+    import litellm
+
+    return int(litellm.REPEATED_STREAMING_CHUNK_LIMIT)
 
 
 def _has_reasoning(delta: Any) -> bool:
@@ -81,15 +115,25 @@ def _usage_with_reasoning(usage_chunk: Any, chunks: list[Any], wrapper: Any) -> 
     tokens itself when the server does not (`stream_chunk_builder` over the whole reply)."""
     import litellm
 
-    built = litellm.stream_chunk_builder(
-        chunks=[*chunks, usage_chunk],
-        messages=wrapper.messages,
-        logging_obj=wrapper.logging_obj,
-        count_prompt_tokens=wrapper.count_prompt_tokens,
-    )
+    try:
+        built = litellm.stream_chunk_builder(
+            chunks=[*chunks, usage_chunk],
+            messages=wrapper.messages,
+            logging_obj=wrapper.logging_obj,
+            count_prompt_tokens=wrapper.count_prompt_tokens,
+        )
+    except Exception:  # the wrapper falls back too: the server's usage stands
+        return
     usage = getattr(built, "usage", None)
     if usage is not None:
         usage_chunk.usage = usage
+
+
+def _no_streaming_deadline() -> bool:
+    """LITELLM_MAX_STREAMING_DURATION_SECONDS is checked by the wrapper on every chunk."""
+    from litellm.constants import LITELLM_MAX_STREAMING_DURATION_SECONDS
+
+    return LITELLM_MAX_STREAMING_DURATION_SECONDS is None
 
 
 class LeanStream:
@@ -105,6 +149,8 @@ class LeanStream:
         self._usage_seen = False
         self._last_finish_reason: str | None = None
         self._held: Any = None  # a chunk only the wrapper can answer for
+        self._tool_call = False  # a tool-call delta came: a later "stop" reads "tool_calls"
+        self._repeated = 1  # identical content chunks in a row (LiteLLM's loop guard)
 
     @staticmethod
     def applies_to(response: Any) -> bool:
@@ -114,6 +160,7 @@ class LeanStream:
             type(response) is CustomStreamWrapper
             and response.custom_llm_provider == "hosted_vllm"
             and not callbacks_registered()
+            and _no_streaming_deadline()
         )
 
     def __aiter__(self) -> LeanStream:
@@ -128,7 +175,7 @@ class LeanStream:
             if self._finish_reason is not None and self._usage_seen:
                 await self._wrapper.aclose()
                 raise
-            return await self._hand_back(_empty())
+            return await self._hand_back()
         except Exception as exc:
             import httpx
 
@@ -139,9 +186,9 @@ class LeanStream:
             ):
                 await self._wrapper.aclose()
                 raise StopAsyncIteration from None
-            return await self._hand_back(_raise(exc))
+            return await self._hand_back(error=exc)
         if chunk is None:  # the wrapper decides about the chunk in hand and the rest
-            return await self._hand_back(_chain(self._held, self._source))
+            return await self._hand_back(held=self._held)
         return chunk
 
     async def _next_chunk(self) -> Any:
@@ -161,16 +208,28 @@ class LeanStream:
                     continue
                 self._held = chunk
                 return None
+            chunk.model = self._wrapper.model  # the name asked for, as the wrapper sets it
             if chunk.choices:
                 choice = chunk.choices[0]
                 reason = choice.finish_reason
                 if reason and reason not in PLAIN_FINISH_REASONS:
                     self._held = chunk  # e.g. vLLM's "abort", which LiteLLM makes an error
                     return None
+                delta = choice.delta
+                if _non_empty(delta):
+                    repeated = _repeats(self._chunks, self._repeated)
+                    if repeated >= _repeat_limit():
+                        self._held = chunk  # the wrapper raises: the model is looping
+                        return None
+                    self._repeated = repeated
+                if delta.tool_calls:
+                    self._tool_call = True
+                if reason == "stop" and self._tool_call:
+                    reason = choice.finish_reason = "tool_calls"  # as the wrapper normalises it
                 self._last_finish_reason = reason
                 if reason:
                     self._finish_reason = reason
-                if not self._reasoning and _has_reasoning(choice.delta):
+                if not self._reasoning and _has_reasoning(delta):
                     self._reasoning = True
             if getattr(chunk, "usage", None) is not None:
                 self._usage_seen = True
@@ -179,17 +238,21 @@ class LeanStream:
             self._chunks.append(chunk)
             return chunk
 
-    async def _hand_back(self, rest: AsyncIterator[Any]) -> Any:
-        """The wrapper reads the rest of the stream (an error, or an end without a finish
-        reason or usage) knowing what came before, and answers as it would have."""
+    async def _hand_back(self, held: Any = _NOTHING, error: BaseException | None = None) -> Any:
+        """The wrapper reads the rest of the stream (the held chunk, an error, or an end without
+        a finish reason or usage) knowing what came before, and answers as it would have."""
         self._handed_back = True
         wrapper = self._wrapper
-        wrapper.completion_stream = rest
-        wrapper.chunks = self._chunks
+        parser = wrapper.completion_stream
+        wrapper.completion_stream = _rest(parser, self._source, held, error)
         # what the wrapper's chunk_creator would have noted about the chunks it did not see
+        wrapper.chunks = self._chunks
         wrapper.uses_openai_chat_stream = wrapper.uses_openai_chat_stream or bool(self._chunks)
         wrapper.received_finish_reason = self._finish_reason
         wrapper.intermittent_finish_reason = self._last_finish_reason
         wrapper.received_any_finish_reason = self._finish_reason is not None
         wrapper.sent_last_chunk = self._finish_reason is not None
+        wrapper.sent_first_chunk = wrapper.sent_first_chunk or bool(self._chunks)
+        wrapper.tool_call = wrapper.tool_call or self._tool_call
+        wrapper._repeated_messages_count = self._repeated
         return await wrapper.__anext__()

@@ -352,6 +352,12 @@ async def _sleep_ms(ms: float) -> None:
         await asyncio.sleep(ms / 1000.0)
 
 
+async def _first_token_after(since: float, ttft_ms: float) -> None:
+    """Sleep until `ttft_ms` after `since`: the server's own work on the request (choosing the
+    reply, sending headers) comes out of the TTFT instead of adding to it, so it is the truth."""
+    await _sleep_ms(ttft_ms - (time.monotonic() - since) * 1000.0)
+
+
 def _reset_connection(request: web.Request) -> None:
     """Close the TCP connection with RST (SO_LINGER 0), as a crashed peer would."""
     transport = request.transport
@@ -496,6 +502,7 @@ class FakeServer:
             await _sleep_ms(
                 self.config.latency_ms + self.config.latency_per_inflight_ms * self.metrics.running
             )
+            prefill_from = time.monotonic()  # the TTFT counts from here (after --latency-ms)
             reply = self.reply_for(body)
             fault = self._pick_fault(reply, key)
             if fault == "500":
@@ -506,7 +513,7 @@ class FakeServer:
             if fault == "unparsed":
                 reply = Reply(text=unparsed_text(reply.tool_calls))
             if body.get("stream"):
-                return await self._stream(request, body, reply, fault, started)
+                return await self._stream(request, body, reply, fault, started, prefill_from)
             if fault == "reset":
                 _reset_connection(request)
                 return web.Response(status=500)
@@ -514,7 +521,7 @@ class FakeServer:
                 return web.Response(
                     text='{"id": "chatcmpl-broken", "choices": [', content_type="application/json"
                 )
-            return await self._complete(body, reply, started)
+            return await self._complete(body, reply, started, prefill_from)
         finally:
             self._leave(key)
 
@@ -555,7 +562,9 @@ class FakeServer:
             self.metrics.tpot_sum_s += (time.monotonic() - first_token) / (n_tokens - 1)
             self.metrics.tpot_count += 1
 
-    async def _complete(self, body: dict[str, Any], reply: Reply, started: float) -> web.Response:
+    async def _complete(
+        self, body: dict[str, Any], reply: Reply, started: float, prefill_from: float
+    ) -> web.Response:
         if reply.tool_calls:
             deltas = tool_call_deltas(reply.tool_calls, self.config.tokens)
             n_tokens = len(deltas)
@@ -578,7 +587,7 @@ class FakeServer:
             n_tokens = len(tokens)
             message = {"role": "assistant", "content": "".join(tokens), "tool_calls": []}
             reason = "stop"
-        await _sleep_ms(self.config.ttft_ms)
+        await _first_token_after(prefill_from, self.config.ttft_ms)
         first_token = time.monotonic()
         self.metrics.ttft_sum_s += first_token - started
         self.metrics.ttft_count += 1
@@ -605,6 +614,7 @@ class FakeServer:
         reply: Reply,
         fault: str | None,
         started: float,
+        prefill_from: float,
     ) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -640,7 +650,7 @@ class FakeServer:
         for i, delta in enumerate(deltas):
             if i == 0:
                 # vLLM sends the role chunk only with the first generated token.
-                await _sleep_ms(self.config.ttft_ms)
+                await _first_token_after(prefill_from, self.config.ttft_ms)
                 first_token = time.monotonic()
                 self.metrics.ttft_sum_s += first_token - started
                 self.metrics.ttft_count += 1

@@ -1,12 +1,15 @@
 """bench.agent.lean_stream: ADK gets the same responses and the same errors with it as without.
 
 A canned server (aiohttp, in this process, on 127.0.0.1) answers each prompt with a fixed
-server-sent event stream: text, a tool call, two tool calls in one delta, reasoning, a stream
-that ends with [DONE] but no finish reason, one that just ends, one without usage (LiteLLM
-counts it), one cut after its finish reason, one cut in the middle, a
-malformed chunk, an HTTP 500 and a stall past the request timeout. Each prompt goes through
-ADK's LiteLlm (bench's TimedLiteLlm) twice, once with the lean stream and once with LiteLLM's
-own stream wrapper; the responses ADK yields (or the error it raises) must be equal.
+server-sent event stream: text; a tool call; two in one delta; a tool call finished with "stop"
+(LiteLLM reads "tool_calls"); reasoning; a reply under another served name; a model looping on
+one chunk (LiteLLM's guard fails it); a length cut; vLLM's abort; a stream that ends with [DONE]
+but no finish reason, one that just ends, one without usage (LiteLLM counts it), one cut after
+its finish reason, one cut in the middle; a malformed chunk; an HTTP 500; a stall before the
+headers; a malformed chunk on a stream that goes on (the client must hang up, so vLLM stops
+generating). Each prompt goes
+through ADK's LiteLlm (bench's TimedLiteLlm) twice, once with the lean stream and once with
+LiteLLM's own stream wrapper; what ADK yields (or raises) and bench's call record must be equal.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from bench.agent import lean_stream
 from bench.agent.timed_model import TimedLiteLlm
 
 
-def _chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> bytes:
+def _chunk(
+    delta: dict[str, Any] | None, finish: str | None = None, model: str = "canned", **extra: Any
+) -> bytes:
     body: dict[str, Any] = {
         "id": "chatcmpl-canned",
         "object": "chat.completion.chunk",
         "created": 1_700_000_000,
-        "model": "canned",
+        "model": model,
         "choices": []
         if delta is None
         else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
@@ -62,6 +67,12 @@ STREAMS: dict[str, list[bytes]] = {
                   _chunk({}, "tool_calls"), END],
     "reasoning": [ROLE, _chunk({"reasoning": "Think"}), _chunk({"reasoning_content": "ing."}),
                   _chunk({"content": "Done."}), _chunk({}, "stop"), END],
+    "tool then stop": [ROLE, _chunk({"tool_calls": [_call(0, "get_weather", "{}", "c1")]}),
+                       _chunk({}, "stop"), END],  # named or required tool choice in older vLLM
+    "alias": [_chunk({"role": "assistant", "content": ""}, model="served-name"),
+              _chunk({"content": "Hi"}, model="served-name"),
+              _chunk({}, "stop", model="served-name"), END],  # asked as another served name
+    "loop": [ROLE, *[_chunk({"content": " foo"})] * 120, _chunk({}, "stop"), END],
     "length": [ROLE, _chunk({"content": "Cut"}), _chunk({}, "length"), END],
     "no finish": [ROLE, _chunk({"content": "Half"}), b"data: [DONE]\n\n"],  # [DONE] ends it
     "abort": [ROLE, _chunk({"content": "Ha"}), _chunk({}, "abort"), END],  # vLLM aborted it
@@ -72,8 +83,12 @@ STREAMS: dict[str, list[bytes]] = {
     "malformed": [ROLE, _chunk({"content": "Ha"}), b'data: {"id": "broken", "choices": [\n\n'],
     "500": [],
     "stall": [],
+    "malformed, then more": [],
 }
 # fmt: on
+
+
+HUNG_UP: list[bool] = []  # per "malformed, then more" request: the client closed the connection
 
 
 async def _answer(request: web.Request) -> web.StreamResponse:
@@ -87,6 +102,14 @@ async def _answer(request: web.Request) -> web.StreamResponse:
         return web.json_response({})
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
+    if prompt == "malformed, then more":  # the client fails the reply: does it hang up?
+        await response.write(ROLE + _chunk({"content": "Ha"}) + b"data: {broken\n\n")
+        for _ in range(60):
+            await asyncio.sleep(0.05)
+            if request.transport is None or request.transport.is_closing():
+                break
+        HUNG_UP.append(request.transport is None or request.transport.is_closing())
+        return response
     for part in STREAMS[prompt]:
         if part == b"CUT":
             assert request.transport is not None
@@ -135,6 +158,12 @@ async def _play(api_base: str, prompt: str, lean: bool) -> tuple[list[Any], str 
         error = re.sub(r"time taken=[0-9.]+", "time taken=T", error)
     finally:
         lean_stream.enable(False)
+    if prompt == "malformed, then more":  # the server's verdict on the connection, once it has one
+        for _ in range(80):
+            if HUNG_UP:
+                break
+            await asyncio.sleep(0.05)
+        responses.append({"hung up within 3 s": HUNG_UP.pop() if HUNG_UP else None})
     (record,) = records
     kept = ("prompt_tokens", "completion_tokens", "cached_tokens", "finish_reason",
             "tool_calls_n", "n_chunks", "error_type")  # fmt: skip
@@ -160,10 +189,12 @@ def test_adk_gets_the_same_responses_and_errors(canned: Any, prompt: str) -> Non
     assert lean == plain
     responses, error = plain
     if prompt in ("text", "tool", "two tools", "reasoning", "length", "no finish", "no usage",
-                  "cut after finish"):  # fmt: skip
+                  "cut after finish", "tool then stop", "alias"):  # fmt: skip
         assert error is None and len(responses) >= 2
     else:
         assert error is not None  # a failure stays a failure
+    if prompt == "malformed, then more":
+        assert {"hung up within 3 s": True} in responses  # vLLM stops generating it
 
 
 def test_only_the_load_process_savings_turn_it_on() -> None:
