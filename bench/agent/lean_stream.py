@@ -14,9 +14,14 @@ handed back to it, primed with what it would have noted so far, and LiteLLM deci
 - a finish reason other than stop, length, tool_calls, content_filter (vLLM's "abort" becomes
   an InternalServerError);
 - an end before the server's usage chunk (LiteLLM counts the usage itself), or before any finish
-  reason (an error for LiteLLM's OpenAI-compatible streams).
-A reply with reasoning gets the usage LiteLLM assembles (it counts reasoning tokens the server
-does not report). While a LiteLLM callback is registered the wrapper is kept: it feeds them.
+  reason (an error for LiteLLM's OpenAI-compatible streams);
+- a model repeating one chunk (LiteLLM's loop guard fails the reply).
+The parser, and with it the HTTP response, is closed when a handed-back reply ends, so the server
+stops generating it. What the wrapper does to every chunk is done here too: the name asked for
+as the chunk's model, "stop" after a tool call read as "tool_calls", and for a reply with
+reasoning the usage LiteLLM assembles (it counts reasoning tokens the server does not report).
+The wrapper is kept while a LiteLLM callback is registered (it feeds them) and while
+LITELLM_MAX_STREAMING_DURATION_SECONDS is set (it checks it on every chunk).
 
 tests/unit/agent/test_lean_stream.py plays text, tool calls, reasoning and every such ending
 through ADK both ways and checks that ADK's responses, errors and bench's call records are equal.
@@ -144,7 +149,8 @@ class LeanStream:
         self._source: Any = None
         self._handed_back = False
         self._finish_reason: str | None = None
-        self._chunks: list[Any] = []  # kept for the usage of a reply with reasoning
+        # what the wrapper keeps: for the loop guard, a reasoning reply's usage, a hand-back
+        self._chunks: list[Any] = []
         self._reasoning = False
         self._usage_seen = False
         self._last_finish_reason: str | None = None

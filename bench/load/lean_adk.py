@@ -39,8 +39,8 @@ savings above); load_overhead.py: bench 47.3 against a bare loop's 92.8, 1.99x (
 What was left before it, from `py-spy record` of a one-user load process: mostly ADK's flow and
 LiteLLM's request and stream handling; the largest single piece was LiteLLM assembling the whole
 streamed response at its end for its logging and usage (`stream_chunk_builder`, about a tenth;
-skipped now when the server sends its usage, as vLLM does when asked). gevent under the asyncio loop, another tenth or more, is gone:
-the loop thread runs without it (bench.load.bridge.PlainLoop). Tried and left out, each under 1%:
+skipped now when the server sends its usage, as vLLM does when asked). gevent under the asyncio
+loop, another tenth or more, is gone: the loop thread runs without it (bench.load.bridge.PlainLoop). Tried and left out, each under 1%:
 assembling only the usage at the end of a stream (0.7-1 ms per call against LiteLLM's 1.2-2.3 ms,
 but it re-implements private LiteLLM code), skipping ADK's per-chunk inference trace when no
 OpenTelemetry provider is set (61.8 -> 61.3 CPU-ms per turn, within noise), and LiteLLM's success
