@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -155,14 +156,23 @@ def load_user_simulator_config(eval_file: Path) -> dict[str, Any] | None:
 
 def find_agent_dir(eval_file: Path) -> Path | None:
     """The ADK agent folder an eval file belongs to: the nearest of its folder and the two above
-    with `agent.py`, or with an `__init__.py` that mentions `root_agent`."""
+    with `agent.py` or `root_agent.yaml`, or with an `__init__.py` that mentions `root_agent` or
+    `app` (a plain package `__init__.py` higher up is not an agent)."""
     for folder in [eval_file.parent, *eval_file.parent.parents][:3]:
-        if (folder / "agent.py").exists():
+        if (folder / "agent.py").exists() or (folder / "root_agent.yaml").exists():
             return folder
         init = folder / "__init__.py"
-        if init.exists() and "root_agent" in init.read_text(errors="replace"):
+        if init.exists() and re.search(r"\b(root_agent|app)\b", init.read_text(errors="replace")):
             return folder
     return None
+
+
+def agent_dir_of(path: Path, files: list[Path]) -> Path | None:
+    """The agent folder of an eval-set path: the path itself when it is an agent folder with
+    `agent.py` or `root_agent.yaml`, else the one its first file belongs to."""
+    if path.is_dir() and ((path / "agent.py").exists() or (path / "root_agent.yaml").exists()):
+        return path
+    return find_agent_dir(files[0])
 
 
 # --------------------------------------------------------------------------- one file
@@ -391,7 +401,7 @@ def load_evalset(spec: str) -> LoadedEvalSet:
     digest = hashlib.sha256()
     for f in files:
         digest.update(f.read_bytes())
-    agent_dir = path if path.is_dir() and (path / "agent.py").exists() else find_agent_dir(files[0])
+    agent_dir = agent_dir_of(path, files)
     return LoadedEvalSet(
         eval_set=eval_set,
         files=files,

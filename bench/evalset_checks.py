@@ -11,6 +11,7 @@ one `Problem` (file, case, invocation, field, message).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import inspect
@@ -26,6 +27,7 @@ from bench.constants import EVALSETS_DIR
 from bench.errors import BenchError
 from bench.evalset import (
     EvalFile,
+    agent_dir_of,
     find_agent_dir,
     find_eval_files,
     load_criteria,
@@ -61,7 +63,8 @@ class ToolSignature:
 class AgentTools:
     agent_dir: Path
     tools: dict[str, ToolSignature]
-    open_ended: bool = False  # a toolset whose tools are only known at run time
+    open_ended: bool = False  # a toolset whose tools could not be listed before the run
+    toolset_errors: list[str] = field(default_factory=list)  # toolsets that failed to list
 
 
 @dataclass
@@ -114,28 +117,42 @@ def _declared_signature(tool: Any, agent: str) -> ToolSignature:
         declaration = tool._get_declaration()
     schema = getattr(declaration, "parameters", None)
     properties = dict(getattr(schema, "properties", None) or {})
-    return ToolSignature(
-        tool.name,
-        agent,
-        {n: Any for n in properties},
-        set(getattr(schema, "required", None) or []),
-    )
+    required = set(getattr(schema, "required", None) or [])
+    json_schema = getattr(declaration, "parameters_json_schema", None)  # MCP tools declare this
+    if schema is None and isinstance(json_schema, dict):
+        properties = dict(json_schema.get("properties") or {})
+        required = set(json_schema.get("required") or [])
+    return ToolSignature(tool.name, agent, {n: Any for n in properties}, required)
+
+
+_AGENT_TOOLS: dict[tuple[Path, int], AgentTools] = {}
 
 
 def agent_tools(agent_dir: Path) -> AgentTools:
-    """Every tool the agent tree rooted in `agent_dir` can call, by name."""
+    """Every tool the agent tree rooted in `agent_dir` can call, by name; once per loaded agent
+    in a process (listing an MCP toolset's tools starts its server)."""
+    from bench.agent.loading import load_agent_folder
+
+    root = load_agent_folder(agent_dir).root_agent
+    key = (Path(agent_dir).resolve(), id(root))
+    if key not in _AGENT_TOOLS:
+        _AGENT_TOOLS[key] = _collect_tools(Path(agent_dir), root)
+    return _AGENT_TOOLS[key]
+
+
+def _collect_tools(agent_dir: Path, root: Any) -> AgentTools:
     from google.adk.agents import LlmAgent
     from google.adk.tools.agent_tool import AgentTool
     from google.adk.tools.base_tool import BaseTool
     from google.adk.tools.base_toolset import BaseToolset
     from google.adk.tools.function_tool import FunctionTool
 
-    from bench.agent.model_override import iter_agents, load_root_agent
+    from bench.agent.model_override import iter_agents
 
-    root = load_root_agent(agent_dir)
     agents = iter_agents(root)
     found: dict[str, ToolSignature] = {}
     open_ended = False
+    toolset_errors: list[str] = []
     for agent in agents:
         if not isinstance(agent, LlmAgent):
             continue
@@ -151,7 +168,14 @@ def agent_tools(agent_dir: Path) -> AgentTools:
             elif isinstance(tool, FunctionTool):
                 found[tool.name] = _function_signature(tool.func, tool.name, agent.name)
             elif isinstance(tool, BaseToolset):
-                open_ended = True
+                listed, error = _list_toolset(tool)
+                if error is not None:
+                    toolset_errors.append(f"agent '{agent.name}': toolset "
+                                          f"{type(tool).__name__} cannot list its tools ({error})")  # fmt: skip
+                if listed is None:
+                    open_ended = True
+                for inner in listed or []:
+                    found[inner.name] = _declared_signature(inner, agent.name)
             elif isinstance(tool, BaseTool):
                 found[tool.name] = _declared_signature(tool, agent.name)
             elif callable(tool):
@@ -162,7 +186,37 @@ def agent_tools(agent_dir: Path) -> AgentTools:
         found[TRANSFER_TOOL] = ToolSignature(
             TRANSFER_TOOL, root.name, {"agent_name": str}, {"agent_name"}, {"agent_name": names}
         )
-    return AgentTools(Path(agent_dir), found, open_ended)
+    return AgentTools(Path(agent_dir), found, open_ended, toolset_errors)
+
+
+TOOLSET_LIST_TIMEOUT_S = 30.0
+
+
+def _list_toolset(toolset: Any) -> tuple[list[Any] | None, str | None]:
+    """The tools a toolset offers (an MCP toolset asks its server), or None and why not.
+
+    Listed in a loop of its own and closed again (its MCP sessions belong to that loop); the
+    run's sessions open their own. Inside a running loop nothing is listed (None, no error).
+    """
+    try:
+        asyncio.get_running_loop()
+        return None, None
+    except RuntimeError:
+        pass
+
+    async def listing() -> list[Any]:
+        try:
+            return list(await asyncio.wait_for(toolset.get_tools_with_prefix(None),
+                                               TOOLSET_LIST_TIMEOUT_S))  # fmt: skip
+        finally:
+            with contextlib.suppress(Exception):
+                await toolset.close()
+
+    try:
+        return asyncio.run(listing()), None
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        return None, f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 # --------------------------------------------------------------------------- JSON types
@@ -374,10 +428,13 @@ def validate_evalsets(path: str | Path, agent_dir: str | Path | None = None) -> 
             key = folder.resolve()
             if key not in cache:
                 cache[key] = agent_tools(folder)
+                for error in cache[key].toolset_errors:
+                    report.problems.append(Problem(str(folder), None, None, "tools", error))
             tools = cache[key]
             if tools.open_ended:
                 report.notes.append(
-                    f"{folder}: has a toolset; tool names not found are not reported"
+                    f"{folder}: has a toolset whose tools could not be listed; tool names not "
+                    "found are not reported"
                 )
         else:
             report.notes.append(f"{eval_file}: no agent folder found; tool calls not checked")
@@ -416,7 +473,7 @@ def summarize(path: Path) -> EvalSetSummary:
     loaded = [load_eval_file(f) for f in files]
     cases = [c for ef in loaded for c in ef.eval_set.eval_cases]
     invocations = [i for c in cases for i in (c.conversation or [])]
-    agent = path if path.is_dir() and (path / "agent.py").exists() else find_agent_dir(files[0])
+    agent = agent_dir_of(path, files)
     descriptions = [ef.eval_set.description for ef in loaded if ef.eval_set.description]
     return EvalSetSummary(
         path=path,

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import copy
 import json
+import logging
 import os
 import re
 import time
@@ -45,7 +46,8 @@ from google.adk.sessions import InMemorySessionService
 from google.adk.telemetry.context import TelemetryConfig
 
 from bench import constants
-from bench.agent.model_override import load_root_agent, override_models
+from bench.agent.loading import load_agent_folder
+from bench.agent.model_override import override_models
 from bench.agent.prompt_capture import CapturedRequest
 from bench.agent.session_header import SessionHeaderPlugin
 from bench.agent.timed_model import CALL_SCOPE, CallScope, TimedLiteLlm, first_line
@@ -67,7 +69,10 @@ def _ignore(_record: object) -> None:
 class _ToolErrors:
     count: int = 0
     last: tuple[str, BaseException] | None = None
-    not_serialisable: str | None = None  # a tool returned what JSON cannot hold (ADK str()s it)
+    # a result that is a failure: what JSON cannot hold (ADK str()s it), or ADK's answer for an
+    # MCP call that failed (`McpTool` turns the error into an {"error": ...} result)
+    failed_result: str | None = None
+    toolset_lost: str | None = None  # a toolset failed to list its tools (ToolsetLossRecorder)
 
 
 class ToolErrorRecorder(BasePlugin):
@@ -95,17 +100,60 @@ class ToolErrorRecorder(BasePlugin):
     async def after_tool_callback(
         self, *, tool: Any, tool_args: dict[str, Any], tool_context: Any, result: Any
     ) -> None:
-        """A result JSON cannot hold reaches the model only as ADK's str() of it: a tool error."""
+        """Results that are failures: a value JSON cannot hold (it reaches the model only as
+        ADK's str() of it), and an MCP call that failed (the server died, the connection
+        broke), which ADK's `McpTool` hands to the model as an {"error": ...} result."""
         scope = CALL_SCOPE.get()
         if scope is None:
             return None
+        name = getattr(tool, "name", "?")
+        failure = None
         try:
             json.dumps(result)
         except (TypeError, ValueError) as exc:
+            failure = (
+                f"tool {name} returned a value that is not JSON-serialisable ({first_line(exc)})"
+            )
+        if type(tool).__name__ == "McpTool" and isinstance(result, dict):
+            error = str(result.get("error") or "")
+            if error.startswith(_MCP_FAILURES):
+                failure = f"tool {name} failed: {error.splitlines()[0]}"
+        if failure is not None:
             errors = self.current.setdefault(id(scope), _ToolErrors())
             errors.count += 1
-            errors.not_serialisable = f"tool {getattr(tool, 'name', '?')} returned a value that is not JSON-serialisable ({first_line(exc)})"
+            errors.failed_result = failure
         return None
+
+
+# How ADK's McpTool words a failed call it answers instead of raising (mcp_tool.py, run_async).
+_MCP_FAILURES = ("MCP tool execution failed", "Unexpected error during MCP tool execution")
+
+
+class ToolsetLossRecorder(logging.Filter):
+    """A toolset that fails to list its tools (an MCP server that died or never started) is a
+    tool error of the turn. ADK runs the agent on without that toolset's tools and logs it at
+    ERROR with a traceback (`agents/llm_agent.py`): the model then answers as though the agent
+    never had them, which would read as the model's mistake. The record is kept on the turn
+    (and off the console); records outside a turn pass through."""
+
+    LOGGER = "google_adk.google.adk.agents.llm_agent"
+    _MARK = "will run without the tools from toolset"
+
+    def __init__(self, recorder: ToolErrorRecorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scope = CALL_SCOPE.get()
+        if scope is None or self._MARK not in str(record.msg):
+            return True
+        toolset = record.args[1] if isinstance(record.args, tuple) and len(record.args) > 2 else "?"
+        cause = str(record.args[-1]) if isinstance(record.args, tuple) and record.args else ""
+        errors = self.recorder.current.setdefault(id(scope), _ToolErrors())
+        errors.count += 1
+        why = cause.strip().splitlines()[0] if cause.strip() else "no message"
+        errors.toolset_lost = f"toolset {toolset} failed to list its tools: {why}"
+        return False
 
 
 @dataclass
@@ -115,6 +163,7 @@ class AgentBundle:
     root_agent: Any
     run_id: str
     eval_set_id: str
+    app: App | None = None  # the folder's own App: its plugins and settings apply to every session
     stream: bool = True
     force_tools: bool = False  # tool_choice=required on a turn's first call when a call is expected
     default_app_name: str = DEFAULT_APP_NAME
@@ -132,6 +181,7 @@ class AgentBundle:
     run_config: RunConfig = field(init=False)
 
     def __post_init__(self) -> None:
+        _watch_toolset_losses(self.tool_errors)
         # Built once: every turn shares it (ADK only reads it; TelemetryConfig is frozen).
         self.run_config = RunConfig(
             streaming_mode=StreamingMode.SSE if self.stream else StreamingMode.NONE,
@@ -141,11 +191,14 @@ class AgentBundle:
     def runner_for(self, app_name: str) -> Runner:
         runner = self.runners.get(app_name)
         if runner is None:
-            app = App(
-                name=self.default_app_name,
-                root_agent=self.root_agent,
-                plugins=[*self.plugins, self.tool_errors],
-            )
+            # bench's plugins come first: they only observe (all return None), so the user's
+            # plugins still see every callback, and one of theirs that answers a callback
+            # cannot hide a tool error or a tool's time from bench.
+            ours = [*self.plugins, self.tool_errors]
+            if self.app is not None:
+                app = self.app.model_copy(update={"plugins": [*ours, *self.app.plugins]})
+            else:
+                app = App(name=self.default_app_name, root_agent=self.root_agent, plugins=ours)
             runner = Runner(app=app, app_name=app_name, session_service=self.session_service)
             self.runners[app_name] = runner
         return runner
@@ -154,6 +207,17 @@ class AgentBundle:
         for runner in self.runners.values():
             await runner.close()
         self.runners.clear()
+
+
+def _watch_toolset_losses(recorder: ToolErrorRecorder) -> None:
+    """One ToolsetLossRecorder per process, writing to the newest bundle's recorder (a process
+    runs one bundle at a time: calibration, preflight, then the load)."""
+    logger = logging.getLogger(ToolsetLossRecorder.LOGGER)
+    for existing in logger.filters:
+        if isinstance(existing, ToolsetLossRecorder):
+            existing.recorder = recorder
+            return
+    logger.addFilter(ToolsetLossRecorder(recorder))
 
 
 def _app_name_for(folder: Path) -> str:
@@ -179,7 +243,8 @@ def build_agent_bundle(
     telemetry: TelemetryConfig | None = None,
 ) -> AgentBundle:
     """Load the agent folder and point each LlmAgent at `hosted_vllm/<served_model_name>`."""
-    root = load_root_agent(agent_dir)
+    loaded = load_agent_folder(agent_dir)
+    root = loaded.root_agent
 
     def make_model(agent: Any) -> TimedLiteLlm:
         return TimedLiteLlm.for_server(
@@ -201,6 +266,7 @@ def build_agent_bundle(
         plugins.append(SessionHeaderPlugin(session_header))
     return AgentBundle(
         root_agent=root,
+        app=loaded.app,
         plugins=plugins,
         run_id=run_id,
         eval_set_id=eval_set_id,
@@ -460,8 +526,10 @@ async def _run_turn(
             )
         else:
             error_type, error_text = type(error).__name__, first_line(error)
-    elif tool_errors.not_serialisable and not truncated:
-        error_type, error_text = "ToolError", tool_errors.not_serialisable
+    elif tool_errors.toolset_lost and not truncated:
+        error_type, error_text = "ToolError", tool_errors.toolset_lost
+    elif tool_errors.failed_result and not truncated:
+        error_type, error_text = "ToolError", tool_errors.failed_result
 
     actual = None
     if events:

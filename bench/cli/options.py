@@ -108,10 +108,14 @@ RunFolder = Annotated[Path, typer.Argument(help="A run folder (results/<run_id>)
 
 # Which eval set, which agent, where results go.
 RESULTS_OPTIONS = (
-    option("evalset", str, constants.DEFAULT_EVALSET, RESULTS,
-           "Eval set file or folder (FILE:case_a,case_b picks cases), or a shipped name."),
+    option("evalset", str | None, None, RESULTS,
+           "Eval set file or folder (FILE:case_a,case_b picks cases), or a shipped name "
+           f"[default: {constants.DEFAULT_EVALSET}; needed with --agent]."),
     option("agent", Path | None, None, RESULTS,
-           "ADK agent folder (default: the one the eval set lives in)."),
+           "ADK agent folder, any shape `adk` loads (default: the one the eval set lives in)."),
+    option("validate_agent", bool, True, RESULTS,
+           "With --agent: check the eval set's expected tool calls against the agent's tools "
+           "before anything starts, and stop on a mismatch.", "--validate/--no-validate"),
     option("results_dir", Path, constants.DEFAULT_RESULTS_DIR, RESULTS, "Where run folders go."),
 )  # fmt: skip
 

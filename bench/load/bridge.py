@@ -17,13 +17,16 @@ hub: measured with `benchmarks/load_overhead.py`, that cost a load process about
 CPU per turn (97 -> 76 CPU-ms on the 2-core test machine). The plain loop selects with the
 standard library's selector and runs executor work in real OS threads; the few greenlets a
 library may still start in the loop thread get the hub every 50 ms. Its self-pipe (how a worker
-thread wakes the loop with a result) is a pair of C sockets, not gevent's wrappers.
+thread wakes the loop with a result) is a pair of C sockets, not gevent's wrappers. Its
+subprocesses (an MCP toolset's stdio server) are reaped by a real thread, and started with the
+standard library's `Popen` (`bench.load.plain_subprocess`).
 """
 
 from __future__ import annotations
 
 import _socket
 import asyncio
+import asyncio.unix_events
 import collections
 import contextlib
 import logging
@@ -34,6 +37,8 @@ from typing import Any, TypeVar
 import gevent
 from gevent import monkey
 from gevent.hub import Waiter
+
+from bench.load.plain_subprocess import use_plain_subprocess
 
 T = TypeVar("T")
 
@@ -70,6 +75,7 @@ class AsyncioThread:
         def run() -> None:
             try:
                 use_plain_threads_for_anyio()
+                use_plain_subprocess()
                 loop = PlainLoop()  # created inside its own thread (else LoopExit)
                 # This thread's hub (for the hub tick) is made now, while the caller waits on
                 # `ready`: two threads making their first hub at once deadlock in gevent's imports.
@@ -116,6 +122,7 @@ class AsyncioThread:
 
 
 _SimpleQueue = monkey.get_original("queue", "SimpleQueue")  # blocks a real thread, not a greenlet
+_waitpid = monkey.get_original("os", "waitpid")
 _EXECUTOR_THREADS = min(32, (os.cpu_count() or 1) + 4)  # concurrent.futures' default
 _HUB_TICK_S = 0.05
 
@@ -192,6 +199,37 @@ class PlainLoop(asyncio.SelectorEventLoop):
             job()
             with self._guard:
                 self._idle += 1
+
+    async def _make_subprocess_transport(  # type: ignore[override]
+        self, protocol: Any, args: Any, shell: bool, stdin: Any, stdout: Any, stderr: Any,
+        bufsize: int, extra: Any = None, **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        """asyncio's own steps (unix_events) with a real reaper thread instead of the policy's
+        child watcher, whose threads are greenlets here (patched `threading`); `Popen` is the
+        standard library's (bench.load.plain_subprocess)."""
+        waiter = self.create_future()
+        transport = asyncio.unix_events._UnixSubprocessTransport(  # type: ignore[attr-defined]
+            self, protocol, args, shell, stdin, stdout, stderr, bufsize, waiter=waiter,
+            extra=extra, **kwargs)  # fmt: skip
+        _start_new_thread(self._reap, (transport.get_pid(), transport))
+        try:
+            await waiter
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            transport.close()
+            await transport._wait()
+            raise
+        return transport
+
+    def _reap(self, pid: int, transport: Any) -> None:
+        try:
+            _, status = _waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:  # reaped by someone else (a waitpid(-1) elsewhere)
+            code = 255
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self.call_soon_threadsafe(transport._process_exited, code)
 
     def stop_workers(self) -> None:
         with self._guard:

@@ -6,12 +6,14 @@ session launches exactly this plan, so the recorded argv is the launched one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.agent.model_override import load_root_agent, tool_names
+from bench.agent.loading import LoadedAgent, is_agent_folder, load_agent_folder
 from bench.evalset import LoadedEvalSet, load_evalset
+from bench.evalset_checks import agent_tools, validate_evalsets
 from bench.load import webui
 from bench.schemas.config import RunConfig
 from bench.schemas.errors import BenchError
@@ -28,6 +30,7 @@ class RunInputs:
     plan: ServerPlan | None  # None: attach to --endpoint
     known_tools: list[str]
     plan_info: dict[str, Any] = field(default_factory=dict)  # provenance of the server
+    agent: LoadedAgent | None = None  # as ADK loaded it: its App, plugins and load warnings
 
 
 def check_inputs(cfg: RunConfig) -> RunInputs:
@@ -37,12 +40,41 @@ def check_inputs(cfg: RunConfig) -> RunInputs:
     if cfg.load.web:
         webui.check_web_host(cfg.load.web_host)
         check_port_free(cfg.load.web_port, cfg.load.web_host, what="--web-port")
-    known_tools = sorted(tool_names(load_root_agent(agent_dir)))  # also proves the agent imports
+    agent = load_agent_folder(agent_dir)  # ADK's loader; refuses Gemini-only tools
+    if cfg.agent is not None and cfg.validate_agent:
+        check_pair(evalset, agent_dir)
+    known_tools = sorted(agent_tools(agent_dir).tools)  # an MCP toolset's listed tools too
     for name in parse_tool_latency(cfg.load.tool_latency).per_tool:
         if name not in known_tools:
             raise BenchError(f"--tool-latency: the agent has no tool '{name}' "
                              f"(its tools: {', '.join(known_tools) or 'none'})")  # fmt: skip
-    return RunInputs(evalset, agent_dir, plan, known_tools, plan_info(cfg, plan))
+    return RunInputs(evalset, agent_dir, plan, known_tools, plan_info(cfg, plan), agent)
+
+
+def check_pair(evalset: LoadedEvalSet, agent_dir: Path) -> None:
+    """The eval set's expected tool calls against the agent's tools and signatures (what
+    `bench evalsets validate --agent` checks); a mismatch stops the run before it starts."""
+    problems = [p for f in evalset.files for p in validate_evalsets(f, agent_dir).problems]
+    if not problems:
+        return
+    unknown = sorted({m.group(1) for p in problems if (m := _UNKNOWN.match(p.message))})
+    if unknown:
+        has = _UNKNOWN.match(next(p.message for p in problems if _UNKNOWN.match(p.message)))
+        what = (f"it expects tools the agent does not have: {', '.join(unknown)} "
+                f"(the agent has: {has.group(2) if has else '?'})")  # fmt: skip
+    else:
+        first = problems[0]
+        where = " ".join(x for x in (f"case {first.case!r}" if first.case else "",
+                                     f"invocation {first.invocation}" if first.invocation else "",
+                                     first.field) if x)  # fmt: skip
+        what = f"{where}: {first.message}"
+    count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+    raise BenchError(f"--agent {agent_dir}: the eval set does not fit this agent ({count}); "
+                     f"{what}. `bench evalsets validate {evalset.files[0]} --agent {agent_dir}` "
+                     "lists them; --no-validate runs anyway")  # fmt: skip
+
+
+_UNKNOWN = re.compile(r"unknown tool '([^']*)' \(the agent has: (.*)\)$")
 
 
 def plan_info(cfg: RunConfig, plan: ServerPlan | None) -> dict[str, Any]:
@@ -72,6 +104,6 @@ def resolve_agent_dir(cfg: RunConfig, evalset: LoadedEvalSet) -> Path:
         )
     if not agent_dir.is_dir():
         raise BenchError(f"--agent: {agent_dir} is not a folder")
-    if not (agent_dir / "agent.py").exists() and not (agent_dir / "__init__.py").exists():
-        raise BenchError(f"--agent: {agent_dir} has no agent.py or __init__.py exposing root_agent")
+    if not is_agent_folder(agent_dir):
+        raise BenchError(f"--agent: {agent_dir} has no agent.py, __init__.py or root_agent.yaml")
     return agent_dir.resolve()

@@ -8,8 +8,11 @@ against the ready server. The run stops (exit 1) when
 - the server answers 400 to a request with `tools` because auto tool choice is off, or
 - no expected tool call was parsed and the reply text looks like an unparsed call in a known
   parser's format (bench.scoring.unparsed).
-The sessions' records go to `<run>/preflight/raw/`, never into the run's tables or summary, and
-the verdict to `<run>/preflight/preflight.json`.
+A passing verdict can still carry a message the run prints before the load: the model answered
+in prose, or called tools the agent does not have (with a hint when the tiny model's script,
+written for the shipped eval sets, meets another agent). The sessions' records go to
+`<run>/preflight/raw/`, never into the run's tables or summary, and the verdict to
+`<run>/preflight/preflight.json`.
 """
 
 from __future__ import annotations
@@ -147,9 +150,12 @@ def verdict_from(
     raw_texts: list[str],
     parser: str | None,
     template: str | None,
+    known_tools: list[str] | None = None,
+    scripted: bool = False,
 ) -> PreflightVerdict:
     """Judge the preflight: its turns, the raw finish reason of each LLM call and the raw reply
-    texts as the server sent them.
+    texts as the server sent them. `known_tools`: the agent's tools (calls to others are named
+    in the message); `scripted`: the server plays the tiny model's script.
 
     "Parsed" means parsed by the server (finish reason `tool_calls`): ADK's LiteLlm also pulls
     inline JSON calls out of reply text (lite_llm.py, `_parse_tool_calls_from_text`), so a turn
@@ -171,6 +177,15 @@ def verdict_from(
             + _fix(cfg, parser or "hermes", template, parser)
         )
         return v
+    made = [c["name"] for t in turns for c in t["tool_calls"]]
+    unknown = sorted({n for n in made if known_tools is not None and n not in known_tools})
+    if unknown:
+        v.reason = "unknown_tools"
+        v.message = (f"preflight: the model called tools the agent does not have: "
+                     f"{', '.join(unknown)} ({sum(n in unknown for n in made)} of {len(made)} "
+                     "calls; ADK answers each with 'tool not found')")  # fmt: skip
+        if scripted:
+            v.message += "; " + SCRIPTED_HINT
     if parsed:
         return v
     for text in raw_texts:
@@ -188,12 +203,20 @@ def verdict_from(
     v.reason = "no_calls"  # prose answers: a model quality question, not a parser one
     v.message = (f"preflight: {expected} expected tool call(s), none made, and no reply looks "
                  "like an unparsed call (the model answered in prose)")  # fmt: skip
+    if scripted:
+        v.message += "; " + SCRIPTED_HINT
     return v
+
+
+# The tiny models follow a script written for the shipped eval sets (bench.models.tiny_script).
+SCRIPTED_HINT = ("the tiny model answers only the shipped eval sets' questions by script: measure "
+                 "your own agent with a real model (--model, or --endpoint)")  # fmt: skip
 
 
 def run_preflight(
     cfg: RunConfig, evalset: Any, agent_dir: Any, endpoint: Any, run_dir: RunDir,
-    parser: str | None, template: str | None,
+    parser: str | None, template: str | None, scripted: bool = False,
+    known_tools: list[str] | None = None,
 ) -> PreflightVerdict:  # fmt: skip
     """Play up to three tool-calling cases, one session each; record them; judge."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is imported
@@ -240,7 +263,8 @@ def run_preflight(
         asyncio.run(play())
     finally:
         recorder.close()
-    verdict = verdict_from(cfg, turns, finish_reasons, replies.texts, parser, template)
+    verdict = verdict_from(cfg, turns, finish_reasons, replies.texts, parser, template,
+                           known_tools, scripted)  # fmt: skip
     _write(folder, verdict)
     return verdict
 
@@ -260,8 +284,9 @@ def preflight_check(
     plan = inputs.plan
     parser = plan.entry.tool_parser if plan is not None else cfg.server.tool_parser
     template = plan.entry.chat_template if plan is not None else cfg.server.chat_template
+    scripted = plan is not None and (plan.entry.builder or "").startswith("tiny")
     verdict = run_preflight(cfg, inputs.evalset, inputs.agent_dir, endpoint, run_dir,
-                            parser, template)  # fmt: skip
+                            parser, template, scripted, inputs.known_tools)  # fmt: skip
     if not verdict.ok:
         raise RunFailed(RunStatus.PREFLIGHT_FAILED, verdict.message)
     return verdict

@@ -61,11 +61,16 @@ class RunResult:
 
 
 def run_benchmark(
-    cfg: RunConfig, on_progress: Callable[[Progress], None] | None = None
+    cfg: RunConfig,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """The whole run: every load step of the config in one server lifetime, then the judge."""
+    """The whole run: every load step of the config in one server lifetime, then the judge.
+
+    `on_notice` gets the lines a user should read before the load: the agent's load warnings
+    (Gemini-only features) and what the preflight concluded."""
     loads = cfg.load.steps()
-    with open_run(cfg, stepped=len(loads) > 1) as run:
+    with open_run(cfg, stepped=len(loads) > 1, on_notice=on_notice) as run:
         for load in loads:
             if not run.step(load, on_progress=on_progress).ok:
                 break
@@ -96,6 +101,7 @@ class Run:
     result: RunResult | None = None
     _session: ServerSession | None = field(default=None, init=False, repr=False)
     preflight: PreflightVerdict | None = None
+    notice: Callable[[str], None] = field(default=lambda _line: None, repr=False)  # see open_run
 
     @property
     def ok(self) -> bool:
@@ -116,6 +122,8 @@ class Run:
             if self.cfg.load.preflight:
                 self.preflight = preflight_check(self.cfg, self.inputs, session.endpoint,
                                                  self.run_dir)  # fmt: skip
+                if self.preflight.message:
+                    self.notice(self.preflight.message)
         return self._session
 
     def step(
@@ -163,18 +171,28 @@ class Run:
         return self.result
 
 
+def _ignore(_line: str) -> None:
+    pass
+
+
 @contextlib.contextmanager
-def open_run(cfg: RunConfig, *, stepped: bool | None = None) -> Iterator[Run]:
+def open_run(
+    cfg: RunConfig, *, stepped: bool | None = None, on_notice: Callable[[str], None] | None = None
+) -> Iterator[Run]:
     """Check the inputs and create the run folder; the block runs the steps (the server starts
     with the first). On the way out the server stops and the tables are built, however the
     block ended; a RunFailed (e.g. the server did not start) is raised again after that, with
     `.result` set."""
     # 1. Validate everything before anything starts (the server plan is made here, once).
     inputs = check_inputs(cfg)
+    notice = on_notice or _ignore
+    for warning in inputs.agent.warnings if inputs.agent else ():
+        notice(warning)
     # 2. The run folder: resolved config and a manifest that says "running".
     run_dir = create_run_folder(cfg, inputs)
     stack = contextlib.ExitStack()
-    run = Run(cfg, inputs, run_dir, cfg.load.stepped if stepped is None else stepped, stack)
+    run = Run(cfg, inputs, run_dir, cfg.load.stepped if stepped is None else stepped, stack,
+              notice=notice)  # fmt: skip
     failure: RunFailed | None = None
     with trap_signals():
         try:

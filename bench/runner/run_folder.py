@@ -17,6 +17,7 @@ from bench.runner.inputs import RunInputs
 from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.errors import BenchError
 from bench.schemas.manifest import (
+    AgentInfo,
     Manifest,
     SummaryInfo,
     read_manifest,
@@ -93,6 +94,7 @@ def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
         criteria=evalset.criteria,
         slo=cfg.slo,
         known_tools=inputs.known_tools,
+        agent=AgentInfo.model_validate(inputs.agent.info()) if inputs.agent else None,
         tool_parser=info.get("tool_parser") or cfg.server.tool_parser,
         summary_info=SummaryInfo(
             model=cfg.server.model,

@@ -300,6 +300,7 @@ class RunConfig(BaseModel):
     load: LoadConfig = Field(default_factory=LoadConfig)
     evalset: str = constants.DEFAULT_EVALSET
     agent: Path | None = None  # default: the agent folder the eval set lives in
+    validate_agent: bool = True  # with --agent: eval set checked against its tools before the run
     results_dir: Path = constants.DEFAULT_RESULTS_DIR
     run_id: str | None = None
     slo: dict[str, float] = Field(default_factory=dict)  # ttft_ms, tpot_ms, turn_ms, session_ms

@@ -54,6 +54,16 @@ class LostWorker(BaseModel):
     workers_remaining: int = 0
 
 
+class AgentInfo(BaseModel):
+    """The agent folder a run measured, as ADK's loader loaded it (bench.agent.loading)."""
+
+    folder: str
+    source: str = ""  # "app in agent.py", "root_agent in __init__.py", "root_agent.yaml", ...
+    app_name: str | None = None  # the folder's App, when it has one (sessions ran through it)
+    plugins: list[str] = Field(default_factory=list)  # the App's own plugins, which ran
+    warnings: list[str] = Field(default_factory=list)  # Gemini-only features it runs without
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -66,6 +76,7 @@ class Manifest(BaseModel):
     criteria: dict[str, Any] = Field(default_factory=dict)
     slo: dict[str, float] | None = None
     known_tools: list[str] = Field(default_factory=list)
+    agent: AgentInfo | None = None
     tool_parser: str | None = None
     # written by benches that skipped conversation_scenario cases (now run); read for old runs
     skipped_cases: list[SkippedCase] = Field(default_factory=list)

@@ -40,7 +40,7 @@ LOAD_FLAGS = {"users": "users", "spawn_rate": "spawn_rate", "duration": "duratio
               "web_host": "web_host", "master": "master", "expect_workers": "expect_workers",
               "master_bind_host": "master_bind_host",
               "master_bind_port": "master_bind_port"}  # fmt: skip
-TOP_FLAGS = frozenset({"evalset", "agent", "results_dir", "run_id", "slo"})
+TOP_FLAGS = frozenset({"evalset", "agent", "validate_agent", "results_dir", "run_id", "slo"})
 JUDGE_FLAGS = {"judge_endpoint": "endpoint", "judge_model": "model",
                "judge_api_key_env": "api_key_env", "judge_samples": "samples"}  # fmt: skip
 USER_SIMULATOR_FLAGS = {"user_simulator_endpoint": "endpoint", "user_simulator_model": "model",
@@ -115,11 +115,22 @@ def run_config_from_flags(
     if load.get("master") and not os.environ.get(RUN_TOKEN_ENV):
         raise BenchError(f"--master: set {RUN_TOKEN_ENV}, the token every `bench worker` must show")
     top = {k: v for k, v in p.items() if k in TOP_FLAGS and v is not None}
+    if top.get("agent") is not None and top.get("evalset") is None:
+        raise BenchError(agent_without_evalset(Path(top["agent"])))
     try:
         return RunConfig.model_validate({**top, "server": server, "load": load, "judge": _judge(p),
                                          "user_simulator": _user_simulator(p)})  # fmt: skip
     except ValidationError as exc:
         raise config_error(exc) from None
+
+
+def agent_without_evalset(agent: Path) -> str:
+    """--agent alone would run the default eval set against another agent: name its own."""
+    own = sorted(
+        str(f) for pattern in ("*.evalset.json", "*.test.json") for f in agent.glob(pattern)
+    )
+    hint = f" (its eval files: {', '.join(own)})" if own else ""
+    return f"--agent {agent}: give --evalset too, the eval set written for this agent{hint}"
 
 
 def _judge(p: dict[str, Any]) -> dict[str, Any] | None:

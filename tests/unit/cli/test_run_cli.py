@@ -27,7 +27,9 @@ def fake_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, An
     """run_benchmark replaced: it records the config and ends as `outcome` says."""
     seen: dict[str, Any] = {"outcome": (RunStatus.COMPLETED, None)}
 
-    def fake_run_benchmark(cfg: RunConfig, on_progress: Any = None) -> RunResult:
+    def fake_run_benchmark(
+        cfg: RunConfig, on_progress: Any = None, on_notice: Any = None
+    ) -> RunResult:
         seen["cfg"] = cfg
         status, signum = seen["outcome"]
         return RunResult(RunDir(tmp_path / "run"), status, message="why", signum=signum)

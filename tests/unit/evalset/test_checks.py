@@ -83,11 +83,12 @@ def test_expected_calls_succeed_against_the_real_tools(name: str) -> None:
     """Every expected call, played in order on a case's session state, returns success."""
     from google.adk.tools.agent_tool import AgentTool
 
-    from bench.agent.model_override import iter_agents, load_root_agent
+    from bench.agent.loading import load_agent_folder
+    from bench.agent.model_override import iter_agents
 
     functions = {
         tool.__name__: tool
-        for agent in iter_agents(load_root_agent(EVALSETS_DIR / name))
+        for agent in iter_agents(load_agent_folder(EVALSETS_DIR / name).root_agent)
         for tool in getattr(agent, "tools", [])
         if callable(tool) and not isinstance(tool, AgentTool)
     }

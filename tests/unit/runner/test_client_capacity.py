@@ -104,7 +104,9 @@ def test_a_failed_measurement_falls_back_to_the_constant(
 def seen(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     box: dict[str, Any] = {}
 
-    def fake_run_benchmark(cfg: RunConfig, on_progress: Any = None) -> RunResult:
+    def fake_run_benchmark(
+        cfg: RunConfig, on_progress: Any = None, on_notice: Any = None
+    ) -> RunResult:
         box["cfg"] = cfg
         return RunResult(RunDir(tmp_path / "run"), RunStatus.COMPLETED)
 

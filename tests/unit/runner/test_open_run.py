@@ -15,6 +15,7 @@ import pytest
 from bench.runner import run as run_mod
 from bench.runner.inputs import RunInputs
 from bench.runner.load_step import StepResult
+from bench.runner.preflight import PreflightVerdict
 from bench.runner.tables import Built
 from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.errors import RunFailed
@@ -59,7 +60,7 @@ def faked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     monkeypatch.setattr(run_mod, "server_session", fake_server_session)
     monkeypatch.setattr(run_mod, "build_tables", fake_build)
     # The preflight plays real agent sessions against the server; there is none here.
-    monkeypatch.setattr(run_mod, "preflight_check", lambda *args: None)
+    monkeypatch.setattr(run_mod, "preflight_check", lambda *args: PreflightVerdict(ok=True))
     return state
 
 

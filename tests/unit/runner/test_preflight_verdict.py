@@ -54,3 +54,26 @@ def test_auto_tool_choice_off_fails() -> None:
              '--enable-auto-tool-choice and --tool-call-parser to be set"}')  # fmt: skip
     v = verdict_from(RunConfig.from_cli({}), [_turn(None, [], error)], [None], [], None, None)
     assert not v.ok and v.reason == "auto_tool_choice_off"
+
+
+def test_calls_to_tools_the_agent_lacks_are_named_and_the_script_hint_given() -> None:
+    """A wrong agent/eval-set pair on the tiny model: the run goes on, the user is told why."""
+    cfg = RunConfig.from_cli({})
+    turns = [_turn("Done.", CALL), _turn("Done.", CALL + [{"name": "add_to_cart", "args": {}}])]
+    v = verdict_from(cfg, turns, ["tool_calls"] * 2, [""], "hermes", None,
+                     known_tools=["add_to_cart"], scripted=True)  # fmt: skip
+    assert v.ok and v.reason == "unknown_tools"
+    assert "tools the agent does not have: get_weather (2 of 3 calls" in v.message
+    assert "tiny model answers only the shipped eval sets" in v.message
+    # The same calls with the tools the agent has: nothing to say.
+    fine = verdict_from(cfg, turns, ["tool_calls"] * 2, [""], "hermes", None,
+                        known_tools=["add_to_cart", "get_weather"], scripted=True)  # fmt: skip
+    assert fine.ok and fine.message == ""
+
+
+def test_prose_on_the_scripted_model_says_why() -> None:
+    cfg = RunConfig.from_cli({})
+    prose = verdict_from(cfg, [_turn("Hello!", [])], ["stop"], ["Hello!"], "hermes", None,
+                         known_tools=["get_weather"], scripted=True)  # fmt: skip
+    assert prose.ok and "answered in prose" in prose.message
+    assert "--model, or --endpoint" in prose.message
