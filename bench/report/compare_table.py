@@ -79,7 +79,7 @@ def table_width(table: Table) -> int:
     probe = Console(width=10_000, record=False, color_system=None)
     with probe.capture() as captured:
         probe.print(table)
-    return max((len(line.rstrip()) for line in captured.get().splitlines()), default=0)
+    return max((len(line) for line in captured.get().splitlines()), default=0)
 
 
 def fit_tables(
