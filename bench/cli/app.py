@@ -99,7 +99,7 @@ COMMANDS = {
         "bench.cli.models:app", "The model catalog: names bench knows and how vLLM serves them."
     ),
     "results": LazyCommand(
-        "bench.cli.results:app", "Work on run folders: rebuild Parquet from raw records."
+        "bench.cli.results:app", "Work on run folders: list them, rebuild Parquet from raw records."
     ),
     "evalsets": LazyCommand(
         "bench.cli.evalsets:app",

@@ -200,3 +200,18 @@ RunFolders = Annotated[
         metavar="RUN",
     ),
 ]
+
+# Which runs `bench compare`, `bench report` and `bench results list` read from the folders given.
+WHICH_RUNS = "Which runs"
+ModelFilter = Annotated[
+    str | None, typer.Option(help="Only runs of this model.", rich_help_panel=WHICH_RUNS)
+]
+EvalsetFilter = Annotated[
+    str | None, typer.Option(help="Only runs of this eval set id.", rich_help_panel=WHICH_RUNS)
+]
+SinceFilter = Annotated[
+    str | None,
+    typer.Option(
+        help="Only runs started on or after this date (2026-05-01).", rich_help_panel=WHICH_RUNS
+    ),
+]

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bench.cli.console import console
-from bench.cli.options import RunFolders
+from bench.cli.options import EvalsetFilter, ModelFilter, RunFolders, SinceFilter
 
 
 def report(
@@ -21,11 +21,9 @@ def report(
             help="The HTML file (default: RUN/report.html for one run, ./report.html for several).",
         ),
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Only runs of this model.")] = None,
-    evalset: Annotated[str | None, typer.Option(help="Only runs of this eval set id.")] = None,
-    since: Annotated[
-        str | None, typer.Option(help="Only runs started on or after this date (2026-05-01).")
-    ] = None,
+    model: ModelFilter = None,
+    evalset: EvalsetFilter = None,
+    since: SinceFilter = None,
     seed: Annotated[int, typer.Option(help="Seed of the comparison's bootstrap.")] = 0,
 ) -> None:
     """Write one HTML file that opens without network: config and provenance, the summary, latency

@@ -2,16 +2,58 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from bench import constants
 from bench.cli.console import console
-from bench.cli.options import RunFolder
+from bench.cli.options import EvalsetFilter, ModelFilter, RunFolder, SinceFilter
 from bench.cli.summary import print_results
 from bench.errors import BenchError
 
 app = typer.Typer(
-    help="Work on run folders: rebuild Parquet from raw records.", no_args_is_help=True
+    help="Work on run folders: list them, rebuild Parquet from raw records.", no_args_is_help=True
 )
+
+
+@app.command("list")
+def list_(
+    roots: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Results folders (or run folders); default: ./results.",
+            show_default=False,
+            metavar="RESULTS",
+        ),
+    ] = None,
+    model: ModelFilter = None,
+    evalset: EvalsetFilter = None,
+    since: SinceFilter = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+) -> None:
+    """One line per run, oldest first: id, start (UTC), status, model, eval set, load and the
+    headline figures, from each run's manifest and summary (a run that failed early is listed
+    with its status). `completed, unclean` marks a run whose requests hung.
+
+    Example: bench results list --model gemma-3-4b-it --since 2026-05-01
+    """
+    from bench.report.run_list import list_runs, to_text
+
+    if format not in ("table", "csv", "json"):
+        raise BenchError(f"--format: '{format}' is not one of table, csv, json")
+    frame = list_runs(roots or [constants.DEFAULT_RESULTS_DIR], model, evalset, since)
+    if frame.empty:
+        console.print("no runs match", markup=False)
+        return
+    if format == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+    elif format == "json":
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=2) + "\n")
+    else:
+        sys.stdout.write(to_text(frame))
 
 
 @app.command("rebuild")

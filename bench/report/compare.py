@@ -1,37 +1,63 @@
 """`bench compare`: one row per run, headline metrics, change against a baseline, noise marks.
 
     runs = find_runs([Path("results")], model="tiny")
-    table = compare_runs(runs, CompareOptions(metrics=["turns_per_s", "turn_p50_ms"]))
-    print(to_markdown(table))
+    comparison = compare_runs(runs, CompareOptions(metrics=["turns_per_s", "turn_p50_ms"]))
+    print(to_markdown(comparison))          # bench.report.compare_format
 
-`compare_runs` returns a `Comparison`: a wide DataFrame (`frame`) with, per metric, the value
-from `summary.parquet`, `<metric>_delta_pct` against the baseline and `<metric>_noise` (True
-when the bootstrap interval of the change, resampling sessions, contains zero), plus the interval
-itself. The
-renderers turn it into a terminal table, Markdown, CSV, HTML or Parquet.
+`compare_runs` returns a `Comparison`:
+- `differences`: the settings the runs do not share (`bench.report.comparability`), and
+  `warnings`: runs that did not finish cleanly, accuracy left blank, a saturated client, mixed
+  tool choice. Both are shown above the table.
+- `frame`: a wide DataFrame with, per metric, the value from `summary.parquet`, `<m>_delta_pct`
+  and `<m>_diff` against the baseline, `<m>_noise` (True within noise, False a real change, None
+  when it cannot be told: `<m>_why` says why) and the bootstrap interval of the change.
+
+The noise verdict (README "Metric definitions"): a run with fewer than MIN_SESSIONS measured
+sessions with a result gets none ("too few sessions": a bootstrap of 2 or 3 sessions calls
+chance differences real in a fifth to a third of A/A trials); otherwise the change is within
+noise when the bootstrap interval of the change contains 0 (`bench.report.stats`), or, when some
+configuration was run more than once, the interval from the run-to-run spread does
+(`bench.report.repeats`).
 """
 
 from __future__ import annotations
 
-import html
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
+import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.report.metrics import DEFAULT_METRICS, METRICS, Metric, samples
+from bench.report import comparability
+from bench.report.metrics import (
+    ACCURACY_METRICS,
+    DEFAULT_METRICS,
+    METRICS,
+    Metric,
+    Samples,
+    samples,
+    sessions_with_result,
+)
+from bench.report.noise import (
+    MIN_SESSIONS,
+    NOISE_MARK,
+    TOO_FEW_SESSIONS,
+    UNDECIDED_MARK,
+    noise_verdict,
+)
+from bench.report.repeats import Spread, spread
 from bench.report.runs import Run
-from bench.report.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, difference_interval
+from bench.report.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 from bench.report.under_load import notes as under_load_notes
+from bench.report.unfinished import Unfinished, unfinished
 from bench.schemas.run_dir import RunDir
 
-NOISE_MARK = "≈"
-FORMATS = ("table", "markdown", "csv", "html", "parquet")
+OTHER_EVALSET = "other eval set"
+FORMATS = ("table", "markdown", "csv", "html", "json", "parquet")
 
 
 @dataclass
@@ -42,6 +68,8 @@ class CompareOptions:
     resamples: int = DEFAULT_RESAMPLES
     confidence: float = DEFAULT_CONFIDENCE
     seed: int = 0
+    allow_different_evalsets: bool = False
+    min_sessions: int = MIN_SESSIONS
 
 
 @dataclass
@@ -51,14 +79,17 @@ class Comparison:
     by: list[str]
     baseline_run_id: str
     confidence: float
+    differences: list[comparability.Difference] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unfinished: dict[str, Unfinished] = field(default_factory=dict)
 
 
-def resolve_metrics(names: Sequence[str]) -> list[Metric]:
+def resolve_metrics(names: Sequence[str], flag: str = "--columns (--metrics)") -> list[Metric]:
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise BenchError(
-            f"--metrics: unknown metric {', '.join(unknown)} (known: {', '.join(METRICS)})"
+            f"{flag}: unknown metric {', '.join(unknown)} (known: {', '.join(METRICS)})"
         )
     return [METRICS[n] for n in names]
 
@@ -84,56 +115,168 @@ def pick_baseline(runs: list[Run], baseline: Path | str | None) -> tuple[list[Ru
     raise BenchError(f"--baseline: '{text}' is neither one of the runs nor a run folder")
 
 
+def is_number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _delta_pct(value: Any, base: Any) -> float | None:
-    if not _is_num(value) or not _is_num(base) or base == 0:
+    if not is_number(value) or not is_number(base) or base == 0:
         return None
     return (float(value) - float(base)) / abs(float(base)) * 100
 
 
-def _is_num(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _value(run: Run, metric: Metric) -> float | None:
+    value = run.summary.get(metric.name)
+    return float(value) if is_number(value) else None
+
+
+@dataclass
+class _Context:
+    options: CompareOptions
+    base: Run
+    sessions: dict[str, int]
+    blanked: set[str]  # run ids whose accuracy is not comparable with the baseline's
+    repeats: list[tuple[Run, str]]  # runs with enough sessions, with their configuration
+    spread_used: set[str] = field(default_factory=set)  # rows whose mark used a spread
+
+    def spread(self, metric: Metric, run: Run) -> Spread | None:
+        """The run-to-run spread from the repeats, leaving out the two runs compared: a spread
+        taken from them would be their own difference, which then always looks like noise."""
+        others = [(r, key) for r, key in self.repeats if r is not run and r is not self.base]
+        return spread([_value(r, metric) for r, _ in others], [key for _, key in others])
+
+
+def _cells(ctx: _Context, run: Run, m: Metric, base_samples: Samples | None) -> dict[str, Any]:
+    """The columns of one metric in one run's row."""
+    value, base_value = _value(run, m), _value(ctx.base, m)
+    cells: dict[str, Any] = {
+        m.name: value,
+        f"{m.name}_bound": run.summary.get(f"{m.name}_bound"),
+        f"{m.name}_delta_pct": None,
+        f"{m.name}_diff": None,
+        f"{m.name}_noise": None,
+        f"{m.name}_why": None,
+        f"{m.name}_diff_ci_low": None,
+        f"{m.name}_diff_ci_high": None,
+    }
+    if m.name in ACCURACY_METRICS and run.run_id in ctx.blanked:
+        cells.update({m.name: None, f"{m.name}_why": OTHER_EVALSET})
+        return cells
+    if run is ctx.base:
+        return cells
+    cells[f"{m.name}_delta_pct"] = _delta_pct(value, base_value)
+    diff = value - base_value if value is not None and base_value is not None else None
+    cells[f"{m.name}_diff"] = diff
+    o = ctx.options
+    run_to_run = ctx.spread(m, run)
+    none = Samples(np.array([]))
+    mine = none if base_samples is None else samples(run, m)  # a server metric has no records
+    verdict = noise_verdict(
+        m, base_samples or none, mine, ctx.sessions[ctx.base.run_id], ctx.sessions[run.run_id], o.resamples, o.confidence,
+        o.seed, o.min_sessions, run_to_run, diff,
+    )  # fmt: skip
+    if run_to_run is not None and verdict.noise is not None:
+        ctx.spread_used.add(run.run_id)
+    cells.update({
+        f"{m.name}_noise": verdict.noise,
+        f"{m.name}_why": verdict.why,
+        f"{m.name}_diff_ci_low": verdict.low,
+        f"{m.name}_diff_ci_high": verdict.high,
+    })  # fmt: skip
+    return cells
 
 
 def compare_runs(runs: list[Run], options: CompareOptions) -> Comparison:
     metrics = resolve_metrics(options.metrics)
     by = list(options.by)
     base = runs[options.baseline]
-    base_samples = {m.name: samples(base, m) for m in metrics}
+    blanked = set()
+    if not options.allow_different_evalsets:
+        blanked = {r.run_id for r in runs if comparability.evalset_differs(r, base)}
+    sessions = {r.run_id: sessions_with_result(r) for r in runs}
+    # the run-to-run spread comes from the runs that have enough sessions to be told apart
+    repeats = [
+        (r, comparability.configuration(r))
+        for r in runs
+        if sessions[r.run_id] >= options.min_sessions
+    ]
+    ctx = _Context(options, base, sessions, blanked, repeats)
+    base_samples = {m.name: samples(base, m) for m in metrics if m.kind != "server"}
     rows: list[dict[str, Any]] = []
     for run in runs:
-        is_base = run is base
-        row: dict[str, Any] = {"run_id": run.run_id, "baseline": is_base}
+        row: dict[str, Any] = {
+            "run_id": run.run_id,
+            "baseline": run is base,
+            "sessions_measured": ctx.sessions[run.run_id],
+        }
         for key in by:
             row[key] = run.key(key)
         for m in metrics:
-            value = run.summary.get(m.name)
-            row[m.name] = float(value) if value is not None and _is_num(value) else None
-            row[f"{m.name}_bound"] = run.summary.get(f"{m.name}_bound")
-            delta = noise = low = high = None
-            if not is_base:
-                delta = _delta_pct(value, base.summary.get(m.name))
-                mine, theirs = samples(run, m), base_samples[m.name]
-                interval = difference_interval(
-                    m, theirs.data, mine.data, theirs.sessions, mine.sessions,
-                    options.resamples, options.confidence, options.seed,
-                )  # fmt: skip
-                low, high = interval.low, interval.high
-                noise = interval.contains(0.0)
-            row[f"{m.name}_delta_pct"] = delta
-            row[f"{m.name}_noise"] = noise
-            row[f"{m.name}_diff_ci_low"] = low
-            row[f"{m.name}_diff_ci_high"] = high
+            row.update(_cells(ctx, run, m, base_samples.get(m.name)))
         rows.append(row)
     frame = pd.DataFrame(rows)
     if by:
         frame = frame.sort_values(by, kind="stable", na_position="last").reset_index(drop=True)
-    notes = [*_tool_choice_warning(runs), *under_load_notes(runs)]
+    finished = {r.run_id: unfinished(r) for r in runs}
+    return Comparison(
+        frame,
+        metrics,
+        by,
+        base.run_id,
+        options.confidence,
+        differences=comparability.differences(runs),
+        warnings=_warnings(runs, ctx, finished, metrics),
+        notes=_notes(runs, ctx, finished, metrics),
+        unfinished=finished,
+    )
+
+
+def _warnings(
+    runs: list[Run], ctx: _Context, finished: dict[str, Unfinished], metrics: list[Metric]
+) -> list[str]:
+    out = [f.warning() for f in finished.values() if not f.clean]
+    if ctx.blanked and any(m.name in ACCURACY_METRICS for m in metrics):
+        out.append(
+            f"accuracy left blank for {', '.join(sorted(ctx.blanked))}: another eval-set content "
+            f"or other criteria than the baseline ({ctx.base.run_id}), so its task success and "
+            "tool accuracy measure something else; latency and throughput still compare "
+            "(--allow-different-evalsets shows them anyway)"
+        )
+    saturated = comparability.saturated(runs)
+    if saturated:
+        out.append(
+            f"client saturated in {', '.join(saturated)}: the load generator was the bottleneck, "
+            "so those client latencies include its own queueing"
+        )
+    return out + _tool_choice_warning(runs)
+
+
+def _notes(
+    runs: list[Run], ctx: _Context, finished: dict[str, Unfinished], metrics: list[Metric]
+) -> list[str]:
+    o = ctx.options
+    notes = [f"counts of {f.run_id}: {f.counts_text()}" for f in finished.values() if f.counts]
+    notes += under_load_notes(runs)
     notes += [
-        f"baseline: {base.run_id}",
-        f"{NOISE_MARK} within noise: the {options.confidence:.0%} bootstrap interval of the change "
-        f"contains 0 (sessions resampled, {options.resamples} resamples, seed {options.seed})",
+        f"baseline: {ctx.base.run_id}",
+        f"{NOISE_MARK} within noise: the {o.confidence:.0%} bootstrap interval of the change "
+        f"contains 0 (sessions resampled, rates in moving blocks of time bins, {o.resamples} "
+        f"resamples, seed {o.seed}); no mark: a real change",
     ]
-    return Comparison(frame, metrics, by, base.run_id, options.confidence, notes)
+    few = sorted(r for r, n in ctx.sessions.items() if n < o.min_sessions)
+    if few:
+        counts = ", ".join(f"{r} {ctx.sessions[r]}" for r in few)
+        notes.append(
+            f"{UNDECIDED_MARK} {TOO_FEW_SESSIONS}: noise is told only with at least "
+            f"{o.min_sessions} measured sessions with a result in each run ({counts})"
+        )
+    if ctx.spread_used:
+        notes.append(
+            f"repeats: for {', '.join(sorted(ctx.spread_used))}, other runs of a same "
+            "configuration gave a run-to-run spread; a change there is real only beyond both the "
+            "bootstrap interval and that spread (pooled over the repeats, t interval)"
+        )
+    return notes
 
 
 def _tool_choice_warning(runs: list[Run]) -> list[str]:
@@ -146,98 +289,3 @@ def _tool_choice_warning(runs: list[Run]) -> list[str]:
         "WARNING: these runs mix free and forced tool use (tool_choice); their tool accuracy "
         f"is not comparable. Forced: {', '.join(forced)}"
     ]
-
-
-# ---- rendering
-
-
-def format_value(metric: Metric, value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if metric.kind in ("percentile", "server"):
-        return f"{value:.1f}"
-    if metric.kind == "rate":
-        return f"{value:.2f}" if abs(value) < 100 else f"{value:.1f}"
-    return f"{value:.3f}"
-
-
-def format_cell(metric: Metric, row: dict[str, Any]) -> str:
-    bound = row.get(f"{metric.name}_bound")
-    if row.get(metric.name) is None and isinstance(bound, str) and bound:
-        return bound  # outside the histogram's resolution: no number to compare
-    text = format_value(metric, row.get(metric.name))
-    delta = row.get(f"{metric.name}_delta_pct")
-    if row.get("baseline") or delta is None or (isinstance(delta, float) and math.isnan(delta)):
-        return text
-    mark = f" {NOISE_MARK}" if row.get(f"{metric.name}_noise") is True else ""
-    return f"{text} ({delta:+.1f}%{mark})"
-
-
-def display_frame(comparison: Comparison) -> pd.DataFrame:
-    """Strings for people: the run, the --by keys, then one column per metric."""
-    out = []
-    for row in comparison.frame.to_dict("records"):
-        shown: dict[str, str] = {
-            "run": f"{row['run_id']} (baseline)" if row["baseline"] else str(row["run_id"])
-        }
-        for key in comparison.by:
-            value = row.get(key)
-            shown[key] = "-" if value is None or value != value else str(value)
-        for m in comparison.metrics:
-            shown[m.label] = format_cell(m, row)
-        out.append(shown)
-    return pd.DataFrame(out)
-
-
-def to_markdown(comparison: Comparison) -> str:
-    frame = display_frame(comparison)
-    headers = list(frame.columns)
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-    align = ["---"] * len(comparison.by) + ["---"] + ["--:"] * len(comparison.metrics)
-    lines = [line(headers), "| " + " | ".join(align) + " |"]
-    lines += [line([str(v) for v in rec]) for rec in frame.itertuples(index=False)]
-    return "\n".join(lines) + "\n\n" + "\n".join(f"_{n}_" for n in comparison.notes) + "\n"
-
-
-def to_csv(comparison: Comparison) -> str:
-    buf = io.StringIO()
-    comparison.frame.to_csv(buf, index=False)
-    return buf.getvalue()
-
-
-def to_html_table(comparison: Comparison) -> str:
-    """The comparison as an HTML <table> (escaped), for pages and the report."""
-    frame = display_frame(comparison)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = []
-    for rec in frame.itertuples(index=False):
-        cells = []
-        for value in rec:
-            cls = ' class="noise"' if NOISE_MARK in str(value) else ""
-            cells.append(f"<td{cls}>{html.escape(str(value))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in comparison.notes)
-    return (
-        f"<table class='compare'><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>{notes}"
-    )
-
-
-def to_html_page(comparison: Comparison) -> str:
-    style = (
-        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}td.noise{color:#777}.note{color:#555}"
-    )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>bench compare</title>"
-        f"<style>{style}</style></head><body><h1>bench compare</h1>"
-        f"{to_html_table(comparison)}</body></html>\n"
-    )
-
-
-def write_parquet(comparison: Comparison, path: Path) -> None:
-    comparison.frame.to_parquet(path, index=False)

@@ -22,7 +22,8 @@ import jinja2
 import pandas as pd
 
 from bench import __version__
-from bench.report.compare import CompareOptions, compare_runs, to_html_table
+from bench.report.compare import CompareOptions, compare_runs
+from bench.report.compare_format import to_html_table
 from bench.report.metrics import failed_mask
 from bench.report.plots import Plot, cross_run_plots, run_plots
 from bench.report.runs import Run
@@ -36,7 +37,7 @@ PROVENANCE_KEYS = (
     "model", "served_model_name", "model_source", "tool_parser", "vllm_version", "vllm_argv",
     "engine_flags", "endpoint_attached", "gpus", "eval_set_id", "eval_set_sha256",
     "eval_set_files", "load", "bench_version", "git_sha", "hostname", "platform", "python",
-    "cpu_count",
+    "cpu_count", "cpu_model",
 )  # fmt: skip
 
 

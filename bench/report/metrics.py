@@ -96,12 +96,21 @@ METRICS: dict[str, Metric] = {
     ]
 }  # fmt: skip
 
+# Headline figures first: the terminal table shows as many of them as fit, in this order.
 DEFAULT_METRICS = (
-    "sessions_per_s", "turns_per_s", "output_tokens_per_s", "ttft_p50_ms", "ttft_p99_ms",
-    "tpot_p50_ms", "turn_p50_ms", "turn_p99_ms", "task_success_rate", "tool_accuracy",
-    "error_rate", "client_overhead_p50_ms", "turn_llm_wire_mean_ms", "turn_client_overhead_mean_ms",
-    "turn_tool_time_mean_ms", "turn_other_mean_ms",
+    "sessions_per_s", "turn_p50_ms", "task_success_rate", "tool_accuracy", "error_rate",
+    "turn_p99_ms", "ttft_p50_ms", "tpot_p50_ms", "turns_per_s", "output_tokens_per_s",
+    "ttft_p99_ms", "client_overhead_p50_ms", "turn_llm_wire_mean_ms",
+    "turn_client_overhead_mean_ms", "turn_tool_time_mean_ms", "turn_other_mean_ms",
 )  # fmt: skip
+
+# What the eval set decides: left blank against a baseline with other eval-set content or
+# criteria (`bench.report.comparability.evalset_differs`).
+ACCURACY_METRICS = frozenset({
+    "task_success_rate", "tool_accuracy", "tool_trajectory_exact", "tool_trajectory_in_order",
+    "tool_trajectory_any_order", "response_match", "tool_name_precision", "tool_name_recall",
+    "arg_exact_match_rate",
+})  # fmt: skip
 
 RATE_BIN_S = 1.0
 RATE_MIN_BINS = 5
@@ -133,6 +142,14 @@ def failed_mask(df: pd.DataFrame) -> pd.Series:
     return (_text(df, "error_type") != "") & ~truncated_mask(df)
 
 
+def completed(run: Run, table: str) -> pd.DataFrame:
+    """The measured records of a table that completed without error (made once per run)."""
+    key = f"completed:{table}"
+    if key not in run.derived:
+        run.derived[key] = _ok(run.measured(table))
+    return run.derived[key]
+
+
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
     """Completed without error and not truncated: what latency, throughput and tool accuracy
     count."""
@@ -156,46 +173,84 @@ def end_times(df: pd.DataFrame, table: str) -> np.ndarray:
     return epoch_s(df["ended_at"])
 
 
-def rate_bins(run: Run, metric: Metric) -> np.ndarray:
-    """Per-bin rates (items/s) over the measured window; their mean is the window's rate."""
+@dataclass(frozen=True)
+class RateRecords:
+    """What a rate counts: each record's end (epoch s), weight (1, or its output tokens) and
+    session, and the measured window the rate is over."""
+
+    ends: np.ndarray
+    weights: np.ndarray
+    sessions: np.ndarray
+    start_s: float
+    window_s: float
+
+    def bins(self, keep: np.ndarray | None = None) -> np.ndarray:
+        """Per-bin rates (items/s) over the window, of the records kept (default: all); their
+        mean is the window's rate."""
+        if not self.window_s:
+            return np.array([])
+        n_bins = int(min(RATE_MAX_BINS, max(RATE_MIN_BINS, self.window_s // RATE_BIN_S)))
+        width = self.window_s / n_bins
+        ends, weights = self.ends, self.weights
+        if keep is not None:
+            ends, weights = ends[keep], weights[keep]
+        known = ~np.isnan(ends)
+        index = np.clip(((ends[known] - self.start_s) // width).astype(int), 0, n_bins - 1)
+        return np.bincount(index, weights=weights[known], minlength=n_bins) / width
+
+
+def rate_records(run: Run, metric: Metric) -> RateRecords:
     summary = run.summary
-    window_s = summary.get("window_s") or 0.0
+    window_s = float(summary.get("window_s") or 0.0)
     start = summary.get("window_start")
     df = run.measured(metric.table)
+    empty = np.array([])
     if not window_s or start is None or df.empty:
-        return np.array([])
-    n_bins = int(min(RATE_MAX_BINS, max(RATE_MIN_BINS, window_s // RATE_BIN_S)))
-    width = window_s / n_bins
+        return RateRecords(empty, empty, empty, 0.0, 0.0)
     start_s = pd.Timestamp(start).timestamp()
-    df = df[failed_mask(df)] if metric.failed else _ok(df)
+    df = df[failed_mask(df)] if metric.failed else completed(run, metric.table)
+    if df.empty:
+        return RateRecords(empty, empty, empty, start_s, window_s)
     if metric.column:  # weighted: output tokens of successful calls
         weights = df[metric.column].fillna(0).to_numpy(dtype=float)
     else:
         weights = np.ones(len(df))
-    if df.empty:
-        return np.zeros(n_bins)
-    ends = end_times(df, metric.table)
-    known = ~np.isnan(ends)
-    index = np.clip(((ends[known] - start_s) // width).astype(int), 0, n_bins - 1)
-    return np.bincount(index, weights=weights[known], minlength=n_bins) / width
+    return RateRecords(end_times(df, metric.table), weights, _session_ids(df), start_s, window_s)
+
+
+def rate_bins(run: Run, metric: Metric) -> np.ndarray:
+    """Per-bin rates (items/s) over the measured window; their mean is the window's rate."""
+    return rate_records(run, metric).bins()
 
 
 @dataclass(frozen=True)
 class Samples:
-    """A metric's per-record data: shape (n,), or (n, 2) for ratios; `sessions` (integer codes,
-    aligned with `data`) says which records came from the same session, so the bootstrap can
-    resample sessions; None where records are independent units (sessions, time bins)."""
+    """A metric's per-record data: shape (n,), or (n, 2) for ratios. `sessions` (aligned with
+    `data`) names each record's session, so the bootstrap resamples sessions (a session-table
+    metric has one record per session); None for a time series (`time_ordered`: a rate's bins,
+    resampled in moving blocks) and for data without sessions."""
 
     data: np.ndarray
     sessions: np.ndarray | None = None
+    time_ordered: bool = False
+
+    def subset(self, keep: np.ndarray) -> Samples:
+        """The records whose session is in `keep` (session names)."""
+        if self.sessions is None:
+            raise ValueError("records without sessions cannot be subset by session")
+        mask = np.isin(self.sessions, keep)
+        return Samples(self.data[mask], self.sessions[mask], self.time_ordered)
 
 
-def _aligned(df: pd.DataFrame, values: np.ndarray, per_record: bool) -> Samples:
+def _session_ids(df: pd.DataFrame) -> np.ndarray:
+    if "session_id" not in df.columns:
+        return np.arange(len(df)).astype(str)  # no sessions known: each record its own
+    return df["session_id"].astype(str).to_numpy(dtype=object)
+
+
+def _aligned(df: pd.DataFrame, values: np.ndarray) -> Samples:
     keep = ~np.isnan(values) if values.ndim == 1 else np.ones(len(values), dtype=bool)
-    if not per_record or "session_id" not in df.columns:
-        return Samples(values[keep])
-    codes, _ = pd.factorize(df["session_id"].astype(str))
-    return Samples(values[keep], codes[keep])
+    return Samples(values[keep], _session_ids(df)[keep])
 
 
 def _numbers(series: pd.Series) -> np.ndarray:
@@ -209,27 +264,26 @@ def samples(run: Run, metric: Metric) -> Samples:
     if metric.kind == "server":
         return Samples(np.array([]))
     if metric.kind == "rate":
-        return Samples(rate_bins(run, metric))
+        return Samples(rate_bins(run, metric), time_ordered=True)
     df = run.measured(metric.table)
     if df.empty:
         return Samples(np.array([]))
-    clustered = metric.table != "sessions"  # calls and turns of one session are not independent
     if metric.name == "error_rate":  # failed turns among those that were not truncated
         df = df[~truncated_mask(df)]
-        return _aligned(df, failed_mask(df).to_numpy(dtype=float), clustered)
+        return _aligned(df, failed_mask(df).to_numpy(dtype=float))
     if metric.table != "sessions" or metric.kind == "percentile":
-        df = _ok(df)  # latency and tool accuracy: completed calls, turns and sessions
+        df = completed(run, metric.table)  # latency and accuracy: completed calls, turns, sessions
     if metric.column not in df.columns:
         return Samples(np.array([]))
     if metric.kind == "percentile" and metric.table == "sessions" and "start_delay_ms" in df:
         # open loop: session latency from the scheduled arrival, as in the summary
         values = _numbers(df[metric.column]) + np.nan_to_num(_numbers(df["start_delay_ms"]))
-        return _aligned(df, values, clustered)
+        return _aligned(df, values)
     if metric.kind == "ratio":
         pair = df[[metric.column, metric.den]].apply(pd.to_numeric, errors="coerce").fillna(0)
-        return _aligned(df, pair.to_numpy(dtype=float), clustered)
+        return _aligned(df, pair.to_numpy(dtype=float))
     # task success: case_passed is null for truncated and unscored sessions, so they drop out
-    return _aligned(df, _numbers(df[metric.column]), clustered)
+    return _aligned(df, _numbers(df[metric.column]))
 
 
 def statistic(metric: Metric, resampled: np.ndarray) -> np.ndarray:
@@ -241,3 +295,12 @@ def statistic(metric: Metric, resampled: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(den > 0, resampled[..., 0].sum(axis=1) / den, np.nan)
     return resampled.mean(axis=1)
+
+
+def sessions_with_result(run: Run) -> int:
+    """Measured sessions that were not truncated: the units the noise test resamples."""
+    df = run.measured("sessions")
+    if df.empty:
+        started = run.summary.get("sessions") or 0
+        return max(0, int(started) - int(run.summary.get("sessions_truncated") or 0))
+    return int((~truncated_mask(df)).sum())

@@ -25,12 +25,14 @@ from bench.schemas.records import AGENT_ROLE, USER_SIMULATOR_ROLE
 from bench.schemas.run_dir import RunDir
 
 
-@dataclass
+@dataclass(eq=False)
 class Run:
     """One run folder; tables are read on first use."""
 
     path: Path
     _tables: dict[str, pd.DataFrame | None] = field(default_factory=dict, repr=False)
+    # tables derived from the Parquet ones (measured rows, completed rows), each made once
+    derived: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def dir(self) -> RunDir:
@@ -97,12 +99,15 @@ class Run:
 
     def measured(self, name: str) -> pd.DataFrame:
         """The table without warm-up rows (empty when absent)."""
-        df = self.table(name)
-        if df is None:
-            return pd.DataFrame()
-        if "warmup" in df.columns:
-            df = df[~df["warmup"].fillna(False).astype(bool)]
-        return df
+        key = f"measured:{name}"
+        if key not in self.derived:
+            df = self.table(name)
+            if df is None:
+                df = pd.DataFrame()
+            elif "warmup" in df.columns:
+                df = df[~df["warmup"].fillna(False).astype(bool)]
+            self.derived[key] = df
+        return self.derived[key]
 
     def key(self, name: str) -> Any:
         """A value identifying the run: a summary column, an engine flag, a load option, or provenance."""
@@ -128,7 +133,7 @@ def expand_steps(path: Path) -> list[Run]:
     return [Run(p) for p in steps] or [Run(path)]
 
 
-def _parse_since(since: str | None) -> datetime | None:
+def parse_since(since: str | None) -> datetime | None:
     if not since:
         return None
     try:
@@ -148,7 +153,7 @@ def find_runs(
     since: str | None = None,
 ) -> list[Run]:
     """Run folders from the paths, in the order given (a results root: its runs by start time)."""
-    since_at = _parse_since(since)
+    since_at = parse_since(since)
     runs: list[Run] = []
     for path in paths:
         if not path.is_dir():

@@ -37,18 +37,29 @@ def write_run(
     seed: int = 0,
     started_at: str = "2026-09-21T10:00:00+00:00",
     tool_choice: str = "auto",
+    eval_set_id: str = "weather_time",
+    stream: bool = True,
+    provenance: dict | None = None,
+    criteria: dict | None = None,
+    client_cpu_pct: float | None = None,
+    stalled: int = 0,
+    status: str = "completed",
 ) -> Path:
-    """A run of `sessions` one-turn sessions over `duration_s`; latencies drawn around the means."""
+    """A run of `sessions` one-turn sessions over `duration_s`; latencies drawn around the means.
+
+    `provenance` is merged over the default one; `client_cpu_pct` writes the load process's
+    samples at that CPU (above 85% the client is saturated); `stalled` adds that many sessions
+    whose one turn was still running at the stop after 60 s (hung requests)."""
     rng = np.random.default_rng(seed)
     run = root / name
     (run / "raw").mkdir(parents=True)
     write_manifest(RunDir(run), Manifest.model_validate({
-        "run_id": name, "status": "completed", "started_at": started_at,
-        "criteria": {"tool_trajectory_avg_score": {"threshold": 1.0, "match_type": "EXACT"}},
-        "provenance": {"model": model, "eval_set_id": "weather_time", "engine_flags": {"max_num_seqs": users * 2},
-                       "load": {"users": users}},
-        "summary_info": {"model": model, "served_model_name": model, "eval_set_id": "weather_time",
-                         "users": users, "processes": 1, "stream": True, "tool_choice": tool_choice},
+        "run_id": name, "status": status, "started_at": started_at,
+        "criteria": criteria or {"tool_trajectory_avg_score": {"threshold": 1.0, "match_type": "EXACT"}},
+        "provenance": {"model": model, "eval_set_id": eval_set_id, "engine_flags": {"max_num_seqs": users * 2},
+                       "load": {"users": users}, **(provenance or {})},
+        "summary_info": {"model": model, "served_model_name": model, "eval_set_id": eval_set_id,
+                         "users": users, "processes": 1, "stream": stream, "tool_choice": tool_choice},
     }))  # fmt: skip
     calls, turns, sess = [], [], []
     expected = [{"name": "get_weather", "args": {"city": "Paris"}}]
@@ -81,7 +92,29 @@ def write_run(
             "ticket": i, "started_at": start, "ended_at": start + latency / 1000, "duration_ms": latency,
             "turns": 1, "turns_expected": 1, "errors": int(error), "warmup": False, "pid": 1, "user_index": 0,
         })  # fmt: skip
-    for table, records in (("llm_calls", calls), ("turns", turns), ("sessions", sess)):
+    for i in range(stalled):  # started mid-run, still waiting for the server at the stop
+        sid, start, age_ms = f"{name}-hung{i}", T0 + duration_s / 2, 60_000.0
+        turns.append({
+            "session_id": sid, "turn_id": f"{sid}:0", "case_id": "case_0", "eval_set_id": "weather_time",
+            "trial": 0, "invocation_index": 0, "invocation_id": None, "started_at": start,
+            "ended_at": start + age_ms / 1000, "latency_ms": age_ms, "llm_calls": 1, "tool_calls": [],
+            "expected_tool_calls": expected, "error_type": None, "truncated": True, "warmup": False, "pid": 1,
+        })  # fmt: skip
+        sess.append({
+            "session_id": sid, "case_id": "case_0", "eval_set_id": "weather_time", "trial": 0,
+            "ticket": sessions + i, "started_at": start, "ended_at": start + age_ms / 1000,
+            "duration_ms": age_ms, "turns": 0, "turns_expected": 1, "errors": 0, "truncated": True,
+            "warmup": False, "pid": 1, "user_index": 0,
+        })  # fmt: skip
+    client = [
+        {"timestamp": T0 + k, "pid": 1, "cpu_percent": client_cpu_pct, "gevent_lag_ms": 1.0,
+         "asyncio_lag_ms": 1.0}
+        for k in range(int(duration_s))
+    ] if client_cpu_pct is not None else []  # fmt: skip
+    tables = (("llm_calls", calls), ("turns", turns), ("sessions", sess), ("client", client))
+    for table, records in tables:
+        if not records:
+            continue
         with (run / "raw" / f"{table}.1.jsonl").open("w") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in records)
     build_results(run)

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from bench.errors import BenchError
-from bench.report.compare import CompareOptions, compare_runs, pick_baseline, to_csv, to_markdown
+from bench.report.compare import CompareOptions, compare_runs, pick_baseline
+from bench.report.compare_format import to_csv, to_markdown
 from bench.report.runs import find_runs
 from tests.unit.report.runs_factory import write_run
 

@@ -15,7 +15,8 @@ import pytest
 
 from bench.cli.console import console
 from bench.cli.summary import print_summary
-from bench.report.compare import CompareOptions, compare_runs, to_markdown
+from bench.report.compare import CompareOptions, compare_runs
+from bench.report.compare_format import to_markdown
 from bench.report.html import render_report
 from bench.report.runs import find_runs
 from bench.results.build import build_results
