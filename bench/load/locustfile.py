@@ -22,6 +22,7 @@ import contextlib
 import faulthandler  # noqa: E402
 import itertools  # noqa: E402
 import logging  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -73,6 +74,8 @@ for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
     logging.getLogger(_name).setLevel(logging.WARNING)  # Locust sets INFO; LiteLLM's logs cost ~7%
 
 lean_adk.apply()  # before the fork: every process inherits it (bench.load.lean_adk)
+# `kill -USR1 <pid>` writes every thread's stack to locust.log: what a stuck load process waits on.
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 worker_token.install_worker_hello()  # before Locust makes its runner (and before it forks)
 WORKER_DIR = distributed.worker_dir()  # set under `bench worker`: the spec comes from the master
 SPEC: LoadSpec
