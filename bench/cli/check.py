@@ -37,7 +37,7 @@ def check(ctx: typer.Context, **flags: Any) -> None:
     except RunFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(exc.exit_code) from None
-    note = f" ({verdict.message})" if verdict.message else ""
+    note = f" ({verdict.message})" if verdict.reason else ""  # a pass with something to say
     console.print(f"preflight passed: {verdict.parsed_calls} of {verdict.expected_calls} expected "
                   f"tool call(s) parsed in {verdict.sessions} session(s){note}", markup=False)  # fmt: skip
     console.print(f"records: {run_dir}/preflight")

@@ -120,7 +120,8 @@ def run(ctx: typer.Context, config: ConfigFile = None, **flags: Any) -> None:
                   f"{_load_text(cfg.load)}")  # fmt: skip
     try:
         result = run_benchmark(cfg, on_progress=_progress_printer(),
-                               on_notice=lambda line: err_console.print(line, markup=False))  # fmt: skip
+                               on_notice=lambda line: err_console.print(line, markup=False,
+                                                                        soft_wrap=True))  # fmt: skip
     except ServerStartError as exc:
         print_server_failure(exc)
         raise typer.Exit(exc.exit_code) from None

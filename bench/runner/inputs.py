@@ -105,5 +105,8 @@ def resolve_agent_dir(cfg: RunConfig, evalset: LoadedEvalSet) -> Path:
     if not agent_dir.is_dir():
         raise BenchError(f"--agent: {agent_dir} is not a folder")
     if not is_agent_folder(agent_dir):
-        raise BenchError(f"--agent: {agent_dir} has no agent.py, __init__.py or root_agent.yaml")
+        inside = sorted(d.name for d in agent_dir.iterdir() if d.is_dir() and is_agent_folder(d))
+        hint = f"; it holds agent folders ({', '.join(inside)}): give one" if inside else ""
+        raise BenchError(f"--agent: {agent_dir} has no agent.py, __init__.py or root_agent.yaml"
+                         f"{hint}")  # fmt: skip
     return agent_dir.resolve()

@@ -32,7 +32,8 @@ CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "agents" / "corpus"
 EVALSET = CORPUS / "corpus.evalset.json"
 RUNS = ["ns_agent", "pkg_agent", "rel_tools_agent", "workflow_agent", "agent_tool_agent",
         "callbacks_agent", "app_plugin_agent", "yaml_agent", "dotenv_agent", "mcp_stdio_agent",
-        "mcp_http_agent", "planner_agent", "search_agent"]  # fmt: skip
+        "mcp_http_agent", "planner_agent", "search_agent", "grocery_agent", "grocery_agent:run"]  # fmt: skip
+NOT_RUN = ("search_agent", "grocery_agent")  # refused before the run
 SECRET = "sk-corpus-dotenv-secret-4d1f"  # in dotenv_agent/.env
 
 
@@ -50,16 +51,20 @@ class Played:
         return json.loads((self.run_dir / "manifest.json").read_text())
 
 
-def _bench_run(shape: str, url: str, results: Path, env: dict[str, str]) -> Played:
-    log = results / f"{shape}.log"
+def _bench_run(key: str, url: str, results: Path, env: dict[str, str]) -> Played:
+    """`shape`, or `shape:run` for a run past the pair check (`--no-validate`)."""
+    shape, _, mode = key.partition(":")
+    run_id = key.replace(":", "_")
+    log = results / f"{run_id}.log"
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "run", "--endpoint", url, "--model", "fake",
          "--agent", str(CORPUS / shape), "--evalset", str(EVALSET), "--users", "1",
-         "--sessions", "3", "--processes", "1", "--results-dir", str(results), "--run-id", shape],
+         "--sessions", "3", "--processes", "1", "--results-dir", str(results), "--run-id", run_id,
+         *(["--no-validate"] if mode == "run" else [])],
         env={**env, "CORPUS_AGENT_LOG": str(log)}, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     lines = log.read_text().splitlines() if log.exists() else []
-    return Played(proc.returncode, proc.stdout + proc.stderr, results / shape, lines)
+    return Played(proc.returncode, proc.stdout + proc.stderr, results / run_id, lines)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +101,7 @@ SOURCES = {"ns_agent": "root_agent in agent.py", "pkg_agent": "root_agent in age
            "app_plugin_agent": "app in agent.py", "yaml_agent": "root_agent.yaml"}  # fmt: skip
 
 
-@pytest.mark.parametrize("shape", [s for s in RUNS if s != "search_agent"])
+@pytest.mark.parametrize("shape", [s for s in RUNS if s not in NOT_RUN and ":" not in s])
 def test_every_shape_runs_and_calls_its_tools(played: dict[str, Played], shape: str) -> None:
     run = played[shape]
     assert run.code == 0, run.output[-3000:]
@@ -183,10 +188,30 @@ def test_gemini_only_features(played: dict[str, Played]) -> None:
     assert "BuiltInPlanner" in planner.manifest()["agent"]["warnings"][0]
 
 
+def test_a_wrong_pair_stops_before_the_run_or_is_named_by_the_preflight(
+    played: dict[str, Played],
+) -> None:
+    refused = played["grocery_agent"]
+    assert refused.code == 2 and not refused.run_dir.exists()
+    last = [line for line in refused.output.splitlines() if line.strip()][-1]
+    assert "the eval set does not fit this agent" in last
+    assert "tools the agent does not have: get_current_time, get_weather" in last
+    assert "(the agent has: add_to_cart)" in last and "--no-validate" in last
+    anyway = played["grocery_agent:run"]  # --no-validate
+    assert anyway.code == 0, anyway.output[-2000:]
+    assert (
+        "preflight: the model called tools the agent does not have: get_current_time, get_weather"
+        in anyway.output
+    )
+    # ADK's "Tool 'get_weather' not found ... Possible causes" went to the preflight's log.
+    assert "Possible causes" not in anyway.output
+    assert "not found" in (anyway.run_dir / "preflight" / "adk.log").read_text()
+
+
 def test_evalsets_validate_accepts_every_shape_twice(mcp_url: str, monkeypatch) -> None:
     monkeypatch.setenv("CORPUS_MCP_URL", mcp_url)
     for _ in range(2):
-        for shape in RUNS[:-1]:
+        for shape in [s for s in RUNS if s not in NOT_RUN and ":" not in s]:
             report = validate_evalsets(EVALSET, CORPUS / shape)
             assert report.ok, (shape, report.problems)
             assert not report.notes, (shape, report.notes)  # MCP tools were listed, not guessed

@@ -64,7 +64,7 @@ def test_validate_bad_paths_exit_2_with_one_line(tmp_path: Path) -> None:
     (empty / "x.evalset.json").write_text("{}")
     no_agent = bench("validate", str(empty), "--agent", str(tmp_path))
     assert no_agent.returncode == 2 and no_agent.stderr.count("\n") == 1, no_agent.stderr
-    assert "no agent.py or __init__.py" in no_agent.stderr
+    assert "no agent.py, __init__.py or root_agent.yaml" in no_agent.stderr
 
 
 def test_list_shows_shipped_and_given() -> None:

@@ -68,7 +68,11 @@ def test_calls_to_tools_the_agent_lacks_are_named_and_the_script_hint_given() ->
     # The same calls with the tools the agent has: nothing to say.
     fine = verdict_from(cfg, turns, ["tool_calls"] * 2, [""], "hermes", None,
                         known_tools=["add_to_cart", "get_weather"], scripted=True)  # fmt: skip
-    assert fine.ok and fine.message == ""
+    assert fine.ok and fine.reason == ""
+    assert (
+        fine.message
+        == "preflight passed: 2 of 2 expected tool call(s) parsed by the server in 1 session(s)"
+    )
 
 
 def test_prose_on_the_scripted_model_says_why() -> None:
