@@ -23,6 +23,7 @@ simulator (`bench.agent.user_simulator`), configured by `user_simulator_config` 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -105,7 +106,13 @@ def resolve_evalset_path(path_text: str) -> Path:
     shipped = EVALSETS_DIR / path_text
     if shipped.exists():
         return shipped
-    raise BenchError(f"--evalset: {path_text} does not exist")
+    names = sorted(
+        d.name for d in (EVALSETS_DIR.iterdir() if EVALSETS_DIR.is_dir() else [])
+        if d.is_dir() and not d.name.startswith(("_", "."))
+    )  # fmt: skip
+    close = difflib.get_close_matches(path_text, names, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise BenchError(f"--evalset: {path_text} does not exist{hint} (shipped: {', '.join(names)})")
 
 
 def is_eval_file(path: Path) -> bool:

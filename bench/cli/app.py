@@ -113,7 +113,8 @@ COMMANDS = {
         "bench.cli.app:fake_server",
         "An OpenAI-compatible fake server scripted like the tiny model, with latency and fault "
         "knobs.",
-        {"allow_extra_args": True, "ignore_unknown_options": True},
+        # --help goes through to the fake server's own parser, which lists its flags
+        {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
     ),
 }
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,7 +25,7 @@ from bench.schemas.settings import WEB_AUTH_ENV
 from bench.schemas.status import RunStatus
 
 if TYPE_CHECKING:
-    from bench.runner.load_step import Progress
+    from bench.runner.progress import Progress
     from bench.runner.run import RunResult
 
 LOAD, RESULTS = o.LOAD, o.RESULTS
@@ -103,33 +103,44 @@ def run(ctx: typer.Context, config: ConfigFile = None, **flags: Any) -> None:
     web_auth = flags.pop("web_auth", None)  # a secret: never from or into a file
     cfg = RunConfig.from_cli(flags, config_file=config, given=given_flags(ctx, flags),
                              passthrough=list(ctx.args))  # fmt: skip
+    console.print(f"bench run: model {cfg.server.model}, eval set {cfg.evalset}", markup=False)
+    console.file.flush()
     if cfg.load.web:
         from bench.load.webui import check_web_host
 
         _use_web_auth(web_auth)
         check_web_host(cfg.load.web_host)
-        console.print(f"web UI: http://{cfg.load.web_host}:{cfg.load.web_port} (start the test "
-                      "there; stopping it ends the run and writes the results)")  # fmt: skip
-    from bench.runner.run import run_benchmark  # heavy: ADK, pyarrow
-    from bench.server.process import ServerStartError, tail
+    from bench.runner.inputs import check_inputs
+    from bench.runner.progress import ticking
 
-    cfg = size_load(cfg, users=cfg.load.user_steps or [cfg.load.users],
-                    rates=cfg.load.rate_steps or ([cfg.load.session_rate]
-                                                  if cfg.load.session_rate else []))  # fmt: skip
-    console.print(f"run: model {cfg.server.model}, eval set {cfg.evalset}, "
-                  f"{_load_text(cfg.load)}")  # fmt: skip
-    try:
-        result = run_benchmark(cfg, on_progress=_progress_printer(),
-                               on_notice=lambda line: err_console.print(line, markup=False,
-                                                                        soft_wrap=True))  # fmt: skip
-    except ServerStartError as exc:
-        print_server_failure(exc)
-        raise typer.Exit(exc.exit_code) from None
-    except RunFailed as exc:
-        failed: RunResult | None = getattr(exc, "result", None)  # set once the tables exist
-        if failed is None:
-            raise
-        result = failed
+    with ProgressView() as view:
+        # Everything that needs no server is checked first (seconds), before any wait.
+        with ticking(view, "checking the eval set, agent, model and flags"):
+            inputs = check_inputs(cfg)
+        with ticking(view, "sizing the load processes"):  # measures the client once a day
+            cfg, lines = sized_load(cfg, users=cfg.load.user_steps or [cfg.load.users],
+                                    rates=cfg.load.rate_steps or ([cfg.load.session_rate]
+                                                                  if cfg.load.session_rate
+                                                                  else []))  # fmt: skip
+        for line, is_warning in lines:
+            view.say(line, warning=is_warning)
+        view.say(f"run: model {cfg.server.model}, eval set {cfg.evalset}, {_load_text(cfg.load)}")
+        from bench.runner.run import run_benchmark  # heavy: ADK, pyarrow
+        from bench.server.process import ServerStartError, tail
+
+        try:
+            result = run_benchmark(cfg, on_progress=view,
+                                   on_notice=lambda line: view.say(line, warning=True),
+                                   inputs=inputs)  # fmt: skip
+        except ServerStartError as exc:
+            view.stop()
+            print_server_failure(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except RunFailed as exc:
+            failed: RunResult | None = getattr(exc, "result", None)  # set once the tables exist
+            if failed is None:
+                raise
+            result = failed
     print_results(result.summary, result.counts, result.steps, result.run_dir.path)
     console.print(f"results: {result.run_dir}")
     if result.status is RunStatus.COMPLETED:
@@ -141,16 +152,24 @@ def run(ctx: typer.Context, config: ConfigFile = None, **flags: Any) -> None:
     raise typer.Exit(result.exit_code)
 
 
-def size_load(cfg: RunConfig, *, users: list[int], rates: list[float]) -> RunConfig:
-    """`--processes auto` resolved for the largest load; the capacity line and any warning."""
+def sized_load(
+    cfg: RunConfig, *, users: list[int], rates: list[float]
+) -> tuple[RunConfig, list[tuple[str, bool]]]:
+    """`--processes auto` resolved for the largest load; the capacity line and any warnings, to
+    print (line, is a warning)."""
     from bench.runner.client_capacity import size_run
 
     if cfg.load.master:  # the users run in `bench worker` processes, sized on their machines
-        return cfg
+        return cfg, []
     cfg, capacity, warnings = size_run(cfg, users=users, rates=rates)
-    console.print(capacity.line(), markup=False)
-    for warning in warnings:
-        err_console.print(warning, markup=False)
+    return cfg, [(capacity.line(), False), *((w, True) for w in warnings)]
+
+
+def size_load(cfg: RunConfig, *, users: list[int], rates: list[float]) -> RunConfig:
+    """`sized_load`, printed."""
+    cfg, lines = sized_load(cfg, users=users, rates=rates)
+    for line, is_warning in lines:
+        (err_console if is_warning else console).print(line, markup=False)
     return cfg
 
 
@@ -189,22 +208,63 @@ def _load_text(load: LoadConfig) -> str:
     return f"{shape}, {stop}, {load.processes} load process(es)"
 
 
-def _progress_printer() -> Callable[[Progress], None]:
-    """A live line on a terminal; a line every 10 s in logs."""
-    last = [0.0]
+class ProgressView:
+    """Progress as a spinner line on a terminal (rich's status), plain lines otherwise: one when
+    the phase changes and one at least every `LOG_EVERY_S` within it. `say` prints a line
+    above the spinner (or a plain line) without garbling it."""
 
-    def show(p: Progress) -> None:
-        total = f"/{p.duration_s:.0f}" if p.duration_s else ""
-        target = f"/{p.sessions_target}" if p.sessions_target else ""
-        line = (
-            f"{p.phase}: {p.elapsed_s:.0f}{total} s, sessions {p.sessions}{target}, turns {p.turns}"
-            if p.phase == "load"
-            else f"{p.phase}: {p.elapsed_s:.0f} s"
-        )
-        if console.is_terminal:
-            console.print(line, end="\r")
-        elif time.monotonic() - last[0] >= 10:
-            last[0] = time.monotonic()
-            console.print(line)
+    LOG_EVERY_S = 4.5
 
-    return show
+    def __init__(self) -> None:
+        self._status: Any = None
+        self._phase: str | None = None
+        self._last = 0.0
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def __enter__(self) -> ProgressView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __call__(self, p: Progress) -> None:
+        if p.note:
+            self.say(p.note)
+        line = _progress_line(p)
+        with self._lock:
+            if self._stopped:
+                return
+            if console.is_terminal:
+                if self._status is None:
+                    self._status = console.status(line, spinner="dots")
+                    self._status.start()
+                else:
+                    self._status.update(line)
+                return
+            now = time.monotonic()
+            if p.phase != self._phase or now - self._last >= self.LOG_EVERY_S:
+                self._phase, self._last = p.phase, now
+                console.print(line, markup=False)
+                console.file.flush()  # a log or pipe sees it now, not when the buffer fills
+
+    def say(self, line: str, *, warning: bool = False) -> None:
+        with self._lock:
+            target = console if self._status is not None or not warning else err_console
+            target.print(line, markup=False, soft_wrap=True)
+            target.file.flush()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._status is not None:
+                self._status.stop()
+                self._status = None
+
+
+def _progress_line(p: Progress) -> str:
+    if p.phase != "load":
+        return f"{p.phase}: {p.elapsed_s:.0f} s"
+    total = f"/{p.duration_s:.0f}" if p.duration_s else ""
+    target = f"/{p.sessions_target}" if p.sessions_target else ""
+    return f"load: {p.elapsed_s:.0f}{total} s, sessions {p.sessions}{target}, turns {p.turns}"

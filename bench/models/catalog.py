@@ -14,6 +14,7 @@ an ad-hoc entry, and `--tool-parser` / `--chat-template` say how to parse its to
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Literal
 
@@ -257,8 +258,10 @@ def resolve_model(
     entry = catalog.get(name)
     if entry is None:
         if not looks_like_model_path(name):
+            close = difflib.get_close_matches(name, sorted(catalog), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
             raise BenchError(
-                f"--model: unknown model '{name}' (catalog: {', '.join(sorted(catalog))}; "
+                f"--model: unknown model '{name}'{hint} (catalog: {', '.join(sorted(catalog))}; "
                 "or give a Hugging Face id like org/name or a local folder)"
             )
         served = Path(name).name if Path(name).expanduser().is_dir() else name

@@ -11,7 +11,8 @@ LiteLLM are imported there anyway): with the load process's savings applied for 
 0 ms (its own process: its CPU is not counted) for about a second after one warm-up session,
 and divides its process CPU time (threads included: LiteLLM works in executor threads) by the
 LLM calls made. 11 s of wall time on the loaded 2-core test machine (most of it the fake
-server's start and the first session), once a day. The result is cached for a day per machine and library
+server's start and the first session), once a day, and only for `--processes auto` (a given
+count uses the cached figure or the fallback, for the capacity line only). The result is cached for a day per machine and library
 versions (the cache folder's `client_cpu.json`); it falls back to `FALLBACK_CPU_PER_CALL_S`
 when the measurement fails. `BENCH_CLIENT_CPU_MS` (bench.schemas.settings) sets it (tests, or a known value).
 
@@ -185,7 +186,8 @@ def size_run(
     cap = plan(requested=None if load.processes_auto else load.processes, users=top_users,
                session_rate=rate, think_time_s=load.think_time_s,
                cases=list(load_evalset(cfg.evalset).cases), attached=attached, gpu=gpu,
-               cpu_per_call=cpu_per_call_s(), master=load.master)  # fmt: skip
+               cpu_per_call=cpu_per_call_s(measure=load.processes_auto),
+               master=load.master)  # fmt: skip
     if load.processes_auto and not load.master:
         cfg = cfg.model_copy(update={"load": load.model_copy(update={"processes": cap.processes})})
     warnings = [] if load.master else cap.warnings(users=top_users, session_rate=rate)
@@ -207,9 +209,10 @@ def _cache_key() -> dict[str, Any]:
             "litellm": version("litellm"), "python": sys.version.split()[0]}  # fmt: skip
 
 
-def cpu_per_call_s(cache_dir: Path | None = None) -> tuple[float, str]:
-    """The per-call CPU of a load process: env override, a fresh cache, a measurement, or the
-    fallback constant (in that order); with where it came from."""
+def cpu_per_call_s(cache_dir: Path | None = None, *, measure: bool = True) -> tuple[float, str]:
+    """The per-call CPU of a load process: env override, a fresh cache, a measurement (unless
+    `measure` is False: the count of load processes was given, so the figure only informs),
+    or the fallback constant (in that order); with where it came from."""
     given = os.environ.get(CLIENT_CPU_MS_ENV)
     if given:
         try:
@@ -229,7 +232,7 @@ def cpu_per_call_s(cache_dir: Path | None = None) -> tuple[float, str]:
             return float(cached["cpu_per_call_s"]), "cached"
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    measured = calibrate()
+    measured = calibrate() if measure else None
     if measured is None:
         return FALLBACK_CPU_PER_CALL_S, "fallback"
     try:

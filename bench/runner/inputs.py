@@ -9,18 +9,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.agent.loading import LoadedAgent, is_agent_folder, load_agent_folder
-from bench.evalset import LoadedEvalSet, load_evalset
-from bench.evalset_checks import agent_tools, validate_evalsets
-from bench.load import webui
 from bench.schemas.config import RunConfig
 from bench.schemas.errors import BenchError
 from bench.schemas.tool_latency import parse_tool_latency
 from bench.server.environment import detect_gpus, vllm_version
 from bench.server.launch import ServerPlan, plan_server
 from bench.server.process import check_port_free
+
+if TYPE_CHECKING:  # imported where used: ADK's eval models and ADK itself take seconds
+    from bench.agent.loading import LoadedAgent
+    from bench.evalset import LoadedEvalSet
 
 
 @dataclass
@@ -34,9 +34,17 @@ class RunInputs:
 
 
 def check_inputs(cfg: RunConfig) -> RunInputs:
-    evalset = load_evalset(cfg.evalset)
-    agent_dir = resolve_agent_dir(cfg, evalset)
+    """Every input that needs no server, fastest first (a misspelt model fails in about a
+    second; the eval set imports ADK's models, the agent ADK itself)."""
     plan = None if cfg.server.endpoint else plan_server(cfg.server)  # model, vLLM env, GPUs, port
+    from bench.evalset import load_evalset
+
+    evalset = load_evalset(cfg.evalset)
+    from bench.agent.loading import load_agent_folder
+    from bench.evalset_checks import agent_tools
+    from bench.load import webui
+
+    agent_dir = resolve_agent_dir(cfg, evalset)
     if cfg.load.web:
         webui.check_web_host(cfg.load.web_host)
         check_port_free(cfg.load.web_port, cfg.load.web_host, what="--web-port")
@@ -54,6 +62,8 @@ def check_inputs(cfg: RunConfig) -> RunInputs:
 def check_pair(evalset: LoadedEvalSet, agent_dir: Path) -> None:
     """The eval set's expected tool calls against the agent's tools and signatures (what
     `bench evalsets validate --agent` checks); a mismatch stops the run before it starts."""
+    from bench.evalset_checks import validate_evalsets
+
     problems = [p for f in evalset.files for p in validate_evalsets(f, agent_dir).problems]
     if not problems:
         return
@@ -97,6 +107,8 @@ def plan_info(cfg: RunConfig, plan: ServerPlan | None) -> dict[str, Any]:
 
 
 def resolve_agent_dir(cfg: RunConfig, evalset: LoadedEvalSet) -> Path:
+    from bench.agent.loading import is_agent_folder
+
     agent_dir = cfg.agent or evalset.agent_dir
     if agent_dir is None:
         raise BenchError(

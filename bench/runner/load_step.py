@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench import constants
 from bench.load import distributed, webui, worker_watch
 from bench.load.process import LocustProcess
 from bench.load.spec import LoadSpec
+from bench.runner.progress import Progress
 from bench.runner.record_counter import RecordCounter
 from bench.runner.signals import pending_signal
 from bench.runner.stop_rules import Stop, StopRule, Tick, first_stop, stop_rules
@@ -36,16 +39,6 @@ TICK_S = 0.5
 # The load has started when a user wrote a record; the /metrics scraper's file does not count
 # (its baseline is written before Locust even starts, and Locust's imports take a while).
 LOAD_TABLES = ("llm_calls", "turns", "sessions")
-
-
-@dataclass
-class Progress:
-    elapsed_s: float
-    duration_s: float | None
-    sessions: int
-    sessions_target: int | None
-    turns: int
-    phase: str
 
 
 @dataclass
@@ -171,6 +164,14 @@ def _no_turn_played(step_dir: RunDir, stop: Stop) -> Stop:
                 "why (a worker quits with exit code 2 when it lacks a key the run needs)")  # fmt: skip
 
 
+def _answers(url: str) -> bool:
+    """The web UI's page answers (a login page counts)."""
+    try:
+        return httpx.get(url, timeout=0.5).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
 def _watch(
     locust: LocustProcess, rules: list[StopRule], step_dir: RunDir, server: ServerProcess | None,
     load: LoadConfig, on_progress: Callable[[Progress], None] | None,
@@ -179,10 +180,16 @@ def _watch(
     turns = RecordCounter(step_dir, "turns")
     started = time.monotonic()
     load_started: float | None = None  # when the first load record appeared
+    web_url = f"http://{load.web_host}:{load.web_port}" if load.web else None
     while True:
         now = time.monotonic()
         if load_started is None and any(step_dir.raw_files(t) for t in LOAD_TABLES):
             load_started = now
+        if web_url is not None and on_progress and _answers(web_url):
+            on_progress(Progress.of_phase("web UI", now - started, note=(
+                f"web UI: {web_url} (start the test there; stopping it ends the run and writes "
+                "the results)")))  # fmt: skip
+            web_url = None
         tick = Tick(
             run_dir=step_dir,
             since_start_s=now - started,

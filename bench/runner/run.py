@@ -26,8 +26,9 @@ from typing import Any
 
 from bench.runner.inputs import RunInputs, check_inputs
 from bench.runner.judge import run_judge
-from bench.runner.load_step import Progress, StepResult
+from bench.runner.load_step import StepResult
 from bench.runner.preflight import PreflightVerdict, preflight_check
+from bench.runner.progress import Progress, ticking
 from bench.runner.run_folder import create_run_folder, create_step_folder
 from bench.runner.server_session import ServerSession, server_session
 from bench.runner.signals import (
@@ -64,13 +65,14 @@ def run_benchmark(
     cfg: RunConfig,
     on_progress: Callable[[Progress], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
+    inputs: RunInputs | None = None,
 ) -> RunResult:
     """The whole run: every load step of the config in one server lifetime, then the judge.
 
     `on_notice` gets the lines a user should read before the load: the agent's load warnings
     (Gemini-only features) and what the preflight concluded."""
     loads = cfg.load.steps()
-    with open_run(cfg, stepped=len(loads) > 1, on_notice=on_notice) as run:
+    with open_run(cfg, stepped=len(loads) > 1, on_notice=on_notice, inputs=inputs) as run:
         for load in loads:
             if not run.step(load, on_progress=on_progress).ok:
                 break
@@ -107,12 +109,13 @@ class Run:
     def ok(self) -> bool:
         return self.status is RunStatus.COMPLETED
 
-    def server(self) -> ServerSession:
+    def server(self, on_progress: Callable[[Progress], None] | None = None) -> ServerSession:
         """The server session, launched (or attached) on first use."""
         if self._session is None:
             session = self.exit_stack.enter_context(
                 server_session(self.cfg, self.inputs.plan, self.run_dir,
-                               run_id=self.run_dir.path.name, agent_dir=self.inputs.agent_dir)
+                               run_id=self.run_dir.path.name, agent_dir=self.inputs.agent_dir,
+                               on_progress=on_progress)
             )  # fmt: skip
             info = read_manifest(self.run_dir).summary_info.model_copy(
                 update={"served_model_name": session.endpoint.served_model_name}
@@ -120,8 +123,9 @@ class Run:
             update_manifest(self.run_dir, summary_info=info.model_dump())
             self._session = session
             if self.cfg.load.preflight:
-                self.preflight = preflight_check(self.cfg, self.inputs, session.endpoint,
-                                                 self.run_dir)  # fmt: skip
+                with ticking(on_progress, "preflight: playing up to 3 tool-calling cases"):
+                    self.preflight = preflight_check(self.cfg, self.inputs, session.endpoint,
+                                                     self.run_dir)  # fmt: skip
                 if self.preflight.message:
                     self.notice(self.preflight.message)
         return self._session
@@ -132,7 +136,7 @@ class Run:
     ) -> StepResult:  # fmt: skip
         """Run one load step on this server; `manifest_fields` go into the step's manifest."""
         check_interrupt()  # a signal between steps: no new step
-        session = self.server()
+        session = self.server(on_progress)
         if self.stepped:
             step_dir = create_step_folder(self.run_dir, len(self.steps), load, **manifest_fields)
         else:
@@ -177,14 +181,15 @@ def _ignore(_line: str) -> None:
 
 @contextlib.contextmanager
 def open_run(
-    cfg: RunConfig, *, stepped: bool | None = None, on_notice: Callable[[str], None] | None = None
-) -> Iterator[Run]:
+    cfg: RunConfig, *, stepped: bool | None = None, on_notice: Callable[[str], None] | None = None,
+    inputs: RunInputs | None = None,
+) -> Iterator[Run]:  # fmt: skip
     """Check the inputs and create the run folder; the block runs the steps (the server starts
     with the first). On the way out the server stops and the tables are built, however the
     block ended; a RunFailed (e.g. the server did not start) is raised again after that, with
     `.result` set."""
     # 1. Validate everything before anything starts (the server plan is made here, once).
-    inputs = check_inputs(cfg)
+    inputs = inputs or check_inputs(cfg)  # the caller may have checked them already
     notice = on_notice or _ignore
     for warning in inputs.agent.warnings if inputs.agent else ():
         notice(warning)

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import httpx
 
-from bench.runner.load_step import Progress, StepResult, run_load_step
+from bench.runner.load_step import StepResult, run_load_step
+from bench.runner.progress import Progress
 from bench.runner.signals import check_interrupt
 from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.run_dir import RunDir
 from bench.server.launch import ServerPlan, attach_endpoint, launch_server
 from bench.server.metrics import MetricsScraper
-from bench.server.process import Endpoint, ServerProcess
+from bench.server.process import Endpoint, ServerProcess, startup_stage
 
 DEV_MODE_ENV = "VLLM_SERVER_DEV_MODE"
 RESET_PATH = "/reset_prefix_cache"
@@ -77,15 +78,25 @@ class ServerSession:
 
 @contextlib.contextmanager
 def server_session(
-    cfg: RunConfig, plan: ServerPlan | None, run_dir: RunDir, *, run_id: str, agent_dir: Path
-) -> Iterator[ServerSession]:
-    """Launch `plan` (or attach when it is None) and wait until it is ready."""
+    cfg: RunConfig, plan: ServerPlan | None, run_dir: RunDir, *, run_id: str, agent_dir: Path,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Iterator[ServerSession]:  # fmt: skip
+    """Launch `plan` (or attach when it is None) and wait until it is ready, reporting vLLM's
+    start-up stage (read from its log) as it goes."""
     if plan is None:
         yield ServerSession(cfg, attach_endpoint(cfg.server), None, run_id, agent_dir)
         return
     server = launch_server(plan, cfg.server, run_dir.server_log)
+    started = time.monotonic()
+
+    def tick() -> None:
+        check_interrupt()
+        if on_progress is not None:
+            stage = startup_stage(run_dir.server_log)
+            on_progress(Progress.of_phase(f"starting vLLM: {stage}", time.monotonic() - started))
+
     try:
-        server.wait_ready(check_interrupt)
+        server.wait_ready(tick)
         yield ServerSession(cfg, server.endpoint, server, run_id, agent_dir)
     finally:
         server.stop()

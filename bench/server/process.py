@@ -80,6 +80,32 @@ def tail(path: Path, lines: int = constants.LOG_TAIL_LINES) -> list[str]:
         return []
 
 
+# vLLM's start-up as its log tells it, in order: (what the log line contains, the stage).
+_STAGES = (
+    ("non-default args", "starting its API server"),
+    ("Resolved architecture", "reading the model's config"),
+    ("Initializing a V1 LLM engine", "starting the engine"),
+    ("Starting to load model", "loading the model"),
+    ("Loading weights took", "weights loaded"),
+    ("KV cache", "allocating the KV cache"),
+    ("Compiling a graph", "compiling the model"),
+    ("Capturing CUDA graph", "capturing CUDA graphs"),
+    ("init engine", "engine ready"),
+    ("Supported tasks", "starting the HTTP server"),
+    ("Starting vLLM API server", "starting the HTTP server"),
+)
+
+
+def startup_stage(log_path: Path) -> str:
+    """The stage of vLLM's start-up its log has reached ("loading the model", ...)."""
+    stage = "starting"
+    for line in tail(log_path, 400):
+        for needle, name in _STAGES:
+            if needle in line:
+                stage = name
+    return stage
+
+
 def stop_process_group(proc: subprocess.Popen, grace_s: float = constants.STOP_GRACE_S) -> None:
     """SIGTERM the child's whole group, SIGKILL after `grace_s`; also reap strays that left it."""
     if proc.poll() is None or _group_alive(proc.pid):

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli.app import app, main
+from bench.runner import inputs as inputs_mod
 from bench.runner import run as run_mod
 from bench.runner import sweep as sweep_mod
 from bench.runner.run import RunResult
@@ -28,13 +29,14 @@ def fake_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, An
     seen: dict[str, Any] = {"outcome": (RunStatus.COMPLETED, None)}
 
     def fake_run_benchmark(
-        cfg: RunConfig, on_progress: Any = None, on_notice: Any = None
+        cfg: RunConfig, on_progress: Any = None, on_notice: Any = None, inputs: Any = None
     ) -> RunResult:
         seen["cfg"] = cfg
         status, signum = seen["outcome"]
         return RunResult(RunDir(tmp_path / "run"), status, message="why", signum=signum)
 
     monkeypatch.setattr(run_mod, "run_benchmark", fake_run_benchmark)
+    monkeypatch.setattr(inputs_mod, "check_inputs", lambda cfg: None)  # no eval set, agent, model
     return seen
 
 

@@ -157,9 +157,7 @@ def test_user_simulator_config_is_read_from_test_config(tmp_path: Path) -> None:
     assert load_evalset("weather_time").user_simulator_config is None
     folder = tmp_path / "bad"
     folder.mkdir()
-    (folder / "x.evalset.json").write_text(
-        (FIXTURES / "current" / "mini.evalset.json").read_text()
-    )
+    (folder / "x.evalset.json").write_text((FIXTURES / "current" / "mini.evalset.json").read_text())
     (folder / "test_config.json").write_text('{"criteria": {}, "user_simulator_config": 3}')
     with pytest.raises(BenchError, match="user_simulator_config' is not an object"):
         load_evalset(str(folder))

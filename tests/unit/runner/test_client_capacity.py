@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from bench.cli.app import app, main
 from bench.evalset import load_evalset
 from bench.runner import client_capacity as cc
+from bench.runner import inputs as inputs_mod
 from bench.runner import run as run_mod
 from bench.runner.run import RunResult
 from bench.schemas.config import RunConfig
@@ -100,17 +101,27 @@ def test_a_failed_measurement_falls_back_to_the_constant(
     assert cc.cpu_per_call_s(tmp_path) == (0.02, "cached")  # written by the measurement
 
 
+def test_a_given_count_of_processes_measures_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`--processes N`: the figure only informs the capacity line, so no calibration runs."""
+    monkeypatch.delenv(cc.CLIENT_CPU_MS_ENV)
+    monkeypatch.setattr(cc, "_measure", lambda: pytest.fail("measured"))
+    assert cc.cpu_per_call_s(tmp_path, measure=False) == (cc.FALLBACK_CPU_PER_CALL_S, "fallback")
+
+
 @pytest.fixture
 def seen(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     box: dict[str, Any] = {}
 
     def fake_run_benchmark(
-        cfg: RunConfig, on_progress: Any = None, on_notice: Any = None
+        cfg: RunConfig, on_progress: Any = None, on_notice: Any = None, inputs: Any = None
     ) -> RunResult:
         box["cfg"] = cfg
         return RunResult(RunDir(tmp_path / "run"), RunStatus.COMPLETED)
 
     monkeypatch.setattr(run_mod, "run_benchmark", fake_run_benchmark)
+    monkeypatch.setattr(inputs_mod, "check_inputs", lambda cfg: None)  # no eval set, agent, model
     monkeypatch.setattr(cc, "cores", lambda: 4)
     return box
 
