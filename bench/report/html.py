@@ -2,6 +2,14 @@
 
     path = write_report(find_runs([Path("results/RUN")]), Path("report.html"))
 
+The page, top to bottom: the headline (the console summary's first figures in words with
+units, one column per run, each figure's definition on hover and as a footnote:
+`bench.report.headline`); with several runs the cross-run plots and the comparison; then each
+run's plots, per-case and per-tool tables, errors and provenance; last, an appendix with every
+summary column, its description (`bench.schemas.column_help`) and each run's value. Runs are
+named by what differs between them (`bench.report.run_names`). Wide tables scroll inside their
+box, never the page.
+
 Beside the HTML, `<stem>_plots/` holds the same plots as PNG files for sharing. The page loads
 nothing from the network: inline CSS, no scripts, images as data URIs.
 """
@@ -24,11 +32,15 @@ import pandas as pd
 from bench import __version__
 from bench.report.compare import CompareOptions, compare_runs
 from bench.report.compare_format import to_html_table
+from bench.report.figure import Plot
+from bench.report.headline import FIGURES, PERCENTILE_NOTE
 from bench.report.metrics import failed_mask
-from bench.report.plots import Plot, cross_run_plots, run_plots
+from bench.report.plots import cross_run_plots, run_plots
+from bench.report.run_names import run_names
 from bench.report.runs import Run
 from bench.report.turn_plots import turn_index_plot
 from bench.report.under_load import html_section as under_load_section
+from bench.schemas.column_help import summary_help
 from bench.schemas.run_dir import RunDir
 from bench.scoring.tally import board_from_turns
 
@@ -90,37 +102,44 @@ def error_rows(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
-# The two accuracy figures lead the summary, each named for what it counts.
-HEADLINE = {
-    "task_success_rate": "task_success_rate (HEADLINE: sessions passed / measured sessions with "
-    "a verdict; cut short by a failure = not passed; truncated left out)",
-    "tool_accuracy": "tool_accuracy (trajectory score of completed turns)",
-}
+def _appendix_value(summary: dict[str, Any], key: str) -> str:
+    """A summary value for people: a percentile outside the histogram's buckets shows its bound."""
+    value, bound = summary.get(key), summary.get(f"{key}_bound")
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return str(bound) if missing and isinstance(bound, str) else _fmt(value)
 
 
-def _summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """Summary columns for people: a percentile outside the histogram's buckets shows its bound."""
-    rows = [(label, _fmt(summary.get(key))) for key, label in HEADLINE.items()]
-    for key, value in summary.items():
-        if key in HEADLINE:
-            continue
-        if key == "run_id" or key.endswith("_bound"):
-            continue
-        bound = summary.get(f"{key}_bound")
-        missing = value is None or (isinstance(value, float) and math.isnan(value))
-        rows.append((key, str(bound) if missing and isinstance(bound, str) else _fmt(value)))
-    return rows
+def appendix_rows(runs: list[Run]) -> list[dict[str, Any]]:
+    """Every summary column (bounds beside their percentile), its description and each run's
+    value."""
+    columns: dict[str, None] = {}
+    for run in runs:
+        columns.update(dict.fromkeys(k for k in run.summary if not k.endswith("_bound")))
+    return [
+        {"column": key, "description": summary_help(key),
+         "values": [_appendix_value(run.summary, key) for run in runs]}
+        for key in columns
+    ]  # fmt: skip
+
+
+def headline_rows(runs: list[Run]) -> list[dict[str, Any]]:
+    return [
+        {"anchor": f.anchor, "label": f.label, "definition": f.definition,
+         "values": [f.text(run.summary) for run in runs]}
+        for f in FIGURES
+    ]  # fmt: skip
 
 
 def _anchor(run_id: str) -> str:
     return "run-" + re.sub(r"[^A-Za-z0-9_-]", "-", run_id)
 
 
-def _b64(plot: Plot) -> dict[str, str]:
-    return {"name": plot.name, "title": plot.title, "b64": base64.b64encode(plot.png).decode()}
+def _b64(plot: Plot) -> dict[str, Any]:
+    return {"name": plot.name, "title": plot.title, "series": plot.series,
+            "b64": base64.b64encode(plot.png).decode()}  # fmt: skip
 
 
-def _run_context(run: Run) -> tuple[dict[str, Any], list[Plot]]:
+def _run_context(run: Run, name: str) -> tuple[dict[str, Any], list[Plot]]:
     plots = run_plots(run)
     if (by_turn := turn_index_plot(run)) is not None:
         plots.append(by_turn)
@@ -132,10 +151,10 @@ def _run_context(run: Run) -> tuple[dict[str, Any], list[Plot]]:
     prov, manifest = run.provenance, run.manifest
     context = {
         "run_id": run.run_id,
+        "name": name,
         "anchor": _anchor(run.run_id),
         "status": run.summary.get("status") or (manifest.status if manifest else "?"),
         "message": manifest.message if manifest else "",
-        "summary": _summary_rows(run.summary),
         "provenance": [
             ("started_at", manifest.started_at if manifest else None),
             ("ended_at", manifest.ended_at if manifest else None),
@@ -158,15 +177,16 @@ def default_out(runs: list[Run]) -> Path:
 
 def render_report(runs: list[Run], seed: int = 0) -> tuple[str, dict[str, list[Plot]]]:
     """The HTML text and the plots by run id ("" for the cross-run ones)."""
+    names = run_names(runs)
     contexts, plots_by_run = [], {}
     for run in runs:
-        context, plots = _run_context(run)
+        context, plots = _run_context(run, names[run.run_id])
         contexts.append(context)
         plots_by_run[run.run_id] = plots
     comparison_html, cross = "", []
     if len(runs) > 1:
         comparison_html = to_html_table(compare_runs(runs, CompareOptions(seed=seed)))
-        cross = cross_run_plots(runs)
+        cross = cross_run_plots(runs, names)
         plots_by_run[""] = cross
     title = (
         f"bench report: {runs[0].run_id}" if len(runs) == 1 else f"bench report: {len(runs)} runs"
@@ -179,6 +199,9 @@ def render_report(runs: list[Run], seed: int = 0) -> tuple[str, dict[str, list[P
             generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
             bench_version=__version__,
             runs=contexts,
+            headline=headline_rows(runs),
+            percentile_note=PERCENTILE_NOTE,
+            appendix=appendix_rows(runs),
             comparison_html=comparison_html,
             under_load_html=under_load_section(runs),
             cross_plots=[_b64(p) for p in cross],

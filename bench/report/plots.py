@@ -1,43 +1,29 @@
 """The report's plots as PNG bytes (matplotlib, no display, no pyplot state).
 
-Per run: latency CDFs (TTFT, TPOT, turn), throughput and concurrency over time, server state
-(KV-cache usage, running and waiting requests; only when `server_metrics.parquet` has them) and
-tool accuracy per case and per tool. Across runs: overlaid CDFs and latency against throughput
-with the Pareto front.
+Per run: latency CDFs (TTFT, TPOT, turn), throughput and concurrency over time
+(`bench.report.over_time`), server state (KV-cache usage, running and waiting requests; only when
+`server_metrics.parquet` has them) and tool accuracy per case and per tool. Across runs:
+overlaid CDFs and latency against throughput with the Pareto front, each run named in the
+legends by what differs between the runs (`bench.report.run_names`).
 """
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.report.metrics import end_times, epoch_s
+from bench.report.figure import Plot, render
+from bench.report.metrics import epoch_s
+from bench.report.over_time import throughput_over_time
 from bench.report.runs import Run
 from bench.scoring.tally import board_from_turns
 
-DPI = 100
 KV_METRICS = ("kv_cache_usage_perc", "gpu_cache_usage_perc")
 QUEUE_METRICS = {"num_requests_running": "running", "num_requests_waiting": "waiting"}
-
-
-@dataclass
-class Plot:
-    name: str  # file-name friendly
-    title: str
-    png: bytes
-
-
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=DPI)
-    return buf.getvalue()
 
 
 def _ok_values(df: pd.DataFrame, column: str) -> np.ndarray:
@@ -53,7 +39,10 @@ LATENCY_PANELS = (("TTFT", "llm_calls", "ttft_ms"), ("TPOT", "llm_calls", "tpot_
                   ("turn", "turns", "latency_ms"))  # fmt: skip
 
 
-def latency_cdfs(runs: Sequence[Run]) -> Plot:
+def latency_cdfs(runs: Sequence[Run], names: Mapping[str, str] | None = None) -> Plot:
+    """One panel per latency; with several runs one curve each, named by `names` (run id ->
+    name, `bench.report.run_names`)."""
+    names = names or {}
     fig = Figure(figsize=(12, 3.6))
     for i, (label, table, column) in enumerate(LATENCY_PANELS):
         ax = fig.add_subplot(1, 3, i + 1)
@@ -61,7 +50,7 @@ def latency_cdfs(runs: Sequence[Run]) -> Plot:
             values = _ok_values(run.measured(table), column)
             if len(values):
                 ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post",
-                        label=_short(run) if len(runs) > 1 else None)  # fmt: skip
+                        label=names.get(run.run_id, run.run_id) if len(runs) > 1 else None)  # fmt: skip
         ax.set_title(f"{label} CDF")
         ax.set_xlabel(f"{label} (ms)")
         ax.set_ylabel("fraction ≤ x")
@@ -69,69 +58,7 @@ def latency_cdfs(runs: Sequence[Run]) -> Plot:
         if len(runs) > 1 and i == 0:
             ax.legend(fontsize=7)
     name = "latency_cdf" if len(runs) == 1 else "latency_cdf_all"
-    return Plot(name, "Latency CDFs", _png(fig))
-
-
-def _grid(t0: float, t1: float) -> tuple[np.ndarray, float]:
-    span = max(t1 - t0, 1e-3)
-    step = max(span / 200, 0.25)
-    return np.arange(t0, t1 + step, step), step
-
-
-def _in_flight(starts: np.ndarray, ends: np.ndarray, times: np.ndarray) -> np.ndarray:
-    starts, ends = np.sort(starts[~np.isnan(starts)]), np.sort(ends[~np.isnan(ends)])
-    return np.searchsorted(starts, times, side="right") - np.searchsorted(ends, times, side="right")
-
-
-def throughput_over_time(run: Run) -> Plot | None:
-    turns, calls, sessions = run.table("turns"), run.table("llm_calls"), run.table("sessions")
-    if turns is None or turns.empty:
-        return None
-    t_end = end_times(turns, "turns")
-    t0 = float(np.nanmin(epoch_s(sessions["started_at"]) if sessions is not None and not sessions.empty
-                         else epoch_s(turns["started_at"])))  # fmt: skip
-    t1 = float(np.nanmax(t_end))
-    times, step = _grid(t0, t1)
-    edges = np.append(times, times[-1] + step)
-    fig = Figure(figsize=(12, 5.5))
-    ax = fig.add_subplot(2, 1, 1)
-    ax.plot(times - t0, np.histogram(t_end, edges)[0] / step, label="turns/s")
-    if calls is not None and not calls.empty:
-        c_end = end_times(calls, "llm_calls")
-        ax.plot(times - t0, np.histogram(c_end, edges)[0] / step, label="LLM calls/s", alpha=0.8)
-        tokens = calls["completion_tokens"].fillna(0).to_numpy(dtype=float)
-        ax2 = ax.twinx()
-        known = ~np.isnan(c_end)
-        tok = np.histogram(c_end[known], edges, weights=tokens[known])[0] / step
-        ax2.plot(times - t0, tok, color="tab:gray", alpha=0.5, label="output tokens/s")
-        ax2.set_ylabel("output tokens/s")
-        ax2.legend(loc="upper right", fontsize=8)
-    ax.set_ylabel("completions/s")
-    ax.set_title("Throughput over time")
-    ax.legend(loc="upper left", fontsize=8)
-    _mark_window(ax, run, t0)
-    ax.grid(alpha=0.3)
-    ax = fig.add_subplot(2, 1, 2, sharex=ax)
-    if sessions is not None and not sessions.empty:
-        s_in = _in_flight(epoch_s(sessions["started_at"]), epoch_s(sessions["ended_at"]), times)
-        ax.step(times - t0, s_in, where="post", label="sessions in flight")
-    if calls is not None and not calls.empty:
-        c_in = _in_flight(epoch_s(calls["started_at"]), end_times(calls, "llm_calls"), times)
-        ax.step(times - t0, c_in, where="post", label="LLM calls in flight", alpha=0.8)
-    ax.set_xlabel("seconds since the first session started")
-    ax.set_ylabel("in flight")
-    ax.set_title("Concurrency over time")
-    ax.legend(loc="upper left", fontsize=8)
-    _mark_window(ax, run, t0)
-    ax.grid(alpha=0.3)
-    return Plot("throughput_concurrency", "Throughput and concurrency over time", _png(fig))
-
-
-def _mark_window(ax, run: Run, t0: float) -> None:  # type: ignore[no-untyped-def]
-    for key in ("window_start", "window_end"):
-        value = run.summary.get(key)
-        if value is not None:
-            ax.axvline(pd.Timestamp(value).timestamp() - t0, color="k", ls=":", lw=0.8)
+    return render(fig, name, "Latency CDFs")
 
 
 def _metric_base(name: str) -> str:
@@ -170,7 +97,7 @@ def server_state(run: Run) -> Plot | None:
     ax.set_xlabel("seconds")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return Plot("server_state", "Server state over time", _png(fig))
+    return render(fig, "server_state", "Server state over time")
 
 
 def tool_accuracy(run: Run) -> Plot | None:
@@ -211,11 +138,7 @@ def tool_accuracy(run: Run) -> Plot | None:
     ax.invert_yaxis()
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title("Per tool")
-    return Plot("tool_accuracy", "Tool accuracy per case and per tool", _png(fig))
-
-
-def _short(run: Run) -> str:
-    return run.run_id if len(run.run_id) <= 28 else "…" + run.run_id[-27:]
+    return render(fig, "tool_accuracy", "Tool accuracy per case and per tool")
 
 
 def curve_key(run: Run) -> str:
@@ -238,7 +161,12 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: points[i][0])
 
 
-def latency_vs_throughput(runs: Sequence[Run], throughput: str = "turns_per_s") -> Plot | None:
+def latency_vs_throughput(
+    runs: Sequence[Run], names: Mapping[str, str] | None = None, throughput: str = "turns_per_s"
+) -> Plot | None:
+    """Each run a point and a legend entry (named by `names`); runs that differ only in load are
+    joined into a curve (`curve_key`); the dashed line is the Pareto front."""
+    names = names or {}
     panels = (("turn_p50_ms", "turn p50 (ms)"), ("turn_p99_ms", "turn p99 (ms)"),
               ("ttft_p99_ms", "TTFT p99 (ms)"))  # fmt: skip
     fig = Figure(figsize=(12, 4))
@@ -253,12 +181,14 @@ def latency_vs_throughput(runs: Sequence[Run], throughput: str = "turns_per_s") 
         if not pts:
             continue
         drawn = True
-        groups: dict[str, list[tuple[float, float]]] = {}
+        curves: dict[str, list[tuple[float, float]]] = {}
         for x, y, r in pts:
-            groups.setdefault(curve_key(r), []).append((x, y))
-        for key, group in groups.items():
-            group.sort()
-            ax.plot([p[0] for p in group], [p[1] for p in group], "o-", label=key, alpha=0.8)
+            curves.setdefault(curve_key(r), []).append((x, y))
+        for curve in curves.values():
+            curve.sort()
+            ax.plot([p[0] for p in curve], [p[1] for p in curve], "-", color="0.6", lw=1, zorder=1)
+        for x, y, r in pts:
+            ax.plot([x], [y], "o", label=names.get(r.run_id, r.run_id), zorder=2)
         front = pareto_front([(x, y) for x, y, _ in pts])
         ax.plot([pts[j][0] for j in front], [pts[j][1] for j in front], "k--", lw=1,
                 label="Pareto front")  # fmt: skip
@@ -272,7 +202,7 @@ def latency_vs_throughput(runs: Sequence[Run], throughput: str = "turns_per_s") 
             ax.legend(fontsize=7)
     if not drawn:
         return None
-    return Plot("latency_vs_throughput", "Latency against throughput, Pareto front", _png(fig))
+    return render(fig, "latency_vs_throughput", "Latency against throughput, Pareto front")
 
 
 def run_plots(run: Run) -> list[Plot]:
@@ -280,8 +210,8 @@ def run_plots(run: Run) -> list[Plot]:
     return [p for p in plots if p is not None]
 
 
-def cross_run_plots(runs: Sequence[Run]) -> list[Plot]:
-    plots = [latency_cdfs(runs), latency_vs_throughput(runs)]
+def cross_run_plots(runs: Sequence[Run], names: Mapping[str, str]) -> list[Plot]:
+    plots = [latency_cdfs(runs, names), latency_vs_throughput(runs, names)]
     return [p for p in plots if p is not None]
 
 

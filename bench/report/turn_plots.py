@@ -13,7 +13,7 @@ import math
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.report.plots import Plot, _png
+from bench.report.figure import Plot, render
 from bench.report.runs import Run
 from bench.results.kv_reuse import CALL_CLASSES
 
@@ -55,4 +55,4 @@ def turn_index_plot(run: Run) -> Plot | None:
     classes.set_title("cached fraction by call class" if reported else "cached tokens not reported")
     for axis in (ttft, cached, classes):
         axis.grid(alpha=0.3)
-    return Plot("turn_index", "Turn index: TTFT and prefix-cache reuse", _png(fig))
+    return render(fig, "turn_index", "Turn index: TTFT and prefix-cache reuse")

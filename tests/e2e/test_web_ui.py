@@ -142,6 +142,8 @@ def test_web_ui_runs_a_test_with_agent_tabs_and_writes_results(browser, tmp_path
 
 
 def test_report_opens_offline_with_its_plots(browser, tmp_path: Path) -> None:
+    """Offline, at 1400 px: the headline first, in words; no table wider than the page; a
+    users=1 and a users=4 run of one configuration are two legend entries."""
     from PIL import Image
     from selenium.webdriver.common.by import By
 
@@ -149,8 +151,10 @@ def test_report_opens_offline_with_its_plots(browser, tmp_path: Path) -> None:
     from bench.report.runs import find_runs
     from tests.unit.report.runs_factory import write_run
 
-    runs = [write_run(tmp_path / "results", "a", sessions=120, seed=0),
-            write_run(tmp_path / "results", "b", sessions=240, ttft_ms=70.0, users=8, seed=1)]  # fmt: skip
+    eager = {"engine_flags": {"enforce_eager": True}}  # the same flags: only the load differs
+    runs = [write_run(tmp_path / "results", "a", users=1, sessions=120, seed=0, provenance=eager),
+            write_run(tmp_path / "results", "b", users=4, sessions=240, ttft_ms=70.0, seed=1,
+                      provenance=eager)]  # fmt: skip
     report = write_report(find_runs(runs), tmp_path / "report.html").html_path
     browser.execute_cdp_cmd("Network.enable", {})
     browser.execute_cdp_cmd(
@@ -158,6 +162,27 @@ def test_report_opens_offline_with_its_plots(browser, tmp_path: Path) -> None:
         {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0},
     )
     browser.get(report.as_uri())
+    assert browser.execute_script("return window.innerWidth") == 1400
+    first = browser.execute_script("return document.querySelector('h1').nextElementSibling")
+    assert first.get_attribute("id") == "headline"
+    headline = first.find_element(By.CSS_SELECTOR, "table.headline")
+    labels = [th.text for th in headline.find_elements(By.CSS_SELECTOR, "tbody th")]
+    assert [label.rstrip("0123456789") for label in labels[:4]] == [
+        "Task success", "Tool accuracy", "Throughput", "Failures"]  # fmt: skip
+    assert "% of sessions passed" in headline.text and " turns/s" in headline.text
+    assert "users=1" in headline.text and "users=4" in headline.text
+    definition = first.find_element(By.CSS_SELECTOR, "tbody th span[title]").get_attribute("title")
+    assert definition.startswith("sessions passed / measured sessions with a verdict")
+    fits = "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    assert browser.execute_script(fits), "the page scrolls sideways at 1400 px"
+    unwrapped = browser.execute_script(
+        "return [...document.querySelectorAll('table')].filter(t => !t.closest('.wrap')).length"
+    )
+    assert unwrapped == 0  # a wide table scrolls inside its box
+    legend = browser.find_elements(
+        By.CSS_SELECTOR, "figure[data-plot=latency_vs_throughput] figcaption li"
+    )
+    assert [li.text for li in legend] == ["users=1", "users=4", "Pareto front"]
     images = browser.find_elements(By.CSS_SELECTOR, "img.plot")
     assert len(images) >= 8
     sizes = [browser.execute_script("return arguments[0].naturalWidth", img) for img in images]

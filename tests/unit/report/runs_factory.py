@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +45,15 @@ def write_run(
     client_cpu_pct: float | None = None,
     stalled: int = 0,
     status: str = "completed",
+    scripted_calls: Sequence[tuple[float, float]] = (),
 ) -> Path:
     """A run of `sessions` one-turn sessions over `duration_s`; latencies drawn around the means.
 
     `provenance` is merged over the default one; `client_cpu_pct` writes the load process's
     samples at that CPU (above 85% the client is saturated); `stalled` adds that many sessions
-    whose one turn was still running at the stop after 60 s (hung requests)."""
+    whose one turn was still running at the stop after 60 s (hung requests); `scripted_calls`
+    replaces the drawn LLM calls by calls at known times, (seconds after T0, duration in ms),
+    spread over the sessions' turns."""
     rng = np.random.default_rng(seed)
     run = root / name
     (run / "raw").mkdir(parents=True)
@@ -106,6 +110,12 @@ def write_run(
             "duration_ms": age_ms, "turns": 0, "turns_expected": 1, "errors": 0, "truncated": True,
             "warmup": False, "pid": 1, "user_index": 0,
         })  # fmt: skip
+    if scripted_calls:  # a known overlap: the truth of the in-flight count
+        calls = [
+            {**calls[0], "session_id": f"{name}-s{k % sessions}", "turn_id": f"{name}-s{k % sessions}:0",
+             "call_index": k // sessions, "started_at": T0 + start_s, "e2e_ms": duration_ms}
+            for k, (start_s, duration_ms) in enumerate(scripted_calls)
+        ]  # fmt: skip
     client = [
         {"timestamp": T0 + k, "pid": 1, "cpu_percent": client_cpu_pct, "gevent_lag_ms": 1.0,
          "asyncio_lag_ms": 1.0}

@@ -1,0 +1,154 @@
+"""The headline of a run in words with units: what the console summary shows first, and what
+`bench report` opens with.
+
+    for figure in FIGURES:
+        print(figure.label, figure.text(run.summary), figure.definition)
+
+Each definition is the README's (the "The headline" list under "Metric definitions");
+`tests/unit/report/test_headline.py` fails when the two part.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Summary = dict[str, Any]
+
+
+def _number(summary: Summary, key: str) -> float | None:
+    value = summary.get(key)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def _count(summary: Summary, key: str) -> int:
+    return int(_number(summary, key) or 0)
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f} ms" if abs(value) >= 100 else f"{value:.1f} ms"
+
+
+def per_s(value: float | None, unit: str) -> str:
+    return "-" if value is None else f"{value:,.2f} {unit}/s"
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def task_success(s: Summary) -> str:
+    rate = _number(s, "task_success_rate")
+    cut, truncated = _count(s, "sessions_cut_short"), _count(s, "sessions_truncated")
+    if rate is None:
+        return "no measured session with a verdict"
+    parts = [f"{_count(s, 'sessions_passed')} passed"]
+    if cut:
+        parts.append(f"{cut} cut short by a failure")
+    text = f"{percent(rate)} of sessions passed ({', '.join(parts)})"
+    return text + (f"; {truncated} truncated at the stop, left out" if truncated else "")
+
+
+def tool_accuracy(s: Summary) -> str:
+    value = _number(s, "tool_accuracy")
+    if value is None:
+        if s.get("scenario_sessions"):
+            return "not applicable: user-simulator cases expect no fixed tool calls"
+        return "no completed turn"
+    match = s.get("trajectory_match_type") or "EXACT"
+    return f"{percent(value)} of completed turns made the expected tool calls ({match} match)"
+
+
+def throughput(s: Summary) -> str:
+    return ", ".join(
+        per_s(_number(s, f"{key}_per_s"), unit)
+        for key, unit in (
+            ("sessions", "sessions"),
+            ("turns", "turns"),
+            ("llm_calls", "LLM calls"),
+            ("output_tokens", "output tokens"),
+        )  # fmt: skip
+    )
+
+
+def failures(s: Summary) -> str:
+    errors = _count(s, "errors")
+    with_result = _count(s, "turns") - _count(s, "turns_truncated")
+    rates = ", ".join(
+        per_s(_number(s, f"failed_{key}_per_s"), unit)
+        for key, unit in (("sessions", "sessions"), ("turns", "turns"), ("llm_calls", "LLM calls"))
+    )
+    return (
+        f"{_plural(errors, 'failed turn')} of {with_result} with a result "
+        f"({percent(_number(s, 'error_rate'))}); failed: {rates}"
+    )
+
+
+def percentiles(name: str) -> Callable[[Summary], str]:
+    def text(s: Summary) -> str:
+        return ", ".join(f"p{q} {ms(_number(s, f'{name}_p{q}_ms'))}" for q in (50, 90, 99))
+
+    return text
+
+
+def measured(s: Summary) -> str:
+    window = _number(s, "window_s")
+    counts = ", ".join(
+        _plural(_count(s, key), word)
+        for key, word in (("sessions", "session"), ("turns", "turn"), ("llm_calls", "LLM call"))
+    )
+    warmup = _count(s, "warmup_sessions")
+    text = f"{'-' if window is None else f'{window:.1f}'} s window: {counts}"
+    return text + (f"; {_plural(warmup, 'warm-up session')} left out" if warmup else "")
+
+
+@dataclass(frozen=True)
+class Figure:
+    anchor: str
+    label: str
+    text: Callable[[Summary], str]
+    definition: str  # the README's words
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("task-success", "Task success", task_success,
+           "sessions passed / measured sessions with a verdict (passed + failed + cut short); a "
+           "session cut short by a failure is a failure, a truncated one is left out."),
+    Figure("tool-accuracy", "Tool accuracy", tool_accuracy,
+           "the mean ADK trajectory score, under the eval set's match type, of the completed "
+           "turns: a turn scores 1 when its tool calls match the expected ones, else 0."),
+    Figure("throughput", "Throughput", throughput,
+           "items completed without error (successes only) in the measured window / its length."),
+    Figure("failures", "Failures", failures,
+           "failed turns over turns that were not truncated (the error rate); failed sessions "
+           "(cut short), turns and LLM calls per second of the window."),
+    Figure("ttft", "TTFT (time to first token)", percentiles("ttft"),
+           "from the request handed to the transport to the first chunk with a content, "
+           "reasoning or tool-call delta (vllm bench serve's definition)."),
+    Figure("tpot", "TPOT (time per output token)", percentiles("tpot"),
+           "after the first token: (e2e - TTFT) / (output tokens - 1) for a text reply; for a "
+           "tool-call reply the mean gap between streamed deltas after the first."),
+    Figure("llm-call", "LLM call latency", percentiles("llm_e2e"),
+           "from the request handed to the transport to the last chunk with choices."),
+    Figure("turn", "Turn latency", percentiles("turn"),
+           "from the user message handed to ADK's runner to the turn's last event: its LLM "
+           "calls, tools and ADK's own work."),
+    Figure("measured", "Measured", measured,
+           "the window runs from the first measured session's start to the last completed or "
+           "failed record's end; warm-up sessions are left out of every figure."),
+)  # fmt: skip
+
+PERCENTILE_NOTE = (
+    "Percentiles (p50, p90, p99) are over completed, measured records: failed, truncated and "
+    "warm-up ones are left out."
+)
