@@ -3,8 +3,10 @@
 Started by `bench.load.process.LocustProcess` with `BENCH_LOAD_SPEC` pointing at the run's
 `load_spec.json`. ADK runs in-process on an asyncio thread (`bench.load.bridge`); every finished
 LLM call, turn and session is appended to `<run_dir>/raw/*.jsonl` at once and fired as a Locust
-event (request types LLM, TURN, TOOLS, SESSION, WARMUP; USER_SIM for the calls of ADK's user
-simulator in scenario cases, never counted as LLM) for the console, CSVs and web UI.
+event (request types LLM, TURN, SESSION, WARMUP; USER_SIM for the calls of ADK's user
+simulator in scenario cases, never counted as LLM) for the console, CSVs and web UI. A Locust
+failure is an error (a failed call, turn or session); a wrong tool call is none: the web UI's
+accuracy tabs count it from the turn record, the results stage scores it.
 
 Warm-up: the first `warmup_sessions_per_process` sessions of each process run first (other users
 wait for them), then sessions starting within `warmup_s` of the process's first session are
@@ -139,16 +141,6 @@ def _spec_from_master(environment: Any, **_kw: Any) -> None:
             _configure(spec)
 
 
-def _mismatch(turn: TurnRecord) -> str | None:
-    if turn["expected_tool_calls"] is None:  # a scenario turn: nothing to compare with
-        return None
-    if turn["tool_calls"] == turn["expected_tool_calls"]:
-        return None
-    got = [c["name"] for c in turn["tool_calls"]]
-    want = [c["name"] for c in turn["expected_tool_calls"]]
-    return f"{turn['case_id']}: tool calls differ (expected {want}, got {got}, or arguments differ)"
-
-
 def _record_error(record: LlmCallRecord | TurnRecord) -> Exception | None:
     """A call's or turn's error as the exception Locust counts as a failure."""
     # a call or turn cut when the load stopped is truncated, not a failure (bench.scoring.outcome)
@@ -247,14 +239,6 @@ class _Process:
             response_length=record["llm_calls"],
             exception=exc,
             context={"record": record},
-        )
-        mismatch = _mismatch(record)
-        self._fire(
-            request_type="TOOLS",
-            name="trajectory",
-            response_time=0,
-            response_length=len(record["tool_calls"]),
-            exception=Exception(mismatch) if mismatch else None,
         )
 
     def on_session(self, record: SessionRecord) -> None:

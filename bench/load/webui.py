@@ -13,6 +13,7 @@ is handed Locust's event hooks and environment), so its counting is testable wit
   the master (`report_to_master` / `worker_report`), where the web UI runs.
 - Tabs: Locust's `extended_tabs` / `extended_tables` template args, and `extended_stats` added
   to `/stats/requests` (polled by the UI every ~2 s). `/bench/live` serves the same as JSON.
+- Header: request failures and agent rates instead of Locust's sums (`bench.load.webui_header`).
 - Server state: a greenlet in the web UI process scrapes the server's `/metrics` (with the API
   key from `BENCH_SERVER_API_KEY` and any extra headers) every 2 s.
 - Stopping the test in the UI ends the run: Locust quits, `bench run` writes the Parquet
@@ -36,6 +37,7 @@ import numpy as np
 
 from bench import constants
 from bench.errors import BenchError
+from bench.load import webui_header
 from bench.schemas.settings import WEB_AUTH_ENV
 from bench.scoring.case_pass import CaseVerdict
 from bench.scoring.outcome import is_failed, is_ok, is_truncated, session_outcome
@@ -376,12 +378,16 @@ def install(environment: Any, live: LiveData, server: ServerState) -> None:
         _install_login(web_ui)
 
     @app.after_request
-    def _add_extended_stats(response: Any) -> Any:
+    def _agent_figures(response: Any) -> Any:
+        """The agent tabs' rows and the header in agent terms (`bench.load.webui_header`)."""
         if request.path.endswith("/stats/requests") and response.is_json:
             body = response.get_json()
             if isinstance(body, dict):
+                body = webui_header.rewrite_stats(body)
                 body["extended_stats"] = extended_stats(live, server)
                 response.set_data(json.dumps(body))
+        elif request.endpoint == "locust.index" and response.mimetype == "text/html":
+            response.set_data(webui_header.add_script(response.get_data(as_text=True)))
         return response
 
     @app.route("/bench/live")

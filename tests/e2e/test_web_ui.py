@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -110,6 +111,29 @@ def test_web_ui_runs_a_test_with_agent_tabs_and_writes_results(browser, tmp_path
                 90, "the weather_london row of the tool-accuracy tab",
             )  # fmt: skip
             assert rows
+            # The header: agent rates by name, and failures of requests to the server only. The
+            # fake server fails no request, and calls tools only for the weather in London and
+            # Paris and the time in Tokyo, so the eval set's other turns that expect a call get
+            # prose: wrong trajectories (in the accuracy tab), 0% failed requests.
+            rates = _wait_for(
+                lambda: browser.find_element(By.CSS_SELECTOR, "[data-bench-label=RPS]"), 30,
+                "the agent rates in the header",
+            )  # fmt: skip
+            assert rates.text == "LLM calls/s · turns/s · sessions/s"
+            sibling = "return arguments[0].nextElementSibling.textContent"
+            assert re.fullmatch(r"\d+\.\d\d · \d+\.\d\d · \d+\.\d\d",
+                                browser.execute_script(sibling, rates))  # fmt: skip
+            failures = browser.find_element(By.CSS_SELECTOR, "[data-bench-label=Failures]")
+            assert failures.text == "Failed requests"
+            assert browser.execute_script(sibling, failures) == "0.0%"
+            stats = httpx.get(f"{ui}/stats/requests", timeout=5).json()
+            assert stats["fail_ratio"] == 0 and "TOOLS" not in {r["method"] for r in stats["stats"]}
+            all_cases = _wait_for(
+                lambda: [r for r in httpx.get(f"{ui}/bench/live", timeout=5).json()["cases"]
+                         if r["case"] == "(all cases)" and r["exact"] < r["turns"]],
+                60, "a turn with the wrong tool calls in the accuracy tab",
+            )  # fmt: skip
+            assert all_cases[0]["errors"] == 0
             click(tab("LLM timings"))
             timing = _wait_for(
                 lambda: [r.text for r in browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
