@@ -188,15 +188,23 @@ def _load_text(load: LoadConfig) -> str:
 
 
 def _progress_printer() -> Callable[[Progress], None]:
-    """A live line on a terminal; a line every 10 s in logs."""
+    """A live line on a terminal; a line every 10 s in logs. The first failure of each error
+    class gets a line of its own with its message; the live line counts failures by class."""
     last = [0.0]
+    shown: set[str] = set()
 
     def show(p: Progress) -> None:
+        for kind, message in p.first_errors.items():
+            if kind not in shown:
+                shown.add(kind)
+                console.print(f"failed turn, first {kind}: {message}", markup=False)
         total = f"/{p.duration_s:.0f}" if p.duration_s else ""
         target = f"/{p.sessions_target}" if p.sessions_target else ""
+        errors = ", ".join(f"{k} {n}" for k, n in sorted(p.errors.items()))
         line = (
             f"{p.phase}: {p.elapsed_s:.0f}{total} s, sessions {p.sessions}{target}, turns {p.turns}"
-            if p.phase == "load"
+            + (f", failed turns: {errors}" if errors else "")
+            if p.phase in ("load", "draining")
             else f"{p.phase}: {p.elapsed_s:.0f} s"
         )
         if console.is_terminal:

@@ -9,6 +9,11 @@ simulator in scenario cases, never counted as LLM) for the console, CSVs and web
 Warm-up: the first `warmup_sessions_per_process` sessions of each process run first (other users
 wait for them), then sessions starting within `warmup_s` of the process's first session are
 warm-up too. Warm-up sessions take no ticket: `--sessions N` and trials count measured ones.
+
+The stop (Locust's `test_stopping`): no session or turn starts after it (`bench.agent.load_stop`),
+each process records when it saw it (`load_stops`, the end of the measured window), and Locust
+gives the users in flight its stop timeout (`--drain`) before it kills them: what they were
+running is recorded incomplete.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from locust.runners import (  # noqa: E402
 from locust.user.users import LOCUST_STATE_STOPPING  # noqa: E402
 
 from bench import constants  # noqa: E402
+from bench.agent.load_stop import LoadStop  # noqa: E402
 from bench.agent.prompt_capture import PromptSink  # noqa: E402
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
 from bench.agent.user_simulator import add_user_simulator  # noqa: E402
@@ -60,9 +66,11 @@ from bench.load import (  # noqa: E402
 from bench.load.recorder import JsonlRecorder  # noqa: E402
 from bench.load.spec import LoadSpec  # noqa: E402
 from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
+from bench.schemas.raw import LOAD_STOPS  # noqa: E402
 from bench.schemas.records import (  # noqa: E402
     USER_SIMULATOR_ROLE,
     LlmCallRecord,
+    LoadStopRecord,
     SessionRecord,
     TurnRecord,
 )
@@ -148,7 +156,7 @@ def _mismatch(turn: TurnRecord) -> str | None:
 
 def _record_error(record: LlmCallRecord | TurnRecord) -> Exception | None:
     """A call's or turn's error as the exception Locust counts as a failure."""
-    # a call or turn cut when the load stopped is truncated, not a failure (bench.scoring.outcome)
+    # a call or turn cut at the end of the drain is incomplete, not a failure (bench.scoring.outcome)
     failed = is_failed(cast(dict[str, Any], record))
     return Exception(f"{record['error_type']}: {record['error']}") if failed else None
 
@@ -185,6 +193,7 @@ class _Process:
             self.warmup_done.set()
         self.first_session_at: float | None = None
         self.inflight = 0
+        self.load_stop = LoadStop()  # set at Locust's test_stopping: no new session or turn
         self.exhausted = False
         self.quitting = False
         self.gate: open_loop.ArrivalGate | None = None  # open loop only
@@ -198,6 +207,19 @@ class _Process:
         if cls._instance is None or cls._instance.pid != os.getpid():
             cls._instance = _Process(environment)
         return cls._instance
+
+    def stopping(self) -> None:
+        """The load stops: no new session or turn; note when, for the measured window."""
+        if self.load_stop.is_set:
+            return
+        record: LoadStopRecord = {
+            "run_id": SPEC.run_id,
+            "stopped_at": self.load_stop.stop(),
+            "drain_s": float(self.environment.stop_timeout or 0.0),
+            "in_flight": self.inflight,
+            "pid": self.pid,
+        }
+        self.recorder.write(LOAD_STOPS, record)
 
     # ---- records -> raw JSONL at once (asyncio thread) and Locust events (hub thread)
 
@@ -376,6 +398,7 @@ class AgentUser(User):
                     on_prompt=proc.on_prompt,
                     user_index=self.user_index,
                     scheduled_at=ticket.arrival_at if ticket else None,
+                    stop=proc.load_stop,
                 )
             )
         finally:
@@ -386,6 +409,19 @@ class AgentUser(User):
 
 _EXIT_CODE: list[int] = []
 EXIT_WATCHDOG_S = 15.0
+
+
+@events.test_stopping.add_listener
+def _load_stopping(environment: Any, **_kw: Any) -> None:
+    if _Process._instance is not None and _Process._instance.pid == os.getpid():
+        _Process._instance.stopping()
+
+
+@events.test_start.add_listener
+def _load_starting(environment: Any, **_kw: Any) -> None:
+    """The web UI starts a test again after a stop: its sessions run their turns again."""
+    if _Process._instance is not None and _Process._instance.pid == os.getpid():
+        _Process._instance.load_stop = LoadStop()
 
 
 @events.quitting.add_listener
