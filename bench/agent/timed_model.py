@@ -19,10 +19,9 @@ of the current session (`CALL_SCOPE`), which adds session and turn ids.
 Every finish is accounted for. The record keeps the finish reason as the server sent it (the
 wire's, before LiteLLM maps "error" to "stop"), the tool calls it streamed, its reply text and
 ADK's `error_code`/`error_message`. A reply the server ended with finish reason "error", or with
-"tool_calls" when no call could be parsed, is a failed call (`FinishReasonError`,
-`ToolCallNotParsed`), and its turn fails with it, though nothing raised. A call cancelled by the
-cut at the end of the drain is incomplete, its `e2e_ms` its age; older than the request timeout,
-it is a failure (`Timeout`) instead.
+"tool_calls" when no call could be parsed, is a failed call, and its turn fails with it, though
+nothing raised (`bench.agent.call_finish`). A call cancelled by the cut at the end of the drain is
+incomplete, its `e2e_ms` its age; older than the request timeout, it is a failure (`Timeout`).
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ from pydantic import PrivateAttr
 
 from bench import constants
 from bench.agent import lean_stream, prompt_capture, strict_stream
+from bench.agent.call_finish import ReplyFinish, timeout_at_cut, unclean_finish
 from bench.agent.strict_stream import MalformedChunkError, is_malformed_chunk
 from bench.agent.wire_timing import WIRE_TIMING, WireTiming, is_token_delta, wire_client
 from bench.schemas.records import AGENT_ROLE, LlmCallRecord
@@ -243,59 +243,6 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:500] if text else ""
 
 
-# Failed calls that raise nothing into ADK (ADK goes on with what it could make of the reply).
-FINISH_ERROR, NOT_PARSED, CUT_TIMEOUT = "FinishReasonError", "ToolCallNotParsed", "Timeout"
-
-
-def _code_name(code: Any) -> str | None:
-    """ADK's error_code (a google.genai FinishReason, or a provider's string) by name."""
-    if code is None:
-        return None
-    return str(getattr(code, "name", None) or code)
-
-
-@dataclass
-class _Finish:
-    """How ADK's reply to one call ended: its tool calls, usage and error verdict."""
-
-    tool_calls_n: int = 0
-    usage_prompt: int | None = None
-    usage_completion: int | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-
-    def add(self, response: Any) -> None:
-        """A final (not partial) LlmResponse."""
-        if response.content and response.content.parts:
-            self.tool_calls_n += sum(1 for p in response.content.parts if p.function_call)
-        usage = response.usage_metadata
-        if usage is not None:
-            self.usage_prompt = usage.prompt_token_count
-            self.usage_completion = usage.candidates_token_count
-        code = _code_name(getattr(response, "error_code", None))
-        if code is not None and self.error_code is None:
-            self.error_code = code
-            self.error_message = (getattr(response, "error_message", None) or "")[:500] or None
-
-
-def unclean_finish(
-    wire: WireTiming, litellm_finish: str | None, finish: _Finish
-) -> tuple[str, str] | None:
-    """A reply that ended as a failure though nothing raised: (error type, message), or None.
-    The finish reason is the server's (on the wire); without the wire, the one LiteLLM passed
-    on (where an "error" reads "stop")."""
-    reason = wire.finish_reason if wire.replied else litellm_finish
-    if reason == "error":
-        return FINISH_ERROR, 'the server ended the reply with finish_reason "error"'
-    if reason == "tool_calls" and finish.tool_calls_n == 0:
-        verdict = f" (ADK {finish.error_code}: {finish.error_message})" if finish.error_code else ""
-        return (
-            NOT_PARSED,
-            f"the server finished with tool_calls, but no call could be parsed{verdict}",
-        )
-    return None
-
-
 class TimedLiteLlm(LiteLlm):
     """LiteLlm for `hosted_vllm/<served name>` that records one dict per LLM call."""
 
@@ -359,7 +306,7 @@ class TimedLiteLlm(LiteLlm):
         started_at = time.time()
         t0 = time.perf_counter()
         t_end: float | None = None
-        finish = _Finish()
+        finish = ReplyFinish()
         error: BaseException | None = None
         try:
             async for response in super().generate_content_async(llm_request, stream):
@@ -399,7 +346,7 @@ class TimedLiteLlm(LiteLlm):
         end: float,
         started_at: float,
         stream: bool,
-        finish: _Finish,
+        finish: ReplyFinish,
         error: BaseException | None,
     ) -> LlmCallRecord:
         model_e2e_ms = (end - t0) * 1000.0
@@ -444,16 +391,10 @@ class TimedLiteLlm(LiteLlm):
             e2e_ms = (end - (wire.request_at or t0)) * 1000.0
             tpot_ms = client_overhead_ms = None
             error_type = error_text = None
-            limit = self.request_timeout_s
-            if limit is not None and e2e_ms > limit * 1000.0:
+            timed_out = timeout_at_cut(e2e_ms, self.request_timeout_s)
+            if timed_out is not None:
                 incomplete = False
-                error_type, error_text = (
-                    CUT_TIMEOUT,
-                    (
-                        f"still in flight at the end of the drain after {e2e_ms / 1000:.1f} s, "
-                        f"past the request timeout of {limit:g} s"
-                    ),
-                )
+                error_type, error_text = timed_out
         elif error is None:
             unclean = unclean_finish(wire, raw.finish_reason, finish)
             if unclean is not None:

@@ -7,8 +7,10 @@ event (request types LLM, TURN, TOOLS, SESSION, WARMUP; USER_SIM for the calls o
 simulator in scenario cases, never counted as LLM) for the console, CSVs and web UI.
 
 Warm-up: the first `warmup_sessions_per_process` sessions of each process run first (other users
-wait for them), then sessions starting within `warmup_s` of the process's first session are
-warm-up too. Warm-up sessions take no ticket: `--sessions N` and trials count measured ones.
+wait until each has finished its first turn, which pays the process's first-call costs, or at
+most `WARMUP_WAIT_MAX_S`: a warm-up session that hangs on the server must not hold the measured
+load back), then sessions starting within `warmup_s` of the process's first session are warm-up
+too. Warm-up sessions take no ticket: `--sessions N` and trials count measured ones.
 
 The stop (Locust's `test_stopping`): no session or turn starts after it (`bench.agent.load_stop`),
 each process records when it saw it (`load_stops`, the end of the measured window), and Locust
@@ -86,6 +88,9 @@ WORKER_DIR = distributed.worker_dir()  # set under `bench worker`: the spec come
 SPEC: LoadSpec
 EVALSET: Any
 BUNDLE: AgentBundle
+# Measured sessions wait at most this long for the warm-up sessions' first turns (they take
+# about a second; one that hangs on the server would hold every user back until the cut).
+WARMUP_WAIT_MAX_S = 5.0
 
 
 def _configure(spec: LoadSpec) -> None:
@@ -187,6 +192,7 @@ class _Process:
         self.user_numbers = itertools.count()
         self.warmup_started = 0
         self.warmup_finished = 0
+        self.warmup_first_turns = 0
         self.warmup_seq = itertools.count()
         self.warmup_done = GeventEvent()
         if SPEC.warmup_sessions_per_process == 0:
@@ -257,6 +263,8 @@ class _Process:
     def on_turn(self, record: TurnRecord) -> None:
         self.recorder.turn(record)
         if record["warmup"]:
+            if record["invocation_index"] == 0:  # the process's first-call costs are paid
+                self.notifier.call(self.warmup_turn_ended)
             return
         exc = _record_error(record)
         self._fire(
@@ -314,7 +322,7 @@ class _Process:
             self.warmup_started += 1
             self.first_session_at = self.first_session_at or now
             return self._warmup_case(), None, "count"
-        self.warmup_done.wait()
+        self.warmup_done.wait(WARMUP_WAIT_MAX_S)
         self.first_session_at = self.first_session_at or now
         if SPEC.warmup_s > 0 and time.time() < self.first_session_at + SPEC.warmup_s:
             return self._warmup_case(), None, "time"
@@ -329,6 +337,11 @@ class _Process:
     def warmup_session_ended(self) -> None:
         self.warmup_finished += 1
         if self.warmup_finished >= SPEC.warmup_sessions_per_process:
+            self.warmup_done.set()
+
+    def warmup_turn_ended(self) -> None:
+        self.warmup_first_turns += 1
+        if self.warmup_first_turns >= SPEC.warmup_sessions_per_process:
             self.warmup_done.set()
 
     def out_of_tickets(self) -> None:
@@ -382,6 +395,8 @@ class AgentUser(User):
     def _play(self, case: Any, ticket: Ticket | None, warmup_kind: str | None) -> None:
         """Run one session to its end in this greenlet."""
         proc = self.process
+        if proc.load_stop.is_set:  # the stop came while it waited (for the warm-up): not started
+            return
         proc.inflight += 1
         try:
             bridge.run_coroutine(
