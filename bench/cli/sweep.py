@@ -26,7 +26,7 @@ LOAD = "Load"
     o.RESULTS_OPTIONS,
     o.USER_SIMULATOR_OPTIONS,
     o.pick(o.LOAD_SHAPE_OPTIONS, "spawn_rate", "processes", "think_time", "seed", "warmup",
-           "stream", "request_timeout", "arrival"),
+           "stream", "request_timeout", "drain", "arrival"),
     o.pick(o.SERVER_OPTIONS, "catalog", "tool_parser", "chat_template", "vllm_python",
            "health_timeout_s"),
     (o.GPUS,),

@@ -47,7 +47,8 @@ class LocustProcess:
     web_host: str = constants.LOOPBACK_HOST
     web_port: int = 8089
     autostart: bool = False  # web mode: start the test at once (with -u, -r, -t)
-    stop_timeout_s: float = 10.0  # Locust's --stop-timeout: let running sessions finish
+    # Locust's --stop-timeout: the drain (`--drain`), how long work in flight may finish
+    stop_timeout_s: float = constants.DEFAULT_DRAIN_S
     only_summary: bool = True
     api_key: str | None = field(default=None, repr=False)  # else inherited from API_KEY_ENV
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)  # e.g. the headers variable
@@ -136,23 +137,25 @@ class LocustProcess:
         self._close_log()
         return code
 
-    def stop(self, grace_s: float = constants.STOP_GRACE_S) -> int | None:
-        """SIGINT the group (Locust writes its CSVs), then SIGTERM, then SIGKILL; return the code."""
+    def stop(self, grace_s: float = constants.STOP_GRACE_S, drain: bool = True) -> int | None:
+        """SIGINT the group (Locust drains the users in flight and writes its CSVs), then
+        SIGTERM, then SIGKILL; return the code. `drain` False: the drain is not waited for (a
+        hung Locust already had it)."""
         if self._proc is None:
             return None
         try:
-            return self._stop_gracefully(grace_s)
+            return self._stop_gracefully(grace_s, self.stop_timeout_s if drain else 0.0)
         except KeyboardInterrupt:  # a second Ctrl-C: no more waiting
             self._signal_group(signal.SIGKILL)
             raise
 
-    def _stop_gracefully(self, grace_s: float) -> int | None:
+    def _stop_gracefully(self, grace_s: float, drain_s: float) -> int | None:
         assert self._proc is not None
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig, wait_s in ((signal.SIGINT, grace_s + drain_s), (signal.SIGTERM, grace_s)):
             if self._proc.poll() is not None:
                 break
             self._signal_group(sig)
-            code = self.wait(grace_s)
+            code = self.wait(wait_s)
             if code is not None:
                 break
         if self._proc.poll() is None:

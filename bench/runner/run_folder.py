@@ -108,6 +108,8 @@ def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
             tool_choice=(
                 constants.TOOL_CHOICE_FORCED if cfg.load.force_tools else constants.TOOL_CHOICE_AUTO
             ),
+            request_timeout_s=cfg.load.request_timeout_s,
+            drain_s=cfg.load.drain_s,
             trials=cfg.load.trials,
         ),
     )

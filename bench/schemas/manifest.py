@@ -38,6 +38,8 @@ class SummaryInfo(BaseModel):
     processes: int | None = None
     stream: bool | None = None
     tool_choice: str = "auto"  # "required_when_expected" under --force-tools
+    request_timeout_s: float | None = None
+    drain_s: float | None = None
     trials: int = 1
 
 

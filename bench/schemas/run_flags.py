@@ -36,7 +36,8 @@ LOAD_FLAGS = {"users": "users", "spawn_rate": "spawn_rate", "duration": "duratio
               "warmup": "warmup_s", "trials": "trials", "stream": "stream", "force_tools": "force_tools",
               "session_header": "session_header", "tool_latency": "tool_latency",
               "preflight": "preflight",
-              "request_timeout": "request_timeout_s", "web": "web", "web_port": "web_port",
+              "request_timeout": "request_timeout_s", "drain": "drain_s",
+              "web": "web", "web_port": "web_port",
               "web_host": "web_host", "master": "master", "expect_workers": "expect_workers",
               "master_bind_host": "master_bind_host",
               "master_bind_port": "master_bind_port"}  # fmt: skip
