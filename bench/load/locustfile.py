@@ -53,6 +53,7 @@ from locust.runners import (  # noqa: E402
 from locust.user.users import LOCUST_STATE_STOPPING  # noqa: E402
 
 from bench import constants  # noqa: E402
+from bench.agent import wire_arrival  # noqa: E402
 from bench.agent.load_stop import LoadStop  # noqa: E402
 from bench.agent.prompt_capture import PromptSink  # noqa: E402
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
@@ -86,6 +87,9 @@ for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
     logging.getLogger(_name).setLevel(logging.WARNING)  # Locust sets INFO; LiteLLM's logs cost ~7%
 
 lean_adk.apply()  # before the fork: every process inherits it (bench.load.lean_adk)
+# Responses are read, and their chunks stamped, on a reader thread of each process's own
+# (started on first use, after the fork): bench.agent.wire_arrival.
+wire_arrival.enable(bridge.reader_loop)
 # `kill -USR1 <pid>` writes every thread's stack to locust.log: what a stuck load process waits on.
 faulthandler.register(signal.SIGUSR1, all_threads=True)
 worker_token.install_worker_hello()  # before Locust makes its runner (and before it forks)
