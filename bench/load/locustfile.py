@@ -333,6 +333,7 @@ class _Process:
     def warmup_turn_ended(self) -> None:
         self.warmup_first_turns += 1
         if self.warmup_first_turns >= SPEC.warmup_sessions_per_process:
+            lean_adk.freeze_long_lived()  # what the first calls set up, before the load starts
             self.warmup_done.set()
 
     def out_of_tickets(self) -> None:
@@ -476,6 +477,8 @@ atexit.register(_exit_without_finalisers)
 import concurrent.futures.thread  # noqa: E402, F401  (so its exit hook is registered before ours)
 
 threading._register_atexit(_exit_without_finalisers)  # type: ignore[attr-defined]  # runs first (LIFO)
+
+lean_adk.freeze_long_lived()  # set up: leave it out of the garbage collections (lean_adk)
 
 # Importing ADK and LiteLLM above blocks for seconds after gevent's loop cached its clock; without
 # this, Locust's `-t` timer (spawn_later) would count those seconds and stop the run early.
