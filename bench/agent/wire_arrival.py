@@ -149,35 +149,46 @@ class _ArrivedBody(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         clock = time.perf_counter
-        while True:
-            while not self._items:
-                self._waiter = self._consumer.create_future()
-                try:
-                    await self._waiter
-                finally:
-                    self._waiter = None
-            item = self._items.popleft()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            chunk, arrived_at = item
-            if self._timing is not None:
-                self._timing.note_pull(clock() - arrived_at)
-            yield chunk
+        ended = False
+        try:
+            while True:
+                while not self._items:
+                    self._waiter = self._consumer.create_future()
+                    try:
+                        await self._waiter
+                    finally:
+                        self._waiter = None
+                item = self._items.popleft()
+                if item is _END:
+                    ended = True
+                    return
+                if isinstance(item, BaseException):
+                    ended = True
+                    raise item
+                chunk, arrived_at = item
+                if self._timing is not None:
+                    self._timing.note_pull(clock() - arrived_at)
+                yield chunk
+        finally:
+            if not ended:  # the reader left mid-reply (cancelled, closed): stop reading it, as
+                self._stop_reading()  # the transport would close it, so the server stops too
+
+    def _stop_reading(self) -> bool:
+        """Ask the reader to stop reading this body; False when it is already done."""
+        pump = self.pump
+        if pump is None or pump.done():
+            return pump is not None
+        try:
+            pump.get_loop().call_soon_threadsafe(pump.cancel)
+        except RuntimeError:  # the reader's loop is closed: nothing reads any more
+            return False
+        return True
 
     async def aclose(self) -> None:
         """Stop the reader reading (the reply is abandoned, or done) and wait until it has, so
         the call's record is made from a timing nobody writes to any more."""
-        pump = self.pump
-        if pump is None:
-            return
-        if not pump.done():
-            try:
-                pump.get_loop().call_soon_threadsafe(pump.cancel)
-            except RuntimeError:  # the reader's loop is closed: nothing reads any more
-                return
-        await asyncio.shield(self._stopped)
+        if self._stop_reading():
+            await asyncio.shield(self._stopped)
 
 
 def _settle(future: asyncio.Future[None]) -> None:
