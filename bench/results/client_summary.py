@@ -7,8 +7,8 @@ judged by what it distorts, each against 10% of the TTFT p50 (`CLIENT_DELAY_SATU
   late, so turn and session latencies hold the client's queueing (the wire figures, stamped on
   arrival, do not); where no call has one (chunks stamped as the agent takes them, or no
   streaming), the event-loop lag p90 of the load processes stands in;
-- stamps late: the loop that reads and stamps the responses woke late (its lag p90,
-  `client_wire_lag_p90_ms`): the wire figures themselves read late;
+- stamps late: the loop that reads and stamps the responses woke late (the p90 of its wake-ups'
+  lags, `client_wire_lag_p90_ms`): the wire figures themselves read late;
 - batched reads: more than `CLIENT_BATCHED_SHARE_MAX` of the ITL gaps are 0 (token chunks read
   in one batch) while the server's time per token (`server_tpot_mean_ms`, else the client's TPOT
   p50) is at least `CLIENT_BATCHED_SERVER_ITL_MIN_MS`: ITL reads near 0 where the server's is
@@ -92,7 +92,7 @@ def client_summary(
             by_pid[s["pid"]].append(s.get("cpu_percent") or 0.0)
         cpu_means = [sum(v) / len(v) for v in by_pid.values()]
         lags = [max(s.get("gevent_lag_ms") or 0.0, s.get("asyncio_lag_ms") or 0.0) for s in inside]
-        wire_lags = [s["wire_lag_ms"] for s in inside if s.get("wire_lag_ms") is not None]
+        wire_lags = [float(lag) for s in inside for lag in s.get("wire_lags_ms") or []]
         row.update({
             "client_cpu_mean_pct": max(cpu_means),  # the busiest load process decides
             "client_cpu_max_pct": max(s.get("cpu_percent") or 0.0 for s in inside),

@@ -228,7 +228,8 @@ class ClientSample(BuiltRunColumns, total=False):
     cpu_percent: float  # of one core
     gevent_lag_ms: float
     asyncio_lag_ms: float
-    wire_lag_ms: float | None  # of the loop that reads and stamps responses (wire_arrival)
+    # each lag of the loop that reads and stamps responses (wire_arrival), woken every 0.1 s
+    wire_lags_ms: JsonText
 
 
 class MetricsScrape(TypedDict):

@@ -67,25 +67,30 @@ def test_a_call_recorded_before_the_split_gets_its_kind() -> None:
     assert kinds == ["text", "tool_call", None]
 
 
-def _sample(lag: float, wire_lag: float | None = None) -> dict:
+def _sample(lag: float, wire_lags: list[float] | None = None) -> dict:
     return {"timestamp": 10.0, "pid": 1, "cpu_percent": 40.0, "gevent_lag_ms": 1.0,
-            "asyncio_lag_ms": lag, "wire_lag_ms": wire_lag}  # fmt: skip
+            "asyncio_lag_ms": lag, "wire_lags_ms": wire_lags}  # fmt: skip
 
 
 def test_the_client_is_flagged_by_what_it_distorts() -> None:
     calm = {"ttft_p50_ms": 50.0, "pull_delay_p90_ms": 1.0, "itl_batched_share": 0.0}
-    assert client_summary([_sample(30.0, 1.0)], 0, 20, calm)["client_saturated"] is False
+    assert client_summary([_sample(30.0, [1.0])], 0, 20, calm)["client_saturated"] is False
     # chunks waited 8 ms for the agent (over 10% of 50 ms): flagged, the loop lag aside
-    late = client_summary([_sample(30.0, 1.0)], 0, 20, {**calm, "pull_delay_p90_ms": 8.0})
+    late = client_summary([_sample(30.0, [1.0])], 0, 20, {**calm, "pull_delay_p90_ms": 8.0})
     assert late["client_saturated"] is True
     assert late["client_saturated_reason"].startswith("pull delay: chunks waited p90 8.0 ms")
     # no arrival stamps (pull delays unknown): the event-loop lag stands in
     (reason,) = saturation_reasons({"ttft_p50_ms": 50.0, "client_lag_p90_ms": 30.0})
     assert reason.startswith("loop lag: ")
-    # the reader that stamps arrivals woke late: the wire figures themselves are late
-    stamps = client_summary([_sample(1.0, 9.0)], 0, 20, calm)
+    # the reader that stamps arrivals woke late: the wire figures themselves are late; its p90
+    # is over every wake-up, so one long pause now and then stays in the tail
+    stamps = client_summary(
+        [_sample(1.0, [9.0] * 10), _sample(1.0, [0.5] * 9 + [200.0])], 0, 20, calm
+    )
     assert stamps["client_wire_lag_p90_ms"] == 9.0
     assert stamps["client_saturated_reason"].startswith("stamps late: ")
+    paused = client_summary([_sample(1.0, [0.5] * 19 + [300.0])], 0, 20, calm)
+    assert paused["client_wire_lag_p90_ms"] == 0.5 and paused["client_saturated"] is False
     # a fifth of the gaps 0 while the server takes 10 ms a token: read in batches
     batched = {**calm, "itl_batched_share": 0.2, "server_tpot_mean_ms": 10.0}
     assert saturation_reasons(batched)[0].startswith("batched reads: 20% of ITL gaps were 0")
