@@ -9,7 +9,7 @@ tokens before its first delta (default 6), as vLLM's tool parsers do: its true T
 6 x ITL and its parser hold-back 6 x ITL. The overshoot is under a millisecond on an idle
 machine and grows on a busy one, so the truth each run is judged against is what the server
 did by its own clock over that run (its /metrics: the exact mean TTFT, and the mean time per
-token for the hold-back), with the set delays printed beside it. For each user count (default 1, 4, 12, 32) this runs
+token for the overshoot of the hold-back's sleep), with the set delays printed beside it. For each user count (default 1, 4, 12, 32) this runs
 `bench run --endpoint <fake server> --model fake` (default `--processes auto`) and, as the peer,
 `vllm bench serve` (openai-chat backend, random prompts, `--max-concurrency` = users; text
 replies only: its TTFT of a tool-call reply would be the role chunk, before the hold-back)
@@ -111,12 +111,15 @@ def _verdict(measured: object, truth: float, users: int, reason: object) -> str:
 
 def _truths(got: dict, ttft_ms: float, itl_ms: float, hidden: int) -> dict[str, float]:
     """What the server did over the run by its own clock (set delays plus overshoot); the set
-    delays where it kept no count."""
+    delays where it kept no count. The fake server sleeps a tool-call reply's hold-back in one
+    sleep, so that overshoots once: as much as one inter-token sleep does (its time per token
+    minus the set delay)."""
     ttft = got.get("server_ttft_mean_ms")
     per_token = got.get("server_tpot_mean_ms")
     ttft = ttft if isinstance(ttft, float) and ttft == ttft else ttft_ms
     per_token = per_token if isinstance(per_token, float) and per_token == per_token else itl_ms
-    return {"text": ttft, "tool": ttft + hidden * per_token, "holdback": hidden * per_token}
+    holdback = hidden * itl_ms + max(0.0, per_token - itl_ms)
+    return {"text": ttft, "tool": ttft + holdback, "holdback": holdback}
 
 
 def _f(value: object) -> str:
