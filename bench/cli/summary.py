@@ -210,8 +210,16 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
             ("KV-cache usage mean / max", f"{_fmt(summary.get('kv_cache_usage_mean'), 3)} / {_fmt(summary.get('kv_cache_usage_max'), 3)}"),
             ("requests running / waiting (max)", f"{_fmt(summary.get('requests_running_max'), 0)} / {_fmt(summary.get('requests_waiting_max'), 0)}"),
             ("prefix-cache hit rate", _fmt(summary.get("prefix_cache_hit_rate"), 3)),
-            ("preemptions / tool-parser invocations", f"{_fmt(summary.get('server_preemptions'), 0)} / {_fmt(summary.get('server_tool_parser_invocations'), 0)}"),
+            ("preemptions / tool-parser runs (vLLM: one per streamed delta)", f"{_fmt(summary.get('server_preemptions'), 0)} / {_fmt(summary.get('server_tool_parser_invocations'), 0)}"),
         ]  # fmt: skip
+        if any(
+            str(v).startswith("<")
+            for k, v in summary.items()
+            if k.startswith("server_") and k.endswith("_bound")
+        ):
+            rows.append(
+                ("  '< X'", "inside vLLM's first histogram bucket (0 to X ms); the mean is exact")
+            )
     if summary.get("client_cpu_mean_pct") is not None:
         rows.append(
             (
