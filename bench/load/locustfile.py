@@ -61,6 +61,7 @@ from bench.errors import BenchError  # noqa: E402
 from bench.evalset import load_evalset  # noqa: E402
 from bench.load import (  # noqa: E402
     bridge,
+    csv_writer_guard,
     distributed,
     lean_adk,
     open_loop,
@@ -86,6 +87,7 @@ for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
     logging.getLogger(_name).setLevel(logging.WARNING)  # Locust sets INFO; LiteLLM's logs cost ~7%
 
 lean_adk.apply()  # before the fork: every process inherits it (bench.load.lean_adk)
+csv_writer_guard.apply()  # Locust's CSV writer ends quietly when its files close under it
 # `kill -USR1 <pid>` writes every thread's stack to locust.log: what a stuck load process waits on.
 faulthandler.register(signal.SIGUSR1, all_threads=True)
 worker_token.install_worker_hello()  # before Locust makes its runner (and before it forks)
