@@ -251,8 +251,10 @@ class TimedLiteLlm(LiteLlm):
         request_timeout_s: float = constants.DEFAULT_REQUEST_TIMEOUT_S,
         on_record: Callable[[LlmCallRecord], None] | None = None,
         api_key: str | None = None,
+        extra_body: dict[str, Any] | None = None,
     ) -> TimedLiteLlm:
-        """`api_base` ends in /v1. The key comes from `constants.API_KEY_ENV` unless given."""
+        """`api_base` ends in /v1. The key comes from `constants.API_KEY_ENV` unless given.
+        `extra_body`: fields added to every request body (bench.agent.thinking)."""
         strict_stream.install()  # a malformed streamed chunk fails the call (see strict_stream)
         kwargs: dict[str, Any] = {
             "api_base": api_base,
@@ -265,6 +267,8 @@ class TimedLiteLlm(LiteLlm):
         kwargs["api_key"] = key or "EMPTY"  # vLLM without --api-key accepts anything
         if extra_headers:
             kwargs["extra_headers"] = dict(extra_headers)
+        if extra_body:
+            kwargs["extra_body"] = dict(extra_body)
         model = cls(model=f"hosted_vllm/{served_model_name}", llm_client=_TimingClient(), **kwargs)
         model.agent_name = agent_name
         model._on_record = on_record

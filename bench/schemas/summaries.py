@@ -26,6 +26,9 @@ class SummaryRow(BuiltRunColumns, total=False):
     processes: int | None
     stream: bool | None
     tool_choice: str | None  # auto, or required_when_expected (--force-tools)
+    reasoning_parser: str | None  # the server's --reasoning-parser, when bench set it
+    thinking: str | None  # --thinking on/off; null: not sent, the model's default
+    thinking_budget: int | None  # --thinking-budget (vLLM's thinking_token_budget)
     window_start: EpochS | None
     window_end: EpochS | None
     window_s: float | None
