@@ -9,9 +9,11 @@ from pathlib import Path
 from bench.schemas.settings import SERVER_API_KEY_ENV, settings
 
 # Bump when a Parquet table's columns change meaning or type; `bench compare` refuses to mix versions.
+# 4: the drain (incomplete work with its age, not dropped), the window to the stop, percentile
+#    lower bounds, server finish reasons and unclean finishes counted, pass^k null below k trials
 # 3: task success, truncated sessions, successes-only throughput, open-loop schedule, cached tokens
 # 2: case_passed (ADK rule), percentile bounds, args by value
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The folder that holds the `bench` package: the checkout, or site-packages for an installed wheel.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +68,9 @@ DEFAULT_SPAWN_RATE = 4.0
 DEFAULT_MAX_SESSIONS_IN_FLIGHT = 1000
 DEFAULT_DURATION_S = 60.0
 DEFAULT_REQUEST_TIMEOUT_S = 120.0
+# At the stop work in flight gets this long to finish (k6's gracefulStop default); what is still
+# running after it is recorded incomplete, with its age.
+DEFAULT_DRAIN_S = 30.0
 
 # Env var that carries the server API key to child processes (never written to a file).
 API_KEY_ENV = SERVER_API_KEY_ENV

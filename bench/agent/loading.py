@@ -176,8 +176,9 @@ def _module_folders(module: ModuleType) -> list[Path]:
 
 
 def _owns_name(folder: Path) -> bool:
+    """No other folder took the module name since (a YAML agent may never import its own)."""
     module = sys.modules.get(folder.name)
-    return module is not None and folder in _module_folders(module)
+    return module is None or folder in _module_folders(module)
 
 
 def _claim_name(folder: Path) -> None:

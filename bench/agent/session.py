@@ -12,10 +12,13 @@ A `conversation_scenario` case has no fixed turns: ADK's user simulator
 with `call_role="user_simulator"` and never count among the turn's calls. Such a turn has no
 expected invocation, so trajectory and response match are not applicable to it.
 
-A failing turn (server error, timeout, a tool that raised) is recorded on the turn and ends that
-session; it never escapes `run_session`. A session cancelled because the load stopped is
-`truncated` (not an error): the turn it was in and the session record say so, and the
-cancellation propagates. Records are plain JSON-serialisable dicts.
+A failing turn (server error, timeout, a tool that raised, an LLM call that failed without
+raising: `bench.agent.timed_model`) is recorded on the turn and ends that session; it never
+escapes `run_session`. Once the load stops (`bench.agent.load_stop`) a session starts no new
+turn and ends `incomplete`; one still in a turn when the drain ends is cancelled: the turn and
+the session are `incomplete` (not errors), with their age at the cut, and the cancellation
+propagates. A turn whose call was older than the request timeout at the cut failed (Timeout),
+and its session is cut short. Records are plain JSON-serialisable dicts.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from google.adk.sessions import InMemorySessionService
 from google.adk.telemetry.context import TelemetryConfig
 
 from bench import constants
+from bench.agent.load_stop import LoadStop
 from bench.agent.loading import load_agent_folder
 from bench.agent.model_override import override_models
 from bench.agent.prompt_capture import CapturedRequest
@@ -314,10 +318,12 @@ async def run_session(
     on_prompt: Callable[[LlmCallRecord, CapturedRequest], None] | None = None,
     user_index: int | None = None,
     scheduled_at: float | None = None,
+    stop: LoadStop | None = None,
 ) -> SessionRecord:
     """Play one eval case; emit records through the callbacks; return the session record.
 
-    `scheduled_at` (open loop) is the arrival time the schedule gave the session (epoch s).
+    `scheduled_at` (open loop) is the arrival time the schedule gave the session (epoch s);
+    once `stop` is set no further turn starts (think time ends at once).
     """
     conversation = list(case.conversation or [])
     simulator = None
@@ -340,7 +346,7 @@ async def run_session(
     t0 = time.perf_counter()
     session_id = uuid.uuid4().hex
     turns = errors = 0
-    truncated = False
+    incomplete = False
     simulator_status: str | None = None
     simulator_s = 0.0  # waiting for the simulator's next message (in the session, like think time)
     history: list[Event] = []  # what the simulator reads: every turn's events so far
@@ -350,6 +356,9 @@ async def run_session(
         )
         index = 0
         while True:
+            if stop is not None and stop.is_set:  # the load stopped: no new turn
+                incomplete = index < len(conversation) or simulator is not None
+                break
             expected = None
             if simulator is None:
                 if index >= len(conversation):
@@ -366,8 +375,12 @@ async def run_session(
                     errors += 1 if simulator_status.startswith("error") else 0
                     break
             if index and think_time_s > 0:
-                await asyncio.sleep(think_time_s)
-            turn, events = await _run_turn(
+                if stop is None:
+                    await asyncio.sleep(think_time_s)
+                elif await stop.sleep(think_time_s):
+                    incomplete = True
+                    break
+            turn, events, cancelled = await _run_turn(
                 bundle,
                 runner,
                 case,
@@ -385,13 +398,14 @@ async def run_session(
             turns += 1
             index += 1
             on_turn(turn)
-            if turn["truncated"]:
-                raise asyncio.CancelledError
             if turn["error_type"] is not None:
                 errors += 1
+            if cancelled:
+                raise asyncio.CancelledError
+            if errors:
                 break
-    except asyncio.CancelledError:  # the load stopped mid-session (also in think time)
-        truncated = True
+    except asyncio.CancelledError:  # cut at the end of the drain (also in think time)
+        incomplete = not errors  # a turn that timed out at the cut failed: cut short
         raise
     finally:
         record: SessionRecord = {
@@ -413,7 +427,7 @@ async def run_session(
             "user_simulator_status": simulator_status,
             "user_simulator_ms": simulator_s * 1000.0 if simulator is not None else None,
             "errors": errors,
-            "truncated": truncated,
+            "incomplete": incomplete,
             "warmup": warmup,
             "pid": pid,
             "user_index": user_index,
@@ -474,8 +488,9 @@ async def _run_turn(
     warmup: bool,
     on_llm_call: Callable[[LlmCallRecord], None],
     on_prompt: Callable[[LlmCallRecord, CapturedRequest], None] | None = None,
-) -> tuple[TurnRecord, list[Event]]:
-    """One turn; `expected` is None for a scenario case (nothing to compare with)."""
+) -> tuple[TurnRecord, list[Event], bool]:
+    """One turn, its events, and whether it was cancelled (the cut); `expected` is None for a
+    scenario case (nothing to compare with)."""
     turn_id = f"{session_id}:{index}"
     expected_data = expected.intermediate_data if expected is not None else None
     scope = CallScope(
@@ -523,8 +538,12 @@ async def _run_turn(
     tool_errors = bundle.tool_errors.current.pop(id(scope), None) or _ToolErrors()
 
     error_type = error_text = None
-    truncated = isinstance(error, asyncio.CancelledError)  # the load stopped: not an error
-    if error is not None and not truncated:
+    cancelled = isinstance(error, asyncio.CancelledError)  # the cut at the end of the drain
+    incomplete = cancelled and scope.call_failure is None  # no error: no result
+    if cancelled:
+        if scope.call_failure is not None:  # its call was past the request timeout at the cut
+            error_type, error_text = scope.call_failure
+    elif error is not None:
         if tool_errors.last is not None and tool_errors.last[1] is error:
             error_type = "ToolError"
             error_text = (
@@ -532,9 +551,11 @@ async def _run_turn(
             )
         else:
             error_type, error_text = type(error).__name__, first_line(error)
-    elif tool_errors.toolset_lost and not truncated:
+    elif scope.call_failure is not None:  # a call failed without raising (a finish "error")
+        error_type, error_text = scope.call_failure
+    elif tool_errors.toolset_lost:
         error_type, error_text = "ToolError", tool_errors.toolset_lost
-    elif tool_errors.failed_result and not truncated:
+    elif tool_errors.failed_result:
         error_type, error_text = "ToolError", tool_errors.failed_result
 
     actual = None
@@ -569,10 +590,10 @@ async def _run_turn(
         "other_ms": latency_ms - scope.llm_wire_ms - scope.client_overhead_ms - tool_turn.tool_ms,
         "error_type": error_type,
         "error": error_text,
-        "truncated": truncated,
+        "incomplete": incomplete,
         "warmup": warmup,
         "actual_invocation": _dump(actual),
         "expected_invocation": _dump(expected),
         "pid": os.getpid(),
     }
-    return record, events
+    return record, events, cancelled

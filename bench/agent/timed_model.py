@@ -15,10 +15,18 @@ stay in `model_ttft_ms`, `model_tpot_ms` and `model_e2e_ms`, and their differenc
 call's `client_overhead_ms` (LiteLLM's and ADK's own work on the call).
 Each finished call becomes one record (a plain dict) handed to `on_record` and to the call scope
 of the current session (`CALL_SCOPE`), which adds session and turn ids.
+
+Every finish is accounted for. The record keeps the finish reason as the server sent it (the
+wire's, before LiteLLM maps "error" to "stop"), the tool calls it streamed, its reply text and
+ADK's `error_code`/`error_message`. A reply the server ended with finish reason "error", or with
+"tool_calls" when no call could be parsed, is a failed call, and its turn fails with it, though
+nothing raised (`bench.agent.call_finish`). A call cancelled by the cut at the end of the drain is
+incomplete, its `e2e_ms` its age; older than the request timeout, it is a failure (`Timeout`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import os
 import statistics
@@ -32,6 +40,7 @@ from pydantic import PrivateAttr
 
 from bench import constants
 from bench.agent import lean_stream, prompt_capture, strict_stream
+from bench.agent.call_finish import ReplyFinish, timeout_at_cut, unclean_finish
 from bench.agent.strict_stream import MalformedChunkError, is_malformed_chunk
 from bench.agent.wire_timing import WIRE_TIMING, WireTiming, is_token_delta, wire_client
 from bench.schemas.records import AGENT_ROLE, LlmCallRecord
@@ -52,6 +61,9 @@ class CallScope:
     on_prompt: Callable[[LlmCallRecord, prompt_capture.CapturedRequest], None] | None = None
     llm_wire_ms: float = 0.0  # summed over the turn's calls: time on the wire
     client_overhead_ms: float = 0.0  # and the model layer's time around it
+    # the first of the turn's calls that failed (a call that raised, or one that failed without
+    # raising into ADK: a finish reason "error", an unparsable call, a timeout at the cut)
+    call_failure: tuple[str, str] | None = None
 
     def next_index(self) -> int:
         index = self.calls
@@ -238,6 +250,8 @@ class TimedLiteLlm(LiteLlm):
     call_role: str = (
         AGENT_ROLE  # USER_SIMULATOR_ROLE: ADK's user simulator (bench.agent.user_simulator)
     )
+    # a call still in flight at the cut and older than this is a failure (Timeout)
+    request_timeout_s: float | None = None
     _on_record: Callable[[LlmCallRecord], None] | None = PrivateAttr(default=None)
 
     @classmethod
@@ -256,6 +270,10 @@ class TimedLiteLlm(LiteLlm):
         """`api_base` ends in /v1. The key comes from `constants.API_KEY_ENV` unless given.
         `extra_body`: fields added to every request body (bench.agent.thinking)."""
         strict_stream.install()  # a malformed streamed chunk fails the call (see strict_stream)
+        import litellm
+
+        # no "Give Feedback / Get Help" banner per failed call: bench records the error itself
+        litellm.suppress_debug_info = True
         kwargs: dict[str, Any] = {
             "api_base": api_base,
             "timeout": request_timeout_s,
@@ -271,6 +289,7 @@ class TimedLiteLlm(LiteLlm):
             kwargs["extra_body"] = dict(extra_body)
         model = cls(model=f"hosted_vllm/{served_model_name}", llm_client=_TimingClient(), **kwargs)
         model.agent_name = agent_name
+        model.request_timeout_s = request_timeout_s
         model._on_record = on_record
         return model
 
@@ -291,19 +310,13 @@ class TimedLiteLlm(LiteLlm):
         started_at = time.time()
         t0 = time.perf_counter()
         t_end: float | None = None
-        tool_calls_n = 0
-        usage_prompt = usage_completion = None
+        finish = ReplyFinish()
         error: BaseException | None = None
         try:
             async for response in super().generate_content_async(llm_request, stream):
                 if not response.partial:
                     t_end = time.perf_counter()
-                    if response.content and response.content.parts:
-                        tool_calls_n += sum(1 for p in response.content.parts if p.function_call)
-                    usage = response.usage_metadata
-                    if usage is not None:
-                        usage_prompt = usage.prompt_token_count
-                        usage_completion = usage.candidates_token_count
+                    finish.add(response)
                 yield response
         except GeneratorExit:
             raise
@@ -323,18 +336,7 @@ class TimedLiteLlm(LiteLlm):
             end = raw.last_chunk_at or t_end or time.perf_counter()
             if error is not None:
                 end = time.perf_counter()
-            record = self._record(
-                raw,
-                wire,
-                t0,
-                end,
-                started_at,
-                stream,
-                tool_calls_n,
-                usage_prompt,
-                usage_completion,
-                error,
-            )
+            record = self._record(raw, wire, t0, end, started_at, stream, finish, error)
             record["call_index"] = call_index
             self._emit(record, scope)
             if scope is not None and scope.on_prompt is not None and raw.request is not None:
@@ -348,16 +350,15 @@ class TimedLiteLlm(LiteLlm):
         end: float,
         started_at: float,
         stream: bool,
-        tool_calls_n: int,
-        usage_prompt: int | None,
-        usage_completion: int | None,
+        finish: ReplyFinish,
         error: BaseException | None,
     ) -> LlmCallRecord:
         model_e2e_ms = (end - t0) * 1000.0
         completion = (
-            raw.completion_tokens if raw.completion_tokens is not None else usage_completion
+            raw.completion_tokens if raw.completion_tokens is not None else finish.usage_completion
         )
-        prompt = raw.prompt_tokens if raw.prompt_tokens is not None else usage_prompt
+        prompt = raw.prompt_tokens if raw.prompt_tokens is not None else finish.usage_prompt
+        tool_calls_n = finish.tool_calls_n
         tool_reply = raw.saw_tool_call or raw.finish_reason == "tool_calls" or bool(tool_calls_n)
         if stream:
             model_ttft_ms = (
@@ -386,6 +387,22 @@ class TimedLiteLlm(LiteLlm):
             e2e_ms, ttft_ms, tpot_ms = model_e2e_ms, model_ttft_ms, model_tpot_ms
             gaps = sorted(model_gaps)
             client_overhead_ms = None
+        error_type = type(error).__name__ if error is not None else None
+        error_text = first_line(error) if error is not None else None
+        incomplete = isinstance(error, asyncio.CancelledError)  # the cut at the end of the drain
+        if incomplete:
+            # its age at the cut, from when the request went out (or ADK's call began)
+            e2e_ms = (end - (wire.request_at or t0)) * 1000.0
+            tpot_ms = client_overhead_ms = None
+            error_type = error_text = None
+            timed_out = timeout_at_cut(e2e_ms, self.request_timeout_s)
+            if timed_out is not None:
+                incomplete = False
+                error_type, error_text = timed_out
+        elif error is None:
+            unclean = unclean_finish(wire, raw.finish_reason, finish)
+            if unclean is not None:
+                error_type, error_text = unclean
         return {  # the keys and their order are those of LlmCallRecord
             "run_id": None,
             "session_id": None,
@@ -407,10 +424,16 @@ class TimedLiteLlm(LiteLlm):
             "cached_tokens": raw.cached_tokens,
             "finish_reason": raw.finish_reason,
             "tool_calls_n": tool_calls_n,
+            "server_finish_reason": wire.finish_reason,
+            "server_tool_calls_n": len(wire.tool_call_indexes) if wire.replied else None,
+            "reply_text": wire.reply_text,
+            "adk_error_code": finish.error_code,
+            "adk_error_message": finish.error_message,
             "stream": bool(stream),
             "warmup": False,
-            "error_type": type(error).__name__ if error is not None else None,
-            "error": first_line(error) if error is not None else None,
+            "error_type": error_type,
+            "error": error_text,
+            "incomplete": incomplete,
             "pid": os.getpid(),
             "timing_layer": "wire" if on_wire else "model",
             "model_ttft_ms": model_ttft_ms,
@@ -427,6 +450,8 @@ class TimedLiteLlm(LiteLlm):
             record["warmup"] = scope.warmup
             scope.llm_wire_ms += record["e2e_ms"]
             scope.client_overhead_ms += record["client_overhead_ms"] or 0.0
+            if record["error_type"] is not None and scope.call_failure is None:
+                scope.call_failure = (record["error_type"], record["error"] or "")
             scope.emit(record)
         if self._on_record is not None:
             self._on_record(record)

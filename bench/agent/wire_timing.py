@@ -13,6 +13,10 @@ httpx event hooks, a public httpx API that leaves the request bytes alone:
 The body is split into server-sent events here (cheap: one `json.loads` per event) to find the
 token chunks. Which call the bytes belong to comes from the contextvar `WIRE_TIMING`, set by the
 model layer around each call; with no timing set the hooks do nothing.
+
+The same events tell how the reply ended as the server sent it, before LiteLLM maps anything
+(it turns a finish reason "error" into "stop"): the finish reason, the tool calls it streamed and
+its reply text. A reply that was not streamed is read once its body is in.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ import httpx
 # What makes a streamed delta a token chunk, for TTFT and ITL on the wire and at the model layer:
 # content, a tool call or reasoning (vLLM's `reasoning`; LiteLLM renames it `reasoning_content`).
 TOKEN_DELTA_FIELDS = ("content", "tool_calls", "reasoning_content", "reasoning")
+REPLY_TEXT_MAX_CHARS = 8192  # of a reply's text kept for the unparsed-call check
+_BODY_MAX_BYTES = 1 << 20  # a reply that is not streamed is parsed when its body is this or less
 
 
 def is_token_delta(get: Callable[[str], Any]) -> bool:
@@ -52,14 +58,42 @@ class WireTiming:
     saw_tool_call: bool = False
     requests: int = 0  # HTTP requests made for this call (1 unless something retried)
     streamed: bool = False  # the body was server-sent events
+    # the reply as the server sent it
+    finish_reason: str | None = None
+    tool_call_indexes: set[int] = field(default_factory=set)
+    text_parts: list[str] = field(default_factory=list)
+    text_chars: int = 0
+    replied: bool = False  # a chunk with choices (or a whole reply) came
     _buffer: bytes = b""
+    _body: bytes = b""  # the first bytes, until the body shows itself an event stream
     _last_token_chunk_at: float | None = None
+
+    @property
+    def reply_text(self) -> str | None:
+        return "".join(self.text_parts) if self.replied else None
+
+    def _note_reply(self, choice: dict[str, Any], part: dict[str, Any]) -> None:
+        """One choice (a streamed delta or a whole message): finish reason, calls, text."""
+        self.replied = True
+        reason = choice.get("finish_reason")
+        if reason:
+            self.finish_reason = str(reason)
+        for i, call in enumerate(part.get("tool_calls") or []):
+            index = call.get("index", i) if isinstance(call, dict) else i
+            self.tool_call_indexes.add(index if isinstance(index, int) else i)
+        text = part.get("content")
+        if isinstance(text, str) and text and self.text_chars < REPLY_TEXT_MAX_CHARS:
+            piece = text[: REPLY_TEXT_MAX_CHARS - self.text_chars]
+            self.text_parts.append(piece)
+            self.text_chars += len(piece)
 
     def feed(self, data: bytes, now: float) -> None:
         """One chunk of body bytes as the transport yielded it at `now`."""
         self.last_byte_at = now
         if not data:
             return
+        if not self.streamed and len(self._body) < _BODY_MAX_BYTES:
+            self._body += data
         buffer = self._buffer + data
         if b"\r" in buffer:
             buffer = buffer.replace(b"\r\n", b"\n")
@@ -84,6 +118,7 @@ class WireTiming:
                 continue  # the usage chunk: no token
             self.last_token_at = now
             delta = choices[0].get("delta") or {}
+            self._note_reply(choices[0], delta)
             tool_calls = delta.get("tool_calls")
             if tool_calls:
                 self.saw_tool_call = True
@@ -97,9 +132,20 @@ class WireTiming:
 
     def finish(self) -> None:
         """A reply that was not an event stream (stream=False): its tokens came with the body."""
-        if not self.streamed and self.last_byte_at is not None:
+        if self.streamed:
+            self._body = b""
+            return
+        if self.last_byte_at is not None:
             self.first_token_at = self.first_token_at or self.last_byte_at
             self.last_token_at = self.last_token_at or self.last_byte_at
+        try:
+            body = json.loads(self._body) if self._body else None
+        except ValueError:
+            body = None
+        self._body = b""
+        choices = body.get("choices") if isinstance(body, dict) else None
+        if choices and isinstance(choices[0], dict):
+            self._note_reply(choices[0], choices[0].get("message") or {})
 
 
 WIRE_TIMING: contextvars.ContextVar[WireTiming | None] = contextvars.ContextVar(

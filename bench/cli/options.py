@@ -155,7 +155,12 @@ LOAD_SHAPE_OPTIONS = (
            "Force a tool call (tool_choice=required) on a turn's first LLM call when the eval case "
            "expects one. Recorded as tool_choice in the results: compare like with like.",
            "--force-tools"),
-    option("request_timeout", str, "120s", LOAD, "Timeout of one LLM request."),
+    option("request_timeout", str, "120s", LOAD,
+           "Timeout of one LLM request (a call still in flight at the end of the drain and older "
+           "than this is a failure)."),
+    option("drain", str, "30s", LOAD,
+           "At the stop no session or turn starts; work in flight gets this long to finish, "
+           "then it is cut and counted incomplete, with its age (like k6's gracefulStop)."),
     option("session_header", str | None, None, LOAD,
            "Send the ADK session id in this header on every LLM call, e.g. X-Session-ID "
            "(for KV-aware routers)."),

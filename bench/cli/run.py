@@ -221,6 +221,7 @@ class ProgressView:
         self._last = 0.0
         self._lock = threading.Lock()
         self._stopped = False
+        self._shown: set[str] = set()  # error classes whose first message was said
 
     def __enter__(self) -> ProgressView:
         return self
@@ -231,6 +232,10 @@ class ProgressView:
     def __call__(self, p: Progress) -> None:
         if p.note:
             self.say(p.note)
+        for kind, message in p.first_errors.items():  # the first failure of each class
+            if kind not in self._shown:
+                self._shown.add(kind)
+                self.say(f"failed turn, first {kind}: {message}")
         line = _progress_line(p)
         with self._lock:
             if self._stopped:
@@ -263,8 +268,11 @@ class ProgressView:
 
 
 def _progress_line(p: Progress) -> str:
-    if p.phase != "load":
+    """The load's line counts failed turns by class (the first message of each is said once)."""
+    if p.phase not in ("load", "draining"):
         return f"{p.phase}: {p.elapsed_s:.0f} s"
     total = f"/{p.duration_s:.0f}" if p.duration_s else ""
     target = f"/{p.sessions_target}" if p.sessions_target else ""
-    return f"load: {p.elapsed_s:.0f}{total} s, sessions {p.sessions}{target}, turns {p.turns}"
+    errors = ", ".join(f"{k} {n}" for k, n in sorted(p.errors.items()))
+    return (f"{p.phase}: {p.elapsed_s:.0f}{total} s, sessions {p.sessions}{target}, "
+            f"turns {p.turns}" + (f", failed turns: {errors}" if errors else ""))  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 
 def _ms(summary: dict[str, Any], key: str) -> str:
-    """A latency, or its bound when it fell outside the histogram's buckets ("< 300")."""
+    """A latency, or its bound: outside the histogram's buckets ("< 300"), or reached by
+    incomplete work at its age ("≥ 12000.0")."""
     bound = summary.get(f"{key}_bound")
     if summary.get(key) is None and bound:
         return str(bound).removesuffix(" ms")
@@ -30,9 +32,17 @@ def _ms(summary: dict[str, Any], key: str) -> str:
 
 def _task_success(summary: dict[str, Any]) -> str:
     rate = summary.get("task_success_rate")
-    if rate is None:
+    if rate is None and not summary.get("sessions_incomplete"):
         return "-"
-    return f"{rate:.3f} ({summary.get('sessions_passed')} passed)"
+    text = f"{_fmt(rate, 3)} ({summary.get('sessions_passed')} passed)"
+    undecided = summary.get("sessions_undecided_share")
+    if summary.get("sessions_incomplete") and undecided is not None:
+        text += (f"; ≥ {_fmt(summary.get('task_success_bound'), 3)} of all, "
+                 f"{undecided:.1%} undecided")  # fmt: skip
+    return text
+
+
+UNDECIDED_WARN_SHARE = 0.01  # incomplete sessions above this share of the verdicts get a warning
 
 
 NOT_APPLICABLE = "not applicable (user-simulator cases)"
@@ -59,11 +69,12 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
             f"{summary.get('sessions')} / {summary.get('turns')} / {summary.get('llm_calls')}",
         ),
         ("warm-up sessions (left out)", _fmt(summary.get("warmup_sessions"))),
-        ("TASK SUCCESS (sessions passed / measured, truncated aside)", _task_success(summary)),
+        ("TASK SUCCESS (passed / sessions with a verdict)", _task_success(summary)),
         ("tool accuracy (trajectory score of completed turns)", _tool_accuracy(summary)),
-        ("sessions cut short by a failure / truncated at the stop",
-         f"{_fmt(summary.get('sessions_cut_short'))} / {_fmt(summary.get('sessions_truncated'))}"),
-        ("sessions/s / turns/s / LLM calls/s (successes)",
+        ("sessions passed / failed / cut short / incomplete / unscored",
+         " / ".join(_fmt(summary.get(f"sessions_{k}"))
+                    for k in ("passed", "failed", "cut_short", "incomplete", "unscored"))),
+        ("completed sessions/s / turns/s / LLM calls/s",
          " / ".join(_fmt(summary.get(f"{k}_per_s"), 2) for k in ("sessions", "turns", "llm_calls"))),
         ("failed sessions/s / turns/s / LLM calls/s",
          " / ".join(_fmt(summary.get(f"failed_{k}_per_s"), 2) for k in ("sessions", "turns", "llm_calls"))),
@@ -75,12 +86,14 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
         ("llm_e2e", "LLM call"),
         ("turn", "turn"),
     ):
-        values = " / ".join(_fmt(summary.get(f"{name}_p{p}_ms")) for p in (50, 90, 99))
+        values = " / ".join(_ms(summary, f"{name}_p{p}_ms") for p in (50, 90, 99))
         rows.append((f"{label} p50 / p90 / p99 (ms)", values))
+    session_label = "session from schedule" if summary.get("arrivals") is not None else "session"
+    rows.append((f"{session_label} p50 / p90 / p99 (ms)",
+                 " / ".join(_ms(summary, f"session_p{p}_ms") for p in (50, 90, 99))))  # fmt: skip
     if summary.get("arrivals") is not None:  # open loop (bench.results.arrivals)
-        for name, label in (("session", "session from schedule"), ("start_delay", "start delay")):
-            values = " / ".join(_fmt(summary.get(f"{name}_p{p}_ms")) for p in (50, 90, 99))
-            rows.append((f"{label} p50 / p90 / p99 (ms)", values))
+        values = " / ".join(_fmt(summary.get(f"start_delay_p{p}_ms")) for p in (50, 90, 99))
+        rows.append(("start delay p50 / p90 / p99 (ms)", values))
         rows.append((
             f"arrivals / never started / waited for cap ({summary.get('max_sessions_in_flight')})",
             f"{summary['arrivals']} / {summary.get('arrivals_not_started')} / "
@@ -110,7 +123,17 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
          f"{_fmt(summary.get('tool_name_precision'), 3)} / {_fmt(summary.get('tool_name_recall'), 3)}"),
         ("argument exact match", _fmt(summary.get("arg_exact_match_rate"), 3)),
         ("failed turns (rate)", f"{summary.get('errors')} ({_fmt(summary.get('error_rate'), 3)})"),
+        ("LLM calls failed / incomplete", f"{_fmt(summary.get('llm_calls_failed'))} / "
+                                          f"{_fmt(summary.get('llm_calls_incomplete'))}"),
+        ("LLM calls: finish error / length / empty / malformed call",
+         " / ".join(_fmt(summary.get(f"llm_calls_{k}"))
+                    for k in ("finish_error", "finish_length", "empty", "malformed_tool_call"))),
+        ("LLM calls: unparsed tool call / ADK rescued it from the text",
+         f"{_fmt(summary.get('llm_calls_unparsed'))} / "
+         f"{_fmt(summary.get('llm_calls_rescued_from_text'))}"),
     ]  # fmt: skip
+    for kind, entry in _errors_by_type(summary):
+        rows.append((f"failed turns: {kind}", f"{entry['count']} (first: {entry['first'][:80]})"))
     if (kv := kv_reuse_text(summary)) is not None:
         rows.append(("prefix-cached fraction: session start / across turns / within turn", kv))
     if summary.get("case_metrics_not_evaluated"):
@@ -122,12 +145,14 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
         )
     if summary.get("pass_k") and summary["pass_k"] > 1:
         k = summary["pass_k"]
+        short = summary.get("pass_k_short_cases") or 0
         rows.append(
             (
-                f"pass^{k} / pass@{k}",
+                f"pass^{k} / pass@{k}" + (f" ({short} case(s) with < {k} trials left out)"
+                                          if short else ""),
                 f"{_fmt(summary.get('pass_hat_k'), 3)} / {_fmt(summary.get('pass_at_k'), 3)}",
             )
-        )
+        )  # fmt: skip
         rows.append(
             ("cases whose trajectory varies", _fmt(summary.get("trajectory_inconsistency_rate"), 3))
         )
@@ -185,8 +210,16 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
             ("KV-cache usage mean / max", f"{_fmt(summary.get('kv_cache_usage_mean'), 3)} / {_fmt(summary.get('kv_cache_usage_max'), 3)}"),
             ("requests running / waiting (max)", f"{_fmt(summary.get('requests_running_max'), 0)} / {_fmt(summary.get('requests_waiting_max'), 0)}"),
             ("prefix-cache hit rate", _fmt(summary.get("prefix_cache_hit_rate"), 3)),
-            ("preemptions / tool-parser invocations", f"{_fmt(summary.get('server_preemptions'), 0)} / {_fmt(summary.get('server_tool_parser_invocations'), 0)}"),
+            ("preemptions / tool-parser runs (vLLM: one per streamed delta)", f"{_fmt(summary.get('server_preemptions'), 0)} / {_fmt(summary.get('server_tool_parser_invocations'), 0)}"),
         ]  # fmt: skip
+        if any(
+            str(v).startswith("<")
+            for k, v in summary.items()
+            if k.startswith("server_") and k.endswith("_bound")
+        ):
+            rows.append(
+                ("  '< X'", "inside vLLM's first histogram bucket (0 to X ms); the mean is exact")
+            )
     if summary.get("client_cpu_mean_pct") is not None:
         rows.append(
             (
@@ -204,6 +237,27 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     console.print(table)
     if summary.get("client_saturated"):
         console.print(f"[yellow]warning[/]: {saturation_advice(summary)}")
+    undecided = summary.get("sessions_undecided_share")
+    if undecided is not None and undecided > UNDECIDED_WARN_SHARE:
+        console.print(
+            f"[yellow]warning[/]: {summary.get('sessions_incomplete')} session(s) were still "
+            f"running at the end of the drain ({_fmt(summary.get('drain_s'), 0)} s), so task "
+            f"success is undecided for {undecided:.1%} of the sessions: "
+            f"{_fmt(summary.get('task_success_rate'), 3)} of those decided, at least "
+            f"{_fmt(summary.get('task_success_bound'), 3)} of all; a longer --duration or "
+            "--drain decides more of them"
+        )
+
+
+def _errors_by_type(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    text = summary.get("errors_by_type")
+    if not text:
+        return []
+    try:
+        table = json.loads(text)
+    except (TypeError, ValueError):
+        return []
+    return sorted(table.items(), key=lambda item: -int(item[1].get("count", 0)))
 
 
 def saturation_advice(summary: dict[str, Any]) -> str:
@@ -230,8 +284,8 @@ def print_steps(steps: list[dict[str, Any]]) -> None:
         "step",
         "users",
         "rate/s",
-        "sessions/s",
-        "turns/s",
+        "completed sessions/s",
+        "completed turns/s",
         "TTFT p50",
         "TTFT p99",
         "turn p50",
@@ -247,7 +301,7 @@ def print_steps(steps: list[dict[str, Any]]) -> None:
         table.add_row(
             _fmt(s.get("step")), _fmt(s.get("users")), _fmt(s.get("session_rate"), 2),
             _fmt(s.get("sessions_per_s"), 2), _fmt(s.get("turns_per_s"), 2),
-            _fmt(s.get("ttft_p50_ms")), _fmt(s.get("ttft_p99_ms")), _fmt(s.get("turn_p50_ms")), _fmt(s.get("turn_p99_ms")),
+            _ms(s, "ttft_p50_ms"), _ms(s, "ttft_p99_ms"), _ms(s, "turn_p50_ms"), _ms(s, "turn_p99_ms"),
             _fmt(s.get("task_success_rate"), 3), _fmt(s.get("tool_accuracy"), 3),
             _fmt(s.get("failed_turns_per_s"), 2), _fmt(s.get("goodput_sessions_per_s"), 2),
             "yes" if s.get("client_saturated") else "no",

@@ -26,7 +26,7 @@ LOAD = "Load"
     o.RESULTS_OPTIONS,
     o.USER_SIMULATOR_OPTIONS,
     o.pick(o.LOAD_SHAPE_OPTIONS, "spawn_rate", "processes", "think_time", "seed", "warmup",
-           "stream", "request_timeout", "arrival", "thinking", "thinking_budget"),
+           "stream", "request_timeout", "drain", "arrival", "thinking", "thinking_budget"),
     o.pick(o.SERVER_OPTIONS, "catalog", "tool_parser", "reasoning_parser", "chat_template",
            "vllm_python", "health_timeout_s"),
     (o.GPUS,),

@@ -9,8 +9,15 @@ failure is an error (a failed call, turn or session); a wrong tool call is none:
 accuracy tabs count it from the turn record, the results stage scores it.
 
 Warm-up: the first `warmup_sessions_per_process` sessions of each process run first (other users
-wait for them), then sessions starting within `warmup_s` of the process's first session are
-warm-up too. Warm-up sessions take no ticket: `--sessions N` and trials count measured ones.
+wait until each has finished its first turn, which pays the process's first-call costs, or at
+most `WARMUP_WAIT_MAX_S`: a warm-up session that hangs on the server must not hold the measured
+load back), then sessions starting within `warmup_s` of the process's first session are warm-up
+too. Warm-up sessions take no ticket: `--sessions N` and trials count measured ones.
+
+The stop (Locust's `test_stopping`): no session or turn starts after it (`bench.agent.load_stop`),
+each process records when it saw it (`load_stops`, the end of the measured window), and Locust
+gives the users in flight its stop timeout (`--drain`) before it kills them: what they were
+running is recorded incomplete.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from locust.runners import (  # noqa: E402
 from locust.user.users import LOCUST_STATE_STOPPING  # noqa: E402
 
 from bench import constants  # noqa: E402
+from bench.agent.load_stop import LoadStop  # noqa: E402
 from bench.agent.prompt_capture import PromptSink  # noqa: E402
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
 from bench.agent.user_simulator import add_user_simulator  # noqa: E402
@@ -63,9 +71,11 @@ from bench.load import (  # noqa: E402
 from bench.load.recorder import JsonlRecorder  # noqa: E402
 from bench.load.spec import LoadSpec  # noqa: E402
 from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
+from bench.schemas.raw import LOAD_STOPS  # noqa: E402
 from bench.schemas.records import (  # noqa: E402
     USER_SIMULATOR_ROLE,
     LlmCallRecord,
+    LoadStopRecord,
     SessionRecord,
     TurnRecord,
 )
@@ -83,6 +93,9 @@ WORKER_DIR = distributed.worker_dir()  # set under `bench worker`: the spec come
 SPEC: LoadSpec
 EVALSET: Any
 BUNDLE: AgentBundle
+# Measured sessions wait at most this long for the warm-up sessions' first turns (they take
+# about a second; one that hangs on the server would hold every user back until the cut).
+WARMUP_WAIT_MAX_S = 5.0
 
 
 def _configure(spec: LoadSpec) -> None:
@@ -145,7 +158,7 @@ def _spec_from_master(environment: Any, **_kw: Any) -> None:
 
 def _record_error(record: LlmCallRecord | TurnRecord) -> Exception | None:
     """A call's or turn's error as the exception Locust counts as a failure."""
-    # a call or turn cut when the load stopped is truncated, not a failure (bench.scoring.outcome)
+    # a call or turn cut at the end of the drain is incomplete, not a failure (bench.scoring.outcome)
     failed = is_failed(cast(dict[str, Any], record))
     return Exception(f"{record['error_type']}: {record['error']}") if failed else None
 
@@ -176,12 +189,14 @@ class _Process:
         self.user_numbers = itertools.count()
         self.warmup_started = 0
         self.warmup_finished = 0
+        self.warmup_first_turns = 0
         self.warmup_seq = itertools.count()
         self.warmup_done = GeventEvent()
         if SPEC.warmup_sessions_per_process == 0:
             self.warmup_done.set()
         self.first_session_at: float | None = None
         self.inflight = 0
+        self.load_stop = LoadStop()  # set at Locust's test_stopping: no new session or turn
         self.exhausted = False
         self.quitting = False
         self.gate: open_loop.ArrivalGate | None = None  # open loop only
@@ -195,6 +210,19 @@ class _Process:
         if cls._instance is None or cls._instance.pid != os.getpid():
             cls._instance = _Process(environment)
         return cls._instance
+
+    def stopping(self) -> None:
+        """The load stops: no new session or turn; note when, for the measured window."""
+        if self.load_stop.is_set:
+            return
+        record: LoadStopRecord = {
+            "run_id": SPEC.run_id,
+            "stopped_at": self.load_stop.stop(),
+            "drain_s": float(self.environment.stop_timeout or 0.0),
+            "in_flight": self.inflight,
+            "pid": self.pid,
+        }
+        self.recorder.write(LOAD_STOPS, record)
 
     # ---- records -> raw JSONL at once (asyncio thread) and Locust events (hub thread)
 
@@ -232,6 +260,8 @@ class _Process:
     def on_turn(self, record: TurnRecord) -> None:
         self.recorder.turn(record)
         if record["warmup"]:
+            if record["invocation_index"] == 0:  # the process's first-call costs are paid
+                self.notifier.call(self.warmup_turn_ended)
             return
         exc = _record_error(record)
         self._fire(
@@ -281,7 +311,7 @@ class _Process:
             self.warmup_started += 1
             self.first_session_at = self.first_session_at or now
             return self._warmup_case(), None, "count"
-        self.warmup_done.wait()
+        self.warmup_done.wait(WARMUP_WAIT_MAX_S)
         self.first_session_at = self.first_session_at or now
         if SPEC.warmup_s > 0 and time.time() < self.first_session_at + SPEC.warmup_s:
             return self._warmup_case(), None, "time"
@@ -296,6 +326,11 @@ class _Process:
     def warmup_session_ended(self) -> None:
         self.warmup_finished += 1
         if self.warmup_finished >= SPEC.warmup_sessions_per_process:
+            self.warmup_done.set()
+
+    def warmup_turn_ended(self) -> None:
+        self.warmup_first_turns += 1
+        if self.warmup_first_turns >= SPEC.warmup_sessions_per_process:
             self.warmup_done.set()
 
     def out_of_tickets(self) -> None:
@@ -349,6 +384,8 @@ class AgentUser(User):
     def _play(self, case: Any, ticket: Ticket | None, warmup_kind: str | None) -> None:
         """Run one session to its end in this greenlet."""
         proc = self.process
+        if proc.load_stop.is_set:  # the stop came while it waited (for the warm-up): not started
+            return
         proc.inflight += 1
         try:
             bridge.run_coroutine(
@@ -365,6 +402,7 @@ class AgentUser(User):
                     on_prompt=proc.on_prompt,
                     user_index=self.user_index,
                     scheduled_at=ticket.arrival_at if ticket else None,
+                    stop=proc.load_stop,
                 )
             )
         finally:
@@ -375,6 +413,19 @@ class AgentUser(User):
 
 _EXIT_CODE: list[int] = []
 EXIT_WATCHDOG_S = 15.0
+
+
+@events.test_stopping.add_listener
+def _load_stopping(environment: Any, **_kw: Any) -> None:
+    if _Process._instance is not None and _Process._instance.pid == os.getpid():
+        _Process._instance.stopping()
+
+
+@events.test_start.add_listener
+def _load_starting(environment: Any, **_kw: Any) -> None:
+    """The web UI starts a test again after a stop: its sessions run their turns again."""
+    if _Process._instance is not None and _Process._instance.pid == os.getpid():
+        _Process._instance.load_stop = LoadStop()
 
 
 @events.quitting.add_listener

@@ -6,7 +6,7 @@ is handed Locust's event hooks and environment), so its counting is testable wit
 - Data: the locustfile passes each finished LLM call, turn and session record in the request
   event's `context["record"]`. Records are classified as the summary does
   (`bench.scoring.outcome`): task success over sessions (a session cut short by a failure is a
-  failure, a truncated one is left out), judged by the eval set's criteria with ADK's
+  failure, an incomplete one is left out), judged by the eval set's criteria with ADK's
   evaluators (`bench.scoring.case_pass`, judge metrics aside) in the process that ran the
   session, only when a web UI will show it; tool accuracy and latencies over completed calls
   and turns. With `--processes N` the workers send what they saw since their last report to
@@ -40,7 +40,7 @@ from bench.errors import BenchError
 from bench.load import webui_header
 from bench.schemas.settings import WEB_AUTH_ENV
 from bench.scoring.case_pass import CaseVerdict
-from bench.scoring.outcome import is_failed, is_ok, is_truncated, session_outcome
+from bench.scoring.outcome import is_failed, is_incomplete, is_ok, session_outcome
 from bench.scoring.tally import AccuracyBoard, CaseTally
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ EXTENDED_TABS = [
 EXTENDED_TABLES = [
     {"key": TAB_CASES, "structure": _columns(
         ("case", "Eval case"), ("sessions", "Sessions"), ("success", "Task success"),
-        ("cutshort", "Cut short by a failure"), ("truncated", "Truncated at stop"),
+        ("cutshort", "Cut short by a failure"), ("incomplete", "Incomplete at the end"),
         ("turns", "Completed turns"), ("exact", "Turns exactly right"),
         ("rate", "Share exactly right (completed turns)"), ("errors", "Failed turns"),
         ("expected", "Calls expected"), ("called", "Calls made"), ("recall", "Name recall"),
@@ -168,7 +168,7 @@ class LiveData:
             record.get("tool_calls"),
             record.get("expected_tool_calls"),
             error=is_failed(record),
-            truncated=is_truncated(record),
+            incomplete=is_incomplete(record),
         )
 
     def add_session(self, record: dict[str, Any]) -> None:
@@ -220,7 +220,7 @@ class LiveData:
         return [
             {"case": r["case"], "sessions": r["sessions"],
              "success": _rate(r["task_success_rate"]), "cutshort": r["sessions_cut_short"],
-             "truncated": r["sessions_truncated"], "turns": r["turns"], "exact": r["exact_turns"],
+             "incomplete": r["sessions_incomplete"], "turns": r["turns"], "exact": r["exact_turns"],
              "rate": _rate(r["exact_turn_rate"]), "errors": r["errors"], "expected": r["expected"],
              "called": r["called"], "recall": _rate(r["recall"]), "precision": _rate(r["precision"])}
             for r in rows

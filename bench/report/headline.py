@@ -49,14 +49,18 @@ def _plural(n: int, word: str) -> str:
 
 def task_success(s: Summary) -> str:
     rate = _number(s, "task_success_rate")
-    cut, truncated = _count(s, "sessions_cut_short"), _count(s, "sessions_truncated")
+    cut, incomplete = _count(s, "sessions_cut_short"), _count(s, "sessions_incomplete")
     if rate is None:
         return "no measured session with a verdict"
     parts = [f"{_count(s, 'sessions_passed')} passed"]
     if cut:
         parts.append(f"{cut} cut short by a failure")
     text = f"{percent(rate)} of sessions passed ({', '.join(parts)})"
-    return text + (f"; {truncated} truncated at the stop, left out" if truncated else "")
+    if not incomplete:
+        return text
+    bound, undecided = _number(s, "task_success_bound"), _number(s, "sessions_undecided_share")
+    return (f"{text}; {incomplete} incomplete at the end of the drain: at least "
+            f"{percent(bound)} of all, {percent(undecided)} undecided")  # fmt: skip
 
 
 def tool_accuracy(s: Summary) -> str:
@@ -83,7 +87,7 @@ def throughput(s: Summary) -> str:
 
 def failures(s: Summary) -> str:
     errors = _count(s, "errors")
-    with_result = _count(s, "turns") - _count(s, "turns_truncated")
+    with_result = _count(s, "turns") - _count(s, "turns_incomplete")
     rates = ", ".join(
         per_s(_number(s, f"failed_{key}_per_s"), unit)
         for key, unit in (("sessions", "sessions"), ("turns", "turns"), ("llm_calls", "LLM calls"))
@@ -94,9 +98,17 @@ def failures(s: Summary) -> str:
     )
 
 
+def percentile(s: Summary, key: str) -> str:
+    """A percentile, or its lower bound (`≥ X ms`) where incomplete work at its age reaches it."""
+    bound = s.get(f"{key}_bound")
+    if _number(s, key) is None and isinstance(bound, str):
+        return bound
+    return ms(_number(s, key))
+
+
 def percentiles(name: str) -> Callable[[Summary], str]:
     def text(s: Summary) -> str:
-        return ", ".join(f"p{q} {ms(_number(s, f'{name}_p{q}_ms'))}" for q in (50, 90, 99))
+        return ", ".join(f"p{q} {percentile(s, f'{name}_p{q}_ms')}" for q in (50, 90, 99))
 
     return text
 
@@ -123,14 +135,16 @@ class Figure:
 FIGURES: tuple[Figure, ...] = (
     Figure("task-success", "Task success", task_success,
            "sessions passed / measured sessions with a verdict (passed + failed + cut short); a "
-           "session cut short by a failure is a failure, a truncated one is left out."),
+           "session cut short by a failure is a failure; an incomplete one has no verdict, and "
+           "the lower bound that counts it as a failure is shown beside the rate."),
     Figure("tool-accuracy", "Tool accuracy", tool_accuracy,
            "the mean ADK trajectory score, under the eval set's match type, of the completed "
            "turns: a turn scores 1 when its tool calls match the expected ones, else 0."),
     Figure("throughput", "Throughput", throughput,
-           "items completed without error (successes only) in the measured window / its length."),
+           "items completed without error (successes only) in the measured window / its length; "
+           "what ended in the drain is in no rate."),
     Figure("failures", "Failures", failures,
-           "failed turns over turns that were not truncated (the error rate); failed sessions "
+           "failed turns over turns that are not incomplete (the error rate); failed sessions "
            "(cut short), turns and LLM calls per second of the window."),
     Figure("ttft", "TTFT (time to first token)", percentiles("ttft"),
            "from the request handed to the transport to the first chunk with a content, "
@@ -144,11 +158,12 @@ FIGURES: tuple[Figure, ...] = (
            "from the user message handed to ADK's runner to the turn's last event: its LLM "
            "calls, tools and ADK's own work."),
     Figure("measured", "Measured", measured,
-           "the window runs from the first measured session's start to the last completed or "
-           "failed record's end; warm-up sessions are left out of every figure."),
+           "the window runs from the first measured session's start to the stop of the load, "
+           "never to the last completed record; warm-up sessions are left out of every figure."),
 )  # fmt: skip
 
 PERCENTILE_NOTE = (
-    "Percentiles (p50, p90, p99) are over completed, measured records: failed, truncated and "
-    "warm-up ones are left out."
+    "Percentiles (p50, p90, p99) are over measured records that did not fail: completed ones at "
+    "their latency and incomplete ones at their age at the cut, a lower bound (a percentile that "
+    "reaches one prints as ≥); failed and warm-up ones are left out."
 )

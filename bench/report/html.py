@@ -93,7 +93,7 @@ def error_rows(run: Run) -> list[dict[str, Any]]:
         df = run.table(name)
         if df is None or df.empty or "error_type" not in df.columns:
             continue
-        errs = df[failed_mask(df)]  # truncated records are no errors (bench.scoring.outcome)
+        errs = df[failed_mask(df)]  # incomplete records are no errors (bench.scoring.outcome)
         for error_type, group in errs.groupby("error_type", sort=True):
             first = group["error"].dropna()
             rows.append({"table": name, "error_type": error_type, "count": len(group),

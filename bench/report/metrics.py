@@ -5,14 +5,14 @@ also recomputed from the records it summarises, so it can be bootstrapped (recor
 session are resampled together: see `bench.report.stats`):
 
 - percentile: per-call (`llm_calls`) or per-turn/session latencies of completed items (no
-  failures, no truncated items, no warm-up);
+  failures, no incomplete items, no warm-up);
 - mean: per-turn scores of completed turns (tool accuracy, trajectory, ROUGE), the error
-  indicator over turns not truncated, or per-session pass/fail (task success);
+  indicator over turns not incomplete, or per-session pass/fail (task success);
 - ratio: sums over completed turns (tool-name precision and recall, argument exact match);
 - rate: successes (or, for `failed_*`, failures) per time bin over the measured window (a block
   bootstrap over time);
 
-Successes, failures and truncated records are told apart as in `bench.scoring.outcome`.
+Successes, failures and incomplete records are told apart as in `bench.scoring.outcome`.
 - server: the server's histogram percentiles (/metrics): no per-record data, so no noise mark;
   a percentile outside the buckets' resolution shows its bound (`<name>_bound`, "< 300 ms").
 """
@@ -26,7 +26,13 @@ import numpy as np
 import pandas as pd
 
 from bench.report.runs import Run
-from bench.scoring.outcome import CUT_SHORT, TRUNCATED, TRUNCATED_ERROR_TYPES
+from bench.scoring.outcome import (
+    CANCELLED_ERROR_TYPES,
+    CUT_SHORT,
+    INCOMPLETE,
+    LEGACY_INCOMPLETE_KEY,
+    LEGACY_OUTCOMES,
+)
 
 Kind = Literal["percentile", "mean", "ratio", "rate", "server"]
 
@@ -123,23 +129,26 @@ def _text(df: pd.DataFrame, column: str) -> pd.Series:
     return df[column].fillna("").astype(str)
 
 
-def truncated_mask(df: pd.DataFrame) -> pd.Series:
-    """Records cut when the load stopped (`bench.scoring.outcome.is_truncated`, vectorised)."""
+def _flag(df: pd.DataFrame, column: str) -> pd.Series:
+    if column not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df[column].astype("boolean").fillna(False).astype(bool)
+
+
+def incomplete_mask(df: pd.DataFrame) -> pd.Series:
+    """Records still running at the end of the drain (`bench.scoring.outcome.is_incomplete`,
+    vectorised; older runs flagged them `truncated`)."""
     if "outcome" in df.columns:  # sessions
-        return _text(df, "outcome") == TRUNCATED
-    flag = (
-        df["truncated"].astype("boolean").fillna(False).astype(bool)
-        if "truncated" in df.columns
-        else pd.Series(False, index=df.index)
-    )
-    return flag | _text(df, "error_type").isin(TRUNCATED_ERROR_TYPES)
+        return _text(df, "outcome").isin([INCOMPLETE, *LEGACY_OUTCOMES])
+    flag = _flag(df, "incomplete") | _flag(df, LEGACY_INCOMPLETE_KEY)
+    return flag | _text(df, "error_type").isin(CANCELLED_ERROR_TYPES)
 
 
 def failed_mask(df: pd.DataFrame) -> pd.Series:
     """Failed calls and turns, sessions cut short (`bench.scoring.outcome.is_failed`)."""
     if "outcome" in df.columns:
         return _text(df, "outcome") == CUT_SHORT
-    return (_text(df, "error_type") != "") & ~truncated_mask(df)
+    return (_text(df, "error_type") != "") & ~incomplete_mask(df)
 
 
 def completed(run: Run, table: str) -> pd.DataFrame:
@@ -151,11 +160,11 @@ def completed(run: Run, table: str) -> pd.DataFrame:
 
 
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
-    """Completed without error and not truncated: what latency, throughput and tool accuracy
+    """Completed without error and not incomplete: what latency, throughput and tool accuracy
     count."""
     if df.empty:
         return df
-    return df[~failed_mask(df) & ~truncated_mask(df)]
+    return df[~failed_mask(df) & ~incomplete_mask(df)]
 
 
 EPOCH = pd.Timestamp(0, tz="UTC")
@@ -194,7 +203,8 @@ class RateRecords:
         ends, weights = self.ends, self.weights
         if keep is not None:
             ends, weights = ends[keep], weights[keep]
-        known = ~np.isnan(ends)
+        # what ended after the window (in the drain) is in no rate
+        known = ~np.isnan(ends) & (ends <= self.start_s + self.window_s + 1e-3)
         index = np.clip(((ends[known] - self.start_s) // width).astype(int), 0, n_bins - 1)
         return np.bincount(index, weights=weights[known], minlength=n_bins) / width
 
@@ -268,8 +278,8 @@ def samples(run: Run, metric: Metric) -> Samples:
     df = run.measured(metric.table)
     if df.empty:
         return Samples(np.array([]))
-    if metric.name == "error_rate":  # failed turns among those that were not truncated
-        df = df[~truncated_mask(df)]
+    if metric.name == "error_rate":  # failed turns among those that are not incomplete
+        df = df[~incomplete_mask(df)]
         return _aligned(df, failed_mask(df).to_numpy(dtype=float))
     if metric.table != "sessions" or metric.kind == "percentile":
         df = completed(run, metric.table)  # latency and accuracy: completed calls, turns, sessions
@@ -282,7 +292,7 @@ def samples(run: Run, metric: Metric) -> Samples:
     if metric.kind == "ratio":
         pair = df[[metric.column, metric.den]].apply(pd.to_numeric, errors="coerce").fillna(0)
         return _aligned(df, pair.to_numpy(dtype=float))
-    # task success: case_passed is null for truncated and unscored sessions, so they drop out
+    # task success: case_passed is null for incomplete and unscored sessions, so they drop out
     return _aligned(df, _numbers(df[metric.column]))
 
 
@@ -302,5 +312,5 @@ def sessions_with_result(run: Run) -> int:
     df = run.measured("sessions")
     if df.empty:
         started = run.summary.get("sessions") or 0
-        return max(0, int(started) - int(run.summary.get("sessions_truncated") or 0))
-    return int((~truncated_mask(df)).sum())
+        return max(0, int(started) - int(run.summary.get("sessions_incomplete") or 0))
+    return int((~incomplete_mask(df)).sum())

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.report.metrics import failed_mask, truncated_mask
+from bench.report.metrics import failed_mask, incomplete_mask
 from bench.report.runs import Run
 
 STALL_FACTOR = 2.0
 INCOMPLETE = re.compile(r"^(sessions|turns|llm_calls|calls)_incomplete$")
 COUNTED = re.compile(
-    r"^sessions_(failed|unscored|truncated|cut_short)$|^turns_truncated$|finish|empty|malformed|rescued"
+    r"^sessions_(failed|unscored|cut_short)$|^llm_calls_failed$|finish|empty|malformed|rescued"
 )
 
 
@@ -69,8 +69,9 @@ class Unfinished:
 
     def warning(self) -> str:
         return (
-            f"WARNING: {self.run_id} did not finish cleanly: {'; '.join(self.reasons())}. Its "
-            "latency, throughput and accuracy count only the work that finished."
+            f"WARNING: {self.run_id} did not finish cleanly: {'; '.join(self.reasons())}. "
+            "Incomplete work counts in its latency percentiles at its age (a lower bound, >=) "
+            "and has no verdict in task success."
         )
 
     def counts_text(self) -> str:
@@ -85,12 +86,12 @@ def _count(value: object) -> int:
 
 def stalled_turns(run: Run) -> tuple[int, float | None]:
     """Measured turns in flight at the stop, older than STALL_FACTOR x the slowest completed."""
-    if run.summary.get("turns_truncated") == 0:
+    if run.summary.get("turns_incomplete") == 0:
         return 0, None  # nothing was in flight: no need to read the turns
     turns = run.measured("turns")
     if turns.empty or "latency_ms" not in turns.columns:
         return 0, None
-    cut = truncated_mask(turns)
+    cut = incomplete_mask(turns)
     done = turns[~cut & ~failed_mask(turns)]["latency_ms"].dropna()
     ages = turns[cut]["latency_ms"].to_numpy(dtype=float, na_value=np.nan)
     if done.empty:

@@ -21,23 +21,25 @@ from bench.results.server_summary import server_summary
 from bench.results.summary import compute_summary, measured
 from bench.results.writer import write_table
 from bench.schemas.manifest import read_manifest
-from bench.schemas.raw import ARRIVALS, SERVER_METRICS, read_raw
+from bench.schemas.raw import ARRIVALS, LOAD_STOPS, SERVER_METRICS, read_raw
 from bench.schemas.run_dir import RunDir
 from bench.schemas.tables import TABLES, to_table
 from bench.scoring.breakdown import case_tool_columns, tool_table
 from bench.scoring.case_pass import CaseVerdict
+from bench.scoring.finish import classify_call, finish_counts
 from bench.scoring.goodput import goodput, mark_slo
 from bench.scoring.judge import JUDGE_COLUMNS
 from bench.scoring.outcome import (
     CUT_SHORT,
     agent_calls,
     is_failed,
+    is_incomplete,
     is_ok,
     is_scenario_session,
-    is_truncated,
     is_user_simulator_call,
     outcome_passed,
     session_outcome,
+    upgrade_legacy,
 )
 from bench.scoring.reliability import case_table, reliability_summary
 from bench.scoring.trajectory import TurnScorer, invocation_from_record
@@ -74,7 +76,7 @@ def roll_up_sessions(
     for session in sessions:
         mine = by_session.get(session["session_id"], [])
         # raw records before schema 3 marked only the turn ("Cancelled")
-        session["truncated"] = is_truncated(session) or any(is_truncated(t) for t in mine)
+        session["incomplete"] = is_incomplete(session) or any(is_incomplete(t) for t in mine)
         scored = sorted(
             (t for t in mine if "trajectory_score" in t),
             key=lambda t: t.get("invocation_index") or 0,
@@ -124,6 +126,21 @@ def server_metric_rows(scrapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def classify_calls_finish(
+    calls: list[dict[str, Any]], turns: list[dict[str, Any]], tool_parser: str | None
+) -> None:
+    """Each call's finish (`bench.scoring.finish`); a turn holds an unparsed tool call when any
+    of its LLM calls does (not only its last reply)."""
+    unparsed_turns = set()
+    for call in calls:
+        classify_call(call, tool_parser)
+        if call["unparsed_tool_call"]:
+            unparsed_turns.add(call.get("turn_id"))
+    for turn in turns:
+        if turn.get("turn_id") in unparsed_turns:
+            turn["unparsed_tool_call"] = True
+
+
 def merge_judge_scores(turns: list[dict[str, Any]], judged: list[dict[str, Any]]) -> None:
     by_turn = {(r["turn_id"], r["metric"]): r.get("score") for r in judged}
     for turn in turns:
@@ -154,6 +171,9 @@ def build_results(run_dir: Path) -> BuildResult:
     reads = {name: read_raw(rd, name) for name in kinds}
     scrapes_read = read_raw(rd, SERVER_METRICS)
     all_calls, turns, sessions, client, judged, arrivals = (reads[n].records for n in kinds)
+    for record in all_calls + turns + sessions:  # raw records of older results schemas
+        upgrade_legacy(record)
+    load_stops = read_raw(rd, LOAD_STOPS).records
     # ADK's user simulator's calls (scenario cases) are written to llm_calls flagged by
     # call_role, and kept out of every agent figure below
     llm_calls = agent_calls(all_calls)
@@ -162,14 +182,12 @@ def build_results(run_dir: Path) -> BuildResult:
     known_tools = set(manifest.known_tools) if manifest.known_tools else None
     scorer = TurnScorer(manifest.criteria, known_tools, manifest.tool_parser)
     score_turns(turns, scorer)
+    classify_calls_finish(all_calls, turns, manifest.tool_parser)
     verdict = CaseVerdict(manifest.criteria or {}, judged=bool(judged))
     roll_up_sessions(sessions, turns, scorer.criterion.threshold, verdict)
     slo = manifest.slo or {}
-    if slo:
+    if slo:  # an incomplete record misses an SLO it is past already, else is undecided
         mark_slo(llm_calls, turns, sessions, slo)
-        for record in turns + sessions:  # no result, so it neither met nor missed an SLO
-            if is_truncated(record):
-                record["slo_met"] = None
 
     classify_calls(llm_calls, turns)
     turns_m, sessions_m, calls_m = measured(turns), measured(sessions), measured(llm_calls)
@@ -191,8 +209,9 @@ def build_results(run_dir: Path) -> BuildResult:
         "step": manifest.step,
         **info.model_dump(exclude={"trials"}),
     }
-    summary = compute_summary(llm_calls, turns, sessions, run_info)
+    summary = compute_summary(llm_calls, turns, sessions, run_info, load_stops)
     start, end = summary["window_start"], summary["window_end"]
+    summary.update(finish_counts(calls_m))
     summary.update(arrival_summary(arrivals, sessions_m))
     summary.update(user_simulator_summary(simulator_calls, sessions_m))
     summary.update(finer_tool_summary(completed))
@@ -200,14 +219,7 @@ def build_results(run_dir: Path) -> BuildResult:
     summary.update(reliability_summary(cases))
     if slo:
         summary["slo"] = json.dumps(slo, sort_keys=True)
-        # a truncated session or turn has no result: it neither meets nor misses an SLO
-        summary.update(
-            goodput(
-                [t for t in turns_m if not is_truncated(t)],
-                [s for s in sessions_m if not s["truncated"]],
-                summary["window_s"],
-            )
-        )
+        summary.update(goodput(turns_m, sessions_m, end, summary["window_s"]))
     if judged:
         summary["judge_model"] = manifest.judge_model or judged[0].get("judge_model")
         for column in JUDGE_COLUMNS.values():

@@ -3,7 +3,7 @@ grows (`by_turn_index.parquet`, one row per turn index of one load step).
 
 Turn index = the turn's place in its eval case, 1-based. Every measured call of a turn counts
 in `llm_calls`; latency, the cached fraction and tool accuracy use the completed ones (no error,
-not truncated: `bench.scoring.outcome.is_ok`), as the summary does.
+not incomplete: `bench.scoring.outcome.is_ok`), as the summary does.
 """
 
 from __future__ import annotations

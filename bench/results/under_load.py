@@ -8,7 +8,7 @@ so every figure keeps its definition there:
 
 - `sessions`, `passed`, `pass_rate`, `pass_hat_k`: the step's `cases.parquet`
   (`bench.scoring.reliability.case_table`): task success per case, a session cut short by a
-  failure counting as not passed, a truncated one left out; pass^k only with `--trials` > 1;
+  failure counting as not passed, an incomplete one left out; pass^k only with `--trials` > 1;
 - `unparsed_rate`: completed turns whose reply text holds a tool call the server's parser did
   not extract (`bench.scoring.unparsed`), over the case's completed turns, as in the summary;
 - `degrades_under_load`: the case passed every session at the lowest load (pass rate 1.0) and

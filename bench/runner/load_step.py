@@ -24,7 +24,7 @@ from bench.load import distributed, webui, worker_watch
 from bench.load.process import LocustProcess
 from bench.load.spec import LoadSpec
 from bench.runner.progress import Progress
-from bench.runner.record_counter import RecordCounter
+from bench.runner.record_counter import ErrorTally, RecordCounter
 from bench.runner.signals import pending_signal
 from bench.runner.stop_rules import Stop, StopRule, Tick, first_stop, stop_rules
 from bench.schemas.config import LoadConfig, RunConfig
@@ -106,6 +106,7 @@ def start_locust(
         + distributed.master_args(load),
         api_key=endpoint.api_key or "",
         extra_env=_load_env(endpoint),
+        stop_timeout_s=load.drain_s,
     )
     locust.start()
     return locust
@@ -129,11 +130,16 @@ def run_load_step(
                        stop_timeout_s=locust.stop_timeout_s,
                        extra_allowance_s=distributed.master_allowance_s(load),
                        min_free_bytes=constants.MIN_FREE_BYTES)  # fmt: skip
+    stop: Stop | None = None
     try:
         stop = _watch(locust, rules, step_dir, server, load, on_progress)
     finally:
+        # a Locust that hung or never started had its chance: no drain to wait for
+        drain = stop is None or stop.status is not RunStatus.LOAD_FAILED
+        done = stop is not None and stop.status is RunStatus.COMPLETED and load.sessions is not None
         locust.stop(grace_s=LOAD_STOP_GRACE_S
-                    + distributed.master_stop_grace_s(load, locust.stop_timeout_s))  # fmt: skip
+                    + distributed.master_stop_grace_s(load, locust.stop_timeout_s), drain=drain,
+                    exiting_s=locust.self_quit_s() if done else 0.0)  # fmt: skip
     if load.master:
         stop = _no_turn_played(step_dir, _workers_lost(step_dir, stop))
     return StepResult(step_dir, load, stop.status, stop.message, stop.signum)
@@ -179,7 +185,7 @@ def _watch(
     load: LoadConfig, on_progress: Callable[[Progress], None] | None,
 ) -> Stop:  # fmt: skip
     sessions = RecordCounter(step_dir, "sessions")  # measured: warm-up sessions take no ticket
-    turns = RecordCounter(step_dir, "turns")
+    turns = ErrorTally(step_dir, "turns")
     started = time.monotonic()
     load_started: float | None = None  # when the first load record appeared
     web_url = f"http://{load.web_host}:{load.web_port}" if load.web else None
@@ -209,8 +215,12 @@ def _watch(
             # Until the first record the clock counts Locust's start-up, not the load: say so,
             # rather than show a load clock that jumps back when the load begins.
             phase = "load" if tick.load_started else "starting load processes"
+            over = load.duration_s is not None and tick.elapsed_s > load.duration_s
+            if tick.load_started and over:
+                phase = "draining"  # no new session or turn; work in flight may finish
             on_progress(Progress(tick.elapsed_s, load.duration_s, tick.sessions, load.sessions,
-                                 tick.turns, phase))  # fmt: skip
+                                 tick.turns, phase, errors=dict(turns.by_type),
+                                 first_errors=dict(turns.first)))  # fmt: skip
         stop = first_stop(rules, tick)
         if stop is not None:
             return stop

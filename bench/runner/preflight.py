@@ -280,7 +280,9 @@ def run_preflight(
 
     def on_llm_call(record: Any) -> None:
         recorder.llm_call(record)
-        finish_reasons.append(record["finish_reason"])
+        # as the server sent it (LiteLLM passes an "error" on as "stop", or "tool_calls" after a
+        # partial call); LiteLLM's where the wire saw no reply
+        finish_reasons.append(record["server_finish_reason"] or record["finish_reason"])
 
     def on_turn(record: Any) -> None:
         recorder.turn(record)
@@ -365,6 +367,7 @@ def check_tool_calling(cfg: RunConfig) -> tuple[PreflightVerdict, RunDir]:
 
     from bench.runner.inputs import check_inputs
     from bench.runner.run_folder import create_run_folder
+    from bench.runner.run_log import run_log
     from bench.runner.server_session import server_session
     from bench.schemas.errors import RunFailed
     from bench.schemas.manifest import update_manifest
@@ -374,8 +377,8 @@ def check_tool_calling(cfg: RunConfig) -> tuple[PreflightVerdict, RunDir]:
     run_dir = create_run_folder(cfg, inputs)
     status, message = RunStatus.COMPLETED, ""
     try:
-        with server_session(cfg, inputs.plan, run_dir, run_id=run_dir.path.name,
-                            agent_dir=inputs.agent_dir) as session:  # fmt: skip
+        with run_log(run_dir), server_session(cfg, inputs.plan, run_dir, run_id=run_dir.path.name,
+                                              agent_dir=inputs.agent_dir) as session:  # fmt: skip
             verdict = preflight_check(cfg, inputs, session.endpoint, run_dir)
             message = verdict.message
     except RunFailed as exc:

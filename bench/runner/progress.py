@@ -13,7 +13,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TICK_S = 1.0
 
@@ -25,8 +25,11 @@ class Progress:
     sessions: int
     sessions_target: int | None
     turns: int
-    phase: str
+    phase: str  # ... | starting load processes | load | draining
     note: str | None = None  # a line to show once and keep (the web UI's address when it answers)
+    # failed turns so far by error class, and the first message of each class
+    errors: dict[str, int] = field(default_factory=dict)
+    first_errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of_phase(cls, phase: str, elapsed_s: float, note: str | None = None) -> Progress:

@@ -57,3 +57,26 @@ class RecordCounter:
             return json.loads(line).get("warmup") is not True
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             return False
+
+
+@dataclass
+class ErrorTally(RecordCounter):
+    """Failed turns by error class as they are appended, with the first message of each class:
+    the live error count of `bench run` (the summary's `errors_by_type` is built the same way
+    from the finished records, `bench.results.summary`)."""
+
+    by_type: dict[str, int] = field(default_factory=dict, init=False)
+    first: dict[str, str] = field(default_factory=dict, init=False)
+
+    def _counts(self, line: bytes) -> bool:
+        counted = super()._counts(line)
+        if counted and b'"error_type":"' in line:
+            try:
+                record = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                return counted
+            kind = record.get("error_type") if isinstance(record, dict) else None
+            if kind and not record.get("incomplete"):
+                self.by_type[kind] = self.by_type.get(kind, 0) + 1
+                self.first.setdefault(kind, str(record.get("error") or ""))
+        return counted

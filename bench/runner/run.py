@@ -30,6 +30,7 @@ from bench.runner.load_step import StepResult
 from bench.runner.preflight import PreflightVerdict, preflight_check
 from bench.runner.progress import Progress, ticking
 from bench.runner.run_folder import create_run_folder, create_step_folder
+from bench.runner.run_log import run_log
 from bench.runner.server_session import ServerSession, server_session
 from bench.runner.signals import (
     Interrupted,
@@ -199,7 +200,7 @@ def open_run(
     run = Run(cfg, inputs, run_dir, cfg.load.stepped if stepped is None else stepped, stack,
               notice=notice)  # fmt: skip
     failure: RunFailed | None = None
-    with trap_signals():
+    with trap_signals(), run_log(run_dir):  # third-party logs to the run's bench.log
         try:
             with stack:  # 3. the server (stopped on the way out) and 4. the load steps
                 yield run

@@ -111,6 +111,8 @@ def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
             reasoning_parser=info.get("reasoning_parser", cfg.server.reasoning_parser),
             thinking=cfg.load.thinking,
             thinking_budget=cfg.load.thinking_budget,
+            request_timeout_s=cfg.load.request_timeout_s,
+            drain_s=cfg.load.drain_s,
             trials=cfg.load.trials,
         ),
     )

@@ -3,8 +3,10 @@
 A probe is one load step. Its verdict compares the step's summary at one percentile (p90 by
 default, or p99) with each SLO (`turn_ms` -> `turn_p90_ms`, `ttft_ms` -> `ttft_p90_ms`, ...),
 its tool accuracy (ADK's EXACT trajectory score by default) with `--min-tool-accuracy`, and its
-turn error rate with `--max-error-rate`. A probe with no measured turn fails. Sessions still
-running when the probe's load stopped are truncated, not errors: they do not fail a probe.
+turn error rate with `--max-error-rate`. A probe with no measured turn fails. Sessions
+still running at the end of the probe's drain are incomplete, not errors; a percentile that
+incomplete work reaches is only a lower bound ("≥ X ms"): the probe fails that SLO when the bound
+is past it, and cannot pass it otherwise (no number to compare).
 
 `MaxLoadSearch` assumes a passing load's lower loads pass too: it ramps up from the lowest load,
 doubling, until a probe fails or the highest load passes, then bisects between the best pass
@@ -49,13 +51,15 @@ class SloCheck:
         """(passed, one reason per check, e.g. 'turn_p90_ms 480 <= 500')."""
         reasons: list[str] = []
         passed = True
-        if not (summary.get("turns") or 0) - (summary.get("turns_truncated") or 0):
+        if not (summary.get("turns") or 0) - (summary.get("turns_incomplete") or 0):
             return False, ["no measured turn"]
         for key, limit in sorted(self.slo.items()):
             col = self.column(key)
             value = summary.get(col)
             ok = value is not None and value <= limit
             shown = "-" if value is None else f"{value:.0f}"
+            if value is None and summary.get(f"{col}_bound"):  # reached by incomplete work
+                shown = str(summary[f"{col}_bound"]).removesuffix(" ms")
             reasons.append(f"{col} {shown} {'<=' if ok else '>'} {limit:g}")
             passed &= ok
         if self.min_tool_accuracy is not None:
@@ -161,7 +165,7 @@ def probe_row(
     step_dir: RunDir | None,
 ) -> dict[str, Any]:  # fmt: skip
     keep = ["users", "session_rate", "sessions", "turns", "sessions_per_s", "turns_per_s",
-            "failed_turns_per_s", "sessions_truncated", "error_rate", "client_saturated",
+            "failed_turns_per_s", "sessions_incomplete", "error_rate", "client_saturated",
             check.accuracy_metric]  # fmt: skip
     keep += [check.column(k) for k in SLO_COLUMN]
     return {

@@ -169,7 +169,7 @@ class SweepPlan(BaseModel):
 # load processes are the point's own or sized per run).
 _SHARED_LOAD_FIELDS = {"spawn_rate", "arrival", "max_sessions_in_flight", "think_time_s", "seed",
                        "warmup_s", "warmup_sessions", "stream", "force_tools", "session_header",
-                       "tool_latency", "request_timeout_s", "thinking",
+                       "tool_latency", "request_timeout_s", "drain_s", "thinking",
                        "thinking_budget"}  # fmt: skip
 
 

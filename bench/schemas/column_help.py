@@ -21,6 +21,14 @@ def _pcts(name: str, what: str) -> dict[str, str]:
     return {f"{name}_p{q}_ms": what.format(q=q) for q in PCTS}
 
 
+_CLIENT_BOUND = "'≥ X ms' when incomplete work at its age reaches {name}_p{q}_ms (then null)"
+
+
+def _bounds(name: str) -> dict[str, str]:
+    """The lower-bound column beside a client percentile (bench.results.latency_bounds)."""
+    return {f"{name}_p{q}_ms_bound": _CLIENT_BOUND.format(name=name, q=q) for q in PCTS}
+
+
 SUMMARY_HELP: dict[str, str] = {
     "run_id": "the run's id (its folder name unless --run-id named it)",
     "status": "how the run ended: completed, or the stage that failed",
@@ -36,18 +44,24 @@ SUMMARY_HELP: dict[str, str] = {
     "reasoning_parser": "the server's vLLM --reasoning-parser (null: none, or an attached server)",
     "thinking": "--thinking: enable_thinking sent with each agent call, on or off (null: not sent)",
     "thinking_budget": "--thinking-budget: vLLM's thinking_token_budget sent with each agent call",
+    "request_timeout_s": "--request-timeout: a call still in flight at the cut and older fails",
+    "drain_s": "--drain: how long work in flight had to finish after the load stopped (s)",
     "window_start": "start of the measured window: the first measured session's start (UTC)",
-    "window_end": "end of the measured window: the last completed or failed record's end (UTC)",
+    "window_end": "end of the measured window: when the load stopped (UTC)",
     "window_s": "length of the measured window in seconds; every rate is over it",
-    "sessions": "measured sessions started in the window (truncated ones included)",
+    "sessions": "measured sessions started in the window (incomplete ones included)",
     "turns": "measured turns (invocations of eval cases)",
     "llm_calls": "measured LLM calls of the agent under test (user-simulator calls apart)",
     "warmup_sessions": "warm-up sessions, left out of every figure",
     "step": "the load step this row is about (0 for a run without load steps)",
     "sessions_passed": "measured sessions that passed their case by the eval set's criteria",
     "sessions_cut_short": "measured sessions a failed turn ended early (failures)",
-    "sessions_truncated": "measured sessions still running when the load stopped (no result)",
-    "turns_truncated": "measured turns still running when the load stopped (no result)",
+    "sessions_incomplete": "measured sessions still running at the end of the drain (no verdict)",
+    "sessions_failed": "measured sessions that completed and did not pass their case",
+    "sessions_unscored": "measured sessions that completed with no metric of the criteria evaluated",
+    "turns_incomplete": "measured turns still running at the end of the drain (no result)",
+    "llm_calls_failed": "measured LLM calls that failed (an error, finish 'error', an unparsed call)",
+    "llm_calls_incomplete": "measured LLM calls still running at the end of the drain",
     "sessions_per_s": "sessions completed without a failure per second of the window",
     "turns_per_s": "turns completed without error per second of the window",
     "llm_calls_per_s": "LLM calls completed without error per second of the window",
@@ -55,10 +69,19 @@ SUMMARY_HELP: dict[str, str] = {
     "failed_sessions_per_s": "sessions cut short by a failure per second of the window",
     "failed_turns_per_s": "failed turns per second of the window",
     "failed_llm_calls_per_s": "failed LLM calls per second of the window",
-    **_pcts("ttft", "time to first token, p{q} of completed LLM calls, on the wire (ms)"),
+    **_pcts(
+        "ttft",
+        "time to first token on the wire, p{q} of LLM calls that did not fail (incomplete: their age) (ms)",
+    ),
     **_pcts("tpot", "time per output token after the first, p{q} of completed calls (ms)"),
-    **_pcts("llm_e2e", "LLM call from request to last token, p{q} of completed calls (ms)"),
-    **_pcts("turn", "turn latency (user message to final answer), p{q} of completed turns (ms)"),
+    **_pcts(
+        "llm_e2e",
+        "LLM call from request to last token, p{q} of calls that did not fail (incomplete: their age) (ms)",
+    ),
+    **_pcts(
+        "turn",
+        "turn latency (user message to final answer), p{q} of turns that did not fail (incomplete: their age) (ms)",
+    ),
     **_pcts("model_ttft", "TTFT at ADK's model layer (includes LiteLLM's work), p{q} (ms)"),
     **_pcts("model_tpot", "TPOT at ADK's model layer (includes LiteLLM's work), p{q} (ms)"),
     **_pcts("client_overhead", "per call, model-layer e2e minus wire e2e, p{q} (ms)"),
@@ -67,13 +90,20 @@ SUMMARY_HELP: dict[str, str] = {
     "turn_tool_time_mean_ms": "mean per turn of the time spent in tools, injected delays included (ms)",
     "turn_other_mean_ms": "mean per turn of the rest: ADK's runner, callbacks, session service (ms)",
     **_pcts(
-        "session", "session latency, p{q} of completed sessions; open loop: from its schedule (ms)"
+        "session",
+        "session latency, p{q} of sessions not cut short (incomplete: their age); open loop: from its schedule (ms)",
     ),
+    **_bounds("ttft"),
+    **_bounds("llm_e2e"),
+    **_bounds("turn"),
+    **_bounds("session"),
     **_pcts("start_delay", "open loop: how late a session started after its schedule, p{q} (ms)"),
     "arrivals": "open loop: arrivals the schedule put in the window",
     "arrivals_not_started": "open loop: arrivals scheduled in the window that never started",
     "arrivals_waited_for_cap": "open loop: arrivals that found --max-sessions-in-flight full",
     "task_success_rate": "sessions passed / measured sessions with a verdict (cut short = failed)",
+    "task_success_bound": "its lower bound: passed / (sessions with a verdict + incomplete ones)",
+    "sessions_undecided_share": "incomplete sessions / (sessions with a verdict + incomplete ones)",
     "tool_accuracy": "mean ADK trajectory score of completed turns, under the eval set's match type",
     "tool_trajectory_exact": "mean trajectory score of completed turns with EXACT matching",
     "tool_trajectory_in_order": "mean trajectory score of completed turns with IN_ORDER matching",
@@ -85,8 +115,15 @@ SUMMARY_HELP: dict[str, str] = {
     "tool_name_precision": "tool calls made with an expected name / tool calls made",
     "tool_name_recall": "expected tool calls whose name was called / expected tool calls",
     "arg_exact_match_rate": "paired calls whose arguments equal the expected ones / paired calls",
-    "errors": "failed turns (truncated turns are no errors)",
-    "error_rate": "failed turns / measured turns that were not truncated",
+    "errors": "failed turns (incomplete turns are no errors)",
+    "error_rate": "failed turns / measured turns that are not incomplete",
+    "errors_by_type": "failed turns by error class",
+    "llm_calls_finish_error": "LLM calls the server ended with finish reason 'error' (failed)",
+    "llm_calls_finish_length": "LLM calls the server ended with finish reason 'length' (max tokens)",
+    "llm_calls_empty": "LLM calls whose reply had no text and no tool call",
+    "llm_calls_malformed_tool_call": "LLM calls finished 'tool_calls' with no call that parsed (failed)",
+    "llm_calls_unparsed": "LLM calls whose reply text held a tool call the server's parser missed",
+    "llm_calls_rescued_from_text": "tool calls ADK pulled out of reply text the server finished 'stop'",
     "skipped_cases": "eval cases not played (conversation_scenario without a user simulator)",
     "scenario_sessions": "measured sessions of conversation_scenario cases; null when none ran",
     "user_simulator_calls": "LLM calls of ADK's user simulator (no other figure counts them)",
@@ -96,6 +133,7 @@ SUMMARY_HELP: dict[str, str] = {
     "unexpected_call_rate": "completed turns that called a tool where none was expected / turns",
     "arg_partial_credit": "per-argument credit of paired calls, averaged (1 = every argument right)",
     "pass_k": "k of pass^k and pass@k: trials per case (--trials)",
+    "pass_k_short_cases": "cases with fewer than k trials: no pass^k or pass@k of their own",
     "pass_hat_k": "pass^k: share of cases whose k trials all passed",
     "pass_at_k": "pass@k: share of cases with at least one of k trials passed",
     "trajectory_inconsistency_rate": "share of cases whose trials called different tool sequences",

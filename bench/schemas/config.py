@@ -29,6 +29,7 @@ from pydantic import (
 from bench import constants
 from bench.schemas.errors import BenchError
 from bench.schemas.flags import (
+    duration_or_zero_s,
     duration_s,
     number_list,
     parse_gpus,
@@ -43,7 +44,7 @@ __all__ = ["EngineFlags", "JudgeConfig", "LoadConfig", "RunConfig", "ServerConfi
 
 # Seconds, given as a number or as text like "90s", "5m", "500ms".
 Seconds = Annotated[float, BeforeValidator(duration_s), Field(gt=0)]
-SecondsOrZero = Annotated[float, BeforeValidator(duration_s), Field(ge=0)]
+SecondsOrZero = Annotated[float, BeforeValidator(duration_or_zero_s), Field(ge=0)]
 ARRIVALS = ("poisson", "constant")
 
 
@@ -156,6 +157,9 @@ class LoadConfig(BaseModel):
     )
     preflight: bool = True  # a few tool-calling sessions before the load (bench.runner.preflight)
     request_timeout_s: Seconds = constants.DEFAULT_REQUEST_TIMEOUT_S
+    # At the stop no session or turn starts; work in flight gets this long, then it is cut and
+    # recorded incomplete (Locust's stop timeout; k6's gracefulStop).
+    drain_s: SecondsOrZero = constants.DEFAULT_DRAIN_S
     web: bool = False
     web_host: str = constants.LOOPBACK_HOST
     web_port: int = Field(default=constants.DEFAULT_WEB_PORT, ge=1, le=65535)
@@ -350,6 +354,7 @@ class RunConfig(BaseModel):
 # Fields whose flag is not `--` + the field name with dashes.
 _FLAG_OF = {"duration_s": "--duration", "think_time_s": "--think-time", "warmup_s": "--warmup",
             "request_timeout_s": "--request-timeout", "step_duration_s": "--step-duration",
+            "drain_s": "--drain",
             "metrics_interval_s": "--metrics-interval", "user_steps": "--users",
             "rate_steps": "--session-rate", "headers": "--header"}  # fmt: skip
 

@@ -19,9 +19,9 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
 
 
-def duration_s(value: Any) -> float:
-    """`90`, `90s`, `2m`, `1h`, `500ms` -> seconds, > 0; a number is seconds already (a saved
-    config may hold 0 for "no pause"; the field's own bound decides)."""
+def duration_s(value: Any, *, zero: bool = False) -> float:
+    """`90`, `90s`, `2m`, `1h`, `500ms` -> seconds, > 0 (`zero`: `0s` too); a number is seconds
+    already (a saved config may hold 0 for "no pause"; the field's own bound decides)."""
     if isinstance(value, bool):
         raise ValueError(f"'{value}' is not a duration like 30s, 5m or 1h")
     if isinstance(value, (int, float)):
@@ -29,9 +29,14 @@ def duration_s(value: Any) -> float:
             raise ValueError(f"'{value}' is not a duration like 30s, 5m or 1h")
         return float(value)
     match = _DURATION.match(str(value))
-    if not match or float(match.group(1)) <= 0:
+    if not match or float(match.group(1)) < 0 or (float(match.group(1)) == 0 and not zero):
         raise ValueError(f"'{value}' is not a duration like 30s, 5m or 1h")
     return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def duration_or_zero_s(value: Any) -> float:
+    """`duration_s` that takes `0s` (no think time, no drain)."""
+    return duration_s(value, zero=True)
 
 
 def number_list(value: Any, kind: type[int] | type[float]) -> list[Any]:

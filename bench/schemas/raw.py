@@ -19,12 +19,13 @@ Record = dict[str, Any]
 LLM_CALLS, TURNS, SESSIONS = "llm_calls", "turns", "sessions"  # each load process (its pid)
 CLIENT = "client"  # each load process: its own CPU and loop lag
 ARRIVALS = "arrivals"  # each load process, open loop: every arrival, started or not
+LOAD_STOPS = "load_stops"  # each load process: when it saw the load stop (the window's end)
 # each load process: every LLM call's request messages, and each distinct tool list once
 # (bench.agent.prompt_capture); read by `bench export-trace`, not built into Parquet
 PROMPTS, TOOLS = "prompts", "tools"
 SERVER_METRICS = "server_metrics"  # the orchestrator's /metrics scraper ("scrape")
 JUDGE = "judge"  # the judge after the load ("main")
-LOAD_KINDS = (LLM_CALLS, TURNS, SESSIONS, CLIENT, ARRIVALS, PROMPTS, TOOLS)
+LOAD_KINDS = (LLM_CALLS, TURNS, SESSIONS, CLIENT, ARRIVALS, LOAD_STOPS, PROMPTS, TOOLS)
 
 
 @dataclass

@@ -64,12 +64,24 @@ class LlmCallRecord(CallKeys):
     # usage.prompt_tokens_details.cached_tokens (vLLM --enable-prompt-tokens-details): prompt
     # tokens served from the prefix cache; null when the server does not report it
     cached_tokens: int | None
-    finish_reason: str | None
-    tool_calls_n: int
+    finish_reason: str | None  # as LiteLLM handed it to ADK (it maps "error" to "stop")
+    tool_calls_n: int  # function calls ADK made of the reply (its own text fallback included)
+    # How the reply ended on the wire, before LiteLLM maps anything (null when the wire saw no
+    # reply): the finish reason as the server sent it, the tool calls it streamed (distinct
+    # indexes) and its reply text (content deltas joined, first 8 KB)
+    server_finish_reason: str | None
+    server_tool_calls_n: int | None
+    reply_text: str | None
+    # ADK's verdict on the reply (LlmResponse.error_code / error_message), e.g.
+    # MALFORMED_FUNCTION_CALL when it dropped a call whose arguments did not parse, MAX_TOKENS
+    adk_error_code: str | None
+    adk_error_message: str | None
     stream: bool
     warmup: bool
     error_type: str | None
     error: str | None
+    # still in flight at the end of the drain: e2e_ms is its age at the cut (a lower bound)
+    incomplete: bool
     pid: int
     timing_layer: str  # wire | model: where ttft_ms, e2e_ms, tpot_ms and itl_* were taken
     model_ttft_ms: float | None  # at ADK's model layer: includes LiteLLM's per-chunk work
@@ -134,7 +146,8 @@ class TurnRecord(RunColumns):
     other_ms: float
     error_type: str | None
     error: str | None
-    truncated: bool  # still running when the load stopped: not an error, no result
+    # still running at the end of the drain: latency_ms is its age at the cut; no result
+    incomplete: bool
     warmup: bool
     actual_invocation: JsonText  # ADK Invocation JSON, for re-scoring
     expected_invocation: JsonText
@@ -164,7 +177,9 @@ class SessionRecord(RunColumns):
     # time spent waiting for the simulator's messages; inside duration_ms, as think time is
     user_simulator_ms: float | None
     errors: int  # failed turns (0 or 1: a failed turn cuts the session short)
-    truncated: bool  # cancelled when the load stopped: not an error, no result
+    # not finished when the load ended: still running at the end of the drain, or stopped
+    # before its next turn (none starts after the stop); duration_ms is its age then
+    incomplete: bool
     warmup: bool
     pid: int
     user_index: int | None
@@ -178,6 +193,17 @@ class ArrivalRecord(RunColumns):
     scheduled_at: EpochS
     started_at: EpochS | None  # None: scheduled inside the window, never started
     waited_for_cap: bool  # --max-sessions-in-flight was full at its scheduled time
+    pid: int
+
+
+class LoadStopRecord(RunColumns):
+    """When a load process saw the load stop (Locust's `test_stopping`): from then on no session
+    or turn starts, and work in flight gets the drain. The earliest one ends the measured window
+    (`bench.results.summary`); not a table itself."""
+
+    stopped_at: EpochS
+    drain_s: float  # Locust's --stop-timeout: how long work in flight may still finish
+    in_flight: int  # sessions in flight in this process at the stop
     pid: int
 
 
@@ -227,7 +253,7 @@ class TurnScores(TypedDict, total=False):
     args_partial_sum: float  # per-argument credit summed over paired calls
     unknown_tool_calls: int  # calls to tools the agent does not have
     unexpected_call: bool  # called a tool where none was expected
-    unparsed_tool_call: bool  # text that looks like a call the parser did not extract
+    unparsed_tool_call: bool  # one of its LLM calls left a tool call in the text, unparsed
     slo_met: bool | None  # every --slo met and the trajectory right (null without --slo)
     judge_final_response_match: float | None  # ADK final_response_match_v2 (with --judge)
     judge_rubric_score: float | None  # ADK rubric_based_final_response_quality_v1
@@ -241,6 +267,12 @@ class LlmCallBuilt(TypedDict, total=False):
     # later call of the same turn, the tool loop)
     call_class: str | None
     invocation_index: int | None  # the turn's index in its case (0 = first), from turns
+    # How the reply ended (`bench.scoring.finish`): the server sent no tool call, yet the reply
+    # text holds one in the tool parser's format (or any known format when the parser is not
+    # known); and such a call that ADK's LiteLlm still pulled out of the text and made
+    unparsed_tool_call: bool
+    rescued_from_text: bool
+    empty_reply: bool  # no text, no tool call, no error
 
 
 class LlmCallRow(LlmCallRecord, LlmCallBuilt):
@@ -257,9 +289,9 @@ class SessionScores(TypedDict, total=False):
     trajectory_score: float | None
     trajectory_passed: bool | None
     # every metric of the criteria met (ADK's rule); False for a session cut short by a failure,
-    # None for a truncated or unscored one
+    # None for an incomplete or unscored one
     case_passed: bool | None
-    outcome: str  # passed | failed | cut_short | truncated | unscored (bench.scoring.outcome)
+    outcome: str  # passed | failed | cut_short | incomplete | unscored (bench.scoring.outcome)
     response_match: float | None
     slo_met: bool | None
 
@@ -271,13 +303,15 @@ class SessionRow(SessionRecord, SessionScores):
 class CaseRow(BuiltRunColumns, total=False):
     case_id: str
     eval_set_id: str
-    trials: int  # sessions with a verdict: cut-short ones included, truncated ones not
+    trials: int  # sessions with a verdict: cut-short ones included, incomplete ones not
     passes: int
     cut_short: int  # trials ended early by a failed turn (counted as not passed)
     pass_rate: float | None
     k: int
-    pass_hat_k: float | None  # tau-bench pass^k: all of k trials pass
-    pass_at_k: float | None  # at least one of k trials passes
+    # tau-bench pass^k (all of k trials pass) and pass@k (at least one does); null for a case
+    # with fewer than k trials
+    pass_hat_k: float | None
+    pass_at_k: float | None
     trajectory_variants: int  # distinct tool trajectories among the trials
     trajectory_differs: bool
     trajectory_score_mean: float | None

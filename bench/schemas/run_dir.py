@@ -1,7 +1,7 @@
 """RunDir: every path inside a run folder, named once.
 
     results/<run_id>/
-      manifest.json  config.resolved.toml  server.log  locust.log  load_spec.json
+      manifest.json  config.resolved.toml  server.log  locust.log  bench.log  load_spec.json
       tickets.json  workers.json  shipped.json          (load coordination)
       raw/<table>.<writer>.jsonl                        (one file per table and writer)
       <table>.parquet                                   (llm_calls, turns, sessions, ...)
@@ -42,6 +42,11 @@ class RunDir:
     @property
     def locust_log(self) -> Path:
         return self.path / "locust.log"
+
+    @property
+    def bench_log(self) -> Path:
+        """The orchestrator's log: third-party messages and full traces (bench.runner.run_log)."""
+        return self.path / "bench.log"
 
     @property
     def locust_csv_prefix(self) -> Path:

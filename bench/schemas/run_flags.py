@@ -37,7 +37,8 @@ LOAD_FLAGS = {"users": "users", "spawn_rate": "spawn_rate", "duration": "duratio
               "session_header": "session_header", "tool_latency": "tool_latency",
               "thinking": "thinking", "thinking_budget": "thinking_budget",
               "preflight": "preflight",
-              "request_timeout": "request_timeout_s", "web": "web", "web_port": "web_port",
+              "request_timeout": "request_timeout_s", "drain": "drain_s",
+              "web": "web", "web_port": "web_port",
               "web_host": "web_host", "master": "master", "expect_workers": "expect_workers",
               "master_bind_host": "master_bind_host",
               "master_bind_port": "master_bind_port"}  # fmt: skip

@@ -29,20 +29,29 @@ class SummaryRow(BuiltRunColumns, total=False):
     reasoning_parser: str | None  # the server's --reasoning-parser, when bench set it
     thinking: str | None  # --thinking on/off; null: not sent, the model's default
     thinking_budget: int | None  # --thinking-budget (vLLM's thinking_token_budget)
+    request_timeout_s: float | None  # a call in flight at the cut and older than this failed
+    drain_s: float | None  # --drain: how long work in flight had to finish after the stop
+    # the measured window: the first measured start to the load's stop (no session or turn
+    # started after it); never to the last completed record
     window_start: EpochS | None
     window_end: EpochS | None
     window_s: float | None
-    sessions: int  # measured sessions started in the window, truncated ones included
+    sessions: int  # measured sessions started, incomplete ones included
     turns: int
     llm_calls: int
     warmup_sessions: int
     step: int  # load step (0 for a single-step run)
-    # what became of the measured sessions (bench.scoring.outcome)
+    # what became of the measured sessions (bench.scoring.outcome); these five sum to `sessions`
     sessions_passed: int
+    sessions_failed: int  # completed, a metric of the criteria not met
     sessions_cut_short: int  # a failed turn ended them early: failures
-    sessions_truncated: int  # still running when the load stopped: no result, not errors
-    turns_truncated: int
-    # throughput of successes: items completed without error, per second of the window
+    sessions_incomplete: int  # not finished at the end of the drain: no verdict, not errors
+    sessions_unscored: int  # completed, but no metric of the criteria could be evaluated
+    turns_incomplete: int  # still running at the end of the drain
+    llm_calls_failed: int
+    llm_calls_incomplete: int
+    # completed throughput: items completed without error (passed or not) that ended in the
+    # window, per second of it; work that finished in the drain is not in any rate
     sessions_per_s: float | None
     turns_per_s: float | None
     llm_calls_per_s: float | None
@@ -51,7 +60,9 @@ class SummaryRow(BuiltRunColumns, total=False):
     failed_sessions_per_s: float | None  # sessions cut short by a failure
     failed_turns_per_s: float | None
     failed_llm_calls_per_s: float | None
-    # client-measured latency percentiles (PCTS)
+    # client-measured latency percentiles (PCTS). ttft, llm_e2e, turn and session count
+    # incomplete work at its age as a lower bound: a percentile that depends on one is null here
+    # and its bound is in `<column>_bound` ("≥ 12000.0 ms")
     ttft_p50_ms: float | None
     ttft_p90_ms: float | None
     ttft_p99_ms: float | None
@@ -82,6 +93,18 @@ class SummaryRow(BuiltRunColumns, total=False):
     session_p50_ms: float | None
     session_p90_ms: float | None
     session_p99_ms: float | None  # open loop: from scheduled_at, so late starts count
+    ttft_p50_ms_bound: str | None
+    ttft_p90_ms_bound: str | None
+    ttft_p99_ms_bound: str | None
+    llm_e2e_p50_ms_bound: str | None
+    llm_e2e_p90_ms_bound: str | None
+    llm_e2e_p99_ms_bound: str | None
+    turn_p50_ms_bound: str | None
+    turn_p90_ms_bound: str | None
+    turn_p99_ms_bound: str | None
+    session_p50_ms_bound: str | None
+    session_p90_ms_bound: str | None
+    session_p99_ms_bound: str | None
     # open loop: how late sessions started, the arrivals that never started (scheduled inside
     # the window) and those that found --max-sessions-in-flight full
     start_delay_p50_ms: float | None
@@ -93,6 +116,10 @@ class SummaryRow(BuiltRunColumns, total=False):
     # the two accuracy figures: task success (headline) over the sessions with a verdict, a
     # cut-short session counting as a failure; tool accuracy over completed turns
     task_success_rate: float | None
+    # its lower bound: passed / (sessions with a verdict + incomplete ones), and the share of
+    # that denominator left undecided (incomplete)
+    task_success_bound: float | None
+    sessions_undecided_share: float | None
     tool_accuracy: float | None  # trajectory score under the eval set's match type
     tool_trajectory_exact: float | None
     tool_trajectory_in_order: float | None
@@ -104,23 +131,35 @@ class SummaryRow(BuiltRunColumns, total=False):
     tool_name_precision: float | None
     tool_name_recall: float | None
     arg_exact_match_rate: float | None
-    errors: int  # failed turns (truncated ones are not errors)
-    error_rate: float | None  # failed turns / turns that did not end truncated
+    errors: int  # failed turns (incomplete ones are not errors)
+    error_rate: float | None  # failed turns / turns that are not incomplete
+    # failed turns by error class: JSON {class: {"count": n, "first": first message}}
+    errors_by_type: str | None
     skipped_cases: int
     # conversation_scenario cases (ADK's user simulator): measured sessions, and the simulator's
     # LLM calls, which no agent figure counts; null when the run had none
     scenario_sessions: int | None
     user_simulator_calls: int | None
     user_simulator_failed_calls: int | None
-    # finer tool metrics
+    # how the measured agent LLM calls ended (bench.scoring.finish): the server's finish reason
+    # "error" (failed calls), "length", empty replies, calls ADK dropped as malformed, replies
+    # whose text held a tool call the server did not parse, and such calls ADK made anyway
+    llm_calls_finish_error: int
+    llm_calls_finish_length: int
+    llm_calls_empty: int
+    llm_calls_malformed_tool_call: int
+    llm_calls_unparsed: int
+    llm_calls_rescued_from_text: int
+    # finer tool metrics; unparsed_rate: completed turns with an unparsed call in any LLM call
     unparsed_rate: float | None
     unknown_tool_calls: int
     unexpected_call_rate: float | None
     arg_partial_credit: float | None
     # repeated trials
     pass_k: int | None
-    pass_hat_k: float | None
+    pass_hat_k: float | None  # mean over the cases with at least k trials
     pass_at_k: float | None
+    pass_k_short_cases: int | None  # cases with fewer than k trials: no pass^k of their own
     trajectory_inconsistency_rate: float | None
     # goodput under --slo
     slo: str | None
@@ -236,7 +275,7 @@ class CasesByStepRow(BuiltRunColumns, total=False):
     load: float | None  # what the steps vary: session_rate in open loop, users otherwise
     case_id: str
     eval_set_id: str | None
-    sessions: int  # sessions with a verdict: cut-short ones included, truncated ones not
+    sessions: int  # sessions with a verdict: cut-short ones included, incomplete ones not
     passed: int
     cut_short: int  # ended early by a failed turn: counted as not passed
     pass_rate: float | None  # passed / sessions: the case's task success at this step

@@ -4,6 +4,11 @@
 when every LLM call in it meets ttft_ms and tpot_ms, its latency meets turn_ms, it has no error
 and its trajectory score is 1. A session meets them when all its turns do, its latency (open loop:
 from its scheduled arrival) meets session_ms, and its case passed (`case_passed`: every metric of the criteria, ADK's rule).
+
+Incomplete work (still running at the end of the drain) has only its age: one older than an SLO
+misses it (`slo_met` False), one younger is undecided (`slo_met` null) and left out of SLO
+attainment. An incomplete call that had no first token yet has its age as a lower bound of its
+TTFT.
 """
 
 from __future__ import annotations
@@ -12,10 +17,29 @@ from collections import defaultdict
 from typing import Any
 
 from bench.schemas.flags import SLO_KEYS, parse_slo  # noqa: F401 (their home moved)
+from bench.scoring.outcome import is_incomplete
 
 
 def _le(value: float | None, limit: float | None) -> bool:
     return limit is None or (value is not None and value <= limit)
+
+
+def _over(value: float | None, limit: float | None) -> bool:
+    return limit is not None and value is not None and value > limit
+
+
+def _all_met(a: bool | None, b: bool | None) -> bool | None:
+    """Three-valued and: a miss is a miss; else undecided when either is."""
+    if a is False or b is False:
+        return False
+    return None if a is None or b is None else True
+
+
+def _session_latency(session: dict[str, Any]) -> float | None:
+    latency = session.get("duration_ms")  # open loop: from the scheduled arrival
+    if latency is not None:
+        latency += session.get("start_delay_ms") or 0.0
+    return latency
 
 
 def mark_slo(
@@ -24,29 +48,46 @@ def mark_slo(
     sessions: list[dict[str, Any]],
     slo: dict[str, float],
 ) -> None:
-    """Set `slo_met` on every turn and session (True/False)."""
+    """Set `slo_met` on every turn and session: True, False, or None (incomplete, not yet past
+    any SLO)."""
     calls_ok: dict[str, bool] = defaultdict(lambda: True)
+    calls_missed: dict[str, bool] = defaultdict(bool)  # an incomplete call already past one
     for call in llm_calls:
+        if is_incomplete(call):
+            ttft = call.get("ttft_ms") if call.get("ttft_ms") is not None else call.get("e2e_ms")
+            calls_missed[call["turn_id"]] |= _over(ttft, slo.get("ttft_ms"))
+            continue
         ok = not call.get("error_type") and _le(call.get("ttft_ms"), slo.get("ttft_ms"))
         # A one-token reply has no TPOT; it cannot break a TPOT SLO.
         if call.get("tpot_ms") is not None:
             ok = ok and _le(call["tpot_ms"], slo.get("tpot_ms"))
         calls_ok[call["turn_id"]] &= ok
-    turns_ok: dict[str, bool] = defaultdict(lambda: True)
+    turns_met: dict[str, bool | None] = {}
     for turn in turns:
-        turn["slo_met"] = bool(
-            calls_ok[turn["turn_id"]]
-            and not turn.get("error_type")
-            and _le(turn.get("latency_ms"), slo.get("turn_ms"))
-            and turn.get("trajectory_score") == 1.0
-        )
-        turns_ok[turn["session_id"]] &= turn["slo_met"]
+        tid = turn["turn_id"]
+        met: bool | None
+        if is_incomplete(turn):
+            missed = calls_missed[tid] or not calls_ok[tid]
+            missed = missed or _over(turn.get("latency_ms"), slo.get("turn_ms"))
+            met = False if missed else None
+        else:
+            met = bool(
+                calls_ok[tid]
+                and not turn.get("error_type")
+                and _le(turn.get("latency_ms"), slo.get("turn_ms"))
+                and turn.get("trajectory_score") == 1.0
+            )
+        turn["slo_met"] = met
+        turns_met[turn["session_id"]] = _all_met(turns_met.get(turn["session_id"], True), met)
     for session in sessions:
-        latency = session.get("duration_ms")  # open loop: from the scheduled arrival
-        if latency is not None:
-            latency += session.get("start_delay_ms") or 0.0
+        latency = _session_latency(session)
+        turns_verdict = turns_met.get(session["session_id"], True)
+        if is_incomplete(session):
+            missed = turns_verdict is False or _over(latency, slo.get("session_ms"))
+            session["slo_met"] = False if missed else None
+            continue
         session["slo_met"] = bool(
-            turns_ok[session["session_id"]]
+            turns_verdict
             and not session.get("errors")
             and _le(latency, slo.get("session_ms"))
             and session.get("case_passed") is True
@@ -54,13 +95,25 @@ def mark_slo(
 
 
 def goodput(
-    turns: list[dict[str, Any]], sessions: list[dict[str, Any]], window_s: float
-) -> dict[str, Any]:
-    good_turns = sum(1 for t in turns if t.get("slo_met"))
-    good_sessions = sum(1 for s in sessions if s.get("slo_met"))
+    turns: list[dict[str, Any]], sessions: list[dict[str, Any]], window_end: float | None,
+    window_s: float,
+) -> dict[str, Any]:  # fmt: skip
+    """Goodput: items that met the SLOs and ended in the window, per second of it; attainment:
+    met / decided (met or missed, incomplete ones past an SLO included)."""
+
+    def good_in_window(items: list[dict[str, Any]]) -> int:
+        return sum(1 for r in items if r.get("slo_met") and window_end is not None
+                   and (r.get("ended_at") or 0) <= window_end + 1e-3)  # fmt: skip
+
+    decided_turns = [t for t in turns if t.get("slo_met") is not None]
+    decided_sessions = [s for s in sessions if s.get("slo_met") is not None]
+    met_turns = sum(1 for t in decided_turns if t["slo_met"])
+    met_sessions = sum(1 for s in decided_sessions if s["slo_met"])
     return {
-        "goodput_sessions_per_s": good_sessions / window_s if window_s else None,
-        "goodput_turns_per_s": good_turns / window_s if window_s else None,
-        "slo_attainment_sessions_pct": 100 * good_sessions / len(sessions) if sessions else None,
-        "slo_attainment_turns_pct": 100 * good_turns / len(turns) if turns else None,
+        "goodput_sessions_per_s": good_in_window(sessions) / window_s if window_s else None,
+        "goodput_turns_per_s": good_in_window(turns) / window_s if window_s else None,
+        "slo_attainment_sessions_pct": 100 * met_sessions / len(decided_sessions)
+        if decided_sessions
+        else None,
+        "slo_attainment_turns_pct": 100 * met_turns / len(decided_turns) if decided_turns else None,
     }

@@ -2,14 +2,19 @@
 
 The summary, `bench compare` / `bench report` and the live web UI all classify records here:
 
-- **truncated**: still running when the load stopped (cancelled after `--stop-timeout`). Not an
-  error and not a result: left out of latency, accuracy, throughput and SLO attainment, counted.
-- **failed**: an error (server error, timeout, malformed reply, a tool that raised).
+- **incomplete**: still in flight at the end of the drain (`--drain`: at the stop no new session
+  or turn starts, work in flight gets the drain, what is left is cut). Recorded with its age at
+  the cut (`e2e_ms`, `latency_ms`, `duration_ms`). Not an error and no result: its latency is a
+  lower bound, it has no verdict. A call still in flight at the cut that is older than the
+  request timeout is recorded as a failure (`Timeout`) instead, and so is its turn.
+- **failed**: an error (server error, timeout, malformed reply, a reply that ended with finish
+  reason "error", a tool call the server announced but nobody could parse, a tool that raised).
 - **ok**: neither.
 
 A session that saw a failed turn is **cut short**: its later turns never run, and it is a
 failure for task success whatever its earlier turns scored. A session outcome is one of
-`SESSION_OUTCOMES`; task success is passed / (passed + failed + cut short).
+`SESSION_OUTCOMES`; task success is passed / (passed + failed + cut short), and its lower bound
+counts the incomplete sessions as not passed (`TaskSuccess.bound`).
 """
 
 from __future__ import annotations
@@ -21,19 +26,22 @@ from typing import Any
 
 from bench.schemas.records import USER_SIMULATOR_ROLE
 
-# Raw records written before results schema 3 called a truncated turn "Cancelled"; an LLM call
-# cut by the load stopping is recorded with the class of the exception, CancelledError.
-TRUNCATED_ERROR_TYPES = frozenset({"Cancelled", "CancelledError"})
+# Raw records written before results schema 3 called a cut turn "Cancelled"; an LLM call cut by
+# the load stopping is recorded with the class of the exception, CancelledError.
+CANCELLED_ERROR_TYPES = frozenset({"Cancelled", "CancelledError"})
+# Raw records before results schema 4 flagged incomplete work as `truncated`.
+LEGACY_INCOMPLETE_KEY = "truncated"
 
-PASSED, FAILED, CUT_SHORT, TRUNCATED, UNSCORED = (
+PASSED, FAILED, CUT_SHORT, INCOMPLETE, UNSCORED = (
     "passed",  # completed, every metric of the criteria met
     "failed",  # completed, some metric not met
     "cut_short",  # a turn failed, so the session ended early: a failure
-    "truncated",  # still running when the load stopped: no result
+    "incomplete",  # still running at the end of the drain (or stopped before its next turn)
     "unscored",  # completed, but no metric of the criteria could be evaluated
 )
-SESSION_OUTCOMES = (PASSED, FAILED, CUT_SHORT, TRUNCATED, UNSCORED)
+SESSION_OUTCOMES = (PASSED, FAILED, CUT_SHORT, INCOMPLETE, UNSCORED)
 TASK_OUTCOMES = (PASSED, FAILED, CUT_SHORT)  # the denominator of task success
+LEGACY_OUTCOMES = {"truncated": INCOMPLETE}  # session outcomes of results schema 3
 
 
 def error_type(record: Mapping[str, Any]) -> str | None:
@@ -44,21 +52,36 @@ def error_type(record: Mapping[str, Any]) -> str | None:
     return str(value)
 
 
-def is_truncated(record: Mapping[str, Any]) -> bool:
-    flag = record.get("truncated")
-    if flag is not None and flag == flag and bool(flag):  # NaN (pandas' missing) is no flag
+def _flag(value: Any) -> bool:
+    return value is not None and value == value and bool(value)  # NaN (pandas' missing) is no flag
+
+
+def is_incomplete(record: Mapping[str, Any]) -> bool:
+    if _flag(record.get("incomplete")) or _flag(record.get(LEGACY_INCOMPLETE_KEY)):
         return True
-    return error_type(record) in TRUNCATED_ERROR_TYPES
+    return error_type(record) in CANCELLED_ERROR_TYPES
 
 
 def is_failed(record: Mapping[str, Any]) -> bool:
-    """An LLM call or turn with an error; a truncated one is not failed."""
-    return error_type(record) is not None and not is_truncated(record)
+    """An LLM call or turn with an error; an incomplete one is not failed."""
+    return error_type(record) is not None and not is_incomplete(record)
 
 
 def is_ok(record: Mapping[str, Any]) -> bool:
     """An LLM call or turn that completed without error."""
-    return error_type(record) is None and not is_truncated(record)
+    return error_type(record) is None and not is_incomplete(record)
+
+
+def upgrade_legacy(record: dict[str, Any]) -> dict[str, Any]:
+    """A raw record of an older results schema, in today's columns (in place): `truncated`
+    becomes `incomplete`, a cancelled call's error class is no error but the flag."""
+    if LEGACY_INCOMPLETE_KEY in record:
+        flag = record.pop(LEGACY_INCOMPLETE_KEY)
+        record.setdefault("incomplete", _flag(flag))
+    if error_type(record) in CANCELLED_ERROR_TYPES:
+        record["incomplete"] = True
+        record["error_type"] = record["error"] = None
+    return record
 
 
 def is_user_simulator_call(record: Mapping[str, Any]) -> bool:
@@ -79,9 +102,10 @@ def agent_calls(records: Iterable[Mapping[str, Any]]) -> list[Any]:
 
 
 def session_outcome(session: Mapping[str, Any], case_passed: bool | None) -> str:
-    """One of `SESSION_OUTCOMES`; `case_passed` is the criteria's verdict on a complete session."""
-    if is_truncated(session):
-        return TRUNCATED
+    """One of `SESSION_OUTCOMES`; `case_passed` is the criteria's verdict on a complete session.
+    (A session whose call timed out at the cut is not incomplete: it failed, so is cut short.)"""
+    if is_incomplete(session):
+        return INCOMPLETE
     if session.get("errors") or (session.get("turns") or 0) < (session.get("turns_expected") or 0):
         return CUT_SHORT
     if case_passed is None:
@@ -105,6 +129,7 @@ class TaskSuccess:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SESSION_OUTCOMES, 0))
 
     def add(self, outcome: str, n: int = 1) -> None:
+        outcome = LEGACY_OUTCOMES.get(outcome, outcome)
         self.counts[outcome] = self.counts.get(outcome, 0) + n
 
     def merge(self, other: TaskSuccess) -> None:
@@ -118,6 +143,24 @@ class TaskSuccess:
     @property
     def rate(self) -> float | None:
         return self.counts.get(PASSED, 0) / self.counted if self.counted else None
+
+    @property
+    def with_incomplete(self) -> int:
+        """Sessions that have a verdict or would have had one: the bound's denominator."""
+        return self.counted + self.counts.get(INCOMPLETE, 0)
+
+    @property
+    def bound(self) -> float | None:
+        """The lower bound of task success: passed over the sessions with a verdict and the
+        incomplete ones (had every incomplete session failed)."""
+        n = self.with_incomplete
+        return self.counts.get(PASSED, 0) / n if n else None
+
+    @property
+    def undecided_share(self) -> float | None:
+        """The share of `with_incomplete` that has no verdict (incomplete)."""
+        n = self.with_incomplete
+        return self.counts.get(INCOMPLETE, 0) / n if n else None
 
     @classmethod
     def of(cls, outcomes: Iterable[str | None]) -> TaskSuccess:

@@ -4,8 +4,10 @@ With n trials of a case of which c passed (`case_passed`: every metric of the cr
 drawn without replacement all pass; pass@k = 1 - C(n - c, k) / C(n, k), the chance that at least
 one does. Overall figures are the mean over cases.
 
-A session cut short by a failure is a trial that did not pass (`case_passed` False); a truncated
-one (the load stopped) is no trial (`bench.scoring.outcome`).
+A session cut short by a failure is a trial that did not pass (`case_passed` False); an
+incomplete one (the load stopped) is no trial (`bench.scoring.outcome`). A case with fewer than
+k trials has no pass^k or pass@k (null, not pass^n under the name pass^k); the summary counts
+such cases (`pass_k_short_cases`) and averages over the others.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ def case_table(
                 "cut_short": sum(1 for s in runs if s.get("outcome") == CUT_SHORT),
                 "pass_rate": c / n,
                 "k": k,
-                "pass_hat_k": pass_hat_k(n, c, min(k, n)),
-                "pass_at_k": pass_at_k(n, c, min(k, n)),
+                "pass_hat_k": pass_hat_k(n, c, k),
+                "pass_at_k": pass_at_k(n, c, k),
                 "trajectory_variants": len(distinct),
                 "trajectory_differs": len(distinct) > 1,
                 "trajectory_score_mean": _trajectory_mean(runs),
@@ -81,6 +83,7 @@ def reliability_summary(cases: list[dict[str, Any]]) -> dict[str, Any]:
             "pass_at_k": None,
             "trajectory_inconsistency_rate": None,
             "pass_k": None,
+            "pass_k_short_cases": None,
         }
     hats = [c["pass_hat_k"] for c in cases if c["pass_hat_k"] is not None]
     ats = [c["pass_at_k"] for c in cases if c["pass_at_k"] is not None]
@@ -90,4 +93,5 @@ def reliability_summary(cases: list[dict[str, Any]]) -> dict[str, Any]:
         "pass_at_k": sum(ats) / len(ats) if ats else None,
         "trajectory_inconsistency_rate": sum(1 for c in cases if c["trajectory_differs"])
         / len(cases),
+        "pass_k_short_cases": sum(1 for c in cases if c["trials"] < c["k"]),
     }

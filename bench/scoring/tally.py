@@ -6,9 +6,9 @@ pair whose arguments are equal is an exact call; `partial` sums per-argument cre
 
 - per tool: expected, called, matched (name), exact (name and arguments), missed, extra;
 - per case: completed turns, those whose calls equal the expected calls exactly, and the same
-  counts; failed and truncated turns counted apart; session outcomes (task success).
+  counts; failed and incomplete turns counted apart; session outcomes (task success).
 
-Tool accuracy is over completed turns (`bench.scoring.outcome`): a failed or truncated turn's
+Tool accuracy is over completed turns (`bench.scoring.outcome`): a failed or incomplete turn's
 calls are not counted in it, as in the summary.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.scoring.calls import arg_credit, args_equal, pair_calls
-from bench.scoring.outcome import TaskSuccess, is_failed, is_truncated
+from bench.scoring.outcome import INCOMPLETE, TaskSuccess, is_failed, is_incomplete
 
 
 def _calls(value: Any) -> list[dict[str, Any]]:
@@ -93,7 +93,7 @@ class CaseTally:
     turns: int = 0  # completed turns
     exact_turns: int = 0
     errors: int = 0  # failed turns
-    truncated: int = 0  # turns cut when the load stopped
+    incomplete: int = 0  # turns still running at the end of the drain
     tools: Tally = field(default_factory=Tally)
     sessions: TaskSuccess = field(default_factory=TaskSuccess)
 
@@ -107,12 +107,17 @@ class AccuracyBoard:
     by_case: dict[str, CaseTally] = field(default_factory=dict)
 
     def add_turn(
-        self, case_id: str, actual: Any, expected: Any, error: bool = False, truncated: bool = False
+        self,
+        case_id: str,
+        actual: Any,
+        expected: Any,
+        error: bool = False,
+        incomplete: bool = False,
     ) -> None:
         case = self.by_case.setdefault(str(case_id), CaseTally())
-        if truncated or error:
-            case.truncated += int(truncated)
-            case.errors += int(error and not truncated)
+        if incomplete or error:
+            case.incomplete += int(incomplete)
+            case.errors += int(error and not incomplete)
             return
         if expected is None:  # a scenario turn: no expected calls, tool metrics not applicable
             return
@@ -139,7 +144,7 @@ class AccuracyBoard:
             mine.turns += c.turns
             mine.exact_turns += c.exact_turns
             mine.errors += c.errors
-            mine.truncated += c.truncated
+            mine.incomplete += c.incomplete
             mine.tools.add(c.tools)
             mine.sessions.merge(c.sessions)
 
@@ -156,12 +161,12 @@ class AccuracyBoard:
         for case_id, c in sorted(self.by_case.items()):
             rows.append({"case": case_id, "turns": c.turns, "exact_turns": c.exact_turns,
                          "exact_turn_rate": c.exact_turns / c.turns if c.turns else None,
-                         "errors": c.errors, "truncated_turns": c.truncated,
+                         "errors": c.errors, "incomplete_turns": c.incomplete,
                          "expected": c.tools.expected, "called": c.tools.called,
                          "sessions": sum(c.sessions.counts.values()),
                          "sessions_passed": c.sessions.counts["passed"],
                          "sessions_cut_short": c.sessions.counts["cut_short"],
-                         "sessions_truncated": c.sessions.counts["truncated"],
+                         "sessions_incomplete": c.sessions.counts[INCOMPLETE],
                          "task_success_rate": c.sessions.rate,
                          **c.tools.rates()})  # fmt: skip
         return rows
@@ -172,7 +177,7 @@ class AccuracyBoard:
             "tools": {n: [t.expected, t.called, t.matched, t.exact, t.partial]
                       for n, t in self.by_tool.items()},
             "cases": {
-                c: [v.turns, v.exact_turns, v.errors, v.truncated, v.tools.expected,
+                c: [v.turns, v.exact_turns, v.errors, v.incomplete, v.tools.expected,
                     v.tools.called, v.tools.matched, v.tools.exact, v.tools.partial,
                     v.sessions.counts]
                 for c, v in self.by_case.items()
@@ -185,9 +190,9 @@ class AccuracyBoard:
         for name, (e, c, m, x, p) in (data.get("tools") or {}).items():
             board.by_tool[name] = Tally(e, c, m, x, p)
         for case_id, row in (data.get("cases") or {}).items():
-            turns, exact, errors, truncated, e, c, m, x, p, outcomes = row
+            turns, exact, errors, incomplete, e, c, m, x, p, outcomes = row
             board.by_case[case_id] = CaseTally(
-                turns, exact, errors, truncated, Tally(e, c, m, x, p), TaskSuccess(dict(outcomes))
+                turns, exact, errors, incomplete, Tally(e, c, m, x, p), TaskSuccess(dict(outcomes))
             )
         return board
 
@@ -205,7 +210,7 @@ def board_from_turns(
             turn.get("tool_calls"),
             turn.get("expected_tool_calls"),
             error=is_failed(turn),
-            truncated=is_truncated(turn),
+            incomplete=is_incomplete(turn),
         )
     for session in sessions or []:
         if not session.get("warmup") and session.get("outcome"):

@@ -20,9 +20,10 @@ GENERIC = re.compile(r'"name"\s*:\s*"[^"]+"\s*,\s*"(arguments|parameters)"\s*:',
 
 
 def looks_like_unparsed_call(text: str | None, tool_parser: str | None) -> bool:
+    """The parser's own format and the generic JSON one; when the parser is not known (an
+    attached server without --tool-parser) every known format."""
     if not text:
         return False
-    pattern = PATTERNS.get(tool_parser or "")
-    if pattern is not None and pattern.search(text):
-        return True
-    return bool(GENERIC.search(text))
+    own = PATTERNS.get(tool_parser or "")
+    patterns = [own] if own is not None else list(PATTERNS.values())
+    return any(p.search(text) for p in patterns) or bool(GENERIC.search(text))

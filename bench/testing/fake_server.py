@@ -9,17 +9,13 @@ run against the fake scores like a run against the real tiny model.
 
 Knobs: fixed latency per request, latency growing with the requests in flight, time to first
 token, inter-token latency, tokens per reply, tokens a tool parser holds back before the first
-tool-call delta, and fault injection (`--fail-rate` with `--fault
-500|malformed|stall|reset|unparsed`, optionally only above N requests in flight with
-`--fault-above-inflight N`).
+tool-call delta, and fault injection (`--fail-rate` with `--fault` one or more of
+500|malformed|stall|reset|unparsed|text-call|finish-error|length|empty, each given fault logged
+with `--fault-log FILE`; `bench.testing.faults` says what each does), optionally only above N
+requests in flight with `--fault-above-inflight N`.
 
-`--fault unparsed` is the tool-parser failure: a tool-call reply comes back as plain text in
-hermes format (`<tool_call>{"name": ..., "arguments": {...}</tool_call>` in `content`, no
-`tool_calls`), as when vLLM's parser misses a call. The JSON lacks its closing brace: ADK's
-LiteLlm parses a well-formed JSON call out of the content by itself, and the calls a parser
-misses are usually malformed. Only tool-call replies can get it. With
-`--fault-above-inflight N` a fault is drawn only for requests that saw more than N requests in
-flight (themselves included) at some moment before the draw: a bug that appears only under
+With `--fault-above-inflight N` a fault is drawn only for requests that saw more than N requests
+in flight (themselves included) at some moment before the draw: a bug that appears only under
 concurrency.
 
 Streaming follows vLLM: the first chunk (the role) is sent only with the first generated token,
@@ -48,15 +44,24 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 
 from bench.schemas.settings import FAKE_SERVER_KEY_ENV
+from bench.testing.faults import (
+    CUT_IN_HALF,
+    FAULTS,
+    FaultLog,
+    calls_in_text,
+    draw_fault,
+    half,
+    parse_faults,
+)
 from bench.testing.prefix_cache import PrefixCache
 
-Fault = Literal["500", "malformed", "stall", "reset", "unparsed"]
-FAULTS: tuple[str, ...] = ("500", "malformed", "stall", "reset", "unparsed")
+__all__ = ["FAULTS", "FakeServer", "FakeServerConfig", "Reply", "ToolCallReply",
+           "running_fake_server", "serve"]  # fmt: skip
 DEFAULT_SERVED_NAME = "fake"
 READY_LINE_PREFIX = "fake-server listening on "
 
@@ -241,18 +246,6 @@ def tool_call_deltas(calls: list[ToolCallReply], n_tokens: int | None) -> list[d
     return deltas
 
 
-def unparsed_text(calls: list[ToolCallReply]) -> str:
-    """Tool calls in hermes format in the reply text, each JSON object missing its closing
-    brace: a call the server's parser did not extract, and that ADK's own fallback (which
-    recovers well-formed JSON calls from the content) cannot recover either."""
-    return "\n".join(
-        "<tool_call>\n"
-        + json.dumps({"name": c.name, "arguments": c.arguments})[:-1]
-        + "\n</tool_call>"
-        for c in calls
-    )
-
-
 def estimate_prompt_tokens(request: dict[str, Any]) -> int:
     size = len(json.dumps(request.get("messages") or [])) + len(
         json.dumps(request.get("tools") or [])
@@ -276,7 +269,8 @@ class FakeServerConfig:
     tokens: int | None = None
     tool_name_tokens: int = 0  # tokens of a tool-call reply streamed as nothing (parser lag)
     fail_rate: float = 0.0
-    fault: Fault = "500"
+    fault: str = "500"  # one fault or several, comma-separated (bench.testing.faults)
+    fault_log: str | None = None  # JSONL file: every fault given, with the request's headers
     # only requests that see more than this many requests in flight (their own included) can fail
     fault_above_inflight: int | None = None
     stall_s: float = 300.0
@@ -379,6 +373,8 @@ class FakeServer:
         self.metrics = _Metrics()
         self.prefix_cache = PrefixCache()
         self._rng = random.Random(config.seed)
+        self.faults = parse_faults(config.fault)
+        self.fault_log = FaultLog(config.fault_log)
         self._peak_inflight: dict[int, int] = {}  # per request in flight: the most it saw
         self._next_key = 0
         # `--served-model-name a b`, as vLLM takes it: every name is listed and answered.
@@ -417,21 +413,20 @@ class FakeServer:
         self.metrics.running -= 1
         self._peak_inflight.pop(key, None)
 
-    def _pick_fault(self, reply: Reply, key: int) -> str | None:
-        """The fault this request gets, if any; counted in `fake:faults_total`."""
+    def _pick_fault(self, reply: Reply, key: int, request: web.Request) -> str | None:
+        """The fault this request gets, if any; counted in `fake:faults_total` and logged."""
         above = self.config.fault_above_inflight
         # the most requests in flight while this one was (not the count at the draw: the others
         # may just have finished)
         if above is not None and self._peak_inflight.get(key, 0) <= above:
             return None
-        if self.config.fault == "unparsed" and not reply.tool_calls:
-            return None  # only a tool call can be left unparsed
-        if self.config.fail_rate > 0 and self._rng.random() < self.config.fail_rate:
-            self.metrics.faults[self.config.fault] = (
-                self.metrics.faults.get(self.config.fault, 0) + 1
-            )
-            return self.config.fault
-        return None
+        fault = draw_fault(self._rng, self.config.fail_rate, self.faults, bool(reply.tool_calls))
+        if fault is not None:
+            self.metrics.faults[fault] = self.metrics.faults.get(fault, 0) + 1
+            headers = {k: v for k, v in request.headers.items()
+                       if k.lower() not in _SECRET_HEADERS}  # fmt: skip
+            self.fault_log.write(fault, [c.name for c in reply.tool_calls], headers)
+        return fault
 
     # ---- endpoints
 
@@ -504,14 +499,14 @@ class FakeServer:
             )
             prefill_from = time.monotonic()  # the TTFT counts from here (after --latency-ms)
             reply = self.reply_for(body)
-            fault = self._pick_fault(reply, key)
+            fault = self._pick_fault(reply, key, request)
             if fault == "500":
                 return self._error(500, "injected fault", "InternalServerError")
             if fault == "stall":
                 await asyncio.sleep(self.config.stall_s)
                 return self._error(500, "stalled", "InternalServerError")
-            if fault == "unparsed":
-                reply = Reply(text=unparsed_text(reply.tool_calls))
+            if fault in ("unparsed", "text-call"):
+                reply = Reply(text=calls_in_text(reply.tool_calls, fault == "text-call"))
             if body.get("stream"):
                 return await self._stream(request, body, reply, fault, started, prefill_from)
             if fault == "reset":
@@ -521,7 +516,7 @@ class FakeServer:
                 return web.Response(
                     text='{"id": "chatcmpl-broken", "choices": [', content_type="application/json"
                 )
-            return await self._complete(body, reply, started, prefill_from)
+            return await self._complete(body, reply, fault, started, prefill_from)
         finally:
             self._leave(key)
 
@@ -563,30 +558,37 @@ class FakeServer:
             self.metrics.tpot_count += 1
 
     async def _complete(
-        self, body: dict[str, Any], reply: Reply, started: float, prefill_from: float
-    ) -> web.Response:
-        if reply.tool_calls:
+        self, body: dict[str, Any], reply: Reply, fault: str | None, started: float,
+        prefill_from: float,
+    ) -> web.Response:  # fmt: skip
+        cut = fault in CUT_IN_HALF  # half the reply, then finish "error" or "length"
+        if fault == "empty":
+            message: dict[str, Any] = {"role": "assistant", "content": "", "tool_calls": []}
+            n_tokens, reason = 1, "stop"
+        elif reply.tool_calls:
             deltas = tool_call_deltas(reply.tool_calls, self.config.tokens)
             n_tokens = len(deltas)
-            message: dict[str, Any] = {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": f"chatcmpl-tool-{uuid.uuid4().hex[:16]}",
-                        "type": "function",
-                        "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
-                    }
-                    for c in reply.tool_calls
-                ],
-            }
+            calls = []
+            for c in reply.tool_calls:
+                arguments = json.dumps(c.arguments)
+                calls.append({
+                    "id": f"chatcmpl-tool-{uuid.uuid4().hex[:16]}",
+                    "type": "function",
+                    "function": {"name": c.name,
+                                 "arguments": arguments[: half(len(arguments))] if cut else arguments},
+                })  # fmt: skip
+            message = {"role": "assistant", "content": None, "tool_calls": calls}
             reason = "tool_calls"
             n_tokens += self.config.tool_name_tokens
         else:
             tokens = text_tokens(reply.text or "", self.config.tokens)
+            tokens = tokens[: half(len(tokens))] if cut else tokens
             n_tokens = len(tokens)
             message = {"role": "assistant", "content": "".join(tokens), "tool_calls": []}
             reason = "stop"
+        if cut:
+            assert fault is not None
+            reason = CUT_IN_HALF[fault]
         await _first_token_after(prefill_from, self.config.ttft_ms)
         first_token = time.monotonic()
         self.metrics.ttft_sum_s += first_token - started
@@ -646,7 +648,17 @@ class FakeServer:
         else:
             deltas = [{"content": t} for t in text_tokens(reply.text or "", self.config.tokens)]  # type: ignore[dict-item]
             reason = "stop"
+        if fault in CUT_IN_HALF:  # half the reply, then finish "error" or "length"
+            deltas, reason = deltas[: half(len(deltas))], CUT_IN_HALF[fault]
+        elif fault == "empty":  # no text, no call: only the role chunk, then "stop"
+            deltas, reason, hidden = [], "stop", 0
         first_token = started
+        if not deltas:
+            await _first_token_after(prefill_from, self.config.ttft_ms)
+            first_token = time.monotonic()
+            self.metrics.ttft_sum_s += first_token - started
+            self.metrics.ttft_count += 1
+            await response.write(chunk({"role": "assistant", "content": ""}))
         for i, delta in enumerate(deltas):
             if i == 0:
                 # vLLM sends the role chunk only with the first generated token.
@@ -666,8 +678,9 @@ class FakeServer:
                 continue
             await response.write(chunk(delta))
         await response.write(chunk({}, reason))
-        self._account_tpot(first_token, len(deltas) + hidden)
-        usage = self._account(body, len(deltas) + hidden, reason, started)
+        n_tokens = max(1, len(deltas) + hidden)  # an empty reply still generated its end token
+        self._account_tpot(first_token, n_tokens)
+        usage = self._account(body, n_tokens, reason, started)
         if (body.get("stream_options") or {}).get("include_usage"):
             payload: dict[str, Any] = {
                 "id": chunk_id,
@@ -752,10 +765,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-rate", type=float, default=0.0, help="fraction of requests that fail")
     p.add_argument(
         "--fault",
-        choices=FAULTS,
+        type=_fault_list,
         default="500",
-        help="what a failing request gets; unparsed: a tool call left in the text (hermes format, "
-        "malformed JSON)",
+        help=f"what a failing request gets, one of {', '.join(FAULTS)}, or several "
+        "comma-separated (each failing request draws one that fits its reply); see "
+        "bench.testing.faults",
+    )
+    p.add_argument(
+        "--fault-log",
+        default=None,
+        metavar="FILE",
+        help="append each fault given as a JSON line (fault, the reply it replaced, the "
+        "request's headers without credentials): the truth a test compares against",
     )
     p.add_argument(
         "--fault-above-inflight",
@@ -795,6 +816,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _fault_list(text: str) -> str:
+    try:
+        return ",".join(parse_faults(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
     api_key = None
     if args.api_key_env:
@@ -818,6 +846,7 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         tool_name_tokens=args.tool_name_tokens,
         fail_rate=args.fail_rate,
         fault=args.fault,
+        fault_log=args.fault_log,
         fault_above_inflight=args.fault_above_inflight,
         stall_s=args.stall_s,
         seed=args.seed,
@@ -845,6 +874,7 @@ _KNOB_FLAGS = {
     "tool_name_tokens": "--tool-name-tokens",
     "fail_rate": "--fail-rate",
     "fault": "--fault",
+    "fault_log": "--fault-log",
     "fault_above_inflight": "--fault-above-inflight",
     "stall_s": "--stall-s",
     "seed": "--seed",

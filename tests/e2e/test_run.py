@@ -110,8 +110,8 @@ def test_tool_accuracy_equals_the_script_and_adk(timed_run):
     run_dir, _ = timed_run
     turns = pq.read_table(run_dir / "turns.parquet").to_pandas()
     summary = pq.read_table(run_dir / "summary.parquet").to_pandas().iloc[0]
-    # tool accuracy is over completed turns: no failed or truncated ones
-    completed = turns["error_type"].isna() & ~turns["truncated"].fillna(False).astype(bool)
+    # tool accuracy is over completed turns: no failed or incomplete ones
+    completed = turns["error_type"].isna() & ~turns["incomplete"].fillna(False).astype(bool)
     measured = turns[~turns["warmup"] & completed]
     assert len(measured) >= 9
     implied = implied_exact_scores()

@@ -41,7 +41,7 @@ def _check_run(proc: subprocess.CompletedProcess, run_dir: Path) -> pd.DataFrame
     measured = sessions[~sessions["warmup"]]
     assert len(measured) == 3 and summary["sessions"] == 3
     # Tool accuracy comes from this run's turns: recompute the EXACT mean from them.
-    completed = turns["error_type"].isna() & ~turns["truncated"].fillna(False).astype(bool)
+    completed = turns["error_type"].isna() & ~turns["incomplete"].fillna(False).astype(bool)
     scored = turns[~turns["warmup"] & completed]["trajectory_exact"].dropna()
     assert len(scored) > 0
     assert summary["tool_trajectory_exact"] == pytest.approx(scored.mean())

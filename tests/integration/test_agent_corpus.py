@@ -108,6 +108,7 @@ def test_every_shape_runs_and_calls_its_tools(played: dict[str, Played], shape: 
     assert "Traceback" not in run.output and "EXPERIMENTAL" not in run.output
     assert "App name mismatch" not in run.output
     assert run.manifest()["status"] == "completed"
+    assert "Traceback" not in (run.run_dir / "locust.log").read_text()  # a normal finish
     turns = run.table("turns")
     assert len(turns) >= 3 and turns["error_type"].isna().all(), turns[["case_id", "error"]]
     by_case = {c: [json.loads(x) if isinstance(x, str) else list(x) for x in g["tool_calls"]]

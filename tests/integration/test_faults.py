@@ -20,8 +20,9 @@ KEY = "sk-fault-test-key-0123456789"
 
 
 def start_run(
-    url: str, results: Path, run_id: str, *args: str, headers: list[str] | None = None
-) -> subprocess.Popen:
+    url: str, results: Path, run_id: str, *args: str, headers: list[str] | None = None,
+    preflight: bool = False,
+) -> subprocess.Popen:  # fmt: skip
     cmd = [
         sys.executable,
         "-m",
@@ -37,7 +38,7 @@ def start_run(
         str(results),
         "--run-id",
         run_id,
-        "--no-preflight",
+        *([] if preflight else ["--no-preflight"]),
         *args,
     ]  # fmt: skip  (the faults count against the run's own calls)
     if "--processes" not in args:  # one load process: what these tests count (auto may add more)
@@ -148,7 +149,8 @@ def test_locust_crash_is_detected_and_partial_results_kept(tmp_path: Path):
 @pytest.mark.fault
 def test_hung_locust_is_hard_killed(tmp_path: Path):
     with running_fake_server(api_key=KEY, latency_ms=50) as url:
-        proc = start_run(url, tmp_path, "hang", "--duration", "5s", "--users", "2")
+        # a short drain: nothing to wait for in a Locust that hangs
+        proc = start_run(url, tmp_path, "hang", "--duration", "5s", "--users", "2", "--drain", "5s")
         wait_for_sessions(tmp_path / "hang", 2)
         hung = locust_children(proc)
         for child in hung:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -122,7 +123,7 @@ def test_a_run_whose_requests_hung_does_not_compare_as_clean(base: Path, tmp_pat
     comparison = compare_runs(find_runs([base, hung]), CompareOptions(resamples=100))
     assert comparison.unfinished["base"].clean and not comparison.unfinished["hung"].clean
     (warning,) = [w for w in comparison.warnings if w.startswith("WARNING: hung")]
-    assert "3 turn(s) still running at the stop" in warning
+    assert "3 turns incomplete (in flight after the drain)" in warning
     assert "hung [unclean]" in to_markdown(comparison)
     assert '"clean": false' in to_json(comparison)
 
@@ -133,7 +134,12 @@ def test_the_drain_columns_are_read_when_present(base: Path, tmp_path: Path) -> 
     table = pq.read_table(later / "summary.parquet")
     for name, value in (("sessions_incomplete", 2), ("sessions_failed", 1),
                         ("sessions_unscored", 0), ("calls_finish_length", 4)):  # fmt: skip
-        table = table.append_column(name, [[value]])
+        index = table.schema.get_field_index(name)
+        if index < 0:
+            table = table.append_column(name, [[value]])
+        else:
+            column = pa.array([value], type=table.schema.field(index).type)
+            table = table.set_column(index, name, column)
     pq.write_table(table, later / "summary.parquet")  # keeps the schema metadata
     comparison = compare_runs(find_runs([base, later]), CompareOptions(resamples=100))
     finished = comparison.unfinished["later"]

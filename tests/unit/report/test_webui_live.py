@@ -33,7 +33,7 @@ def test_request_events_fill_the_tabs() -> None:
     for ttft in (10.0, 20.0, 30.0):
         live.on_request(request_type="LLM", name="call", context={"record": _call(ttft)})
     live.on_request(request_type="LLM", name="ttft", context={"record": _call(999.0)})  # not a call
-    row = {"sessions": 0, "success": "-", "cutshort": 0, "truncated": 0, "turns": 2, "exact": 1,
+    row = {"sessions": 0, "success": "-", "cutshort": 0, "incomplete": 0, "turns": 2, "exact": 1,
            "rate": "0.500", "errors": 0, "expected": 2, "called": 1, "recall": "0.500",
            "precision": "1.000"}  # fmt: skip
     assert live.case_rows() == [{"case": "(all cases)", **row}, {"case": "a", **row}]
@@ -87,8 +87,8 @@ def test_non_loopback_web_host_needs_a_login(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_sessions_count_for_task_success_as_the_summary_does() -> None:
-    """Judged with the eval set's own criteria: a cut-short session is a failure, a truncated one
-    is left out, a completed one passes only when its calls and answers meet the criteria."""
+    """Judged with the eval set's own criteria: a cut-short session is a failure, an incomplete
+    one is left out, a completed one passes only when its calls and answers meet the criteria."""
     from bench.evalset import load_evalset
 
     evalset = load_evalset("home_automation")
@@ -96,7 +96,7 @@ def test_sessions_count_for_task_success_as_the_summary_does() -> None:
     other = next(c for c in evalset.cases if c.eval_id != two.eval_id)
     live = webui.LiveData(webui.CaseVerdict(evalset.criteria))
 
-    def play(sid: str, actual: list, *, errored: bool = False, truncated: bool = False) -> None:
+    def play(sid: str, actual: list, *, errored: bool = False, incomplete: bool = False) -> None:
         for i, inv in enumerate(actual):
             live.add_turn({"session_id": sid, "case_id": two.eval_id, "invocation_index": i,
                            "tool_calls": [], "expected_tool_calls": [], "warmup": False,
@@ -105,13 +105,13 @@ def test_sessions_count_for_task_success_as_the_summary_does() -> None:
                            "expected_invocation": two.conversation[i].model_dump(mode="json", exclude_none=True)})  # fmt: skip
         live.add_session({"session_id": sid, "case_id": two.eval_id, "warmup": False,
                           "turns": len(actual), "turns_expected": 2, "errors": int(errored),
-                          "truncated": truncated})  # fmt: skip
+                          "incomplete": incomplete})  # fmt: skip
 
     play("pass", list(two.conversation))
     play("wrong", [two.conversation[0], other.conversation[0]])
     play("cut", list(two.conversation), errored=True)
-    play("trunc", [two.conversation[0]], truncated=True)
+    play("open", [two.conversation[0]], incomplete=True)
     total = live.case_rows()[0]
-    assert (total["sessions"], total["cutshort"], total["truncated"]) == (4, 1, 1)
+    assert (total["sessions"], total["cutshort"], total["incomplete"]) == (4, 1, 1)
     assert total["success"] == "0.333"  # 1 passed of 3 with a verdict
     assert live.session_turns == {}  # nothing held after a session ends

@@ -1,5 +1,6 @@
-"""Cut-short, truncated and failed records in the tables and the summary (one definition,
-`bench.scoring.outcome`), from hand-written raw records with known outcomes."""
+"""Cut-short, incomplete and failed records in the tables and the summary (one definition,
+`bench.scoring.outcome`), from hand-written raw records with known outcomes: today's records,
+and those of older results schemas (`truncated`, before it "Cancelled")."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bench.schemas.run_dir import RunDir
 from tests.unit.results.test_build import invocation, llm_call, turn
 
 RIGHT = invocation("q", [("get_weather", {"city": "Paris"})])
+STOPPED_AT = 104.5  # the load stopped here: the end of the measured window
 
 
 def _session(sid: str, i: int, turns: int, errors: int = 0, **kw) -> dict:
@@ -38,66 +40,89 @@ def built(tmp_path: Path):
         # "cut": first turn right, second failed -> cut short: not passed
         turn("cut", 0, RIGHT, RIGHT, 101.0), {**turn("cut", 1, None, RIGHT, 101.5),
                                               "error_type": "InternalServerError", "error": "500"},
-        # "trunc": cancelled at the stop (schema 3 flag) -> truncated
+        # "trunc": cut at the stop (results schema 3's flag) -> incomplete
         turn("trunc", 0, RIGHT, RIGHT, 102.0), {**turn("trunc", 1, None, RIGHT, 109.0),
                                                 "truncated": True, "latency_ms": 9000.0},
-        # "old": a raw record before schema 3 ("Cancelled") -> truncated too
+        # "old": a raw record before schema 3 ("Cancelled") -> incomplete too
         turn("old", 0, RIGHT, RIGHT, 103.0), {**turn("old", 1, None, RIGHT, 109.0),
                                               "error_type": "Cancelled", "error": "load stopped",
                                               "latency_ms": 9000.0},
+        # "late": today's record, still running 12 s into its first turn at the cut
+        {**turn("late", 0, None, RIGHT, 104.0), "incomplete": True, "latency_ms": 12000.0,
+         "ended_at": 116.0},
     ]  # fmt: skip
     sessions = [
         _session("ok", 0, 2),
         _session("cut", 1, 2, errors=1),
         _session("trunc", 2, 2, truncated=True, ended_at=109.5),
         _session("old", 3, 2, errors=1, ended_at=109.5),
+        _session("late", 4, 1, incomplete=True, ended_at=116.0, duration_ms=12000.0),
     ]
     calls = [llm_call(t["session_id"], t["invocation_index"], t["started_at"]) for t in turns]
     calls[3] |= {"error_type": "InternalServerError"}
     calls[5] |= {"error_type": "CancelledError"}
     calls[7] |= {"error_type": "CancelledError"}
-    for name, records in (("turns", turns), ("sessions", sessions), ("llm_calls", calls)):
+    calls[8] |= {"incomplete": True, "ttft_ms": None, "e2e_ms": 12000.0}
+    stops = [{"run_id": "r", "stopped_at": STOPPED_AT, "drain_s": 12.0, "in_flight": 1, "pid": 1}]
+    for name, records in (("turns", turns), ("sessions", sessions), ("llm_calls", calls),
+                          ("load_stops", stops)):  # fmt: skip
         (run / "raw" / f"{name}.1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     result = build_results(run)
     return run, result.summary
 
 
-def test_cut_short_sessions_fail_their_case_and_truncated_ones_drop_out(built) -> None:
+def test_cut_short_sessions_fail_their_case_and_incomplete_ones_have_no_verdict(built) -> None:
     run, summary = built
     sessions = pq.read_table(run / "sessions.parquet").to_pandas().set_index("session_id")
     assert sessions["outcome"].to_dict() == {
         "ok": "passed",
         "cut": "cut_short",
-        "trunc": "truncated",
-        "old": "truncated",
+        "trunc": "incomplete",
+        "old": "incomplete",
+        "late": "incomplete",
     }
     assert sessions.loc["cut", "case_passed"] == False  # noqa: E712 (numpy bool)
-    assert sessions[["case_passed"]].loc[["trunc", "old"]].isna().all().all()
-    assert bool(sessions.loc["old", "truncated"])
+    assert sessions[["case_passed"]].loc[["trunc", "old", "late"]].isna().all().all()
+    assert bool(sessions.loc["old", "incomplete"]) and bool(sessions.loc["trunc", "incomplete"])
     cases = pq.read_table(run / "cases.parquet").to_pandas()
     assert (cases.loc[0, "trials"], cases.loc[0, "passes"], cases.loc[0, "cut_short"]) == (2, 1, 1)
     assert summary["task_success_rate"] == 0.5 and summary["pass_hat_k"] == 0.5
-    assert (summary["sessions"], summary["sessions_passed"]) == (4, 1)
-    assert (summary["sessions_cut_short"], summary["sessions_truncated"]) == (1, 2)
+    # the bound: had the three incomplete sessions failed; three of five undecided
+    assert summary["task_success_bound"] == pytest.approx(1 / 5)
+    assert summary["sessions_undecided_share"] == pytest.approx(3 / 5)
+    counts = [summary[f"sessions{k}"] for k in ("", "_passed", "_failed", "_cut_short",
+                                                "_incomplete", "_unscored")]  # fmt: skip
+    assert counts == [5, 1, 0, 1, 3, 0]
+    assert (summary["llm_calls_failed"], summary["llm_calls_incomplete"]) == (1, 3)
 
 
-def test_truncated_records_are_no_errors_no_latency_and_no_throughput(built) -> None:
-    _, summary = built
-    assert summary["errors"] == 1 and summary["turns_truncated"] == 2
+def test_rates_use_the_window_to_the_stop_and_latencies_keep_incomplete_work(built) -> None:
+    run, summary = built
+    assert summary["errors"] == 1 and summary["turns_incomplete"] == 3
     assert summary["error_rate"] == pytest.approx(1 / 6)
-    # the window ends at the last completed or failed record (old:0 at 103.5), not at the stop
-    window = 103.5 - 100.0
+    assert json.loads(summary["errors_by_type"]) == {
+        "InternalServerError": {"count": 1, "first": "500"}
+    }
+    # the window ends at the stop, neither at the last completed record (old:0 at 103.5) nor
+    # at the cut (116.0); rates count what ended in it
+    window = STOPPED_AT - 100.0
     assert summary["window_s"] == pytest.approx(window)
-    assert summary["turns_per_s"] == pytest.approx(5 / window)  # ok, ok, cut:0, trunc:0, old:0
+    assert summary["turns_per_s"] == pytest.approx(5 / window)  # ok:0,1, cut:0, trunc:0, old:0
     assert summary["failed_turns_per_s"] == pytest.approx(1 / window)
     assert summary["sessions_per_s"] == pytest.approx(1 / window)
     assert summary["failed_sessions_per_s"] == pytest.approx(1 / window)
     assert summary["llm_calls_per_s"] == pytest.approx(5 / window)
     assert summary["failed_llm_calls_per_s"] == pytest.approx(1 / window)
-    assert summary["turn_p99_ms"] == 500.0  # no truncated turn's latency
+    # turn latencies: five of 500 ms and three lower bounds (9000, 9000, 12000): the median is
+    # exact, p90 and p99 are only bounds (numpy's linear rule over all eight values)
+    assert summary["turn_p50_ms"] == 500.0 and summary["turn_p50_ms_bound"] is None
+    assert summary["turn_p90_ms"] is None and summary["turn_p90_ms_bound"] == "≥ 9900.0 ms"
+    assert summary["turn_p99_ms_bound"] == "≥ 11790.0 ms"
+    # the incomplete call had no first token: its age bounds its TTFT
+    assert summary["ttft_p99_ms"] is None and summary["ttft_p99_ms_bound"].startswith("≥ ")
     assert summary["tool_accuracy"] == 1.0  # the completed turns were all right
-    # SLO attainment over sessions with a result: the cut-short one missed, the passed one met
-    assert summary["slo_attainment_sessions_pct"] == pytest.approx(50.0)
-    assert summary["slo_attainment_turns_pct"] == pytest.approx(100 * 5 / 6)
-    sessions = pq.read_table(built[0] / "sessions.parquet").to_pandas().set_index("session_id")
-    assert sessions.loc[["trunc", "old"], "slo_met"].isna().all()
+    # SLO attainment: incomplete work past the SLO (9 s and 12 s > 1 s) misses it
+    assert summary["slo_attainment_turns_pct"] == pytest.approx(100 * 5 / 9)
+    assert summary["slo_attainment_sessions_pct"] == pytest.approx(100 * 1 / 5)
+    sessions = pq.read_table(run / "sessions.parquet").to_pandas().set_index("session_id")
+    assert not sessions.loc[["trunc", "old", "late"], "slo_met"].any()

@@ -12,7 +12,7 @@ def _turn(i: int, wire: float, client: float, tools: float, other: float) -> dic
     return {"turn_id": f"s:{i}", "session_id": "s", "started_at": 100.0 + i, "ended_at": 101.0 + i,
             "latency_ms": wire + client + tools + other, "llm_wire_ms": wire,
             "client_overhead_ms": client, "tool_time_ms": tools, "other_ms": other,
-            "error_type": None, "truncated": False, "warmup": False}  # fmt: skip
+            "error_type": None, "incomplete": False, "warmup": False}  # fmt: skip
 
 
 def _call(i: int, ttft: float, model_ttft: float, overhead: float) -> dict:

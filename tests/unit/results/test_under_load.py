@@ -1,7 +1,7 @@
 """cases_by_step: each case's pass rate per load step, and `degrades_under_load`.
 
 The rules on hand-made rows first, then the whole path: two step folders of raw records whose
-outcome per case is known (passed, cut short, truncated, an unparsed tool call), built by
+outcome per case is known (passed, cut short, incomplete, an unparsed tool call), built by
 `build_results` and joined by `write_cases_by_step`.
 """
 
@@ -124,13 +124,13 @@ def _write_step(step_dir: Path, step: int, users: int, outcomes: list[tuple[str,
         if what == "cut":
             record |= {"error_type": "InternalServerError", "error": "500"}
         if what == "trunc":
-            record |= {"truncated": True}
+            record |= {"incomplete": True}
         turns.append(record)
         sessions.append({
             "run_id": "run", "session_id": sid, "case_id": case, "eval_set_id": "e", "trial": 0,
             "ticket": i, "started_at": t0, "ended_at": t0 + 0.6, "duration_ms": 600.0, "turns": 1,
             "turns_expected": 1, "errors": int(what == "cut"), "warmup": False, "pid": 1,
-            "user_index": 0, "truncated": what == "trunc",
+            "user_index": 0, "incomplete": what == "trunc",
         })  # fmt: skip
     calls = [llm_call(t["session_id"], 0, t["started_at"]) for t in turns]
     for name, records in (("turns", turns), ("sessions", sessions), ("llm_calls", calls)):
@@ -144,7 +144,7 @@ def test_built_steps_give_pass_rates_unparsed_rates_and_the_degrading_cases(tmp_
     _write_step(low.path, 0, 1, [("a", "right"), ("a", "right"), ("b", "right"), ("c", "wrong"),
                                  ("d", "right")])  # fmt: skip
     _write_step(high.path, 1, 4, [
-        ("a", "right"), ("a", "cut"), ("a", "trunc"),  # cut short fails, truncated is no trial
+        ("a", "right"), ("a", "cut"), ("a", "trunc"),  # cut short fails, incomplete is no trial
         ("b", "right"), ("b", "unparsed"),  # the parser missed a call under load
         ("c", "wrong"),  # failed at the lowest load already
         ("d", "right"), ("d", "trunc"),  # still passes every trial

@@ -70,9 +70,14 @@ def test_verdict() -> None:
     assert not check.verdict({**ok, "tool_trajectory_exact": 0.5})[0]
     assert not check.verdict({**ok, "error_rate": 0.1})[0]
     assert check.verdict({**ok, "turns": 0}) == (False, ["no measured turn"])
-    # sessions cut when the load stopped are no errors; only truncated turns is no measurement
-    assert check.verdict({**ok, "sessions_truncated": 3, "turns_truncated": 3})[0]
-    assert not check.verdict({**ok, "turns_truncated": 10})[0]
+    # sessions still running at the end of the drain are no errors; only incomplete turns is no
+    # measurement
+    assert check.verdict({**ok, "sessions_incomplete": 3, "turns_incomplete": 3})[0]
+    assert not check.verdict({**ok, "turns_incomplete": 10})[0]
+    # a percentile that incomplete work reaches is only a bound: no pass, the bound is the reason
+    bounded = {**ok, "turn_p90_ms": None, "turn_p90_ms_bound": "≥ 12000.0 ms"}
+    passed, reasons = check.verdict(bounded)
+    assert not passed and "turn_p90_ms ≥ 12000.0 > 500" in reasons
     p99 = SloCheck({"turn_ms": 500}, 99)
     assert p99.verdict({**ok, "turn_p99_ms": 900.0})[1] == ["turn_p99_ms 900 > 500"]
     with pytest.raises(BenchError):

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from bench.schemas.columns import EpochS, JsonText, record_keys
-from bench.schemas.records import LlmCallRecord, LlmCallRow, TurnRow
+from bench.schemas.records import LlmCallBuilt, LlmCallRecord, LlmCallRow, TurnRow
 from bench.schemas.summaries import SummaryRow
 from bench.schemas.tables import (
     SLA_SUMMARY_ROWS,
@@ -64,7 +64,9 @@ def test_tables_follow_the_row_types_with_scores_after_the_raw_columns() -> None
     assert TABLES["llm_calls"].names[: len(record_keys(LlmCallRecord))] == list(
         record_keys(LlmCallRecord)
     )
-    assert TABLES["llm_calls"].names[-2:] == ["call_class", "invocation_index"]
+    built = list(record_keys(LlmCallBuilt))  # the results stage's columns come last
+    assert built[:2] == ["call_class", "invocation_index"]
+    assert TABLES["llm_calls"].names[-len(built) :] == built
     assert TABLES["turns"].names == list(record_keys(TurnRow))
     assert TABLES["turns"].names[-2:] == ["judge_final_response_match", "judge_rubric_score"]
     assert TABLES["summary"].field("window_start").type == pa.timestamp("us", tz="UTC")

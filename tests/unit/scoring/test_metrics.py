@@ -11,7 +11,7 @@ from bench.results.roofline import roofline
 from bench.results.server_summary import histogram_quantile, server_summary
 from bench.scoring.breakdown import tool_table
 from bench.scoring.goodput import goodput, mark_slo, parse_slo
-from bench.scoring.reliability import case_table, pass_at_k, pass_hat_k
+from bench.scoring.reliability import case_table, pass_at_k, pass_hat_k, reliability_summary
 from bench.scoring.trajectory import arg_credit, tool_counts
 from bench.scoring.unparsed import looks_like_unparsed_call
 
@@ -42,11 +42,35 @@ def test_goodput_counts_sessions_meeting_every_slo_and_passing():
     sessions = [
         {"session_id": s, "duration_ms": 300, "errors": 0, "case_passed": s != "c"} for s in "abc"
     ]
+    for record in turns + sessions:
+        record["ended_at"] = 1.0
     mark_slo(calls, turns, sessions, {"ttft_ms": 500, "tpot_ms": 50})
     assert [s["slo_met"] for s in sessions] == [True, False, False]
-    g = goodput(turns, sessions, window_s=2.0)
+    g = goodput(turns, sessions, window_end=2.0, window_s=2.0)
     assert g["goodput_sessions_per_s"] == 0.5 and g["goodput_turns_per_s"] == 0.5
     assert g["slo_attainment_sessions_pct"] == pytest.approx(100 / 3)
+    # ended after the window (in the drain): met, but in no rate
+    assert goodput(turns, sessions, window_end=0.5, window_s=2.0)["goodput_turns_per_s"] == 0
+
+
+def test_incomplete_work_misses_an_slo_it_is_past_and_is_undecided_below():
+    """Still running at the cut: a turn 12 s old misses turn_ms=10000, one 3 s old is
+    undecided (left out of attainment); a call with no first token after 12 s misses ttft_ms."""
+    calls = [{"turn_id": "old:0", "ttft_ms": None, "e2e_ms": 12000.0, "incomplete": True},
+             {"turn_id": "young:0", "ttft_ms": 50.0, "e2e_ms": 3000.0, "incomplete": True}]  # fmt: skip
+    turns = [
+        {"turn_id": "old:0", "session_id": "old", "latency_ms": 12000.0, "incomplete": True},
+        {"turn_id": "young:0", "session_id": "young", "latency_ms": 3000.0, "incomplete": True},
+    ]
+    sessions = [{"session_id": s, "duration_ms": d, "errors": 0, "incomplete": True}
+                for s, d in (("old", 12500.0), ("young", 3500.0))]  # fmt: skip
+    mark_slo(calls, turns, sessions, {"turn_ms": 10000.0})
+    assert [t["slo_met"] for t in turns] == [False, None]
+    assert [s["slo_met"] for s in sessions] == [False, None]
+    g = goodput(turns, sessions, window_end=1.0, window_s=1.0)
+    assert g["slo_attainment_turns_pct"] == 0.0 and g["slo_attainment_sessions_pct"] == 0.0
+    mark_slo(calls, turns, sessions, {"ttft_ms": 5000.0})  # the old call's age bounds its TTFT
+    assert [t["slo_met"] for t in turns] == [False, None]
 
 
 def test_pass_hat_k_and_pass_at_k_follow_tau_bench():
@@ -75,6 +99,11 @@ def test_pass_hat_k_and_pass_at_k_follow_tau_bench():
         and row["trajectory_variants"] == 2
         and row["trajectory_differs"]
     )
+    # fewer trials than k: no pass^k (not pass^4 under the name pass^5), and the case is counted
+    [short] = case_table(sessions, turns, k=5)
+    assert short["pass_hat_k"] is None and short["pass_at_k"] is None
+    summary = reliability_summary([row, short])
+    assert summary["pass_k_short_cases"] == 1 and summary["pass_hat_k"] == pytest.approx(1 / 6)
 
 
 def test_finer_tool_counts():
@@ -114,6 +143,10 @@ def test_finer_tool_counts():
         ('{"name": "f", "parameters": {"a": 1}}', "llama3_json", True),
         ("[TOOL_CALLS] [{...}]", "mistral", True),
         ("Sure, here it is.", "hermes", False),
+        # attach mode without --tool-parser: every known format, not only JSON
+        ('[get_weather(city="Paris")]', None, True),
+        ("[TOOL_CALLS] [{...}]", None, True),
+        ("The weather is fine.", None, False),
     ],
 )
 def test_unparsed_tool_call_patterns(text, parser, hit):

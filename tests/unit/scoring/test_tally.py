@@ -21,11 +21,13 @@ def test_tally_pairs_calls_by_name_then_compares_arguments() -> None:
 
 
 def test_board_rows_and_wire_round_trip() -> None:
-    """Tool accuracy counts completed turns only; failed and truncated turns are counted apart."""
+    """Tool accuracy counts completed turns only; failed and incomplete turns are counted apart
+    (older runs' `truncated` and "Cancelled" turns too)."""
     turns = [
         {"case_id": "a", "tool_calls": [W], "expected_tool_calls": [W]},
         {"case_id": "a", "tool_calls": [T], "expected_tool_calls": [W]},
         {"case_id": "b", "tool_calls": [T], "expected_tool_calls": [W], "error_type": "Timeout"},
+        {"case_id": "b", "tool_calls": [], "expected_tool_calls": [W], "incomplete": True},
         {"case_id": "b", "tool_calls": [], "expected_tool_calls": [W], "truncated": True},
         {"case_id": "b", "tool_calls": [], "expected_tool_calls": [W], "error_type": "Cancelled"},
         {"case_id": "b", "tool_calls": [W], "expected_tool_calls": [W], "warmup": True},
@@ -33,15 +35,16 @@ def test_board_rows_and_wire_round_trip() -> None:
     sessions = [
         {"case_id": "a", "outcome": "passed"},
         {"case_id": "a", "outcome": "cut_short"},
-        {"case_id": "a", "outcome": "truncated"},
+        {"case_id": "a", "outcome": "incomplete"},
         {"case_id": "b", "outcome": "passed", "warmup": True},
     ]
     board = board_from_turns(turns, sessions)
     cases = {r["case"]: r for r in board.case_rows()}
     assert (cases["a"]["turns"], cases["a"]["exact_turns"], cases["a"]["recall"]) == (2, 1, 0.5)
-    assert (cases["b"]["turns"], cases["b"]["errors"], cases["b"]["truncated_turns"]) == (0, 1, 2)
+    assert (cases["b"]["turns"], cases["b"]["errors"], cases["b"]["incomplete_turns"]) == (0, 1, 3)
     assert (cases["a"]["sessions"], cases["a"]["sessions_passed"]) == (3, 1)
-    assert cases["a"]["task_success_rate"] == 0.5  # the cut-short one failed, truncated aside
+    assert cases["a"]["task_success_rate"] == 0.5  # the cut-short one failed, incomplete aside
+    assert cases["a"]["sessions_incomplete"] == 1
     assert cases["b"]["sessions"] == 0 and cases["b"]["task_success_rate"] is None
     tools = {r["tool"]: r for r in board.tool_rows()}
     assert tools["get_weather"]["expected"] == 2 and tools["get_weather"]["missed"] == 1
@@ -49,7 +52,7 @@ def test_board_rows_and_wire_round_trip() -> None:
     again = AccuracyBoard.from_dict(json.loads(json.dumps(board.to_dict())))
     again.merge(board)
     assert again.by_tool["get_weather"].expected == 4 and again.by_case["a"].turns == 4
-    assert again.by_case["b"].truncated == 4 and again.task_success().counts["cut_short"] == 2
+    assert again.by_case["b"].incomplete == 6 and again.task_success().counts["cut_short"] == 2
 
 
 def test_the_tools_table_and_the_board_count_the_same_calls() -> None:
