@@ -595,5 +595,6 @@ async def _run_turn(
         "actual_invocation": _dump(actual),
         "expected_invocation": _dump(expected),
         "pid": os.getpid(),
+        **scope.thinking.turn_fields(latency_ms),  # type: ignore[typeddict-item]
     }
     return record, events, cancelled

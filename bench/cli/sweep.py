@@ -248,6 +248,8 @@ def _search(plan: Any, base: Any, sweep_dir: Path, check: Any, search: dict[str,
 def _print_rows(rows: list[dict[str, Any]], plan: Any) -> None:
     from rich.table import Table
 
+    from bench.results.reasoning import thought
+
     if not rows:
         return
     flags = [a["name"].replace("-", "_") for a in [*plan.axes, *plan.options]]
@@ -255,8 +257,11 @@ def _print_rows(rows: list[dict[str, Any]], plan: Any) -> None:
     cols = ["model", *flags, plan.load_axis, "sessions_per_s", "failed_sessions_per_s",
             "turn_p90_ms", "ttft_p90_ms", "task_success_rate", "tool_accuracy",
             "prefix_cache_reset"]  # fmt: skip
+    if any(thought(row) for row in rows):  # what thinking cost, beside what it bought
+        cols[cols.index("ttft_p90_ms") + 1 : -3] = ["ttfo_p90_ms", "reasoning_tokens_per_turn",
+                                                    "thinking_share"]  # fmt: skip
     for c in cols:
-        table.add_column(c)
+        table.add_column(c, overflow="fold")  # long names wrap, never cut
     for row in rows:
         table.add_row(*(_cell(row.get(c)) for c in cols))
     console.print(table)

@@ -105,12 +105,15 @@ __all__ = [
     "build_tiny_model",
     "chat_template",
     "chunk_outputs",
+    "chunk_thinking",
     "ensure_tiny_model",
+    "reasoning_tokens",
 ]
 
 TINY_SERVED_NAME = HERMES.name
 TINY_TOOL_PARSER = HERMES.tool_parser
-TINY_MODEL_VERSION = 5  # 5: tiny-reasoning; 4: the user-simulator rows; 3: research_notes; 2: variants
+# 5: tiny-reasoning; 4: the user-simulator rows; 3: the research_notes rows; 2: the variants
+TINY_MODEL_VERSION = 5
 
 # Sizes. HEAD_DIM >= 32 for vLLM's CPU attention; hidden grows in steps of HEAD_DIM when the
 # script needs more one-hot dimensions than MIN_HIDDEN.

@@ -93,6 +93,18 @@ SUMMARY_HELP: dict[str, str] = {
         "session",
         "session latency, p{q} of sessions not cut short (incomplete: their age); open loop: from its schedule (ms)",
     ),
+    "reasoning_tokens_per_turn": "mean reasoning tokens of a completed turn (its calls' summed)",
+    "reasoning_tokens_per_call": "mean reasoning tokens of a completed LLM call",
+    "reasoning_tokens_from": "where reasoning tokens were counted: usage (the server's), stream",
+    **_pcts(
+        "ttfo",
+        "time to first output token (first content or tool-call delta; AIPerf's TTFO), p{q} (ms)",
+    ),
+    **_pcts("ttfr", "time to first reasoning token, p{q} of completed calls that reasoned (ms)"),
+    "turn_thinking_mean_ms": "mean per turn of the time its calls spent thinking (ms)",
+    "thinking_share": "thinking time / turn latency, summed over completed turns (0-1)",
+    "reasoning_sent_back_chars_per_call": "mean characters of earlier thoughts a request sent "
+    "back (reasoning_content of its assistant messages)",
     **_bounds("ttft"),
     **_bounds("llm_e2e"),
     **_bounds("turn"),
