@@ -18,13 +18,9 @@ written for the shipped eval sets, meets another agent). The sessions' records g
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 import os
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bench.schemas.config import RunConfig
@@ -306,34 +302,13 @@ def run_preflight(
             await bundle.close()
 
     try:
-        with _adk_log_to(folder.path / "adk.log"):
-            asyncio.run(play())
+        asyncio.run(play())  # ADK's own log of it: the run's bench.log (bench.runner.run_log)
     finally:
         recorder.close()
     verdict = verdict_from(cfg, turns, finish_reasons, replies.texts, parser, template,
                            known_tools, scripted, reasoning_parser)  # fmt: skip
     _write(folder, verdict)
     return verdict
-
-
-@contextlib.contextmanager
-def _adk_log_to(path: Path) -> Iterator[None]:
-    """ADK's log records of the preflight go to a file, not the console: with the load process's
-    own log it is where ADK's long explanations ("Tool 'x' not found ... Possible causes")
-    belong; the verdict says on the console what they mean."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    logger = logging.getLogger("google_adk")
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    saved = logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = saved
-        handler.close()
 
 
 def _write(folder: RunDir, verdict: PreflightVerdict) -> None:

@@ -204,9 +204,9 @@ def test_a_wrong_pair_stops_before_the_run_or_is_named_by_the_preflight(
         "preflight: the model called tools the agent does not have: get_current_time, get_weather"
         in anyway.output
     )
-    # ADK's "Tool 'get_weather' not found ... Possible causes" went to the preflight's log.
+    # ADK's "Tool 'get_weather' not found ... Possible causes" went to the run's log.
     assert "Possible causes" not in anyway.output
-    assert "not found" in (anyway.run_dir / "preflight" / "adk.log").read_text()
+    assert "not found" in (anyway.run_dir / "bench.log").read_text()
 
 
 def test_evalsets_validate_accepts_every_shape_twice(mcp_url: str, monkeypatch) -> None:
