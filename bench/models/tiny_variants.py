@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -231,17 +231,11 @@ MISTRAL = TinyVariant(
 
 # Qwen3 in thinking mode: hermes calls after a <think> block, Qwen3's chat template (thinking
 # switched by enable_thinking, earlier thoughts dropped once a new user message comes).
-REASONING = TinyVariant(
+REASONING = replace(
+    HERMES,
     name="tiny-reasoning",
-    tool_parser="hermes",
     family="Qwen3 (thinking)",
-    format_calls=hermes_calls,
     template="qwen3",
-    generation_prompt="<|im_start|>assistant\n",
-    pad="<|endoftext|>",
-    bos="<|im_start|>",
-    eos="<|im_end|>",
-    special_tokens=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
     reasoning_parser="qwen3",
     thinking=Thinking(),
 )

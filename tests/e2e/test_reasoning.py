@@ -29,10 +29,9 @@ from bench.errors import BenchError
 from bench.models.tiny import TINY_CASES, reasoning_tokens
 from bench.models.tiny_script import TinyCase
 from bench.models.tiny_variants import REASONING
-from bench.schemas.config import ServerConfig
 from bench.server.environment import find_vllm_python
-from bench.server.launch import serving
 from bench.server.process import Endpoint
+from tests.e2e.conftest import served
 from tests.e2e.test_tiny_model import request_for
 from tests.fixtures.tiny_walk import expected_turns, implied_exact, implied_rows
 
@@ -43,12 +42,7 @@ NAME = REASONING.name
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
-    try:
-        find_vllm_python()
-    except BenchError as exc:
-        pytest.skip(str(exc))
-    log = tmp_path_factory.mktemp("tiny-reasoning-server") / "server.log"
-    with serving(ServerConfig(model=NAME), log) as (endpoint, _server):
+    with served(tmp_path_factory, NAME) as endpoint:
         yield endpoint
 
 
