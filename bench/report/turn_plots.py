@@ -38,9 +38,10 @@ def turn_index_plot(run: Run) -> Plot | None:
     for step, rows in table.sort_values("turn_index").groupby("step"):
         label = f"step {step}" if table["step"].nunique() > 1 else None
         x = rows["turn_index"]
-        ttft.plot(x, rows["ttft_p50_ms"], marker="o", label=f"p50 {label or ''}".strip())
+        name = "TTFT " if thinks else ""  # beside TTFO, say which is which
+        ttft.plot(x, rows["ttft_p50_ms"], marker="o", label=f"{name}p50 {label or ''}".strip())
         ttft.plot(x, rows["ttft_p90_ms"], marker=".", linestyle="--",
-                  label=f"p90 {label or ''}".strip())  # fmt: skip
+                  label=f"{name}p90 {label or ''}".strip())  # fmt: skip
         if thinks:
             ttft.plot(x, rows["ttfo_p50_ms"], marker="s", linestyle=":",
                       label=f"TTFO p50 {label or ''}".strip())  # fmt: skip

@@ -30,6 +30,8 @@ MAX_CASES = 3
 EXCERPT_CHARS = 200
 # vLLM's 400 (renderers/online_renderer.py) when the server has no tool parser / auto tool choice.
 AUTO_TOOL_CHOICE_OFF = ("--enable-auto-tool-choice", "requires --tool-call-parser")
+# vLLM's 400 (v1/engine/input_processor.py) to a thinking_token_budget without a reasoning parser.
+BUDGET_WITHOUT_PARSER = "thinking_token_budget is set but reasoning_config"
 
 
 @dataclass
@@ -38,8 +40,8 @@ class PreflightVerdict:
     sessions: int = 0
     expected_calls: int = 0
     parsed_calls: int = 0
-    # "", "no_tool_cases", "auto_tool_choice_off", "unparsed_reasoning", "unparsed_calls",
-    # "no_calls", "unknown_tools"
+    # "", "no_tool_cases", "auto_tool_choice_off", "unparsed_reasoning",
+    # "thinking_budget_refused", "unparsed_calls", "no_calls", "unknown_tools"
     reason: str = ""
     message: str = ""
     excerpt: str | None = None
@@ -184,6 +186,14 @@ def verdict_from(
     thinking = _unparsed_thinking(cfg, raw_texts, reasoning_parser)
     if thinking is not None:
         v.ok, v.reason, v.excerpt, v.message = False, "unparsed_reasoning", *thinking
+        return v
+    budget = next((t for t in turns if BUDGET_WITHOUT_PARSER in (t["error"] or "")), None)
+    if budget is not None:
+        v.ok, v.reason = False, "thinking_budget_refused"
+        v.excerpt = (budget["error"] or "")[:EXCERPT_CHARS]
+        v.message = ("preflight: the server refuses --thinking-budget: it has no reasoning parser "
+                     f"({v.excerpt}); fix: serve with --reasoning-parser NAME, or drop "
+                     "--thinking-budget")  # fmt: skip
         return v
     made = [c["name"] for t in turns for c in t["tool_calls"]]
     unknown = sorted({n for n in made if known_tools is not None and n not in known_tools})

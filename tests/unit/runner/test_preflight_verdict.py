@@ -115,3 +115,12 @@ def test_a_parsed_thought_and_plain_answers_pass() -> None:
                      ["\n\n", "\n\nHere is the weather report you asked for."], "hermes", None,
                      reasoning_parser="qwen3")  # fmt: skip
     assert v.ok and v.reason == ""
+
+
+def test_a_budget_the_server_cannot_keep_stops_the_run() -> None:
+    error = ('BadRequestError: {"message": "thinking_token_budget is set but reasoning_config is '
+             'not configured. Please set --reasoning-parser and/or --reasoning-config"}')  # fmt: skip
+    cfg = RunConfig.from_cli({"thinking_budget": "64"})
+    v = verdict_from(cfg, [_turn(None, [], error)], [None], [], "hermes", None)
+    assert not v.ok and v.reason == "thinking_budget_refused"
+    assert "--reasoning-parser NAME, or drop --thinking-budget" in v.message
