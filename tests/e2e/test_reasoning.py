@@ -2,8 +2,8 @@
 
 One server for the module. Truth comes from the script: each case's scripted thought, its
 reasoning tokens as vLLM counts them (`bench.models.tiny.reasoning_tokens`) and its calls.
-- every case, streamed and not, thinking on and off: the thought comes back as reasoning with
-  its token count in usage, the calls and answers as tiny's; off, no reasoning at all;
+- each kind of reply, streamed and not, thinking on and off: the thought comes back as
+  reasoning with its token count in usage, the calls and answers as tiny's; off, no reasoning;
 - `bench sweep --thinking on,off` against the server: each point's calls carry the script's
   reasoning tokens (none when off), TTFO is TTFT when off and later than the first reasoning
   token when on, and tool accuracy is what the script implies (tiny's) at both points;
@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.errors import BenchError
-from bench.models.tiny import TINY_CASES, reasoning_tokens
-from bench.models.tiny_script import TinyCase
+from bench.models.tiny import reasoning_tokens
+from bench.models.tiny_script import TinyCase, case_by_name
 from bench.models.tiny_variants import REASONING
 from bench.server.environment import find_vllm_python
 from bench.server.process import Endpoint
@@ -79,8 +79,14 @@ def _ask(client: httpx.Client, body: dict[str, Any], stream: bool) -> dict[str, 
     return {"reasoning": reasoning, "content": content or None, "calls": calls, "usage": usage}
 
 
-@pytest.mark.parametrize("case", TINY_CASES, ids=lambda c: c.name)
-def test_every_case_thinks_its_scripted_thought(endpoint: Endpoint, case: TinyCase) -> None:
+# One case of each kind of reply (a call, two calls, an answer after a tool, text with tools
+# given, text without tools); the sweep below checks every call of weather_time's cases too.
+KINDS = [case_by_name(n) for n in ("london_weather", "madrid_time_and_weather", "time_answer",
+                                   "sydney_weather_no_call", "greeting")]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", KINDS, ids=lambda c: c.name)
+def test_each_kind_of_reply_thinks_its_scripted_thought(endpoint: Endpoint, case: TinyCase) -> None:
     headers = endpoint.auth_headers()
     with httpx.Client(base_url=endpoint.base_url, headers=headers, timeout=120) as client:
         for stream in (False, True):
@@ -112,7 +118,7 @@ def _bench(*args: str, endpoint: Endpoint, timeout: int = 600) -> subprocess.Com
 
 def test_thinking_on_off_sweep(endpoint: Endpoint, tmp_path: Path) -> None:
     proc = _bench("sweep", "--evalset", "weather_time", "--thinking", "on,off", "--users", "1",
-                  "--step-duration", "8s", "--results-dir", str(tmp_path), "--sweep-id", "s",
+                  "--step-duration", "6s", "--results-dir", str(tmp_path), "--sweep-id", "s",
                   endpoint=endpoint)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     table = proc.stdout.split("sweep s", 1)[1]  # the printed table: a row per thinking value
