@@ -11,6 +11,7 @@ from rich.table import Table
 from bench import constants
 from bench.cli.console import console
 from bench.results.kv_reuse import kv_reuse_text
+from bench.results.reasoning import reasoning_rows
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -88,6 +89,7 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     ):
         values = " / ".join(_ms(summary, f"{name}_p{p}_ms") for p in (50, 90, 99))
         rows.append((f"{label} p50 / p90 / p99 (ms)", values))
+    rows += reasoning_rows(summary)  # a thinking model: what the thought cost
     session_label = "session from schedule" if summary.get("arrivals") is not None else "session"
     rows.append((f"{session_label} p50 / p90 / p99 (ms)",
                  " / ".join(_ms(summary, f"session_p{p}_ms") for p in (50, 90, 99))))  # fmt: skip

@@ -121,6 +121,8 @@ def _configure(spec: LoadSpec) -> None:
         tool_latency=SPEC.tool_latency,
         seed=SPEC.seed,
         telemetry=lean_adk.telemetry_config(),
+        thinking=SPEC.thinking,
+        thinking_budget=SPEC.thinking_budget,
     )
     if EVALSET.scenario_cases:
         add_user_simulator(BUNDLE, SPEC, EVALSET)

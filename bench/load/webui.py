@@ -48,7 +48,10 @@ log = logging.getLogger(__name__)
 SCRAPE_INTERVAL_S = 2.0
 END_AFTER_STOP_S = 1.5  # let the UI get its answer to "stop" before the server goes away
 MAX_VALUES = 200_000  # latency values kept per timing for percentiles
-TIMINGS = {"ttft": "TTFT", "tpot": "TPOT", "llm": "LLM call", "turn": "turn"}
+TIMINGS = {"ttft": "TTFT", "tpot": "TPOT", "llm": "LLM call", "turn": "turn",
+           # a thinking model (bench.agent.reasoning_timing): the first answer or tool call,
+           # and a turn's time spent thinking
+           "ttfo": "TTFO (first output token)", "thinking": "thinking per turn"}  # fmt: skip
 WIRE_KEY = "bench_live"
 
 TAB_CASES, TAB_TOOLS, TAB_TIMINGS, TAB_SERVER = (
@@ -155,12 +158,14 @@ class LiveData:
         self._add("ttft", record.get("ttft_ms"))
         self._add("tpot", record.get("tpot_ms"))
         self._add("llm", record.get("e2e_ms"))
+        self._add("ttfo", record.get("ttfo_ms"))
 
     def add_turn(self, record: dict[str, Any]) -> None:
         if record.get("warmup"):
             return
         if is_ok(record):
             self._add("turn", record.get("latency_ms"))
+            self._add("thinking", record.get("thinking_ms"))
             if self.verdict is not None and record.get("actual_invocation") is not None:
                 self.session_turns.setdefault(str(record.get("session_id")), []).append(record)
         self.board.add_turn(

@@ -73,6 +73,8 @@ def start_locust(
         stream=load.stream,
         force_tools=load.force_tools,
         session_header=load.session_header,
+        thinking=load.thinking,
+        thinking_budget=load.thinking_budget,
         tool_latency=load.tool_latency,
         think_time_s=load.think_time_s,
         seed=load.seed,
