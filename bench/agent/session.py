@@ -54,6 +54,7 @@ from bench.agent.loading import load_agent_folder
 from bench.agent.model_override import override_models
 from bench.agent.prompt_capture import CapturedRequest
 from bench.agent.session_header import SessionHeaderPlugin
+from bench.agent.thinking import request_extra_body
 from bench.agent.timed_model import CALL_SCOPE, CallScope, TimedLiteLlm, first_line
 from bench.agent.tool_latency import TOOL_TURN, ToolTimingPlugin, ToolTurn
 from bench.agent.user_simulator import SimulatorLiteLlm, new_user_simulator
@@ -245,10 +246,14 @@ def build_agent_bundle(
     tool_latency: list[str] | None = None,
     seed: int | None = None,
     telemetry: TelemetryConfig | None = None,
+    thinking: str | None = None,
+    thinking_budget: int | None = None,
 ) -> AgentBundle:
-    """Load the agent folder and point each LlmAgent at `hosted_vllm/<served_model_name>`."""
+    """Load the agent folder and point each LlmAgent at `hosted_vllm/<served_model_name>`;
+    `thinking` ("on"/"off") and `thinking_budget` go with every call (bench.agent.thinking)."""
     loaded = load_agent_folder(agent_dir)
     root = loaded.root_agent
+    extra_body = request_extra_body(thinking, thinking_budget)
 
     def make_model(agent: Any) -> TimedLiteLlm:
         return TimedLiteLlm.for_server(
@@ -258,6 +263,7 @@ def build_agent_bundle(
             extra_headers=extra_headers,
             request_timeout_s=request_timeout_s,
             api_key=api_key,
+            extra_body=extra_body,
         )
 
     if override_models(root, make_model) == 0:
@@ -589,5 +595,6 @@ async def _run_turn(
         "actual_invocation": _dump(actual),
         "expected_invocation": _dump(expected),
         "pid": os.getpid(),
+        **scope.thinking.turn_fields(latency_ms),  # type: ignore[typeddict-item]
     }
     return record, events, cancelled

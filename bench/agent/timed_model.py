@@ -42,6 +42,7 @@ from bench import constants
 from bench.agent import lean_stream, prompt_capture, strict_stream
 from bench.agent.call_finish import ReplyFinish, timeout_at_cut, unclean_finish
 from bench.agent.reply_timing import reply_columns, reply_kind
+from bench.agent.reasoning_timing import TurnThinking
 from bench.agent.strict_stream import MalformedChunkError, is_malformed_chunk
 from bench.agent.wire_timing import WIRE_TIMING, WireTiming, is_token_delta, wire_client
 from bench.schemas.records import AGENT_ROLE, LlmCallRecord
@@ -62,6 +63,7 @@ class CallScope:
     on_prompt: Callable[[LlmCallRecord, prompt_capture.CapturedRequest], None] | None = None
     llm_wire_ms: float = 0.0  # summed over the turn's calls: time on the wire
     client_overhead_ms: float = 0.0  # and the model layer's time around it
+    thinking: TurnThinking = field(default_factory=TurnThinking)  # their reasoning, summed
     # the first of the turn's calls that failed (a call that raised, or one that failed without
     # raising into ADK: a finish reason "error", an unparsable call, a timeout at the cut)
     call_failure: tuple[str, str] | None = None
@@ -174,8 +176,10 @@ class _TimingClient(LiteLLMClient):
         raw, scope = _RAW_TIMING.get(), CALL_SCOPE.get()
         if raw is not None and scope is not None and scope.on_prompt is not None:
             raw.request = prompt_capture.capture(messages, tools, kwargs)
-        if WIRE_TIMING.get() is not None:
+        wire = WIRE_TIMING.get()
+        if wire is not None:
             kwargs.setdefault("client", wire_client())  # the HTTP client that times the wire
+            wire.reasoning.request(messages)  # what it sends back of earlier thoughts
         response: Any = await super().acompletion(
             model=model, messages=messages, tools=tools, **kwargs
         )
@@ -266,8 +270,10 @@ class TimedLiteLlm(LiteLlm):
         request_timeout_s: float = constants.DEFAULT_REQUEST_TIMEOUT_S,
         on_record: Callable[[LlmCallRecord], None] | None = None,
         api_key: str | None = None,
+        extra_body: dict[str, Any] | None = None,
     ) -> TimedLiteLlm:
-        """`api_base` ends in /v1. The key comes from `constants.API_KEY_ENV` unless given."""
+        """`api_base` ends in /v1. The key comes from `constants.API_KEY_ENV` unless given.
+        `extra_body`: fields added to every request body (bench.agent.thinking)."""
         strict_stream.install()  # a malformed streamed chunk fails the call (see strict_stream)
         import litellm
 
@@ -284,6 +290,8 @@ class TimedLiteLlm(LiteLlm):
         kwargs["api_key"] = key or "EMPTY"  # vLLM without --api-key accepts anything
         if extra_headers:
             kwargs["extra_headers"] = dict(extra_headers)
+        if extra_body:
+            kwargs["extra_body"] = dict(extra_body)
         model = cls(model=f"hosted_vllm/{served_model_name}", llm_client=_TimingClient(), **kwargs)
         model.agent_name = agent_name
         model.request_timeout_s = request_timeout_s
@@ -441,6 +449,9 @@ class TimedLiteLlm(LiteLlm):
             "model_e2e_ms": model_e2e_ms,
             "client_overhead_ms": client_overhead_ms,
             **reply_columns(wire if on_wire else None, kind, gaps_in_order, stream),
+            **wire.reasoning.call_fields(  # type: ignore[typeddict-item]
+                wire.request_at, e2e_ms, stream=stream, on_wire=on_wire, error=error is not None
+            ),
         }
 
     def _emit(self, record: LlmCallRecord, scope: CallScope | None) -> None:
@@ -451,6 +462,7 @@ class TimedLiteLlm(LiteLlm):
             record["warmup"] = scope.warmup
             scope.llm_wire_ms += record["e2e_ms"]
             scope.client_overhead_ms += record["client_overhead_ms"] or 0.0
+            scope.thinking.add(record)
             if record["error_type"] is not None and scope.call_failure is None:
                 scope.call_failure = (record["error_type"], record["error"] or "")
             scope.emit(record)

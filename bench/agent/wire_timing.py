@@ -32,6 +32,8 @@ from typing import Any
 
 import httpx
 
+from bench.agent.reasoning_timing import ReasoningTiming
+
 # What makes a streamed delta a token chunk, for TTFT and ITL on the wire and at the model layer:
 # content, a tool call or reasoning (vLLM's `reasoning`; LiteLLM renames it `reasoning_content`).
 TOKEN_DELTA_FIELDS = ("content", "tool_calls", "reasoning_content", "reasoning")
@@ -69,6 +71,7 @@ class WireTiming:
     text_parts: list[str] = field(default_factory=list)
     text_chars: int = 0
     replied: bool = False  # a chunk with choices (or a whole reply) came
+    reasoning: ReasoningTiming = field(default_factory=ReasoningTiming)  # a thinking model's
     _buffer: bytes = b""
     _body: bytes = b""  # the first bytes, until the body shows itself an event stream
     _last_token_chunk_at: float | None = None
@@ -118,6 +121,8 @@ class WireTiming:
                 chunk = json.loads(payload)
             except ValueError:
                 continue  # LiteLLM reports a malformed chunk; timing just skips it
+            if isinstance(chunk, dict) and chunk.get("usage"):
+                self.reasoning.usage(chunk["usage"])
             choices = chunk.get("choices") if isinstance(chunk, dict) else None
             if not choices or not isinstance(choices[0], dict):
                 continue  # the usage chunk: no token
@@ -126,6 +131,7 @@ class WireTiming:
                 self.first_choice_at = now
             delta = choices[0].get("delta") or {}
             self._note_reply(choices[0], delta)
+            self.reasoning.delta(delta, now)
             tool_calls = delta.get("tool_calls")
             if tool_calls:
                 self.saw_tool_call = True
@@ -159,6 +165,9 @@ class WireTiming:
         choices = body.get("choices") if isinstance(body, dict) else None
         if choices and isinstance(choices[0], dict):
             self._note_reply(choices[0], choices[0].get("message") or {})
+            self.reasoning.message(choices[0].get("message") or {})
+        if isinstance(body, dict):
+            self.reasoning.usage(body.get("usage"))
 
 
 WIRE_TIMING: contextvars.ContextVar[WireTiming | None] = contextvars.ContextVar(

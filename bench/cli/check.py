@@ -13,7 +13,8 @@ from bench.cli.run import given_flags
 from bench.schemas.config import RunConfig
 from bench.schemas.errors import RunFailed
 
-CHECK_LOAD_OPTIONS = o.pick(o.LOAD_SHAPE_OPTIONS, "stream", "request_timeout", "session_header")
+CHECK_LOAD_OPTIONS = o.pick(o.LOAD_SHAPE_OPTIONS, "stream", "request_timeout", "session_header",
+                            "thinking", "thinking_budget")  # fmt: skip
 
 
 @o.with_options(o.RESULTS_OPTIONS, CHECK_LOAD_OPTIONS, o.SERVER_OPTIONS, o.ENGINE_OPTIONS,

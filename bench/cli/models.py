@@ -21,7 +21,7 @@ app = typer.Typer(
 @app.command("list")
 def list_models(catalog: Catalog = None) -> None:
     """List catalog entries."""
-    table = Table("name", "source", "tool parser", "max len", "dtype", "GPU GB")
+    table = Table("name", "source", "tool parser", "reasoning parser", "max len", "dtype", "GPU GB")
     for entry in load_catalog(catalog).values():
         source = entry.hf_id or f"built locally ({entry.builder})"
         gb = f"{entry.gpu_memory_gb:g}" if entry.gpu_memory_gb else "-"
@@ -29,6 +29,7 @@ def list_models(catalog: Catalog = None) -> None:
             entry.name,
             source,
             entry.tool_parser or "-",
+            entry.reasoning_parser or "-",
             str(entry.max_model_len or "-"),
             entry.dtype,
             gb,

@@ -60,6 +60,9 @@ SERVER_OPTIONS = (
     MODEL,
     Opt("catalog", Catalog, None),
     option("tool_parser", str | None, None, SERVER, "vLLM tool-call parser (overrides the catalog)."),
+    option("reasoning_parser", str | None, None, SERVER,
+           "vLLM reasoning parser of a thinking model, e.g. qwen3, deepseek_r1 (overrides the "
+           "catalog; none: serve without one)."),
     option("chat_template", str | None, None, SERVER, "Chat template file (overrides the catalog)."),
     Opt("vllm_python", VllmPython, None),
     option("port", int | None, None, SERVER, "Server port on 127.0.0.1 (default: a free one)."),
@@ -164,6 +167,13 @@ LOAD_SHAPE_OPTIONS = (
     option("tool_latency", list[str] | None, None, LOAD,
            "Delay added to each tool call: 800ms, lognormal:median=1s,p90=3s or uniform:0.2s-2s; "
            "TOOL=... for one tool (repeatable). Seeded by --seed."),
+    option("thinking", str | None, None, LOAD,
+           "on or off: a thinking model's enable_thinking, sent in chat_template_kwargs with "
+           "every LLM call (default: send nothing, the model's own default). bench sweep takes "
+           "on,off."),
+    option("thinking_budget", str | None, None, LOAD,
+           "Reasoning tokens per LLM call before vLLM ends the thought (its thinking_token_budget; "
+           "needs --reasoning-parser). bench sweep takes a list."),
     option("preflight", bool, True, LOAD,
            "Before the load, run up to 3 tool-calling cases and stop when the server's tool "
            "parser or chat template loses the calls.", "--preflight/--no-preflight"),

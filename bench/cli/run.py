@@ -214,7 +214,7 @@ class ProgressView:
     the phase changes and one at least every `LOG_EVERY_S` within it. `say` prints a line
     above the spinner (or a plain line) without garbling it."""
 
-    LOG_EVERY_S = 4.5
+    LOG_EVERY_S = 4.0  # the ticker reports every second: a line at most ~4 s after the last
 
     def __init__(self) -> None:
         self._status: Any = None

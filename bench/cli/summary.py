@@ -11,6 +11,7 @@ from rich.table import Table
 from bench import constants
 from bench.cli.console import console
 from bench.results.kv_reuse import kv_reuse_text
+from bench.results.reasoning import reasoning_rows
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -108,6 +109,7 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
         values = " / ".join(_ms(summary, f"{name}_p{p}_ms") for p in (50, 90, 99))
         rows.append((f"{label} p50 / p90 / p99 (ms)", values))
     rows += _reply_kind_rows(summary)
+    rows += reasoning_rows(summary)  # a thinking model: what the thought cost
     session_label = "session from schedule" if summary.get("arrivals") is not None else "session"
     rows.append((f"{session_label} p50 / p90 / p99 (ms)",
                  " / ".join(_ms(summary, f"session_p{p}_ms") for p in (50, 90, 99))))  # fmt: skip
@@ -230,8 +232,16 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
             ("KV-cache usage mean / max", f"{_fmt(summary.get('kv_cache_usage_mean'), 3)} / {_fmt(summary.get('kv_cache_usage_max'), 3)}"),
             ("requests running / waiting (max)", f"{_fmt(summary.get('requests_running_max'), 0)} / {_fmt(summary.get('requests_waiting_max'), 0)}"),
             ("prefix-cache hit rate", _fmt(summary.get("prefix_cache_hit_rate"), 3)),
-            ("preemptions / tool-parser invocations", f"{_fmt(summary.get('server_preemptions'), 0)} / {_fmt(summary.get('server_tool_parser_invocations'), 0)}"),
+            ("preemptions / tool-parser runs (vLLM: one per streamed delta)", f"{_fmt(summary.get('server_preemptions'), 0)} / {_fmt(summary.get('server_tool_parser_invocations'), 0)}"),
         ]  # fmt: skip
+        if any(
+            str(v).startswith("<")
+            for k, v in summary.items()
+            if k.startswith("server_") and k.endswith("_bound")
+        ):
+            rows.append(
+                ("  '< X'", "inside vLLM's first histogram bucket (0 to X ms); the mean is exact")
+            )
     if summary.get("client_cpu_mean_pct") is not None:
         rows.append(
             (

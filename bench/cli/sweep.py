@@ -26,9 +26,9 @@ LOAD = "Load"
     o.RESULTS_OPTIONS,
     o.USER_SIMULATOR_OPTIONS,
     o.pick(o.LOAD_SHAPE_OPTIONS, "spawn_rate", "processes", "think_time", "seed", "warmup",
-           "stream", "request_timeout", "drain", "arrival"),
-    o.pick(o.SERVER_OPTIONS, "catalog", "tool_parser", "chat_template", "vllm_python",
-           "health_timeout_s"),
+           "stream", "request_timeout", "drain", "arrival", "thinking", "thinking_budget"),
+    o.pick(o.SERVER_OPTIONS, "catalog", "tool_parser", "reasoning_parser", "chat_template",
+           "vllm_python", "health_timeout_s"),
     (o.GPUS,),
     o.pick(o.ATTACH_OPTIONS, "endpoint", "api_key_env", "header"),
 )  # fmt: skip
@@ -130,7 +130,13 @@ def sweep(
     Example: bench sweep --model tiny --engine-arg max-num-seqs=8,16 --users 1,4 --step-duration 30s
     """
     from bench.runner.sla_search import SloCheck
-    from bench.runner.sweep_plan import make_sweep_id, parse_engine_axes, plan_sweep, workload_of
+    from bench.runner.sweep_plan import (
+        make_sweep_id,
+        parse_engine_axes,
+        parse_option_axes,
+        plan_sweep,
+        workload_of,
+    )
 
     if users and session_rate:
         raise BenchError("--users and --session-rate: sweep one of them")
@@ -139,6 +145,8 @@ def sweep(
                               float if session_rate else int)  # fmt: skip
     step_s = parse_duration(step_duration, "--step-duration")
     axes, fixed = parse_engine_axes(list(engine_arg or []))
+    options, fixed_options = parse_option_axes(flags)  # --thinking on,off: one server, both
+    flags.update({name: fixed_options.get(name) for name in ("thinking", "thinking_budget")})
     models = list(model or ["tiny"])
     if resume and not sweep_id:
         raise BenchError("--resume: give the --sweep-id of the sweep to continue")
@@ -166,7 +174,8 @@ def sweep(
     sweep_id = sweep_id or make_sweep_id()
     plan = plan_sweep(sweep_id, models, axes, axis, loads, step_duration_s=step_s,  # type: ignore[arg-type]
                       repeats=trials, endpoint_attached=bool(base.server.endpoint),
-                      find_max_load=search, workload=workload_of(base))  # fmt: skip
+                      find_max_load=search, workload=workload_of(base),
+                      options=options)  # fmt: skip
     sweep_dir = results_dir / sweep_id
     if dry_run:
         _print_plan(plan, sweep_dir, search)
@@ -240,15 +249,20 @@ def _search(plan: Any, base: Any, sweep_dir: Path, check: Any, search: dict[str,
 def _print_rows(rows: list[dict[str, Any]], plan: Any) -> None:
     from rich.table import Table
 
+    from bench.results.reasoning import thought
+
     if not rows:
         return
-    flags = [a["name"].replace("-", "_") for a in plan.axes]
+    flags = [a["name"].replace("-", "_") for a in [*plan.axes, *plan.options]]
     table = Table(title=f"sweep {plan.sweep_id}")
     cols = ["model", *flags, plan.load_axis, "sessions_per_s", "failed_sessions_per_s",
             "turn_p90_ms", "ttft_p90_ms", "task_success_rate", "tool_accuracy",
             "prefix_cache_reset"]  # fmt: skip
+    if any(thought(row) for row in rows):  # what thinking cost, beside what it bought
+        cols[cols.index("ttft_p90_ms") + 1 : -3] = ["ttfo_p90_ms", "reasoning_tokens_per_turn",
+                                                    "thinking_share"]  # fmt: skip
     for c in cols:
-        table.add_column(c)
+        table.add_column(c, overflow="fold")  # long names wrap, never cut
     for row in rows:
         table.add_row(*(_cell(row.get(c)) for c in cols))
     console.print(table)

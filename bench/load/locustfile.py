@@ -62,6 +62,7 @@ from bench.errors import BenchError  # noqa: E402
 from bench.evalset import load_evalset  # noqa: E402
 from bench.load import (  # noqa: E402
     bridge,
+    csv_writer_guard,
     distributed,
     lean_adk,
     open_loop,
@@ -90,6 +91,7 @@ lean_adk.apply()  # before the fork: every process inherits it (bench.load.lean_
 # Responses are read, and their chunks stamped, on a reader thread of each process's own
 # (started on first use, after the fork): bench.agent.wire_arrival.
 wire_arrival.enable(bridge.reader_loop)
+csv_writer_guard.apply()  # Locust's CSV writer ends quietly when its files close under it
 # `kill -USR1 <pid>` writes every thread's stack to locust.log: what a stuck load process waits on.
 faulthandler.register(signal.SIGUSR1, all_threads=True)
 worker_token.install_worker_hello()  # before Locust makes its runner (and before it forks)
@@ -123,6 +125,8 @@ def _configure(spec: LoadSpec) -> None:
         tool_latency=SPEC.tool_latency,
         seed=SPEC.seed,
         telemetry=lean_adk.telemetry_config(),
+        thinking=SPEC.thinking,
+        thinking_budget=SPEC.thinking_budget,
     )
     if EVALSET.scenario_cases:
         add_user_simulator(BUNDLE, SPEC, EVALSET)

@@ -30,6 +30,7 @@ from bench.schemas.run_dir import RunDir
 from bench.server.lifetime import die_with_parent
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+SELF_QUIT_S = 3.0  # a standalone Locust whose sessions are done quits in well under this
 
 __all__ = ["LOCUSTFILE", "LocustProcess", "count_records"]
 
@@ -137,12 +138,20 @@ class LocustProcess:
         self._close_log()
         return code
 
-    def stop(self, grace_s: float = constants.STOP_GRACE_S, drain: bool = True) -> int | None:
+    def stop(
+        self, grace_s: float = constants.STOP_GRACE_S, drain: bool = True,
+        exiting_s: float = 0.0,
+    ) -> int | None:  # fmt: skip
         """SIGINT the group (Locust drains the users in flight and writes its CSVs), then
         SIGTERM, then SIGKILL; return the code. `drain` False: the drain is not waited for (a
-        hung Locust already had it)."""
+        hung Locust already had it). `exiting_s`: Locust is quitting by itself (a standalone run
+        whose sessions are all done): give it that long first, so no signal interrupts its own
+        shutdown (a KeyboardInterrupt traceback in locust.log)."""
         if self._proc is None:
             return None
+        if exiting_s and self.wait(exiting_s) is not None:
+            self._signal_group(signal.SIGKILL)  # --processes children, should any be left
+            return self._proc.returncode
         try:
             return self._stop_gracefully(grace_s, self.stop_timeout_s if drain else 0.0)
         except KeyboardInterrupt:  # a second Ctrl-C: no more waiting
@@ -166,6 +175,12 @@ class LocustProcess:
         self._close_log()
         return self._proc.returncode
 
+    def self_quit_s(self) -> float:
+        """How long Locust takes to quit by itself once its sessions are done: a standalone run
+        does (bench.load.locustfile, out_of_tickets); with --processes or workers it does not."""
+        standalone = self.processes == 1 and not self.web and "--master" not in self.extra_args
+        return SELF_QUIT_S if standalone else 0.0
+
     def _signal_group(self, sig: signal.Signals) -> None:
         assert self._proc is not None
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -188,7 +203,7 @@ class LocustProcess:
                 self.spec.max_sessions is not None
                 and count_records(self.run_dir, "sessions") >= self.spec.max_sessions
             ):
-                return self.stop()
+                return self.stop(exiting_s=self.self_quit_s())
             if deadline is not None and time.monotonic() > deadline:
                 return self.stop()
 

@@ -32,6 +32,8 @@ class LoadSpec(BaseModel):
     stream: bool = True
     force_tools: bool = False  # tool_choice=required where the case expects a call
     session_header: str | None = None  # header carrying the ADK session id on every LLM call
+    thinking: Literal["on", "off"] | None = None  # enable_thinking with every agent call
+    thinking_budget: int | None = Field(default=None, ge=0)  # vLLM's thinking_token_budget
     tool_latency: list[str] = Field(default_factory=list)  # --tool-latency texts, seeded by `seed`
     think_time_s: float = Field(default=0.0, ge=0)
     seed: int | None = None  # None = round robin in file order; else the order shuffled once

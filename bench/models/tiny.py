@@ -3,7 +3,10 @@
 `tiny` writes its calls in the hermes format; the variants in `bench.models.tiny_variants`
 (`tiny-pythonic`, `tiny-llama3-json`, `tiny-mistral`) follow the same script and are built by the
 same code, each with its family's call format, chat template and special tokens. Below, the
-formats and tokens are tiny's (hermes); the variants differ only there.
+formats and tokens are tiny's (hermes); the variants differ only there. `tiny-reasoning` writes
+a scripted thought before each of tiny's replies (`TinyCase.thought`, `chunk_thinking`): its
+marker leads into the thought and the reply after it, its quiet marker (thinking off) into
+tiny's reply alone.
 
 Built locally in about a second with numpy + safetensors + tokenizers (no torch, no
 transformers, no model hub), so tests and the CPU demo have a real model to serve:
@@ -78,10 +81,12 @@ template, sizes, a variant): `ensure_tiny_model` caches by variant name and vers
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -100,12 +105,15 @@ __all__ = [
     "build_tiny_model",
     "chat_template",
     "chunk_outputs",
+    "chunk_thinking",
     "ensure_tiny_model",
+    "reasoning_tokens",
 ]
 
 TINY_SERVED_NAME = HERMES.name
 TINY_TOOL_PARSER = HERMES.tool_parser
-TINY_MODEL_VERSION = 4  # 4: the user-simulator rows; 3: the research_notes rows; 2: the variants
+# 5: tiny-reasoning; 4: the user-simulator rows; 3: the research_notes rows; 2: the variants
+TINY_MODEL_VERSION = 5
 
 # Sizes. HEAD_DIM >= 32 for vLLM's CPU attention; hidden grows in steps of HEAD_DIM when the
 # script needs more one-hot dimensions than MIN_HIDDEN.
@@ -189,44 +197,99 @@ def _greedy_split(
     return cut_from(0, [])
 
 
+def _cut(text: str, used: set[str], keep_whole: str, unsplit: tuple[str, ...]) -> list[str]:
+    """One reply cut into token strings none of which is in `used`, nor repeats.
+
+    Deterministic: the first (size, first-chunk length) that gives only new, non-blank strings
+    wins. A text starting with `keep_whole` keeps it inside its first chunk.
+    """
+    min_first = len(keep_whole) if keep_whole and text.startswith(keep_whole) else 0
+    for size in CHUNK_SIZES:
+        for first in _first_chunk_options(size, min_first):
+            pieces = _split(text, first, size)
+            if (
+                len(set(pieces)) == len(pieces)
+                and not used.intersection(pieces)
+                and all(p.strip() for p in pieces)
+                and not _cuts_any(pieces, unsplit)
+            ):
+                return pieces
+    # Near-identical replies (one tool, one argument that differs near the end) share long
+    # prefixes that no even cut can keep unique: cut those greedily instead.
+    greedy = _greedy_split(text, used, min_first, unsplit)
+    if greedy is None:
+        raise ValueError(f"cannot cut {text[:40]!r}... into unique tokens")
+    return greedy
+
+
 def chunk_outputs(
     cases: tuple[TinyCase, ...] = TINY_CASES, variant: TinyVariant = HERMES
 ) -> dict[str, list[str]]:
-    """Cut each case's reply into token strings that are unique across all cases.
-
-    Deterministic: for each case in table order, the first (size, first-chunk length) that gives
-    only new, non-blank strings wins. A reply starting with `variant.keep_whole` keeps it inside
-    its first chunk.
-    """
+    """Cut each case's reply into token strings that are unique across all cases (a reasoning
+    variant's thoughts are cut after the replies: `chunk_thoughts`)."""
     used: set[str] = set(variant.special_tokens) | {c.marker for c in cases}
     result: dict[str, list[str]] = {}
     for case in cases:
-        text = case.reply_text(variant.format_calls)
-        whole = variant.keep_whole
-        min_first = len(whole) if whole and text.startswith(whole) else 0
-        for size in CHUNK_SIZES:
-            for first in _first_chunk_options(size, min_first):
-                pieces = _split(text, first, size)
-                if (
-                    len(set(pieces)) == len(pieces)
-                    and not used.intersection(pieces)
-                    and all(p.strip() for p in pieces)
-                    and not _cuts_any(pieces, variant.unsplit)
-                ):
-                    break
-            else:
-                continue
-            break
-        else:
-            # Near-identical replies (one tool, one argument that differs near the end) share
-            # long prefixes that no even cut can keep unique: cut those greedily instead.
-            greedy = _greedy_split(text, used, min_first, variant.unsplit)
-            if greedy is None:
-                raise ValueError(f"cannot cut the reply of case {case.name!r} into unique tokens")
-            pieces = greedy
+        try:
+            pieces = _cut(case.reply_text(variant.format_calls), used, variant.keep_whole,
+                          variant.unsplit)  # fmt: skip
+        except ValueError:
+            raise ValueError(
+                f"cannot cut the reply of case {case.name!r} into unique tokens"
+            ) from None
         used.update(pieces)
         result[case.name] = pieces
     return result
+
+
+@dataclass(frozen=True)
+class ThinkingTokens:
+    """A thinking variant's output tokens for one case with thinking on."""
+
+    thought: list[str]  # `<think>\\nTHOUGHT\\n`: each streams a reasoning delta
+    reply: list[str]  # `</think>\\n\\n` + the reply: the first one is the first output token
+
+
+def chunk_thinking(
+    cases: tuple[TinyCase, ...] = TINY_CASES, variant: TinyVariant = HERMES
+) -> dict[str, ThinkingTokens]:
+    """A thinking variant's tokens with thinking on, per case, cut into strings unique across
+    every reply, thought and marker ({} for a variant that does not think). The reply after a
+    thought is cut apart from the plain reply (thinking off), since its first token holds the
+    closing tag."""
+    thinking = variant.thinking
+    if thinking is None:
+        return {}
+    replies = chunk_outputs(cases, variant)
+    used = set(variant.special_tokens) | {c.marker for c in cases} | {c.quiet_marker for c in cases}
+    used |= {p for pieces in replies.values() for p in pieces}
+    result: dict[str, ThinkingTokens] = {}
+    for case in cases:
+        parts = []
+        reply = thinking.close + case.reply_text(variant.format_calls)
+        # The first reply token goes 2 characters past the tag: a token of just `</think>\n\n<`
+        # would swallow the `<` of the quiet marker after the thinking-off prompt.
+        keep_reply = reply[: len(thinking.close) + 2]
+        for text, keep in ((thinking.thought_text(case.thought), thinking.open),
+                           (reply, keep_reply)):  # fmt: skip
+            try:
+                pieces = _cut(text, used, keep, variant.unsplit)
+            except ValueError:
+                raise ValueError(f"cannot cut the thinking of case {case.name!r} into unique "
+                                 "tokens") from None  # fmt: skip
+            used.update(pieces)
+            parts.append(pieces)
+        result[case.name] = ThinkingTokens(*parts)
+    return result
+
+
+def reasoning_tokens(case: TinyCase, variant: TinyVariant) -> int:
+    """The reasoning tokens of the case's thought with thinking on, as vLLM's `qwen3` parser
+    counts them (`usage.completion_tokens_details.reasoning_tokens`): every thought token but
+    the first, which holds the opening tag (the parser counts no tag token; a real Qwen3 writes
+    `<think>` as a token of its own). 0 for a variant that does not think."""
+    tokens = chunk_thinking(variant=variant).get(case.name)
+    return len(tokens.thought) - 1 if tokens else 0
 
 
 # --------------------------------------------------------------------------- chat template
@@ -299,6 +362,18 @@ def chat_template(cases: tuple[TinyCase, ...] = TINY_CASES, variant: TinyVariant
         f"    {{{{- {_jinja_string(variant.generation_prompt)} + ns.marker -}}}}\n"
         "{%- endif -%}"
     )
+    if variant.thinking is not None:
+        # Thinking off (Qwen3's switch): its empty think block, then the case's quiet marker.
+        quiet = _jinja_string(variant.generation_prompt + variant.thinking.off_prompt)
+        tail = (
+            "{%- if add_generation_prompt -%}\n"
+            "    {%- if enable_thinking is defined and enable_thinking is false -%}\n"
+            f"        {{{{- {quiet} + (ns.marker | replace('<|tiny:', '<|tiny-nothink:')) -}}}}\n"
+            "    {%- else -%}\n"
+            f"        {{{{- {_jinja_string(variant.generation_prompt)} + ns.marker -}}}}\n"
+            "    {%- endif -%}\n"
+            "{%- endif -%}"
+        )
     parts = [_TEMPLATE_MACROS, variant.template_body(), _TEMPLATE_SELECTION, "\n".join(lines), tail]
     return "\n".join(part.strip() for part in parts) + "\n"
 
@@ -353,7 +428,9 @@ def _corpus(variant: TinyVariant) -> list[str]:
     return lines * 4
 
 
-def _build_tokenizer(variant: TinyVariant, chunks: dict[str, list[str]]) -> Tokenizer:
+def _build_tokenizer(
+    variant: TinyVariant, chunks: dict[str, list[str]], thinking: dict[str, ThinkingTokens]
+) -> Tokenizer:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -374,6 +451,17 @@ def _build_tokenizer(variant: TinyVariant, chunks: dict[str, list[str]]) -> Toke
             for piece in chunks[case.name]
         ]
     )
+    if thinking:  # a thinking variant: the quiet markers, then the tokens with thinking on
+        tok.add_special_tokens(
+            [AddedToken(c.quiet_marker, special=True, normalized=False) for c in TINY_CASES]
+        )
+        tok.add_tokens(
+            [
+                AddedToken(piece, special=False, normalized=False)
+                for case in TINY_CASES
+                for piece in (*thinking[case.name].thought, *thinking[case.name].reply)
+            ]
+        )
     return tok
 
 
@@ -381,19 +469,32 @@ def _build_tokenizer(variant: TinyVariant, chunks: dict[str, list[str]]) -> Toke
 
 
 def _weights(
-    variant: TinyVariant, tok: Tokenizer, chunks: dict[str, list[str]]
+    variant: TinyVariant,
+    tok: Tokenizer,
+    chunks: dict[str, list[str]],
+    thinking: dict[str, ThinkingTokens],
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Bigram weights plus the matching config.json dict."""
     eos = _id(tok, variant.eos)
-    # Token sequences: marker -> chunk_1 -> ... -> chunk_n -> EOS.
-    sequences = [
-        [_id(tok, case.marker), *(_id(tok, p) for p in chunks[case.name])] for case in TINY_CASES
-    ]
-    script_ids = [t for seq in sequences for t in seq]
-    if len(set(script_ids)) != len(script_ids):
-        raise AssertionError("a script token id repeats; each token must have one successor")
+    # Token chains, each ending in EOS: marker -> reply tokens. A thinking variant's marker
+    # leads into its thought and the reply after it, its quiet marker into the plain reply.
+    chains = []
+    for case in TINY_CASES:
+        reply = [_id(tok, p) for p in chunks[case.name]]
+        if case.name in thinking:
+            on = thinking[case.name]
+            thought = [_id(tok, p) for p in (*on.thought, *on.reply)]
+            chains += [[_id(tok, case.marker), *thought, eos],
+                       [_id(tok, case.quiet_marker), *reply, eos]]  # fmt: skip
+        else:
+            chains.append([_id(tok, case.marker), *reply, eos])
+    successor: dict[int, int] = {}
+    for chain in chains:
+        for cur, nxt in itertools.pairwise(chain):
+            if successor.setdefault(cur, nxt) != nxt:
+                raise AssertionError("a token has two successors; each must have one")
 
-    n_dims = 1 + len(script_ids)  # dim 0: every non-script token
+    n_dims = 1 + len(successor)  # dim 0: every non-script token
     hidden = max(MIN_HIDDEN, -(-n_dims // HEAD_DIM) * HEAD_DIM)
     heads = hidden // HEAD_DIM
     vocab = -(-(max(tok.get_vocab(with_added_tokens=True).values()) + 1) // 64) * 64
@@ -402,13 +503,10 @@ def _weights(
     lm_head = np.zeros((vocab, hidden), dtype=np.float32)
     embed[:, 0] = 1.0
     lm_head[eos, 0] = LOGIT_WEIGHT
-    dim = 1
-    for seq in sequences:
-        for cur, nxt in zip(seq, [*seq[1:], eos], strict=True):
-            embed[cur, :] = 0.0
-            embed[cur, dim] = 1.0
-            lm_head[nxt, dim] = LOGIT_WEIGHT
-            dim += 1
+    for dim, (cur, nxt) in enumerate(successor.items(), start=1):
+        embed[cur, :] = 0.0
+        embed[cur, dim] = 1.0
+        lm_head[nxt, dim] = LOGIT_WEIGHT
 
     def zeros(*shape: int) -> np.ndarray:
         return np.zeros(shape, dtype=np.float16)
@@ -473,8 +571,9 @@ def build_tiny_model(out_dir: Path, variant: TinyVariant = HERMES) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     chunks = chunk_outputs(variant=variant)
-    tok = _build_tokenizer(variant, chunks)
-    tensors, config = _weights(variant, tok, chunks)
+    thinking = chunk_thinking(variant=variant)
+    tok = _build_tokenizer(variant, chunks, thinking)
+    tensors, config = _weights(variant, tok, chunks, thinking)
     template = chat_template(variant=variant)
 
     save_file(tensors, str(out_dir / "model.safetensors"), metadata={"format": "pt"})

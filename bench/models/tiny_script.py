@@ -106,6 +106,24 @@ class TinyCase:
         """The special token the chat template appends to select this case."""
         return f"<|tiny:{self.name}|>"
 
+    @property
+    def quiet_marker(self) -> str:
+        """A thinking variant's marker for this case with thinking off: the same reply, no
+        thought."""
+        return f"<|tiny-nothink:{self.name}|>"
+
+    @property
+    def thought(self) -> str:
+        """What a thinking variant (tiny-reasoning) thinks before this reply. Scripted per case
+        from the case's own data, so its length differs from case to case (longest where the
+        reply makes two calls) and tests know it."""
+        if self.calls:
+            plan = " and then ".join(f"{c.name} with {json.dumps(c.arguments)}" for c in self.calls)
+            return f"The user asks: {self.example} I will call {plan}."
+        if self.condition.kind == "after_tool":
+            return f"The {self.condition.tool or 'tool'} result is back; I tell the user."
+        return f"The user says: {self.example} No tool is needed; I reply in words."
+
 
 def _weather(city: str) -> ToolCall:
     return ToolCall("get_weather", {"city": city})

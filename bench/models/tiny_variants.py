@@ -1,11 +1,12 @@
-"""The tiny model's variants: one script, four tool-call formats, one per vLLM parser family.
+"""The tiny model's variants: one script, four tool-call formats (one per vLLM parser family),
+and a variant that thinks first.
 
 A variant is a declaration, not code: how a reply's calls are written (exactly as that family's
 models write them), the family's chat template (tiny_templates/NAME.jinja: how the conversation,
 the tools, assistant calls and tool results are rendered), the special tokens, and the vLLM
 parser that reads the reply. `bench.models.tiny` builds any of them with the same bigram
-technique and the same script (`bench.models.tiny_script`), so all four make the same calls, the
-same mistakes and give the same accuracy; only the wire format differs.
+technique and the same script (`bench.models.tiny_script`), so all of them make the same calls,
+the same mistakes and give the same accuracy; only the wire format differs.
 
 | variant | parser | a reply with two calls |
 |---|---|---|
@@ -13,6 +14,7 @@ same mistakes and give the same accuracy; only the wire format differs.
 | tiny-pythonic | pythonic | `[a(x=1), b(y="z")]` (Gemma 3, Llama 4) |
 | tiny-llama3-json | llama3_json | `{"name": "a", "parameters": {...}}; {"name": "b", ...}` (Llama 3.1) |
 | tiny-mistral | mistral | `[TOOL_CALLS][{"name": "a", "arguments": {...}}, {...}]` (Mistral v0.3) |
+| tiny-reasoning | hermes + reasoning parser qwen3 | `<think>\\n...\\n</think>\\n\\n` then tiny's reply (Qwen3 in thinking mode) |
 
 Choices where the families leave room (read from vLLM 0.32's parsers):
 - llama3_json: Llama 3.1 has no parallel-call format. The parser accepts several JSON objects
@@ -28,19 +30,48 @@ Choices where the families leave room (read from vLLM 0.32's parsers):
   marker for the streaming parser to see it (`keep_whole`). No token boundary falls between a
   key's closing quote and its colon (`unsplit`): the streaming parser mishandles that boundary.
 - pythonic: string values are double-quoted (JSON-compatible Python literals), as Gemma 3 writes.
+- tiny-reasoning (Qwen3's hybrid thinking): the reply is `<think>\\nTHOUGHT\\n</think>\\n\\n` and
+  then tiny's hermes reply, THOUGHT being the case's scripted `TinyCase.thought`. The model
+  writes the tags as text inside its first thought token and its first reply token (a bigram
+  model cannot emit one token id in several scripts). Unlike Qwen3's tokenizer, the vocabulary
+  has no `<think>` / `</think>` tokens: vLLM 0.32's `qwen3` parser matches the tags by token id
+  when the vocabulary has them, and then misses them inside a longer token while streaming
+  (every delta came back as reasoning, tool calls included); without them it matches the text.
+  Thinking off (`chat_template_kwargs={"enable_thinking": false}`) renders Qwen3's empty
+  `<think>\\n\\n</think>\\n\\n` into the generation prompt and ends it with the case's quiet marker,
+  which leads into tiny's reply tokens: the same calls, no thinking.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.models.tiny_script import CallFormatter, ToolCall
+from bench.models.tiny_script import CallFormatter, TinyCase, ToolCall
 
 TEMPLATES_DIR = Path(__file__).parent / "tiny_templates"
+
+
+@dataclass(frozen=True)
+class Thinking:
+    """How a reasoning variant writes its thought: `<think>\\nTHOUGHT\\n</think>\\n\\n` (Qwen3's
+    tags, also DeepSeek-R1's). The thought's tokens hold only the opening tag and the thought;
+    the closing tag opens the reply's first token, so vLLM's parser counts every thought token as
+    reasoning and the first reply token as content, as it does for a real Qwen3."""
+
+    open: str = "<think>\n"  # inside the first thought token
+    close: str = "</think>\n\n"  # inside the first reply token
+    # What the template renders into the generation prompt when thinking is off.
+    off_prompt: str = "<think>\n\n</think>\n\n"
+
+    def thought_text(self, thought: str) -> str:
+        return f"{self.open}{thought}\n"
+
+    def wrap(self, thought: str, reply: str) -> str:
+        return self.thought_text(thought) + self.close + reply
 
 
 @dataclass(frozen=True)
@@ -57,6 +88,16 @@ class TinyVariant:
     special_tokens: tuple[str, ...]  # every special token, in vocabulary order (pad/bos/eos in it)
     keep_whole: str = ""  # a reply prefix that must stay inside the first output token
     unsplit: tuple[str, ...] = ()  # strings no boundary between two output tokens may cut
+    reasoning_parser: str | None = None  # vLLM --reasoning-parser; None: the model never thinks
+    thinking: Thinking | None = None  # set: every reply starts with the case's thought
+
+    def reply_text(self, case: TinyCase, *, thinking: bool = True) -> str:
+        """What the model generates for `case` (before vLLM's parsers), without EOS: the
+        thought first when the variant thinks and thinking is on."""
+        reply = case.reply_text(self.format_calls)
+        if self.thinking is None or not thinking:
+            return reply
+        return self.thinking.wrap(case.thought, reply)
 
     def template_body(self) -> str:
         """The family's rendering part of the chat template (its leading comment removed)."""
@@ -188,8 +229,19 @@ MISTRAL = TinyVariant(
     unsplit=('":',),
 )
 
+# Qwen3 in thinking mode: hermes calls after a <think> block, Qwen3's chat template (thinking
+# switched by enable_thinking, earlier thoughts dropped once a new user message comes).
+REASONING = replace(
+    HERMES,
+    name="tiny-reasoning",
+    family="Qwen3 (thinking)",
+    template="qwen3",
+    reasoning_parser="qwen3",
+    thinking=Thinking(),
+)
+
 TINY_VARIANTS: dict[str, TinyVariant] = {
-    v.name: v for v in (HERMES, PYTHONIC, LLAMA3_JSON, MISTRAL)
+    v.name: v for v in (HERMES, PYTHONIC, LLAMA3_JSON, MISTRAL, REASONING)
 }
 
 

@@ -122,6 +122,17 @@ def _cores(run: Run) -> str | None:
     return f"{cores} cores" if cores else None
 
 
+def _thinking(run: Run) -> str | None:
+    """--thinking and --thinking-budget as sent (runs before them recorded neither)."""
+    if "thinking" not in run.summary:
+        return None
+    text = run.summary.get("thinking") or "model default"
+    budget = run.summary.get("thinking_budget")
+    if budget is not None and budget == budget:  # NaN: pandas' missing
+        text += f", budget {int(budget)}"
+    return str(text)
+
+
 # The settings in the order they are listed; engine flags and criteria are listed per key.
 SETTINGS: dict[str, Callable[[Run], str | None]] = {
     "eval-set content": _evalset,
@@ -130,6 +141,11 @@ SETTINGS: dict[str, Callable[[Run], str | None]] = {
     "attached endpoint": _endpoint,
     "stream": _stream,
     "tool choice": lambda run: run.summary.get("tool_choice") or "auto",
+    "reasoning parser": lambda run: (
+        run.summary.get("reasoning_parser")
+        or ("none" if "reasoning_parser" in run.summary else None)
+    ),
+    "thinking": _thinking,
     "vLLM version": lambda run: _prov(run, "vllm_version"),
     "bench version": _bench,
     "GPUs": _gpus,

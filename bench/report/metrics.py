@@ -105,6 +105,12 @@ METRICS: dict[str, Metric] = {
         Metric("turn_tool_time_mean_ms", "turn: tools (ms)", "mean", False, "turns", "tool_time_ms"),
         Metric("turn_other_mean_ms", "turn: other (ms)", "mean", False, "turns", "other_ms"),
         *_latency("session", "session", "sessions", "duration_ms"),
+        # a thinking model (bench.results.reasoning)
+        *_latency("ttfo", "TTFO", "llm_calls", "ttfo_ms"),
+        *_latency("ttfr", "time to first reasoning token", "llm_calls", "ttfr_ms"),
+        Metric("reasoning_tokens_per_turn", "reasoning tokens/turn", "mean", False, "turns", "reasoning_tokens"),
+        Metric("turn_thinking_mean_ms", "turn: thinking (ms)", "mean", False, "turns", "thinking_ms"),
+        Metric("thinking_share", "thinking share", "ratio", False, "turns", "thinking_ms", "latency_ms"),
         Metric("task_success_rate", "task success", "mean", True, "sessions", "case_passed"),
         Metric("tool_accuracy", "tool accuracy", "mean", True, "turns", "trajectory_score"),
         Metric("tool_trajectory_exact", "trajectory EXACT", "mean", True, "turns", "trajectory_exact"),
@@ -129,6 +135,7 @@ DEFAULT_METRICS = (
     "turns_per_s", "output_tokens_per_s",
     "ttft_p99_ms", "client_overhead_p50_ms", "turn_llm_wire_mean_ms",
     "turn_client_overhead_mean_ms", "turn_tool_time_mean_ms", "turn_other_mean_ms",
+    "ttfo_p50_ms", "reasoning_tokens_per_turn", "thinking_share",
 )  # fmt: skip
 
 # What the eval set decides: left blank against a baseline with other eval-set content or
@@ -318,7 +325,8 @@ def samples(run: Run, metric: Metric) -> Samples:
         # open loop: session latency from the scheduled arrival, as in the summary
         values = _numbers(df[metric.column]) + np.nan_to_num(_numbers(df["start_delay_ms"]))
         return _aligned(df, values)
-    if metric.kind == "ratio":
+    if metric.kind == "ratio":  # over the records whose numerator is known (as the summary)
+        df = df[df[metric.column].notna()]
         pair = df[[metric.column, metric.den]].apply(pd.to_numeric, errors="coerce").fillna(0)
         return _aligned(df, pair.to_numpy(dtype=float))
     # task success: case_passed is null for incomplete and unscored sessions, so they drop out

@@ -15,6 +15,7 @@ from typing import Any
 from bench.results.arrivals import arrival_summary
 from bench.results.by_turn import by_turn_index
 from bench.results.client_summary import client_summary
+from bench.results.reasoning import reasoning_summary
 from bench.results.kv_reuse import classify_calls, kv_reuse_summary
 from bench.results.reply_kinds import reply_kind_summary
 from bench.results.roofline import roofline
@@ -222,6 +223,7 @@ def build_results(run_dir: Path) -> BuildResult:
     summary.update(user_simulator_summary(simulator_calls, sessions_m))
     summary.update(finer_tool_summary(completed))
     summary.update(kv_reuse_summary([c for c in calls_m if is_ok(c)]))
+    summary.update(reasoning_summary([c for c in calls_m if is_ok(c)], completed))
     summary.update(reliability_summary(cases))
     if slo:
         summary["slo"] = json.dumps(slo, sort_keys=True)

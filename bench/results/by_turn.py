@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.results.kv_reuse import cached_fraction
 from bench.results.reply_kinds import KIND_COLUMNS
+from bench.results.reasoning import thinking_share
 from bench.results.summary import mean, percentile
 from bench.scoring.outcome import is_ok
 
@@ -62,6 +63,12 @@ def by_turn_index(
                 "turn_p50_ms": percentile([t.get("latency_ms") for t in ok_turns], 50),
                 "turn_p90_ms": percentile([t.get("latency_ms") for t in ok_turns], 90),
                 "tool_trajectory_exact": mean([t.get("trajectory_exact") for t in ok_turns]),
+                "reasoning_tokens_mean": mean([t.get("reasoning_tokens") for t in ok_turns]),
+                "ttfo_p50_ms": percentile([c.get("ttfo_ms") for c in ok_calls], 50),
+                "thinking_share": thinking_share(ok_turns),
+                "reasoning_sent_back_chars_mean": mean(
+                    [c.get("reasoning_sent_back_chars") for c in ok_calls]
+                ),
             }
         )
     return rows

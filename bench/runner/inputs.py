@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bench.schemas.config import RunConfig
 from bench.schemas.errors import BenchError
 from bench.schemas.tool_latency import parse_tool_latency
+from bench.server.argv import reasoning_parser_of
 from bench.server.environment import detect_gpus, vllm_version
 from bench.server.launch import ServerPlan, plan_server
 from bench.server.process import check_port_free
@@ -97,6 +98,7 @@ def plan_info(cfg: RunConfig, plan: ServerPlan | None) -> dict[str, Any]:
         served_model_name=plan.entry.served_model_name,
         model_source=plan.entry.hf_id or f"builder:{plan.entry.builder}",
         tool_parser=plan.entry.tool_parser,
+        reasoning_parser=reasoning_parser_of(plan.entry, plan.engine),
         vllm_argv=plan.argv[3:],  # without the interpreter; holds no secret
         vllm_version=vllm_version(plan.python),
         gpus=[g.__dict__ for g in plan.gpus],

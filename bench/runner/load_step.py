@@ -73,6 +73,8 @@ def start_locust(
         stream=load.stream,
         force_tools=load.force_tools,
         session_header=load.session_header,
+        thinking=load.thinking,
+        thinking_budget=load.thinking_budget,
         tool_latency=load.tool_latency,
         think_time_s=load.think_time_s,
         seed=load.seed,
@@ -134,8 +136,10 @@ def run_load_step(
     finally:
         # a Locust that hung or never started had its chance: no drain to wait for
         drain = stop is None or stop.status is not RunStatus.LOAD_FAILED
+        done = stop is not None and stop.status is RunStatus.COMPLETED and load.sessions is not None
         locust.stop(grace_s=LOAD_STOP_GRACE_S
-                    + distributed.master_stop_grace_s(load, locust.stop_timeout_s), drain=drain)  # fmt: skip
+                    + distributed.master_stop_grace_s(load, locust.stop_timeout_s), drain=drain,
+                    exiting_s=locust.self_quit_s() if done else 0.0)  # fmt: skip
     if load.master:
         stop = _no_turn_played(step_dir, _workers_lost(step_dir, stop))
     return StepResult(step_dir, load, stop.status, stop.message, stop.signum)

@@ -18,13 +18,9 @@ written for the shipped eval sets, meets another agent). The sessions' records g
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 import os
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bench.schemas.config import RunConfig
@@ -34,6 +30,8 @@ MAX_CASES = 3
 EXCERPT_CHARS = 200
 # vLLM's 400 (renderers/online_renderer.py) when the server has no tool parser / auto tool choice.
 AUTO_TOOL_CHOICE_OFF = ("--enable-auto-tool-choice", "requires --tool-call-parser")
+# vLLM's 400 (v1/engine/input_processor.py) to a thinking_token_budget without a reasoning parser.
+BUDGET_WITHOUT_PARSER = "thinking_token_budget is set but reasoning_config"
 
 
 @dataclass
@@ -42,7 +40,9 @@ class PreflightVerdict:
     sessions: int = 0
     expected_calls: int = 0
     parsed_calls: int = 0
-    reason: str = ""  # "", "no_tool_cases", "auto_tool_choice_off", "unparsed_calls", "no_calls"
+    # "", "no_tool_cases", "auto_tool_choice_off", "unparsed_reasoning",
+    # "thinking_budget_refused", "unparsed_calls", "no_calls", "unknown_tools"
+    reason: str = ""
     message: str = ""
     excerpt: str | None = None
     unparsed_format: str | None = None
@@ -156,10 +156,12 @@ def verdict_from(
     template: str | None,
     known_tools: list[str] | None = None,
     scripted: bool = False,
+    reasoning_parser: str | None = None,
 ) -> PreflightVerdict:
     """Judge the preflight: its turns, the raw finish reason of each LLM call and the raw reply
     texts as the server sent them. `known_tools`: the agent's tools (calls to others are named
-    in the message); `scripted`: the server plays the tiny model's script.
+    in the message); `scripted`: the server plays the tiny model's script; `reasoning_parser`:
+    the server's, when bench knows it.
 
     "Parsed" means parsed by the server (finish reason `tool_calls`): ADK's LiteLlm also pulls
     inline JSON calls out of reply text (lite_llm.py, `_parse_tool_calls_from_text`), so a turn
@@ -180,6 +182,18 @@ def verdict_from(
             f"because auto tool choice is off ({v.excerpt}); fix: "
             + _fix(cfg, parser or "hermes", template, parser)
         )
+        return v
+    thinking = _unparsed_thinking(cfg, raw_texts, reasoning_parser)
+    if thinking is not None:
+        v.ok, v.reason, v.excerpt, v.message = False, "unparsed_reasoning", *thinking
+        return v
+    budget = next((t for t in turns if BUDGET_WITHOUT_PARSER in (t["error"] or "")), None)
+    if budget is not None:
+        v.ok, v.reason = False, "thinking_budget_refused"
+        v.excerpt = (budget["error"] or "")[:EXCERPT_CHARS]
+        v.message = ("preflight: the server refuses --thinking-budget: it has no reasoning parser "
+                     f"({v.excerpt}); fix: serve with --reasoning-parser NAME, or drop "
+                     "--thinking-budget")  # fmt: skip
         return v
     made = [c["name"] for t in turns for c in t["tool_calls"]]
     unknown = sorted({n for n in made if known_tools is not None and n not in known_tools})
@@ -215,6 +229,34 @@ def verdict_from(
     return v
 
 
+def _unparsed_thinking(
+    cfg: RunConfig, raw_texts: list[str], reasoning_parser: str | None
+) -> tuple[str, str] | None:
+    """(excerpt, message) when a reply's text holds the model's thought: a thinking model served
+    without its reasoning parser (calls inside the thought would be made, the thought would be
+    scored as the answer and its tokens counted as output)."""
+    from bench.scoring.unparsed_reasoning import unparsed_thinking
+
+    for text in raw_texts:
+        tags = unparsed_thinking(text)
+        if tags is None:
+            continue
+        excerpt = text[:EXCERPT_CHARS]
+        if cfg.server.endpoint:
+            fix = "restart the server with --reasoning-parser NAME"
+        else:
+            fix = (f"run with --reasoning-parser NAME, or set reasoning_parser in the catalog "
+                   f"entry of {cfg.server.model}")  # fmt: skip
+        return excerpt, (
+            f"preflight: the model's thinking comes back as answer text ({tags.name} in the "
+            f"reply): the server's reasoning parser ({reasoning_parser or 'none'}) does not take "
+            "it out, so the thought would be scored as the answer, counted as output, and a call "
+            f"written inside it made. Reply: {excerpt!r}. Fix: {fix}; parsers for these tags: "
+            f"{tags.parsers}"
+        )
+    return None
+
+
 # The tiny models follow a script written for the shipped eval sets (bench.models.tiny_script).
 SCRIPTED_HINT = ("the tiny model answers only the shipped eval sets' questions by script: measure "
                  "your own agent with a real model (--model, or --endpoint)")  # fmt: skip
@@ -223,7 +265,7 @@ SCRIPTED_HINT = ("the tiny model answers only the shipped eval sets' questions b
 def run_preflight(
     cfg: RunConfig, evalset: Any, agent_dir: Any, endpoint: Any, run_dir: RunDir,
     parser: str | None, template: str | None, scripted: bool = False,
-    known_tools: list[str] | None = None,
+    known_tools: list[str] | None = None, reasoning_parser: str | None = None,
 ) -> PreflightVerdict:  # fmt: skip
     """Play up to three tool-calling cases, one session each; record them; judge."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is imported
@@ -258,7 +300,8 @@ def run_preflight(
             run_id=f"{run_dir.path.name}-preflight", eval_set_id=evalset.eval_set_id,
             stream=cfg.load.stream, request_timeout_s=cfg.load.request_timeout_s,
             extra_headers=endpoint.headers or None, api_key=endpoint.api_key,
-            session_header=cfg.load.session_header,
+            session_header=cfg.load.session_header, thinking=cfg.load.thinking,
+            thinking_budget=cfg.load.thinking_budget,
         )  # fmt: skip
         replies.install(bundle.root_agent)
         try:
@@ -269,34 +312,13 @@ def run_preflight(
             await bundle.close()
 
     try:
-        with _adk_log_to(folder.path / "adk.log"):
-            asyncio.run(play())
+        asyncio.run(play())  # ADK's own log of it: the run's bench.log (bench.runner.run_log)
     finally:
         recorder.close()
     verdict = verdict_from(cfg, turns, finish_reasons, replies.texts, parser, template,
-                           known_tools, scripted)  # fmt: skip
+                           known_tools, scripted, reasoning_parser)  # fmt: skip
     _write(folder, verdict)
     return verdict
-
-
-@contextlib.contextmanager
-def _adk_log_to(path: Path) -> Iterator[None]:
-    """ADK's log records of the preflight go to a file, not the console: with the load process's
-    own log it is where ADK's long explanations ("Tool 'x' not found ... Possible causes")
-    belong; the verdict says on the console what they mean."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    logger = logging.getLogger("google_adk")
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    saved = logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = saved
-        handler.close()
 
 
 def _write(folder: RunDir, verdict: PreflightVerdict) -> None:
@@ -315,8 +337,10 @@ def preflight_check(
     parser = plan.entry.tool_parser if plan is not None else cfg.server.tool_parser
     template = plan.entry.chat_template if plan is not None else cfg.server.chat_template
     scripted = plan is not None and (plan.entry.builder or "").startswith("tiny")
+    reasoning = inputs.plan_info.get("reasoning_parser", cfg.server.reasoning_parser)
     verdict = run_preflight(cfg, inputs.evalset, inputs.agent_dir, endpoint, run_dir,
-                            parser, template, scripted, inputs.known_tools)  # fmt: skip
+                            parser, template, scripted, inputs.known_tools,
+                            reasoning)  # fmt: skip
     if not verdict.ok:
         raise RunFailed(RunStatus.PREFLIGHT_FAILED, verdict.message)
     return verdict

@@ -108,6 +108,9 @@ def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
             tool_choice=(
                 constants.TOOL_CHOICE_FORCED if cfg.load.force_tools else constants.TOOL_CHOICE_AUTO
             ),
+            reasoning_parser=info.get("reasoning_parser", cfg.server.reasoning_parser),
+            thinking=cfg.load.thinking,
+            thinking_budget=cfg.load.thinking_budget,
             request_timeout_s=cfg.load.request_timeout_s,
             drain_s=cfg.load.drain_s,
             trials=cfg.load.trials,
@@ -123,8 +126,9 @@ def create_step_folder(run_dir: RunDir, index: int, load: LoadConfig, **fields: 
     step_dir.raw.mkdir(parents=True)
     parent = read_manifest(run_dir)
     info = parent.summary_info.model_copy(
-        update={"users": load.users_effective, "session_rate": load.session_rate}
-    )
+        update={"users": load.users_effective, "session_rate": load.session_rate,
+                "thinking": load.thinking, "thinking_budget": load.thinking_budget}
+    )  # fmt: skip
     manifest = parent.model_copy(
         update={
             "run_id": f"{parent.run_id}/{step_dir.path.name}",

@@ -96,13 +96,15 @@ class _Clock:
 
 
 def point_fields(
-    plan: SweepPlan, combo: Combo, point_id: str, load: float, run: Run
-) -> dict[str, Any]:
-    """What a point's manifest says about it (and the prefix-cache reset just made)."""
+    plan: SweepPlan, combo: Combo, point_id: str, load: float, run: Run,
+    group_id: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """What a point's manifest says about it (and the prefix-cache reset just made).
+    `sweep_combo` is the point's group: the combination and its client options."""
     return {
         "sweep_id": plan.sweep_id,
         "sweep_point": point_id,
-        "sweep_combo": combo.combo_id,
+        "sweep_combo": group_id or combo.combo_id,
         "sweep_load": load,
         "engine_flags_swept": combo.flags,
         "prefix_cache_reset": run.server().reset_prefix_cache(),
@@ -134,8 +136,10 @@ def run_sweep(
                 for point in points:
                     if on_progress:
                         on_progress(SweepProgress(finished, total, point.point_id, clock.left_s()))
-                    load = load_for(base.load, plan.load_axis, point.load, plan.step_duration_s)
-                    fields = point_fields(plan, combo, point.point_id, point.load, run)
+                    load = load_for(base.load, plan.load_axis, point.load, plan.step_duration_s,
+                                    point.options)  # fmt: skip
+                    fields = point_fields(plan, combo, point.point_id, point.load, run,
+                                          point.group_id)  # fmt: skip
                     if not run.step(load, **fields).ok:
                         break
                     finished += 1

@@ -144,13 +144,15 @@ def write_rows(
     path: Path, rows: list[dict[str, Any]], metadata: dict[str, Any],
     declared: tuple[type, ...], plan: SweepPlan,
 ) -> Path | None:  # fmt: skip
-    """Declared columns (bench.schemas.summaries) plus one column per swept engine flag."""
+    """Declared columns (bench.schemas.summaries) plus one column per swept engine flag and
+    client option."""
     if not rows:
         return None
     from bench.results.writer import write_table
     from bench.schemas.tables import to_open_table
 
     flags = {name for combo in plan.combos for name in combo.flags}
+    flags |= {axis["name"] for axis in plan.options}
     return write_table(path, to_open_table(rows, declared, flags, path.stem), metadata)
 
 
@@ -163,9 +165,13 @@ def case_rows(plan: SweepPlan, sweep_dir: Path) -> list[dict[str, Any]]:
     steps = [done[p.point_id].step_dir for p in plan.points if p.point_id in done]
     combos = {c.combo_id: c for c in plan.combos}
     rows = cases_by_step(steps)
+    groups = {p.group_id: p for p in plan.points}
     for row in rows:
-        combo = combos.get(row.get("combo_id") or "")
+        point = groups.get(row.get("combo_id") or "")  # the point's group: combo and options
+        combo = combos.get(point.combo_id) if point else None
         row.update(engine_flag_columns(combo.flags if combo else {}, row))
+        if point is not None:
+            row.update({k: typed(v) for k, v in point.options.items() if k not in row})
     return rows
 
 
@@ -187,6 +193,9 @@ def describe_plan(plan: SweepPlan, sweep_dir: Path) -> list[str]:
     axes = ", ".join(f"{a['name']}={','.join(a['values'])}" for a in plan.axes) or "none"
     lines.append(f"models: {', '.join(dict.fromkeys(c.model for c in plan.combos))}; "
                  f"swept engine flags: {axes}")  # fmt: skip
+    if plan.options:
+        options = ", ".join(f"{a['name']}={','.join(a['values'])}" for a in plan.options)
+        lines.append(f"swept client options (one server, every value): {options}")
     servers = 0 if plan.endpoint_attached else len(plan.combos)
     lines.append(f"{len(plan.combos)} combination(s) = {servers} server start(s); "
                  f"{len(plan.points)} point(s) of {plan.step_duration_s:g} s")  # fmt: skip

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bench.schemas.config import LoadConfig, RunConfig
+from bench.schemas.config import LoadConfig, RunConfig, config_error
 from bench.schemas.errors import BenchError
 from bench.schemas.flags import parse_engine_arg
 from bench.schemas.redact import redact_urls
@@ -62,6 +62,34 @@ def parse_engine_axes(args: list[str]) -> tuple[list[EngineAxis], list[str]]:
     return axes, fixed
 
 
+# Client options a sweep can take as axes: the same server, other requests (bench.agent.thinking).
+OPTION_AXES = {"thinking": "--thinking", "thinking_budget": "--thinking-budget"}
+
+
+def parse_option_axes(flags: dict[str, Any]) -> tuple[list[EngineAxis], dict[str, Any]]:
+    """`--thinking on,off` / `--thinking-budget 0,512` -> swept option axes; one value stays a
+    fixed option of every point (returned for the base config)."""
+    axes: list[EngineAxis] = []
+    fixed: dict[str, Any] = {}
+    for name, flag in OPTION_AXES.items():
+        text = flags.get(name)
+        if text is None:
+            continue
+        values = tuple(v.strip() for v in str(text).split(","))
+        if any(not v for v in values) or len(set(values)) != len(values):
+            raise BenchError(f"{flag}: '{text}' is not a list of distinct values")
+        for value in values:  # each value as bench run would take it
+            try:
+                LoadConfig.model_validate({name: value})
+            except ValidationError as exc:
+                raise config_error(exc) from None
+        if len(values) > 1:
+            axes.append(EngineAxis(name, values))
+        else:
+            fixed[name] = values[0]
+    return axes, fixed
+
+
 def typed(value: str) -> Any:
     """A flag value as a column value: true/false -> bool, numbers -> int/float, else text."""
     low = value.lower()
@@ -91,7 +119,8 @@ class Combo(BaseModel):
 
 
 class Point(BaseModel):
-    """One load step of one combination, repeated `repeat` times (0-based)."""
+    """One load step of one combination, repeated `repeat` times (0-based), with one value per
+    swept client option (`--thinking on,off`: the same server, other requests)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -99,6 +128,13 @@ class Point(BaseModel):
     combo_id: str
     load: float  # users (an integer) or sessions/s
     repeat: int = 0
+    options: dict[str, str] = Field(default_factory=dict)  # option name -> value as given
+
+    @property
+    def group_id(self) -> str:
+        """The combination and option values: points that differ only in load and repeat
+        (the ones `cases_by_step` compares)."""
+        return "/".join([self.combo_id, *(_slug(f"{k}-{v}") for k, v in self.options.items())])
 
 
 class SweepPlan(BaseModel):
@@ -110,6 +146,7 @@ class SweepPlan(BaseModel):
     axes: list[dict[str, Any]]  # [{"name": ..., "values": [...]}]
     combos: list[Combo]
     points: list[Point]  # empty when the loads are searched (`--find-max-load`)
+    options: list[dict[str, Any]] = Field(default_factory=list)  # swept client options
     endpoint_attached: bool = False
     find_max_load: dict[str, Any] | None = None  # the search settings (bench.sla)
     workload: dict[str, Any] | None = None  # what every point plays; None in older plans
@@ -117,8 +154,8 @@ class SweepPlan(BaseModel):
     def fingerprint(self) -> dict[str, Any]:
         """What must match for `--resume` to continue this sweep."""
         return self.model_dump(mode="json", include={"load_axis", "step_duration_s", "axes",
-                                                     "combos", "points", "find_max_load",
-                                                     "workload"})  # fmt: skip
+                                                     "options", "combos", "points",
+                                                     "find_max_load", "workload"})  # fmt: skip
 
     def points_of(self, combo_id: str) -> list[Point]:
         return [p for p in self.points if p.combo_id == combo_id]
@@ -132,7 +169,8 @@ class SweepPlan(BaseModel):
 # load processes are the point's own or sized per run).
 _SHARED_LOAD_FIELDS = {"spawn_rate", "arrival", "max_sessions_in_flight", "think_time_s", "seed",
                        "warmup_s", "warmup_sessions", "stream", "force_tools", "session_header",
-                       "tool_latency", "request_timeout_s", "drain_s"}  # fmt: skip
+                       "tool_latency", "request_timeout_s", "drain_s", "thinking",
+                       "thinking_budget"}  # fmt: skip
 
 
 def workload_of(cfg: RunConfig) -> dict[str, Any]:
@@ -161,8 +199,14 @@ def plan_sweep(
     endpoint_attached: bool = False,
     find_max_load: dict[str, Any] | None = None,
     workload: dict[str, Any] | None = None,
+    options: list[EngineAxis] | None = None,
 ) -> SweepPlan:
-    """The Cartesian product models x axes (combinations) x loads x repeats (points)."""
+    """The Cartesian product models x axes (combinations) x client options x loads x repeats
+    (points)."""
+    options = options or []
+    if options and find_max_load is not None:
+        raise BenchError(f"{OPTION_AXES[options[0].name]}: give one value with --find-max-load "
+                         "(search one setting at a time)")  # fmt: skip
     if not models:
         raise BenchError("--model: give at least one model")
     if len(set(models)) != len(models):
@@ -179,17 +223,21 @@ def plan_sweep(
     points: list[Point] = []
     if find_max_load is None:
         for combo in combos:
-            for load in loads:
-                for repeat in range(repeats):
-                    label = f"{load:g}" + (f"-r{repeat}" if repeats > 1 else "")
-                    pid = f"{combo.combo_id}/{load_axis}-{label}"
-                    points.append(Point(point_id=pid, combo_id=combo.combo_id, load=load,
-                                        repeat=repeat))  # fmt: skip
+            for values in itertools.product(*(a.values for a in options)):
+                chosen = {a.name: v for a, v in zip(options, values, strict=True)}
+                for load in loads:
+                    for repeat in range(repeats):
+                        label = f"{load:g}" + (f"-r{repeat}" if repeats > 1 else "")
+                        point = Point(point_id="", combo_id=combo.combo_id, load=load,
+                                      repeat=repeat, options=chosen)  # fmt: skip
+                        point.point_id = f"{point.group_id}/{load_axis}-{label}"
+                        points.append(point)
     return SweepPlan(
         sweep_id=sweep_id,
         load_axis=load_axis,
         step_duration_s=step_duration_s,
         axes=[{"name": a.name, "values": list(a.values)} for a in axes],
+        options=[{"name": a.name, "values": list(a.values)} for a in options],
         combos=combos,
         points=points,
         endpoint_attached=endpoint_attached,
@@ -198,10 +246,16 @@ def plan_sweep(
     )
 
 
-def load_for(base: LoadConfig, axis: LoadAxis, value: float, duration_s: float) -> LoadConfig:
-    """The LoadConfig of one point: the base load shape at this users count or session rate."""
+def load_for(
+    base: LoadConfig, axis: LoadAxis, value: float, duration_s: float,
+    options: dict[str, str] | None = None,
+) -> LoadConfig:  # fmt: skip
+    """The LoadConfig of one point: the base load shape at this users count or session rate,
+    with the point's client options."""
     update: dict[str, Any] = {"user_steps": None, "rate_steps": None, "step_duration_s": None,
                               "sessions": None, "duration_s": duration_s}  # fmt: skip
+    if options:  # validated as the plan was made; typed the way LoadConfig takes them
+        update.update(LoadConfig.model_validate(options).model_dump(include=set(options)))
     if axis == "users":
         update["users"] = int(value)
     else:

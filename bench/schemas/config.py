@@ -81,6 +81,7 @@ class ServerConfig(BaseModel):
     model: str = "tiny"
     catalog: Path | None = None
     tool_parser: str | None = None
+    reasoning_parser: str | None = None  # vLLM --reasoning-parser (overrides the catalog)
     chat_template: str | None = None
     gpus: list[int] | None = None  # CUDA_VISIBLE_DEVICES; None = all visible / CPU
     engine: EngineFlags = Field(default_factory=EngineFlags)
@@ -142,6 +143,12 @@ class LoadConfig(BaseModel):
     # Forced tool use: tool_choice="required" on a turn's first LLM call when the case expects a
     # call there. Named in the results (tool_choice) so forced and free runs are not mixed up.
     force_tools: bool = False
+    # A thinking model's chat template switch (`enable_thinking` in chat_template_kwargs),
+    # sent with every LLM call; None sends nothing (the model's default).
+    thinking: Literal["on", "off"] | None = None
+    # vLLM's per-request `thinking_token_budget` (reasoning tokens before it forces the end of
+    # the thought); None sends nothing.
+    thinking_budget: int | None = Field(default=None, ge=0)
     # The ADK session id sent under this header on every LLM call (KV-aware routing).
     session_header: Annotated[str | None, BeforeValidator(session_header_name)] = None
     # Delay added to each tool call (bench.schemas.tool_latency): "800ms", "get_weather=300ms".
@@ -188,6 +195,16 @@ class LoadConfig(BaseModel):
         if data.get("duration_s") is None and (data.get("sessions") is not None or data.get("web")):
             data["duration_s"] = None
         return data
+
+    @field_validator("thinking", mode="before")
+    @classmethod
+    def _on_or_off(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        text = str(value).strip().lower()
+        if text not in ("on", "off"):
+            raise ValueError(f"'{value}' is not on or off")
+        return text
 
     @field_validator("arrival", mode="before")
     @classmethod

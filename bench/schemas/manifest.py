@@ -38,6 +38,9 @@ class SummaryInfo(BaseModel):
     processes: int | None = None
     stream: bool | None = None
     tool_choice: str = "auto"  # "required_when_expected" under --force-tools
+    reasoning_parser: str | None = None  # the server's --reasoning-parser, when bench set it
+    thinking: str | None = None  # --thinking on/off; None: not sent (the model's default)
+    thinking_budget: int | None = None  # --thinking-budget
     request_timeout_s: float | None = None
     drain_s: float | None = None
     trials: int = 1

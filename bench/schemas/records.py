@@ -101,6 +101,17 @@ class LlmCallRecord(CallKeys):
     # of bench.agent.wire_arrival stamps them); null where chunks are stamped as taken
     pull_delay_mean_ms: float | None
     pull_delay_max_ms: float | None
+    # A thinking model's share (bench.agent.reasoning_timing), on the wire: reasoning tokens
+    # (from usage, else counted from the stream: reasoning_tokens_from), time to first
+    # reasoning token, time to first output token (content or tool call; AIPerf's TTFO), and the
+    # time from the first reasoning chunk to the first output chunk (0: no reasoning streamed)
+    reasoning_tokens: int | None
+    reasoning_tokens_from: str | None  # usage | stream
+    ttfr_ms: float | None
+    ttfo_ms: float | None
+    thinking_ms: float | None
+    # the request's assistant messages' reasoning_content: earlier thoughts sent back (chars)
+    reasoning_sent_back_chars: int | None
 
 
 class PromptRecord(CallKeys):
@@ -165,6 +176,11 @@ class TurnRecord(RunColumns):
     actual_invocation: JsonText  # ADK Invocation JSON, for re-scoring
     expected_invocation: JsonText
     pid: int
+    # its calls' reasoning tokens and thinking time summed (null when a call's was not known:
+    # not streamed), and thinking_ms / latency_ms
+    reasoning_tokens: int | None
+    thinking_ms: float | None
+    thinking_share: float | None
 
 
 class SessionRecord(RunColumns):

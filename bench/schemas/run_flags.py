@@ -23,8 +23,8 @@ from bench.schemas.flags import (
 )
 from bench.schemas.settings import RUN_TOKEN_ENV
 
-SERVER_FLAGS = frozenset({"model", "catalog", "tool_parser", "chat_template", "vllm_python",
-                          "port", "health_timeout_s", "gpus", "endpoint", "api_key_env",
+SERVER_FLAGS = frozenset({"model", "catalog", "tool_parser", "reasoning_parser", "chat_template",
+                          "vllm_python", "port", "health_timeout_s", "gpus", "endpoint", "api_key_env",
                           "header", "gcloud_identity_token", "engine_arg"})  # fmt: skip
 ENGINE_FLAGS = frozenset(EngineFlags.model_fields) - {"extra_args"}
 # Flag -> LoadConfig field (durations carry the unit in the field name).
@@ -35,6 +35,7 @@ LOAD_FLAGS = {"users": "users", "spawn_rate": "spawn_rate", "duration": "duratio
               "processes": "processes", "think_time": "think_time_s", "seed": "seed",
               "warmup": "warmup_s", "trials": "trials", "stream": "stream", "force_tools": "force_tools",
               "session_header": "session_header", "tool_latency": "tool_latency",
+              "thinking": "thinking", "thinking_budget": "thinking_budget",
               "preflight": "preflight",
               "request_timeout": "request_timeout_s", "drain": "drain_s",
               "web": "web", "web_port": "web_port",

@@ -26,6 +26,9 @@ class SummaryRow(BuiltRunColumns, total=False):
     processes: int | None
     stream: bool | None
     tool_choice: str | None  # auto, or required_when_expected (--force-tools)
+    reasoning_parser: str | None  # the server's --reasoning-parser, when bench set it
+    thinking: str | None  # --thinking on/off; null: not sent, the model's default
+    thinking_budget: int | None  # --thinking-budget (vLLM's thinking_token_budget)
     request_timeout_s: float | None  # a call in flight at the cut and older than this failed
     drain_s: float | None  # --drain: how long work in flight had to finish after the stop
     # the measured window: the first measured start to the load's stop (no session or turn
@@ -136,6 +139,22 @@ class SummaryRow(BuiltRunColumns, total=False):
     ttft_tool_p50_ms_bound: str | None
     ttft_tool_p90_ms_bound: str | None
     ttft_tool_p99_ms_bound: str | None
+    # a thinking model's share (bench.results.reasoning): reasoning tokens per turn and per call
+    # (from usage, else counted from the stream: reasoning_tokens_from), time to first output
+    # token (content or tool call, AIPerf's TTFO) and to first reasoning token, a turn's mean
+    # thinking time and the share of turn latency spent thinking
+    reasoning_tokens_per_turn: float | None
+    reasoning_tokens_per_call: float | None
+    reasoning_tokens_from: str | None  # usage, stream, or usage+stream
+    ttfo_p50_ms: float | None
+    ttfo_p90_ms: float | None
+    ttfo_p99_ms: float | None
+    ttfr_p50_ms: float | None
+    ttfr_p90_ms: float | None
+    ttfr_p99_ms: float | None
+    turn_thinking_mean_ms: float | None
+    thinking_share: float | None
+    reasoning_sent_back_chars_per_call: float | None  # earlier thoughts a request carried
     # open loop: how late sessions started, the arrivals that never started (scheduled inside
     # the window) and those that found --max-sessions-in-flight full
     start_delay_p50_ms: float | None
@@ -304,6 +323,10 @@ class ByTurnIndexRow(BuiltRunColumns, total=False):
     turn_p50_ms: float | None
     turn_p90_ms: float | None
     tool_trajectory_exact: float | None  # mean over the turns
+    reasoning_tokens_mean: float | None  # per turn (bench.results.reasoning)
+    ttfo_p50_ms: float | None  # time to first output token
+    thinking_share: float | None  # thinking time / turn latency
+    reasoning_sent_back_chars_mean: float | None  # per call: earlier thoughts sent back
 
 
 class CasesByStepRow(BuiltRunColumns, total=False):

@@ -34,6 +34,24 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _given(extra_args: list[str], name: str) -> str | None:
+    """The value vLLM flags passed verbatim give `name` (`--name V` or `--name=V`; the last
+    one wins, as in vLLM's argument parser), or None."""
+    value = None
+    for i, arg in enumerate(extra_args):
+        if arg == name and i + 1 < len(extra_args):
+            value = extra_args[i + 1]
+        elif arg.startswith(name + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def reasoning_parser_of(entry: ModelEntry, engine: EngineFlags) -> str | None:
+    """The server's --reasoning-parser: one passed verbatim (a sweep's `--engine-arg
+    reasoning-parser=a,b`, flags after --) replaces the catalog entry's."""
+    return _given(engine.extra_args, "--reasoning-parser") or entry.reasoning_parser
+
+
 def _sets_kv_cache(extra_args: list[str], env: dict[str, str]) -> bool:
     return any(a.startswith("--kv-cache-memory-bytes") for a in extra_args) or bool(
         env.get("VLLM_CPU_KVCACHE_SPACE")
@@ -107,6 +125,8 @@ def build_vllm_argv(
     ]  # fmt: skip
     if entry.tool_parser:
         argv += ["--enable-auto-tool-choice", "--tool-call-parser", entry.tool_parser]
+    if entry.reasoning_parser and _given(engine.extra_args, "--reasoning-parser") is None:
+        argv += ["--reasoning-parser", entry.reasoning_parser]
     # usage.prompt_tokens_details.cached_tokens per call: the prefix-cache reuse by call class
     argv.append("--enable-prompt-tokens-details")
     template = entry.chat_template_path()

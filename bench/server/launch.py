@@ -42,6 +42,7 @@ def resolve_entry(cfg: ServerConfig) -> ModelEntry:
         load_catalog(cfg.catalog),
         tool_parser=cfg.tool_parser,
         chat_template=cfg.chat_template,
+        reasoning_parser=cfg.reasoning_parser,
     )
 
 

@@ -268,6 +268,10 @@ class FakeServerConfig:
     itl_ms: float = 0.0
     tokens: int | None = None
     tool_name_tokens: int = 0  # tokens of a tool-call reply streamed as nothing (parser lag)
+    # a thinking model behind a reasoning parser: this many reasoning tokens before each reply
+    # (one `reasoning` delta each, itl_ms apart), counted in usage.completion_tokens_details;
+    # none for a request with chat_template_kwargs enable_thinking false
+    reasoning_tokens: int = 0
     fail_rate: float = 0.0
     fault: str = "500"  # one fault or several, comma-separated (bench.testing.faults)
     fault_log: str | None = None  # JSONL file: every fault given, with the request's headers
@@ -552,6 +556,18 @@ class FakeServer:
             usage["prompt_tokens_details"] = {"cached_tokens": cached}
         return usage
 
+    def _thought(self, body: dict[str, Any]) -> list[str]:
+        """The reasoning tokens of this request's reply (none with thinking switched off)."""
+        kwargs = body.get("chat_template_kwargs") or {}
+        if not self.config.reasoning_tokens or kwargs.get("enable_thinking") is False:
+            return []
+        return [f"thought{i} " for i in range(self.config.reasoning_tokens)]
+
+    def _reasoning_usage(self, usage: dict[str, Any], thought: list[str]) -> dict[str, Any]:
+        if self.config.reasoning_tokens:  # a server with a reasoning parser reports the count
+            usage["completion_tokens_details"] = {"reasoning_tokens": len(thought)}
+        return usage
+
     def _account_tpot(self, first_token: float, n_tokens: int) -> None:
         if n_tokens > 1:
             self.metrics.tpot_sum_s += (time.monotonic() - first_token) / (n_tokens - 1)
@@ -589,13 +605,17 @@ class FakeServer:
         if cut:
             assert fault is not None
             reason = CUT_IN_HALF[fault]
+        thought = self._thought(body)
+        if thought:
+            message["reasoning"] = "".join(thought)
+            n_tokens += len(thought)
         await _first_token_after(prefill_from, self.config.ttft_ms)
         first_token = time.monotonic()
         self.metrics.ttft_sum_s += first_token - started
         self.metrics.ttft_count += 1
         await _sleep_ms(self.config.itl_ms * max(0, n_tokens - 1))
         self._account_tpot(first_token, n_tokens)
-        usage = self._account(body, n_tokens, reason, started)
+        usage = self._reasoning_usage(self._account(body, n_tokens, reason, started), thought)
         return web.json_response(
             {
                 "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -639,6 +659,7 @@ class FakeServer:
             return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
         hidden = 0  # tokens generated but streamed as nothing (a tool parser's lag)
+        deltas: list[dict[str, Any]]
         if reply.tool_calls:
             deltas = [
                 {"tool_calls": [d]} for d in tool_call_deltas(reply.tool_calls, self.config.tokens)
@@ -646,12 +667,15 @@ class FakeServer:
             reason = "tool_calls"
             hidden = self.config.tool_name_tokens
         else:
-            deltas = [{"content": t} for t in text_tokens(reply.text or "", self.config.tokens)]  # type: ignore[dict-item]
+            deltas = [{"content": t} for t in text_tokens(reply.text or "", self.config.tokens)]
             reason = "stop"
         if fault in CUT_IN_HALF:  # half the reply, then finish "error" or "length"
             deltas, reason = deltas[: half(len(deltas))], CUT_IN_HALF[fault]
         elif fault == "empty":  # no text, no call: only the role chunk, then "stop"
             deltas, reason, hidden = [], "stop", 0
+        thought = self._thought(body)
+        reply_from = len(thought)  # the reply's first delta comes after the thought's
+        deltas = [{"reasoning": t} for t in thought] + deltas
         first_token = started
         if not deltas:
             await _first_token_after(prefill_from, self.config.ttft_ms)
@@ -667,9 +691,10 @@ class FakeServer:
                 self.metrics.ttft_sum_s += first_token - started
                 self.metrics.ttft_count += 1
                 await response.write(chunk({"role": "assistant", "content": ""}))
-                await _sleep_ms(self.config.itl_ms * hidden)
             else:
                 await _sleep_ms(self.config.itl_ms)
+            if i == reply_from:  # a tool parser streams nothing until it knows the name
+                await _sleep_ms(self.config.itl_ms * hidden)
             if fault == "reset" and i == len(deltas) // 2:
                 _reset_connection(request)
                 return response
@@ -680,7 +705,7 @@ class FakeServer:
         await response.write(chunk({}, reason))
         n_tokens = max(1, len(deltas) + hidden)  # an empty reply still generated its end token
         self._account_tpot(first_token, n_tokens)
-        usage = self._account(body, n_tokens, reason, started)
+        usage = self._reasoning_usage(self._account(body, n_tokens, reason, started), thought)
         if (body.get("stream_options") or {}).get("include_usage"):
             payload: dict[str, Any] = {
                 "id": chunk_id,
@@ -761,6 +786,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="tool-call replies: tokens generated before the first streamed tool-call delta "
         "(vLLM's tool parsers stream nothing until they know the name)",
+    )
+    p.add_argument(
+        "--reasoning-tokens",
+        type=int,
+        default=0,
+        help="a thinking model: reasoning deltas before each reply, itl-ms apart, reported in "
+        "usage.completion_tokens_details (none when the request sets enable_thinking false)",
     )
     p.add_argument("--fail-rate", type=float, default=0.0, help="fraction of requests that fail")
     p.add_argument(
@@ -844,6 +876,7 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         itl_ms=args.itl_ms,
         tokens=args.tokens,
         tool_name_tokens=args.tool_name_tokens,
+        reasoning_tokens=args.reasoning_tokens,
         fail_rate=args.fail_rate,
         fault=args.fault,
         fault_log=args.fault_log,
@@ -872,6 +905,7 @@ _KNOB_FLAGS = {
     "itl_ms": "--itl-ms",
     "tokens": "--tokens",
     "tool_name_tokens": "--tool-name-tokens",
+    "reasoning_tokens": "--reasoning-tokens",
     "fail_rate": "--fail-rate",
     "fault": "--fault",
     "fault_log": "--fault-log",

@@ -25,15 +25,12 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from bench.errors import BenchError
 from bench.evalset import load_evalset
 from bench.models.catalog import BUILTIN_MODELS
 from bench.models.tiny import TINY_CASES
 from bench.models.tiny_script import TinyCase, case_by_name
-from bench.schemas.config import ServerConfig
-from bench.server.environment import find_vllm_python
-from bench.server.launch import serving
 from bench.server.process import Endpoint
+from tests.e2e.conftest import served
 from tests.e2e.test_run import expected_invocations, implied_calls
 from tests.e2e.test_tiny_model import assert_reply, complete, request_for, stream
 
@@ -47,14 +44,8 @@ MATCHES = ("exact", "in_order", "any_order")
 def variant_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Endpoint]]:
-    try:
-        find_vllm_python()
-    except BenchError as exc:
-        pytest.skip(str(exc))
-    name = request.param
-    log = tmp_path_factory.mktemp(f"{name}-server") / "server.log"
-    with serving(ServerConfig(model=name), log) as (endpoint, _server):
-        yield name, endpoint
+    with served(tmp_path_factory, request.param) as endpoint:
+        yield request.param, endpoint
 
 
 @pytest.fixture(scope="module")

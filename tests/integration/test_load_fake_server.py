@@ -124,7 +124,9 @@ def test_locust_streaming_run(tmp_path: Path, fake_url: str) -> None:
     two_turns = [s for s in sessions if s["case_id"] == "paris_then_tokyo"]
     assert all(s["turns"] == s["turns_expected"] == 2 for s in two_turns)
     stats = (run_dir / "locust_stats.csv").read_text()
-    assert "TURN" in stats and "trajectory" in stats
+    # Locust's table has the agent's requests; a wrong tool call is not a Locust failure (it is
+    # counted from the turn records, in the accuracy tabs and the tables)
+    assert "TURN" in stats and "LLM" in stats and "trajectory" not in stats
 
 
 def test_locust_max_sessions_without_streaming(tmp_path: Path, fake_url: str) -> None:

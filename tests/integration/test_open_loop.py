@@ -22,14 +22,17 @@ import pytest
 
 from bench.testing.fake_server import running_fake_server
 
-RATE = 6.0  # sessions/s: above what the server serves to 3 sessions in flight
+RATE = 6.0  # sessions/s: above what the server serves at once
+CAPPED_RATE = 8.0  # sessions/s: about 6/s is what the server serves to 3 sessions in flight
 CAP = 3
 
 
-def bench_run(url: str, results: Path, run_id: str, *args: str) -> tuple[int, str]:
+def bench_run(
+    url: str, results: Path, run_id: str, *args: str, rate: float = RATE
+) -> tuple[int, str]:
     cmd = [sys.executable, "-m", "bench", "run", "--endpoint", url, "--model", "fake",
            "--evalset", "evalsets/weather_time", "--results-dir", str(results), "--run-id", run_id,
-           "--session-rate", str(RATE), "--arrival", "constant", *args]  # fmt: skip
+           "--session-rate", str(rate), "--arrival", "constant", *args]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ))
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -68,6 +71,7 @@ def test_capped_open_loop_measures_from_the_schedule(tmp_path: Path, slow_server
         str(CAP),
         "--processes",
         "1",
+        rate=CAPPED_RATE,
     )  # fmt: skip  (the cap is per load process)
     assert code == 0, out[-3000:]
     run = tmp_path / "capped"

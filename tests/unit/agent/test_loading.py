@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from google.adk.cli.utils import envs
 
 from bench.agent.loading import load_agent_folder
 from bench.constants import EVALSETS_DIR
@@ -104,6 +105,9 @@ def test_dotenv_is_loaded_before_import_and_set_variables_win(tmp_path: Path, mo
         f"LOADING_TEST_KEPT_{uuid.uuid4().hex[:6]}",
     )
     monkeypatch.setenv(kept, "from the shell")
+    # ADK snapshots the shell's variables at the first `.env` it loads in a process; an earlier
+    # test may have loaded one before this variable existed, so start from a fresh snapshot
+    envs._get_explicit_env_keys.cache_clear()
     agent_py = _agent_py("placeholder").replace(
         '"placeholder"', f'__import__("os").environ["{key}"]'
     )
@@ -114,6 +118,7 @@ def test_dotenv_is_loaded_before_import_and_set_variables_win(tmp_path: Path, mo
         assert os.environ[kept] == "from the shell"  # ADK keeps what was set before
     finally:
         os.environ.pop(key, None)
+        envs._get_explicit_env_keys.cache_clear()
 
 
 def test_two_folders_of_one_name_take_turns(tmp_path: Path) -> None:

@@ -137,7 +137,7 @@ def test_build_is_deterministic(tmp_path: Path, model_dir: Path) -> None:
 def test_constants() -> None:
     assert tiny.TINY_SERVED_NAME == "tiny"
     assert tiny.TINY_TOOL_PARSER == "hermes"
-    assert TINY_MODEL_VERSION == 4
+    assert TINY_MODEL_VERSION == 5
 
 
 def test_docstring_table_mentions_every_case() -> None:

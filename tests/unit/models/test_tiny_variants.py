@@ -21,7 +21,14 @@ from tokenizers import Tokenizer
 from tokenizers.decoders import DecodeStream
 
 from bench.models.catalog import BUILTIN_MODELS
-from bench.models.tiny import TINY_CASES, build_tiny_model, chunk_outputs, ensure_tiny_model
+from bench.models.tiny import (
+    TINY_CASES,
+    build_tiny_model,
+    chunk_outputs,
+    chunk_thinking,
+    ensure_tiny_model,
+    reasoning_tokens,
+)
 from bench.models.tiny_script import TinyCase, ToolCall, case_by_name
 from bench.models.tiny_variants import (
     HERMES,
@@ -81,8 +88,10 @@ def conversation(case: TinyCase) -> tuple[list[dict], list | None]:
     return messages, TOOLS
 
 
-def render(template: jinja2.Template, messages: list[dict], tools: list | None) -> str:
-    return template.render(messages=messages, tools=tools, add_generation_prompt=True)
+def render(
+    template: jinja2.Template, messages: list[dict], tools: list | None, **kwargs: Any
+) -> str:
+    return template.render(messages=messages, tools=tools, add_generation_prompt=True, **kwargs)
 
 
 # --------------------------------------------------------------------------- reply formats
@@ -139,7 +148,9 @@ def test_reply_formats_are_the_families_own() -> None:
 
 def test_builds_small_and_complete(built) -> None:
     variant, out, _ = built
-    assert sum(p.stat().st_size for p in out.iterdir()) < 3 * 1024 * 1024  # v3: ~2.4 MB
+    # v3: ~2.4 MB; a thinking variant has ~3x the output tokens (thoughts, the replies after)
+    limit_mb = 20 if variant.thinking else 3
+    assert sum(p.stat().st_size for p in out.iterdir()) < limit_mb * 1024 * 1024
     config = json.loads((out / "config.json").read_text())
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     assert config["eos_token_id"] == tok.token_to_id(variant.eos)
@@ -179,11 +190,17 @@ def test_no_output_token_repeats(built) -> None:
     variant, out, _ = built
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     chunks = chunk_outputs(variant=variant)
+    thinking = chunk_thinking(variant=variant)
     seen = []
     for case in TINY_CASES:
         assert "".join(chunks[case.name]) == case.reply_text(variant.format_calls)
         seen += [tok.token_to_id(case.marker), *(tok.token_to_id(p) for p in chunks[case.name])]
+        if variant.thinking is not None:
+            on = thinking[case.name]
+            assert "".join(on.thought + on.reply) == variant.reply_text(case)
+            seen += [tok.token_to_id(p) for p in (case.quiet_marker, *on.thought, *on.reply)]
     assert None not in seen and len(seen) == len(set(seen))
+    assert bool(thinking) == (variant.thinking is not None)
 
 
 def test_hermes_variant_is_the_tiny_model(tmp_path: Path) -> None:
@@ -207,6 +224,7 @@ def test_catalog_entries() -> None:
     for name, variant in TINY_VARIANTS.items():
         entry = BUILTIN_MODELS[name]
         assert entry.builder == name and entry.tool_parser == variant.tool_parser
+        assert entry.reasoning_parser == variant.reasoning_parser
         assert entry.chat_template is None, "the built model carries its own template"
 
 
@@ -231,14 +249,11 @@ def _bigram(out: Path):
     return next_token
 
 
-@pytest.mark.parametrize("case", TINY_CASES, ids=lambda c: c.name)
-def test_prompt_selects_the_case_and_the_model_writes_its_reply(built, case: TinyCase) -> None:
-    variant, out, template = built
-    prompt = render(template, *conversation(case))
-    assert prompt.endswith(variant.generation_prompt + case.marker)
+def generate(out: Path, variant: TinyVariant, prompt: str, marker: str) -> tuple[str, list[int]]:
+    """Greedy decoding with the built weights after the prompt, which must end in `marker`."""
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     ids = tok.encode(prompt, add_special_tokens=False).ids
-    assert ids[-1] == tok.token_to_id(case.marker)
+    assert ids[-1] == tok.token_to_id(marker)
     next_token, eos, token, out_ids = _bigram(out), tok.token_to_id(variant.eos), ids[-1], []
     for _ in range(200):
         token, margin = next_token(token)
@@ -247,9 +262,28 @@ def test_prompt_selects_the_case_and_the_model_writes_its_reply(built, case: Tin
             break
         out_ids.append(token)
     stream = DecodeStream(skip_special_tokens=False)
-    text = "".join(p for p in (stream.step(tok, i) for i in out_ids) if p)
-    assert text == case.reply_text(variant.format_calls)
+    return "".join(p for p in (stream.step(tok, i) for i in out_ids) if p), out_ids
+
+
+@pytest.mark.parametrize("case", TINY_CASES, ids=lambda c: c.name)
+def test_prompt_selects_the_case_and_the_model_writes_its_reply(built, case: TinyCase) -> None:
+    variant, out, template = built
+    prompt = render(template, *conversation(case))
+    assert prompt.endswith(variant.generation_prompt + case.marker)
+    text, out_ids = generate(out, variant, prompt, case.marker)
+    assert text == variant.reply_text(case)
     assert len(out_ids) >= 2
+    if variant.thinking is None:
+        return
+    # Thinking on is the default; off renders Qwen3's empty thought and the quiet marker.
+    assert render(template, *conversation(case), enable_thinking=True) == prompt
+    quiet = render(template, *conversation(case), enable_thinking=False)
+    assert quiet.endswith(variant.generation_prompt + "<think>\n\n</think>\n\n" + case.quiet_marker)
+    text, out_ids = generate(out, variant, quiet, case.quiet_marker)
+    assert text == case.reply_text(variant.format_calls) == variant.reply_text(case, thinking=False)
+    thought = chunk_thinking(variant=variant)[case.name].thought
+    assert len(out_ids) == len(chunk_outputs(variant=variant)[case.name])
+    assert reasoning_tokens(case, variant) == len(thought) - 1 > 0
 
 
 def test_history_is_rendered_in_the_family_format(built) -> None:

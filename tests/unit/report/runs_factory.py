@@ -47,6 +47,7 @@ def write_run(
     stalled: int = 0,
     status: str = "completed",
     scripted_calls: Sequence[tuple[float, float]] = (),
+    summary_info: dict | None = None,
 ) -> Path:
     """A run of `sessions` one-turn sessions over `duration_s`; latencies drawn around the means.
 
@@ -65,7 +66,8 @@ def write_run(
         "provenance": {"model": model, "eval_set_id": eval_set_id, "engine_flags": {"max_num_seqs": users * 2},
                        "load": {"users": users}, **(provenance or {})},
         "summary_info": {"model": model, "served_model_name": model, "eval_set_id": eval_set_id,
-                         "users": users, "processes": 1, "stream": stream, "tool_choice": tool_choice},
+                         "users": users, "processes": 1, "stream": stream, "tool_choice": tool_choice,
+                         **(summary_info or {})},
     }))  # fmt: skip
     calls, turns, sess = [], [], []
     expected = [{"name": "get_weather", "args": {"city": "Paris"}}]

@@ -41,6 +41,7 @@ def test_request_events_fill_the_tabs() -> None:
     timings = {r["name"]: r for r in live.timing_rows()}
     assert timings["TTFT"]["count"] == 3 and timings["TTFT"]["p50"] == "20.0"
     assert timings["turn"]["count"] == 2
+    assert timings["TTFO (first output token)"]["count"] == 0  # no record carried one
     stats = webui.extended_stats(live, None)
     assert [s["key"] for s in stats] == [t["key"] for t in webui.EXTENDED_TABS]
     assert {t["key"] for t in webui.EXTENDED_TABLES} == {t["key"] for t in webui.EXTENDED_TABS}
@@ -115,3 +116,17 @@ def test_sessions_count_for_task_success_as_the_summary_does() -> None:
     assert (total["sessions"], total["cutshort"], total["incomplete"]) == (4, 1, 1)
     assert total["success"] == "0.333"  # 1 passed of 3 with a verdict
     assert live.session_turns == {}  # nothing held after a session ends
+
+
+def test_a_thinking_model_fills_ttfo_and_thinking() -> None:
+    live = webui.LiveData()
+    for ttfo in (110.0, 130.0):
+        live.add_llm_call({**_call(10.0), "ttfo_ms": ttfo})
+    live.add_turn(_turn("a", [W], thinking_ms=240.0))
+    live.add_turn(_turn("a", [W], thinking_ms=None))  # not streamed: not timed
+    timings = {r["name"]: r for r in live.timing_rows()}
+    assert timings["TTFO (first output token)"]["p50"] == "120.0"
+    assert (
+        timings["thinking per turn"]["count"] == 1
+        and timings["thinking per turn"]["max"] == "240.0"
+    )

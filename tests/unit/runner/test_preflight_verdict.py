@@ -81,3 +81,46 @@ def test_prose_on_the_scripted_model_says_why() -> None:
                          known_tools=["get_weather"], scripted=True)  # fmt: skip
     assert prose.ok and "answered in prose" in prose.message
     assert "--model, or --endpoint" in prose.message
+
+
+THOUGHT_REPLY = ('<think>\nThe user asks: What is the weather in London? I will call get_weather '
+                 'with {"city": "London"}.\n</think>\n\n')  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "tags"),
+    [(THOUGHT_REPLY, "<think>...</think>"),
+     ("I should look it up.\n</think>\n\nIt is sunny.", "<think>...</think>"),  # R1: no <think>
+     ('<think>\n<tool_call>\n{"name": "get_weather"}\n</tool_call>', "<think>...</think>"),
+     ("[THINK]Plan it.[/THINK]Sunny.", "[THINK]...[/THINK]"),
+     ("<|channel|>analysis<|message|>Plan.", "<|channel|>analysis")],
+)  # fmt: skip
+def test_thinking_in_the_reply_text_stops_the_run_with_the_fix(text: str, tags: str) -> None:
+    """A thinking model served without its reasoning parser: caught even though the server
+    parsed the call (hermes reads past the thought)."""
+    cfg = RunConfig.from_cli({"model": "tiny-reasoning", "reasoning_parser": "none"})
+    v = verdict_from(cfg, [_turn(None, CALL)], ["tool_calls", "stop"], [text, "Sunny."],
+                     "hermes", None, reasoning_parser=None)  # fmt: skip
+    assert not v.ok and v.reason == "unparsed_reasoning" and v.excerpt == text[:200]
+    assert f"({tags} in the reply)" in v.message and "reasoning parser (none)" in v.message
+    assert "run with --reasoning-parser NAME" in v.message and "tiny-reasoning" in v.message
+    attached = RunConfig.from_cli({"endpoint": "http://127.0.0.1:9/v1"})
+    v = verdict_from(attached, [_turn(None, CALL)], ["tool_calls"], [text], "hermes", None)
+    assert "restart the server with --reasoning-parser NAME" in v.message
+
+
+def test_a_parsed_thought_and_plain_answers_pass() -> None:
+    cfg = RunConfig.from_cli({"model": "tiny-reasoning"})
+    v = verdict_from(cfg, [_turn("It is sunny.", CALL)], ["tool_calls", "stop"],
+                     ["\n\n", "\n\nHere is the weather report you asked for."], "hermes", None,
+                     reasoning_parser="qwen3")  # fmt: skip
+    assert v.ok and v.reason == ""
+
+
+def test_a_budget_the_server_cannot_keep_stops_the_run() -> None:
+    error = ('BadRequestError: {"message": "thinking_token_budget is set but reasoning_config is '
+             'not configured. Please set --reasoning-parser and/or --reasoning-config"}')  # fmt: skip
+    cfg = RunConfig.from_cli({"thinking_budget": "64"})
+    v = verdict_from(cfg, [_turn(None, [], error)], [None], [], "hermes", None)
+    assert not v.ok and v.reason == "thinking_budget_refused"
+    assert "--reasoning-parser NAME, or drop --thinking-budget" in v.message

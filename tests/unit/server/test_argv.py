@@ -179,3 +179,40 @@ def test_cpu_sizes_the_kv_cache_unless_the_user_did():
         == []
     )
     assert effective_engine_flags(EngineFlags(), None, on_gpu=True).extra_args == []
+
+
+@pytest.mark.parametrize(
+    ("model", "parser"),
+    [("tiny-reasoning", "qwen3"), ("qwen3-8b", "qwen3"), ("qwq-32b", "deepseek_r1"),
+     ("tiny", None), ("gemma-3-4b-it", None)],
+)  # fmt: skip
+def test_reasoning_parser_from_the_catalog(model: str, parser: str | None) -> None:
+    argv = argv_for(EngineFlags(), BUILTIN_MODELS[model])
+    if parser is None:
+        assert "--reasoning-parser" not in argv
+    else:
+        assert value_after(argv, "--reasoning-parser") == parser
+        assert value_after(argv, "--tool-call-parser") == "hermes"
+
+
+def test_reasoning_parser_flag_and_passthrough_replace_the_catalogs() -> None:
+    from bench.models.catalog import load_catalog, resolve_model
+    from bench.server.argv import reasoning_parser_of
+
+    catalog = load_catalog()
+    entry = resolve_model("tiny-reasoning", catalog, reasoning_parser="deepseek_r1")
+    assert value_after(argv_for(EngineFlags(), entry), "--reasoning-parser") == "deepseek_r1"
+    none = resolve_model("tiny-reasoning", catalog, reasoning_parser="none")
+    assert none.reasoning_parser is None and "--reasoning-parser" not in argv_for(
+        EngineFlags(), none
+    )
+    adhoc = resolve_model("org/thinker", catalog, tool_parser="hermes", reasoning_parser="qwen3")
+    assert value_after(argv_for(EngineFlags(), adhoc), "--reasoning-parser") == "qwen3"
+    # A sweep's --engine-arg reasoning-parser=a,b (or flags after --) replaces the catalog's once.
+    base = BUILTIN_MODELS["tiny-reasoning"]
+    for extra in (["--reasoning-parser", "deepseek_r1"], ["--reasoning-parser=deepseek_r1"]):
+        engine = EngineFlags(extra_args=extra)
+        argv = argv_for(engine, base)
+        assert sum(a.startswith("--reasoning-parser") for a in argv) == 1
+        assert reasoning_parser_of(base, engine) == "deepseek_r1"
+    assert reasoning_parser_of(base, EngineFlags()) == "qwen3"
