@@ -41,8 +41,8 @@ from pydantic import PrivateAttr
 from bench import constants
 from bench.agent import lean_stream, prompt_capture, strict_stream
 from bench.agent.call_finish import ReplyFinish, timeout_at_cut, unclean_finish
-from bench.agent.reply_timing import reply_columns, reply_kind
 from bench.agent.reasoning_timing import TurnThinking
+from bench.agent.reply_timing import reply_columns, reply_kind
 from bench.agent.strict_stream import MalformedChunkError, is_malformed_chunk
 from bench.agent.wire_timing import WIRE_TIMING, WireTiming, is_token_delta, wire_client
 from bench.schemas.records import AGENT_ROLE, LlmCallRecord
