@@ -83,6 +83,12 @@ def default_load_processes() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-# A load process whose mean CPU (of one core) or event-loop lag passes these is the bottleneck.
+# The client distorts its figures when it delays them by more than this share of TTFT p50
+# (bench.results.client_summary), or when more than this share of ITL gaps are 0 (chunks read
+# in one batch) while the server takes at least this long per token.
+CLIENT_DELAY_SATURATED_SHARE = 0.10
+CLIENT_BATCHED_SHARE_MAX = 0.10
+CLIENT_BATCHED_SERVER_ITL_MIN_MS = 1.0
+# A flagged load process busier than this (mean CPU, % of one core) needs more processes; one
+# less busy was starved by the machine (the saturation warning's advice).
 CLIENT_CPU_SATURATED_PCT = 85.0
-CLIENT_LAG_SATURATED_MS = 100.0

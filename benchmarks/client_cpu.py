@@ -1,4 +1,5 @@
-"""What each saving of bench.load.lean_adk is worth: CPU per turn and per LLM call.
+"""What each saving of bench.load.lean_adk is worth, and what reading the responses on an
+arrival reader costs (bench.agent.wire_arrival): CPU per turn and per LLM call.
 
 Each configuration runs in a fresh process (the savings are process-wide): the weather_time
 cases one session at a time against `bench fake-server` at 0 ms (its own process), streaming;
@@ -7,7 +8,7 @@ interleaved `--repeats` times and the medians printed.
 
     .venv/bin/python benchmarks/client_cpu.py                  # none, each saving, all
     .venv/bin/python benchmarks/client_cpu.py --turns 200 --repeats 5
-    .venv/bin/python benchmarks/client_cpu.py --only "none,all (load process)"
+    .venv/bin/python benchmarks/client_cpu.py --only "all savings,all (load process)"
 
 Noisy on a shared machine.
 """
@@ -35,7 +36,18 @@ CONFIGS = {
     "telemetry content off": {"telemetry"},
     "cost off": {"cost"},
     "stream not rebuilt": {"stream"},
-    "all (load process)": {"a2a", "logging", "telemetry", "cost", "stream"},
+    "all savings": {"a2a", "logging", "telemetry", "cost", "stream"},
+    # the arrival reader at CPython's default 5 ms switch interval, then as the load process
+    "all + arrival reader at 5 ms switch": {
+        "a2a",
+        "logging",
+        "telemetry",
+        "cost",
+        "stream",
+        "arrival",
+        "switch5",
+    },  # fmt: skip
+    "all (load process)": {"a2a", "logging", "telemetry", "cost", "stream", "arrival"},
 }
 
 
@@ -44,11 +56,16 @@ def child(api_base: str, savings: set[str], turns: int) -> dict[str, Any]:
     import itertools
     import logging
 
+    from bench.agent import wire_arrival
     from bench.agent.session import build_agent_bundle, run_session
     from bench.evalset import load_evalset
     from bench.load import lean_adk
 
     logging.getLogger("LiteLLM").setLevel(logging.WARNING)
+    if "arrival" in savings:
+        wire_arrival.enable()
+    if "switch5" in savings:
+        sys.setswitchinterval(0.005)
     if "a2a" in savings:
         lean_adk.skip_missing_a2a()
     if "logging" in savings:
@@ -116,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, runs in results.items():
         turn = statistics.median(r["cpu_s"] * 1000 / r["turns"] for r in runs)
         call = statistics.median(r["cpu_s"] * 1000 / r["calls"] for r in runs)
-        print(f"  {name:22s}: {turn:5.1f} CPU-ms per turn, {call:5.1f} per LLM call")
+        print(f"  {name:36s}: {turn:5.1f} CPU-ms per turn, {call:5.1f} per LLM call")
     return 0
 
 

@@ -42,6 +42,7 @@ from bench import constants
 from bench.agent import lean_stream, prompt_capture, strict_stream
 from bench.agent.call_finish import ReplyFinish, timeout_at_cut, unclean_finish
 from bench.agent.reasoning_timing import TurnThinking
+from bench.agent.reply_timing import reply_columns, reply_kind
 from bench.agent.strict_stream import MalformedChunkError, is_malformed_chunk
 from bench.agent.wire_timing import WIRE_TIMING, WireTiming, is_token_delta, wire_client
 from bench.schemas.records import AGENT_ROLE, LlmCallRecord
@@ -384,13 +385,16 @@ class TimedLiteLlm(LiteLlm):
                 if wire.first_token_at is not None and (stream or error is None)
                 else None
             )
-            gaps = sorted(g * 1000.0 for g in wire.gaps_s)
+            gaps_in_order = [g * 1000.0 for g in wire.gaps_s]
+            gaps = sorted(gaps_in_order)
             tpot_ms = _tpot(stream, ttft_ms, e2e_ms, completion, tool_reply, gaps)
             client_overhead_ms: float | None = model_e2e_ms - e2e_ms
         else:
             e2e_ms, ttft_ms, tpot_ms = model_e2e_ms, model_ttft_ms, model_tpot_ms
+            gaps_in_order = model_gaps
             gaps = sorted(model_gaps)
             client_overhead_ms = None
+        kind = reply_kind(tool_reply, wire.replied if on_wire else error is None)
         error_type = type(error).__name__ if error is not None else None
         error_text = first_line(error) if error is not None else None
         incomplete = isinstance(error, asyncio.CancelledError)  # the cut at the end of the drain
@@ -444,6 +448,7 @@ class TimedLiteLlm(LiteLlm):
             "model_tpot_ms": model_tpot_ms,
             "model_e2e_ms": model_e2e_ms,
             "client_overhead_ms": client_overhead_ms,
+            **reply_columns(wire if on_wire else None, kind, gaps_in_order, stream),
             **wire.reasoning.call_fields(  # type: ignore[typeddict-item]
                 wire.request_at, e2e_ms, stream=stream, on_wire=on_wire, error=error is not None
             ),

@@ -52,7 +52,9 @@ class WireTiming:
 
     request_at: float | None = None  # request handed to the transport
     headers_at: float | None = None  # response headers in
+    first_choice_at: float | None = None  # first chunk with choices (vLLM: the first token)
     first_token_at: float | None = None  # first chunk with a content/reasoning/tool-call delta
+    first_tool_call_at: float | None = None  # first chunk with a tool-call delta
     last_token_at: float | None = None  # last chunk with choices (vLLM's end of a request)
     last_byte_at: float | None = None
     gaps_s: list[float] = field(default_factory=list)  # between successive token chunks
@@ -60,6 +62,9 @@ class WireTiming:
     saw_tool_call: bool = False
     requests: int = 0  # HTTP requests made for this call (1 unless something retried)
     streamed: bool = False  # the body was server-sent events
+    # seconds each body chunk waited between its arrival and the agent taking it; filled only
+    # where chunks are stamped on arrival by a reader of their own (bench.agent.wire_arrival)
+    pull_delays_s: list[float] = field(default_factory=list)
     # the reply as the server sent it
     finish_reason: str | None = None
     tool_call_indexes: set[int] = field(default_factory=set)
@@ -122,12 +127,16 @@ class WireTiming:
             if not choices or not isinstance(choices[0], dict):
                 continue  # the usage chunk: no token
             self.last_token_at = now
+            if self.first_choice_at is None:
+                self.first_choice_at = now
             delta = choices[0].get("delta") or {}
             self._note_reply(choices[0], delta)
             self.reasoning.delta(delta, now)
             tool_calls = delta.get("tool_calls")
             if tool_calls:
                 self.saw_tool_call = True
+                if self.first_tool_call_at is None:
+                    self.first_tool_call_at = now
             if is_token_delta(delta.get):
                 if self.first_token_at is None:
                     self.first_token_at = now
@@ -135,6 +144,10 @@ class WireTiming:
                     self.gaps_s.append(now - self._last_token_chunk_at)
                 self._last_token_chunk_at = now
                 self.token_chunks += 1
+
+    def note_pull(self, delay_s: float) -> None:
+        """A chunk stamped on arrival was taken by the agent `delay_s` later."""
+        self.pull_delays_s.append(delay_s)
 
     def finish(self) -> None:
         """A reply that was not an event stream (stream=False): its tokens came with the body."""
@@ -181,6 +194,10 @@ class _TimedBody(httpx.AsyncByteStream):
         await self._inner.aclose()
 
 
+# A response extension: its body is read and timed on arrival (bench.agent.wire_arrival).
+TIMED_AT_ARRIVAL = "bench_timed_at_arrival"
+
+
 async def _on_request(request: httpx.Request) -> None:
     timing = WIRE_TIMING.get()
     if timing is not None:
@@ -190,7 +207,7 @@ async def _on_request(request: httpx.Request) -> None:
 
 async def _on_response(response: httpx.Response) -> None:
     timing = WIRE_TIMING.get()
-    if timing is not None:
+    if timing is not None and not response.extensions.get(TIMED_AT_ARRIVAL):
         timing.headers_at = time.perf_counter()
         response.stream = _TimedBody(response.stream, timing)
 
@@ -204,15 +221,33 @@ EVENT_HOOKS: dict[str, list[Callable[..., Any]]] = {
 _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
 
+_HANDLER: list[type] = []  # the handler class, made once LiteLLM is imported
+
+
+def _handler_class() -> type:
+    """LiteLLM's `AsyncHTTPHandler`, whose httpx client reads on the arrival reader when that is
+    enabled (bench.agent.wire_arrival); `create_client` also runs when a closed client is
+    remade."""
+    if not _HANDLER:
+        from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+        from bench.agent import wire_arrival
+
+        class ArrivalHTTPHandler(AsyncHTTPHandler):  # type: ignore[misc]
+            def create_client(self, *args: Any, **kwargs: Any) -> Any:
+                return wire_arrival.wrap_transports(super().create_client(*args, **kwargs))
+
+        _HANDLER.append(ArrivalHTTPHandler)
+    return _HANDLER[0]
+
+
 def wire_client() -> Any:
     """The timed LiteLLM `AsyncHTTPHandler` of the running event loop."""
-    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
-
     loop = asyncio.get_running_loop()
     client = _CLIENTS.get(loop)
     if client is None:
         # What get_async_httpx_client(params={"ssl_verify": None}) builds for a streaming
         # hosted_vllm call, plus the hooks.
-        client = AsyncHTTPHandler(ssl_verify=None, shared_session=None, event_hooks=EVENT_HOOKS)
+        client = _handler_class()(ssl_verify=None, shared_session=None, event_hooks=EVENT_HOOKS)
         _CLIENTS[loop] = client
     return client

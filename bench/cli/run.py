@@ -47,7 +47,8 @@ RUN_OPTIONS = (
     o.option("step_duration", str | None, None, LOAD,
              "Length of each load step, e.g. 60s (default: --duration)."),
     o.option("slo", str | None, None, LOAD,
-             "SLOs for goodput: ttft_ms=..,tpot_ms=..,turn_ms=..,session_ms=.. (any subset)."),
+             "SLOs for goodput: ttft_ms=..,tpot_ms=..,turn_ms=..,session_ms=.. (any subset; "
+             "ttft_text_ms, ttft_tool_ms bound only text or tool-call replies)."),
     o.option("metrics_interval", str, "1s", LOAD, "How often to scrape the server's /metrics."),
     o.option("max_sessions_in_flight", int | None, None, LOAD,
              "Open loop: cap on sessions in flight per load process (default "

@@ -57,6 +57,25 @@ def _tool_accuracy(summary: dict[str, Any]) -> str:
     return f"{value} ({match})" if match and value != "-" else value
 
 
+def _reply_kind_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """TTFT and TPOT of text replies and of tool-call replies, the parser's hold-back and the
+    pooled ITL (bench.results.reply_kinds); a kind that did not occur is left out."""
+    rows = []
+    for infix, label in (("text", "text replies"), ("tool", "tool-call replies")):
+        if not summary.get(f"llm_calls_{infix}"):
+            continue
+        ttft = " / ".join(_ms(summary, f"ttft_{infix}_p{p}_ms") for p in (50, 90, 99))
+        rows.append((f"{label} ({summary[f'llm_calls_{infix}']}): TTFT p50 / p90 / p99, "
+                     "TPOT p50 (ms)", f"{ttft}, {_fmt(summary.get(f'tpot_{infix}_p50_ms'))}"))  # fmt: skip
+    if summary.get("llm_calls_tool") and summary.get("tool_holdback_p50_ms") is not None:
+        values = " / ".join(_fmt(summary.get(f"tool_holdback_p{p}_ms")) for p in (50, 90, 99))
+        rows.append(("tool parser hold-back p50 / p90 / p99 (ms)", values))
+    if summary.get("itl_p50_ms") is not None:
+        values = " / ".join(_fmt(summary.get(f"itl_p{p}_ms")) for p in (50, 90, 99))
+        rows.append(("ITL p50 / p90 / p99, every gap (ms)", values))
+    return rows
+
+
 def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     if not summary:
         return
@@ -89,6 +108,7 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     ):
         values = " / ".join(_ms(summary, f"{name}_p{p}_ms") for p in (50, 90, 99))
         rows.append((f"{label} p50 / p90 / p99 (ms)", values))
+    rows += _reply_kind_rows(summary)
     rows += reasoning_rows(summary)  # a thinking model: what the thought cost
     session_label = "session from schedule" if summary.get("arrivals") is not None else "session"
     rows.append((f"{session_label} p50 / p90 / p99 (ms)",
@@ -225,8 +245,9 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     if summary.get("client_cpu_mean_pct") is not None:
         rows.append(
             (
-                "load process CPU mean (%) / loop lag p90 (ms)",
-                f"{_fmt(summary.get('client_cpu_mean_pct'))} / {_fmt(summary.get('client_lag_p90_ms'))}",
+                "load process CPU mean (%) / loop lag p90 / chunk pull delay p90 (ms)",
+                f"{_fmt(summary.get('client_cpu_mean_pct'))} / {_fmt(summary.get('client_lag_p90_ms'))}"
+                f" / {_fmt(summary.get('pull_delay_p90_ms'))}",
             )
         )
     rows.append(
@@ -263,10 +284,18 @@ def _errors_by_type(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]
 
 
 def saturation_advice(summary: dict[str, Any]) -> str:
-    """Why the client was flagged, and the remedy that fits: a busy load process needs more
-    processes; one that was mostly idle yet woke late was starved by the machine (a CPU server on
-    the same cores), where more load processes would only starve it further."""
-    head = "the load generator was saturated, so client latencies include its own queueing"
+    """How the client distorted the figures (`client_saturated_reason`), which figures, and the
+    remedy that fits: a busy load process needs more processes; one that was mostly idle yet
+    late was starved by the machine (a CPU server on the same cores), where more load processes
+    would only starve it further."""
+    reason = summary.get("client_saturated_reason") or ""
+    wire = any(word in reason for word in ("loop lag", "stamps late", "batched reads"))
+    if wire:
+        what = "client TTFT, TPOT and ITL include its own queueing"
+    else:
+        what = ("turn and session latencies include its own queueing (TTFT, TPOT and ITL are "
+                "stamped on arrival and hold)")  # fmt: skip
+    head = f"the load generator was saturated: {reason or 'it fell behind'}; {what}"
     cpu = summary.get("client_cpu_mean_pct")
     if cpu is not None and cpu > constants.CLIENT_CPU_SATURATED_PCT:
         return f"{head} (load process CPU {cpu:.0f}%): add --processes or Locust workers."

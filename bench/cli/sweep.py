@@ -99,7 +99,8 @@ def sweep(
     slo: Annotated[
         str | None,
         typer.Option(
-            help="Latency SLOs: turn_ms=..,ttft_ms=..,tpot_ms=..,session_ms=..",
+            help="Latency SLOs: turn_ms=..,ttft_ms=..,tpot_ms=..,session_ms=.. (also ttft_text_ms, "
+            "ttft_tool_ms)",
             rich_help_panel=SEARCH,
         ),
     ] = None,  # fmt: skip

@@ -47,9 +47,13 @@ _allocate_lock = monkey.get_original("_thread", "allocate_lock")
 
 
 class AsyncioThread:
-    """An asyncio loop in a real OS thread, owned by the process that started it."""
+    """An asyncio loop in a real OS thread, owned by the process that started it. `agents`: the
+    loop ADK and LiteLLM run on (its thread's gevent hub gets a turn now and then, for greenlets
+    a library starts there, and LiteLLM's clients are closed at shutdown); else a loop that only
+    reads (bench.agent.wire_arrival)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, agents: bool = True) -> None:
+        self._agents = agents
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid: int | None = None
         self._guard = _allocate_lock()
@@ -76,10 +80,11 @@ class AsyncioThread:
             try:
                 use_plain_threads_for_anyio()
                 use_plain_subprocess()
-                loop = PlainLoop()  # created inside its own thread (else LoopExit)
-                # This thread's hub (for the hub tick) is made now, while the caller waits on
-                # `ready`: two threads making their first hub at once deadlock in gevent's imports.
-                gevent.get_hub()
+                loop = PlainLoop(hub_tick=self._agents)  # made in its thread (else LoopExit)
+                if self._agents:
+                    # This thread's hub is made now, while the caller waits on `ready`: two
+                    # threads making their first hub at once deadlock in gevent's imports.
+                    gevent.get_hub()
                 asyncio.set_event_loop(loop)
                 box.append(loop)
                 ready.release()
@@ -112,8 +117,9 @@ class AsyncioThread:
             except Exception:
                 pass
 
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(close_clients(), loop).result(timeout_s / 2)
+        if self._agents:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(close_clients(), loop).result(timeout_s / 2)
         if isinstance(loop, PlainLoop):
             loop.stop_workers()
         loop.call_soon_threadsafe(loop.stop)
@@ -136,13 +142,14 @@ class PlainLoop(asyncio.SelectorEventLoop):
     as given.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, hub_tick: bool = True) -> None:
         super().__init__(monkey.get_original("selectors", "DefaultSelector")())
         self._jobs: Any = _SimpleQueue()
         self._guard = _allocate_lock()
         self._threads = 0
         self._idle = 0
-        self.call_soon(self._hub_tick)
+        if hub_tick:
+            self.call_soon(self._hub_tick)
 
     def _make_self_pipe(self) -> None:
         # The socket module is patched, so asyncio's self-pipe would be a pair of gevent sockets:
@@ -260,15 +267,24 @@ def use_plain_threads_for_anyio() -> None:
 
 
 _THREAD = AsyncioThread()
+# Reads the timed calls' responses and stamps each chunk on arrival (bench.agent.wire_arrival):
+# a loop of its own, so chunks are not stamped when the busy agent loop gets to them.
+_READER = AsyncioThread(agents=False)
 
 
 def loop() -> asyncio.AbstractEventLoop:
     return _THREAD.loop()
 
 
+def reader_loop() -> asyncio.AbstractEventLoop:
+    return _READER.loop()
+
+
 def shutdown(timeout_s: float = 5.0) -> bool:
-    """Stop this process's asyncio thread (see `AsyncioThread.shutdown`); True if it ended."""
-    return _THREAD.shutdown(timeout_s)
+    """Stop this process's asyncio threads (see `AsyncioThread.shutdown`), the agents' loop
+    first (its calls read on the reader's); True if they ended."""
+    ended = _THREAD.shutdown(timeout_s)
+    return _READER.shutdown(timeout_s) and ended
 
 
 def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:

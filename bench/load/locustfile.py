@@ -53,6 +53,7 @@ from locust.runners import (  # noqa: E402
 from locust.user.users import LOCUST_STATE_STOPPING  # noqa: E402
 
 from bench import constants  # noqa: E402
+from bench.agent import wire_arrival  # noqa: E402
 from bench.agent.load_stop import LoadStop  # noqa: E402
 from bench.agent.prompt_capture import PromptSink  # noqa: E402
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
@@ -87,6 +88,9 @@ for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
     logging.getLogger(_name).setLevel(logging.WARNING)  # Locust sets INFO; LiteLLM's logs cost ~7%
 
 lean_adk.apply()  # before the fork: every process inherits it (bench.load.lean_adk)
+# Responses are read, and their chunks stamped, on a reader thread of each process's own
+# (started on first use, after the fork): bench.agent.wire_arrival.
+wire_arrival.enable(bridge.reader_loop)
 csv_writer_guard.apply()  # Locust's CSV writer ends quietly when its files close under it
 # `kill -USR1 <pid>` writes every thread's stack to locust.log: what a stuck load process waits on.
 faulthandler.register(signal.SIGUSR1, all_threads=True)
@@ -333,6 +337,7 @@ class _Process:
     def warmup_turn_ended(self) -> None:
         self.warmup_first_turns += 1
         if self.warmup_first_turns >= SPEC.warmup_sessions_per_process:
+            lean_adk.freeze_long_lived()  # what the first calls set up, before the load starts
             self.warmup_done.set()
 
     def out_of_tickets(self) -> None:
@@ -476,6 +481,8 @@ atexit.register(_exit_without_finalisers)
 import concurrent.futures.thread  # noqa: E402, F401  (so its exit hook is registered before ours)
 
 threading._register_atexit(_exit_without_finalisers)  # type: ignore[attr-defined]  # runs first (LIFO)
+
+lean_adk.freeze_long_lived()  # set up: leave it out of the garbage collections (lean_adk)
 
 # Importing ADK and LiteLLM above blocks for seconds after gevent's loop cached its clock; without
 # this, Locust's `-t` timer (spawn_later) would count those seconds and stop the run early.

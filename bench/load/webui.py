@@ -38,6 +38,7 @@ import numpy as np
 from bench import constants
 from bench.errors import BenchError
 from bench.load import webui_header
+from bench.schemas.records import TEXT_REPLY, TOOL_CALL_REPLY
 from bench.schemas.settings import WEB_AUTH_ENV
 from bench.scoring.case_pass import CaseVerdict
 from bench.scoring.outcome import is_failed, is_incomplete, is_ok, session_outcome
@@ -48,10 +49,15 @@ log = logging.getLogger(__name__)
 SCRAPE_INTERVAL_S = 2.0
 END_AFTER_STOP_S = 1.5  # let the UI get its answer to "stop" before the server goes away
 MAX_VALUES = 200_000  # latency values kept per timing for percentiles
-TIMINGS = {"ttft": "TTFT", "tpot": "TPOT", "llm": "LLM call", "turn": "turn",
+TIMINGS = {"ttft": "TTFT", "ttft_text": "TTFT, text replies",
+           "ttft_tool": "TTFT, tool-call replies (parser hold-back in)", "tpot": "TPOT",
+           "tpot_text": "TPOT, text replies", "tpot_tool": "TPOT, tool-call replies",
+           "tool_holdback": "tool parser hold-back", "llm": "LLM call", "turn": "turn",
            # a thinking model (bench.agent.reasoning_timing): the first answer or tool call,
            # and a turn's time spent thinking
            "ttfo": "TTFO (first output token)", "thinking": "thinking per turn"}  # fmt: skip
+# the reply kinds' rows (bench.results.reply_kinds)
+_KIND_KEYS = {TEXT_REPLY: "text", TOOL_CALL_REPLY: "tool"}
 WIRE_KEY = "bench_live"
 
 TAB_CASES, TAB_TOOLS, TAB_TIMINGS, TAB_SERVER = (
@@ -157,6 +163,11 @@ class LiveData:
             return
         self._add("ttft", record.get("ttft_ms"))
         self._add("tpot", record.get("tpot_ms"))
+        kind = _KIND_KEYS.get(record.get("reply_kind") or "")
+        if kind is not None:
+            self._add(f"ttft_{kind}", record.get("ttft_ms"))
+            self._add(f"tpot_{kind}", record.get("tpot_ms"))
+        self._add("tool_holdback", record.get("tool_holdback_ms"))
         self._add("llm", record.get("e2e_ms"))
         self._add("ttfo", record.get("ttfo_ms"))
 

@@ -113,6 +113,21 @@ def percentiles(name: str) -> Callable[[Summary], str]:
     return text
 
 
+def ttft_by_reply_kind(s: Summary) -> str:
+    """TTFT p50 and p90 of text replies and of tool-call replies, with the parser's hold-back."""
+    parts = []
+    for infix, label in (("text", "text replies"), ("tool", "tool-call replies")):
+        if not _count(s, f"llm_calls_{infix}"):
+            continue
+        text = (f"{label} p50 {percentile(s, f'ttft_{infix}_p50_ms')}, "
+                f"p90 {percentile(s, f'ttft_{infix}_p90_ms')}")  # fmt: skip
+        holdback = _number(s, "tool_holdback_p50_ms")
+        if infix == "tool" and holdback is not None:
+            text += f" (parser hold-back p50 {ms(holdback)})"
+        parts.append(text)
+    return "; ".join(parts) or "no completed call"
+
+
 def measured(s: Summary) -> str:
     window = _number(s, "window_s")
     counts = ", ".join(
@@ -149,6 +164,10 @@ FIGURES: tuple[Figure, ...] = (
     Figure("ttft", "TTFT (time to first token)", percentiles("ttft"),
            "from the request handed to the transport to the first chunk with a content, "
            "reasoning or tool-call delta (vllm bench serve's definition)."),
+    Figure("ttft-kind", "TTFT by reply kind", ttft_by_reply_kind,
+           "text replies and replies with a tool call apart; a tool-call reply's first delta "
+           "comes after the tokens the tool parser held back (its hold-back: from the first "
+           "generated token to that delta), so the combined TTFT mixes two waits."),
     Figure("tpot", "TPOT (time per output token)", percentiles("tpot"),
            "after the first token: (e2e - TTFT) / (output tokens - 1) for a text reply; for a "
            "tool-call reply the mean gap between streamed deltas after the first."),

@@ -5,7 +5,8 @@ also recomputed from the records it summarises, so it can be bootstrapped (recor
 session are resampled together: see `bench.report.stats`):
 
 - percentile: per-call (`llm_calls`) or per-turn/session latencies of completed items (no
-  failures, no incomplete items, no warm-up);
+  failures, no incomplete items, no warm-up); the by-reply-kind ones over the calls of that
+  kind; ITL over every gap of those calls, each gap resampled with its call's session;
 - mean: per-turn scores of completed turns (tool accuracy, trajectory, ROUGE), the error
   indicator over turns not incomplete, or per-session pass/fail (task success);
 - ratio: sums over completed turns (tool-name precision and recall, argument exact match);
@@ -26,6 +27,8 @@ import numpy as np
 import pandas as pd
 
 from bench.report.runs import Run
+from bench.results.reply_kinds import itl_gaps
+from bench.schemas.records import TEXT_REPLY, TOOL_CALL_REPLY
 from bench.scoring.outcome import (
     CANCELLED_ERROR_TYPES,
     CUT_SHORT,
@@ -35,6 +38,7 @@ from bench.scoring.outcome import (
 )
 
 Kind = Literal["percentile", "mean", "ratio", "rate", "server"]
+ITL_GAPS = "itl_gaps_ms"  # a list per call: the ITL percentiles pool every gap
 
 
 @dataclass(frozen=True)
@@ -48,11 +52,21 @@ class Metric:
     den: str = ""  # ratio: the denominator column
     q: float = 50.0  # percentile
     failed: bool = False  # rate: count the failed items instead of the successes
+    reply_kind: str = ""  # llm_calls: only the calls whose reply was of this kind
 
 
-def _latency(name: str, label: str, table: str, column: str) -> list[Metric]:
+def _latency(name: str, label: str, table: str, column: str, reply_kind: str = "") -> list[Metric]:
     return [
-        Metric(f"{name}_p{p}_ms", f"{label} p{p} (ms)", "percentile", False, table, column, q=p)
+        Metric(
+            f"{name}_p{p}_ms",
+            f"{label} p{p} (ms)",
+            "percentile",
+            False,
+            table,
+            column,
+            q=p,
+            reply_kind=reply_kind,
+        )  # fmt: skip
         for p in (50, 90, 99)
     ]
 
@@ -76,6 +90,12 @@ METRICS: dict[str, Metric] = {
         Metric("output_tokens_per_s", "output tokens/s", "rate", True, "llm_calls", "completion_tokens"),
         *_latency("ttft", "TTFT", "llm_calls", "ttft_ms"),
         *_latency("tpot", "TPOT", "llm_calls", "tpot_ms"),
+        *_latency("ttft_text", "TTFT text replies", "llm_calls", "ttft_ms", TEXT_REPLY),
+        *_latency("ttft_tool", "TTFT tool-call replies", "llm_calls", "ttft_ms", TOOL_CALL_REPLY),
+        *_latency("tpot_text", "TPOT text replies", "llm_calls", "tpot_ms", TEXT_REPLY),
+        *_latency("tpot_tool", "TPOT tool-call replies", "llm_calls", "tpot_ms", TOOL_CALL_REPLY),
+        *_latency("itl", "ITL", "llm_calls", ITL_GAPS),
+        *_latency("tool_holdback", "tool parser hold-back", "llm_calls", "tool_holdback_ms"),
         *_latency("llm_e2e", "LLM call", "llm_calls", "e2e_ms"),
         *_latency("turn", "turn", "turns", "latency_ms"),
         *_latency("model_ttft", "model-layer TTFT", "llm_calls", "model_ttft_ms"),
@@ -111,7 +131,8 @@ METRICS: dict[str, Metric] = {
 # Headline figures first: the terminal table shows as many of them as fit, in this order.
 DEFAULT_METRICS = (
     "sessions_per_s", "turn_p50_ms", "task_success_rate", "tool_accuracy", "error_rate",
-    "turn_p99_ms", "ttft_p50_ms", "tpot_p50_ms", "turns_per_s", "output_tokens_per_s",
+    "turn_p99_ms", "ttft_p50_ms", "ttft_text_p50_ms", "ttft_tool_p50_ms", "tpot_p50_ms",
+    "turns_per_s", "output_tokens_per_s",
     "ttft_p99_ms", "client_overhead_p50_ms", "turn_llm_wire_mean_ms",
     "turn_client_overhead_mean_ms", "turn_tool_time_mean_ms", "turn_other_mean_ms",
     "ttfo_p50_ms", "reasoning_tokens_per_turn", "thinking_share",
@@ -290,8 +311,16 @@ def samples(run: Run, metric: Metric) -> Samples:
         return _aligned(df, failed_mask(df).to_numpy(dtype=float))
     if metric.table != "sessions" or metric.kind == "percentile":
         df = completed(run, metric.table)  # latency and accuracy: completed calls, turns, sessions
+    if metric.reply_kind:
+        if "reply_kind" not in df.columns:  # a run from before the split
+            return Samples(np.array([]))
+        df = df[df["reply_kind"] == metric.reply_kind]
     if metric.column not in df.columns:
         return Samples(np.array([]))
+    if metric.column == ITL_GAPS:  # every gap of every call, each with its call's session
+        gaps = [itl_gaps({ITL_GAPS: value}) for value in df[ITL_GAPS]]
+        pooled = df.assign(**{ITL_GAPS: gaps}).explode(ITL_GAPS)
+        return _aligned(pooled, _numbers(pooled[ITL_GAPS]))
     if metric.kind == "percentile" and metric.table == "sessions" and "start_delay_ms" in df:
         # open loop: session latency from the scheduled arrival, as in the summary
         values = _numbers(df[metric.column]) + np.nan_to_num(_numbers(df["start_delay_ms"]))

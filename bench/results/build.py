@@ -17,6 +17,7 @@ from bench.results.by_turn import by_turn_index
 from bench.results.client_summary import client_summary
 from bench.results.reasoning import reasoning_summary
 from bench.results.kv_reuse import classify_calls, kv_reuse_summary
+from bench.results.reply_kinds import reply_kind_summary
 from bench.results.roofline import roofline
 from bench.results.server_summary import server_summary
 from bench.results.summary import compute_summary, measured
@@ -212,6 +213,11 @@ def build_results(run_dir: Path) -> BuildResult:
     }
     summary = compute_summary(llm_calls, turns, sessions, run_info, load_stops)
     start, end = summary["window_start"], summary["window_end"]
+    summary.update(
+        reply_kind_summary(
+            [c for c in calls_m if is_ok(c)], [c for c in calls_m if is_incomplete(c)]
+        )
+    )
     summary.update(finish_counts(calls_m))
     summary.update(arrival_summary(arrivals, sessions_m))
     summary.update(user_simulator_summary(simulator_calls, sessions_m))
@@ -228,7 +234,7 @@ def build_results(run_dir: Path) -> BuildResult:
             scores = [t[column] for t in completed if t.get(column) is not None]
             summary[column] = sum(scores) / len(scores) if scores else None
     summary.update(server_summary(scrapes_read.records, start, end))
-    summary.update(client_summary(client, start, end))
+    summary.update(client_summary(client, start, end, summary))
     provenance = manifest.provenance
     summary.update(
         roofline(

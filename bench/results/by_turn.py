@@ -1,7 +1,8 @@
 """Metrics by turn index: how latency, prompt size and prefix-cache reuse change as a session
 grows (`by_turn_index.parquet`, one row per turn index of one load step).
 
-Turn index = the turn's place in its eval case, 1-based. Every measured call of a turn counts
+Turn index = the turn's place in its eval case, 1-based. TTFT is also split by reply kind
+(text, tool call: bench.results.reply_kinds). Every measured call of a turn counts
 in `llm_calls`; latency, the cached fraction and tool accuracy use the completed ones (no error,
 not incomplete: `bench.scoring.outcome.is_ok`), as the summary does.
 """
@@ -12,9 +13,20 @@ from collections import defaultdict
 from typing import Any
 
 from bench.results.kv_reuse import cached_fraction
+from bench.results.reply_kinds import KIND_COLUMNS
 from bench.results.reasoning import thinking_share
 from bench.results.summary import mean, percentile
 from bench.scoring.outcome import is_ok
+
+
+def _ttft_by_kind(ok_calls: list[dict[str, Any]]) -> dict[str, float | None]:
+    """TTFT p50/p90 of text replies and of tool-call replies (bench.results.reply_kinds)."""
+    row: dict[str, float | None] = {}
+    for kind, infix in KIND_COLUMNS.items():
+        ttfts = [c.get("ttft_ms") for c in ok_calls if c.get("reply_kind") == kind]
+        row[f"ttft_{infix}_p50_ms"] = percentile(ttfts, 50)
+        row[f"ttft_{infix}_p90_ms"] = percentile(ttfts, 90)
+    return row
 
 
 def by_turn_index(
@@ -46,6 +58,7 @@ def by_turn_index(
                 "cached_fraction": cached_fraction(ok_calls),
                 "ttft_p50_ms": percentile([c.get("ttft_ms") for c in ok_calls], 50),
                 "ttft_p90_ms": percentile([c.get("ttft_ms") for c in ok_calls], 90),
+                **_ttft_by_kind(ok_calls),
                 "llm_e2e_p50_ms": percentile([c.get("e2e_ms") for c in ok_calls], 50),
                 "turn_p50_ms": percentile([t.get("latency_ms") for t in ok_turns], 50),
                 "turn_p90_ms": percentile([t.get("latency_ms") for t in ok_turns], 90),

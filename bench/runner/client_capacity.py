@@ -7,7 +7,8 @@ about `PROCESS_CORE_SHARE / cpu_per_call_s` LLM calls/s.
 
 The per-call CPU is measured at start-up (`calibrate`), in the orchestrator's process (ADK and
 LiteLLM are imported there anyway): with the load process's savings applied for the while
-(bench.load.lean_adk.applied), it plays the shipped weather_time agent against a fake server at
+(bench.load.lean_adk.applied) and its responses read on an arrival reader
+(bench.agent.wire_arrival.reading), it plays the shipped weather_time agent against a fake server at
 0 ms (its own process: its CPU is not counted) for about a second after one warm-up session,
 and divides its process CPU time (threads included: LiteLLM works in executor threads) by the
 LLM calls made. 11 s of wall time on the loaded 2-core test machine (most of it the fake
@@ -260,6 +261,7 @@ def _measure() -> float:
     from bench.testing.fake_server import running_fake_server
 
     with running_fake_server() as url:  # its own process: its CPU is not counted here
+        from bench.agent import wire_arrival
         from bench.agent.session import build_agent_bundle, run_session
         from bench.evalset import load_evalset
         from bench.load import lean_adk
@@ -288,5 +290,5 @@ def _measure() -> float:
             await bundle.close()
             return (time.process_time() - cpu0) / calls[0]
 
-        with lean_adk.applied():
+        with lean_adk.applied(), wire_arrival.reading():
             return asyncio.run(play())

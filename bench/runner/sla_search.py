@@ -25,7 +25,8 @@ from bench.schemas.run_dir import RunDir
 ACCURACY_METRICS = ("tool_trajectory_exact", "tool_trajectory_in_order",
                     "tool_trajectory_any_order", "tool_accuracy", "task_success_rate",
                     "tool_name_recall")  # fmt: skip
-SLO_COLUMN = {"ttft_ms": "ttft", "tpot_ms": "tpot", "turn_ms": "turn", "session_ms": "session"}
+SLO_COLUMN = {"ttft_ms": "ttft", "ttft_text_ms": "ttft_text", "ttft_tool_ms": "ttft_tool",
+              "tpot_ms": "tpot", "turn_ms": "turn", "session_ms": "session"}  # fmt: skip
 
 
 @dataclass(frozen=True)

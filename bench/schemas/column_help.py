@@ -85,6 +85,29 @@ SUMMARY_HELP: dict[str, str] = {
     **_pcts("model_ttft", "TTFT at ADK's model layer (includes LiteLLM's work), p{q} (ms)"),
     **_pcts("model_tpot", "TPOT at ADK's model layer (includes LiteLLM's work), p{q} (ms)"),
     **_pcts("client_overhead", "per call, model-layer e2e minus wire e2e, p{q} (ms)"),
+    "llm_calls_text": "completed LLM calls whose reply was text (no tool call)",
+    "llm_calls_tool": "completed LLM calls whose reply had a tool call",
+    **_pcts(
+        "ttft_text",
+        "TTFT of text replies only, p{q} (incomplete calls without a token: their age) (ms)",
+    ),
+    **_pcts(
+        "ttft_tool",
+        "TTFT of tool-call replies only (first tool-call delta: the parser's hold-back in), p{q} (ms)",
+    ),
+    **_pcts("tpot_text", "TPOT of text replies, (e2e - TTFT) / (tokens - 1), p{q} (ms)"),
+    **_pcts(
+        "tpot_tool", "TPOT of tool-call replies, mean gap between deltas after the first, p{q} (ms)"
+    ),
+    **_pcts("itl", "gap between token chunks, p{q} of every gap of completed streamed calls (ms)"),
+    **_pcts("itl_text", "gap between token chunks of text replies, p{q} of all their gaps (ms)"),
+    **_pcts(
+        "itl_tool", "gap between token chunks of tool-call replies, p{q} of all their gaps (ms)"
+    ),
+    **_pcts(
+        "tool_holdback",
+        "tool-call replies: first chunk (first generated token) to first tool-call delta, p{q} (ms)",
+    ),
     "turn_llm_wire_mean_ms": "mean over completed turns of their LLM calls' time on the wire (ms)",
     "turn_client_overhead_mean_ms": "mean per turn of the model layer's time around its calls (ms)",
     "turn_tool_time_mean_ms": "mean per turn of the time spent in tools, injected delays included (ms)",
@@ -109,6 +132,8 @@ SUMMARY_HELP: dict[str, str] = {
     **_bounds("llm_e2e"),
     **_bounds("turn"),
     **_bounds("session"),
+    **_bounds("ttft_text"),
+    **_bounds("ttft_tool"),
     **_pcts("start_delay", "open loop: how late a session started after its schedule, p{q} (ms)"),
     "arrivals": "open loop: arrivals the schedule put in the window",
     "arrivals_not_started": "open loop: arrivals scheduled in the window that never started",
@@ -199,7 +224,14 @@ SUMMARY_HELP: dict[str, str] = {
     "client_cpu_mean_pct": "mean CPU of the load processes (% of one core)",
     "client_cpu_max_pct": "highest CPU sample of a load process (% of one core)",
     "client_lag_p90_ms": "p90 of the load processes' event-loop lag (ms): late wake-ups",
-    "client_saturated": "whether the load generator was the bottleneck (its timings include queueing)",
+    "client_wire_lag_p90_ms": "p90 of the lag of the loop that reads and stamps responses (ms)",
+    **_pcts(
+        "pull_delay",
+        "per call, the mean wait of its chunks between arrival and the agent taking them, p{q} (ms)",
+    ),
+    "itl_batched_share": "share of ITL gaps that were 0: token chunks read in one batch",
+    "client_saturated": "whether the load generator distorted the figures (client_saturated_reason says how)",
+    "client_saturated_reason": "why the client was flagged: pull delay, loop lag, stamps late or batched reads",
     "roofline_bound_tokens_per_s": "single-stream decode bound: peak memory bandwidth / weight bytes",
     "roofline_achieved_tokens_per_s": "single-stream decode speed measured (1 / TPOT)",
     "roofline_efficiency_pct": "achieved / bound, in %",

@@ -20,6 +20,8 @@ from bench.schemas.columns import EpochS, JsonText
 
 # LlmCallRecord.call_role: whose call it was
 AGENT_ROLE, USER_SIMULATOR_ROLE = "agent", "user_simulator"
+# LlmCallRecord.reply_kind: a reply with at least one tool call, or any other reply
+TEXT_REPLY, TOOL_CALL_REPLY = "text", "tool_call"
 
 
 class RunColumns(TypedDict):
@@ -88,6 +90,17 @@ class LlmCallRecord(CallKeys):
     model_tpot_ms: float | None
     model_e2e_ms: float
     client_overhead_ms: float | None  # model_e2e_ms - e2e_ms (on the wire); null off the wire
+    # by reply kind (bench.agent.reply_timing): "text" or "tool_call" (a reply with a tool call);
+    # null when no reply came
+    reply_kind: str | None
+    # a tool-call reply: first chunk (vLLM's first generated token) to first tool-call delta
+    tool_holdback_ms: float | None
+    itl_gaps_ms: JsonText  # [ms] between token chunks, in order (what itl_* summarise)
+    itl_batched_n: int | None  # gaps of 0: token chunks that came in one read with the one before
+    # how long body chunks waited between their arrival and the agent taking them (the reader
+    # of bench.agent.wire_arrival stamps them); null where chunks are stamped as taken
+    pull_delay_mean_ms: float | None
+    pull_delay_max_ms: float | None
     # A thinking model's share (bench.agent.reasoning_timing), on the wire: reasoning tokens
     # (from usage, else counted from the stream: reasoning_tokens_from), time to first
     # reasoning token, time to first output token (content or tool call; AIPerf's TTFO), and the
@@ -231,6 +244,8 @@ class ClientSample(BuiltRunColumns, total=False):
     cpu_percent: float  # of one core
     gevent_lag_ms: float
     asyncio_lag_ms: float
+    # each lag of the loop that reads and stamps responses (wire_arrival), woken every 0.1 s
+    wire_lags_ms: JsonText
 
 
 class MetricsScrape(TypedDict):

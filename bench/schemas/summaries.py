@@ -85,6 +85,34 @@ class SummaryRow(BuiltRunColumns, total=False):
     client_overhead_p50_ms: float | None  # per call: model-layer e2e - wire e2e
     client_overhead_p90_ms: float | None
     client_overhead_p99_ms: float | None
+    # by reply kind (bench.results.reply_kinds): completed calls whose reply was text, and
+    # those whose reply had a tool call; the combined ttft/tpot columns keep meaning both
+    llm_calls_text: int | None
+    llm_calls_tool: int | None
+    ttft_text_p50_ms: float | None
+    ttft_text_p90_ms: float | None
+    ttft_text_p99_ms: float | None
+    ttft_tool_p50_ms: float | None  # includes the tool parser's hold-back
+    ttft_tool_p90_ms: float | None
+    ttft_tool_p99_ms: float | None
+    tpot_text_p50_ms: float | None
+    tpot_text_p90_ms: float | None
+    tpot_text_p99_ms: float | None
+    tpot_tool_p50_ms: float | None  # the mean gap between deltas after the first
+    tpot_tool_p90_ms: float | None
+    tpot_tool_p99_ms: float | None
+    itl_p50_ms: float | None  # every gap of every call, pooled
+    itl_p90_ms: float | None
+    itl_p99_ms: float | None
+    itl_text_p50_ms: float | None
+    itl_text_p90_ms: float | None
+    itl_text_p99_ms: float | None
+    itl_tool_p50_ms: float | None
+    itl_tool_p90_ms: float | None
+    itl_tool_p99_ms: float | None
+    tool_holdback_p50_ms: float | None  # first token to first tool-call delta
+    tool_holdback_p90_ms: float | None
+    tool_holdback_p99_ms: float | None
     # the mean turn split over completed turns; the four means sum to the mean turn latency
     turn_llm_wire_mean_ms: float | None  # LLM calls on the wire
     turn_client_overhead_mean_ms: float | None  # the model layer's time around them
@@ -105,6 +133,12 @@ class SummaryRow(BuiltRunColumns, total=False):
     session_p50_ms_bound: str | None
     session_p90_ms_bound: str | None
     session_p99_ms_bound: str | None
+    ttft_text_p50_ms_bound: str | None
+    ttft_text_p90_ms_bound: str | None
+    ttft_text_p99_ms_bound: str | None
+    ttft_tool_p50_ms_bound: str | None
+    ttft_tool_p90_ms_bound: str | None
+    ttft_tool_p99_ms_bound: str | None
     # a thinking model's share (bench.results.reasoning): reasoning tokens per turn and per call
     # (from usage, else counted from the stream: reasoning_tokens_from), time to first output
     # token (content or tool call, AIPerf's TTFO) and to first reasoning token, a turn's mean
@@ -252,7 +286,16 @@ class SummaryRow(BuiltRunColumns, total=False):
     client_cpu_mean_pct: float | None
     client_cpu_max_pct: float | None
     client_lag_p90_ms: float | None
+    client_wire_lag_p90_ms: float | None  # of the loop that reads and stamps the responses
+    # per call, the mean wait of its body chunks between arrival and the agent taking them
+    pull_delay_p50_ms: float | None
+    pull_delay_p90_ms: float | None
+    pull_delay_p99_ms: float | None
+    itl_batched_share: float | None  # ITL gaps of 0: token chunks read in one batch
     client_saturated: bool | None
+    # why, by what it distorts (bench.results.client_summary): pull delay, loop lag, stamps
+    # late, batched reads; null when not saturated
+    client_saturated_reason: str | None
     # single-stream decode efficiency against the memory-bandwidth bound (GPU only)
     roofline_bound_tokens_per_s: float | None
     roofline_achieved_tokens_per_s: float | None
@@ -272,6 +315,10 @@ class ByTurnIndexRow(BuiltRunColumns, total=False):
     cached_fraction: float | None  # sum of cached tokens / sum of prompt tokens
     ttft_p50_ms: float | None
     ttft_p90_ms: float | None
+    ttft_text_p50_ms: float | None  # text replies only
+    ttft_text_p90_ms: float | None
+    ttft_tool_p50_ms: float | None  # replies with a tool call only (the parser's hold-back in)
+    ttft_tool_p90_ms: float | None
     llm_e2e_p50_ms: float | None
     turn_p50_ms: float | None
     turn_p90_ms: float | None

@@ -1,14 +1,17 @@
 """SLOs and goodput: the sessions and turns that met every latency SLO and passed their case.
 
 `--slo ttft_ms=500,tpot_ms=50,turn_ms=3000,session_ms=20000`; any subset. A turn meets the SLOs
-when every LLM call in it meets ttft_ms and tpot_ms, its latency meets turn_ms, it has no error
-and its trajectory score is 1. A session meets them when all its turns do, its latency (open loop:
+when every LLM call in it meets its TTFT SLOs and tpot_ms, its latency meets turn_ms, it has no
+error and its trajectory score is 1. `ttft_ms` bounds every call's TTFT; `ttft_text_ms` only
+that of text replies and `ttft_tool_ms` only that of tool-call replies (whose TTFT includes the
+tool parser's hold-back), so a tool-call reply is not held to a text reply's SLO. A session meets them when all its turns do, its latency (open loop:
 from its scheduled arrival) meets session_ms, and its case passed (`case_passed`: every metric of the criteria, ADK's rule).
 
 Incomplete work (still running at the end of the drain) has only its age: one older than an SLO
 misses it (`slo_met` False), one younger is undecided (`slo_met` null) and left out of SLO
 attainment. An incomplete call that had no first token yet has its age as a lower bound of its
-TTFT.
+TTFT; its kind is not known yet, so it surely misses a kind's SLO only past both kinds' (an
+unbounded kind never misses).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections import defaultdict
 from typing import Any
 
 from bench.schemas.flags import SLO_KEYS, parse_slo  # noqa: F401 (their home moved)
+from bench.schemas.records import TEXT_REPLY, TOOL_CALL_REPLY
 from bench.scoring.outcome import is_incomplete
 
 
@@ -33,6 +37,31 @@ def _all_met(a: bool | None, b: bool | None) -> bool | None:
     if a is False or b is False:
         return False
     return None if a is None or b is None else True
+
+
+def _kind_limit(kind: str | None, slo: dict[str, float]) -> float | None:
+    """The TTFT SLO of a reply kind (ttft_text_ms, ttft_tool_ms)."""
+    key = {TEXT_REPLY: "ttft_text_ms", TOOL_CALL_REPLY: "ttft_tool_ms"}.get(kind or "")
+    return slo.get(key) if key else None
+
+
+def _ttft_met(call: dict[str, Any], slo: dict[str, float]) -> bool:
+    ttft, kind = call.get("ttft_ms"), call.get("reply_kind")
+    return _le(ttft, slo.get("ttft_ms")) and _le(ttft, _kind_limit(kind, slo))
+
+
+def _ttft_missed_so_far(call: dict[str, Any], slo: dict[str, float]) -> bool:
+    """An incomplete call: its TTFT, or its age while no token came, already past an SLO that
+    bounds it (with no token yet it may be of either kind)."""
+    ttft = call.get("ttft_ms")
+    if ttft is not None:
+        return _over(ttft, slo.get("ttft_ms")) or _over(
+            ttft, _kind_limit(call.get("reply_kind"), slo)
+        )
+    age = call.get("e2e_ms")
+    either = [_kind_limit(kind, slo) for kind in (TEXT_REPLY, TOOL_CALL_REPLY)]
+    loosest = None if None in either else max(x for x in either if x is not None)
+    return _over(age, slo.get("ttft_ms")) or _over(age, loosest)
 
 
 def _session_latency(session: dict[str, Any]) -> float | None:
@@ -54,10 +83,9 @@ def mark_slo(
     calls_missed: dict[str, bool] = defaultdict(bool)  # an incomplete call already past one
     for call in llm_calls:
         if is_incomplete(call):
-            ttft = call.get("ttft_ms") if call.get("ttft_ms") is not None else call.get("e2e_ms")
-            calls_missed[call["turn_id"]] |= _over(ttft, slo.get("ttft_ms"))
+            calls_missed[call["turn_id"]] |= _ttft_missed_so_far(call, slo)
             continue
-        ok = not call.get("error_type") and _le(call.get("ttft_ms"), slo.get("ttft_ms"))
+        ok = not call.get("error_type") and _ttft_met(call, slo)
         # A one-token reply has no TPOT; it cannot break a TPOT SLO.
         if call.get("tpot_ms") is not None:
             ok = ok and _le(call["tpot_ms"], slo.get("tpot_ms"))

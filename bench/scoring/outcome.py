@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.schemas.records import USER_SIMULATOR_ROLE
+from bench.schemas.records import TEXT_REPLY, TOOL_CALL_REPLY, USER_SIMULATOR_ROLE
 
 # Raw records written before results schema 3 called a cut turn "Cancelled"; an LLM call cut by
 # the load stopping is recorded with the class of the exception, CancelledError.
@@ -81,7 +81,22 @@ def upgrade_legacy(record: dict[str, Any]) -> dict[str, Any]:
     if error_type(record) in CANCELLED_ERROR_TYPES:
         record["incomplete"] = True
         record["error_type"] = record["error"] = None
+    if "timing_layer" in record and "reply_kind" not in record:  # an LLM call before the column
+        record["reply_kind"] = legacy_reply_kind(record)
     return record
+
+
+def legacy_reply_kind(call: Mapping[str, Any]) -> str | None:
+    """The reply kind of a call recorded without one: a tool call when ADK or the server saw one
+    (bench.agent.reply_timing's rule), else text when a reply came."""
+    if (call.get("tool_calls_n") or 0) > 0 or (call.get("server_tool_calls_n") or 0) > 0:
+        return TOOL_CALL_REPLY
+    if call.get("finish_reason") == "tool_calls":
+        return TOOL_CALL_REPLY
+    replied = call.get("ttft_ms") is not None or (
+        not call.get("error_type") and not call.get("incomplete")
+    )
+    return TEXT_REPLY if replied else None
 
 
 def is_user_simulator_call(record: Mapping[str, Any]) -> bool:

@@ -110,6 +110,10 @@ def test_locust_streaming_run(tmp_path: Path, fake_url: str) -> None:
         assert c["stream"] is True and c["error_type"] is None
         assert 0 < c["ttft_ms"] <= c["e2e_ms"]
         assert c["n_chunks"] >= 1 and c["completion_tokens"] >= 1
+        # read and stamped on arrival by the load process's own reader (wire_arrival)
+        assert c["pull_delay_mean_ms"] is not None and c["pull_delay_mean_ms"] >= 0
+        assert c["reply_kind"] == ("tool_call" if c["server_tool_calls_n"] else "text"), c
+        assert len(c["itl_gaps_ms"]) == c["n_chunks"] - 1
     london = [t for t in turns if t["case_id"] == "weather_london"]
     assert london, "round robin should reach the first case"
     for t in london:

@@ -30,6 +30,8 @@ NOT_BENCH_FLAGS = {
     "--api-key": "vLLM's own flag, named where the README says bench refuses it",
     "--tokenizer-mode": "vLLM's own flag (the mistral tokenizer)",
     "--server": "benchmarks/soak.py",
+    "--bytecode": "benchmarks/load_overhead.py",
+    "--only": "benchmarks/client_cpu.py",
     "--tool-strict-level": "vLLM's own flag (smollm2-135m's catalog entry sets it)",
     "--override-generation-config": "vLLM's own flag (smollm2-135m's catalog entry sets it)",
     "--run-realmodel": "pytest option for the opt-in real-weights test",

@@ -1,7 +1,8 @@
 """bench.load.lean_adk cuts CPU without changing a byte of what the agent sends or gets back.
 
 The same eval cases run in two fresh processes against one fake server, once plain and once
-with the savings applied (they are process-wide, hence the subprocesses); the server records each
+with the savings applied and the responses read on the arrival reader (bench.agent.wire_arrival),
+as in a load process (they are process-wide, hence the subprocesses); the server records each
 request body. Only the tool-call ids the server itself made up (random) are masked.
 """
 
@@ -25,10 +26,12 @@ from bench.agent.session import build_agent_bundle, run_session
 from bench.evalset import load_evalset
 telemetry = None
 if sys.argv[3] == "lean":
+    from bench.agent import wire_arrival
     from bench.load import lean_adk
     lean_adk.apply()
     telemetry = lean_adk.telemetry_config()
     assert sys.modules[lean_adk.A2A_MODULE] is None  # a2a is not installed here: cached failure
+    wire_arrival.enable()  # and, as in a load process, responses read on the arrival reader
 
 KEPT = ("prompt_tokens", "completion_tokens", "cached_tokens", "finish_reason", "tool_calls_n")
 

@@ -43,6 +43,7 @@ def write_run(
     provenance: dict | None = None,
     criteria: dict | None = None,
     client_cpu_pct: float | None = None,
+    client_lag_ms: float = 1.0,
     stalled: int = 0,
     status: str = "completed",
     scripted_calls: Sequence[tuple[float, float]] = (),
@@ -51,7 +52,8 @@ def write_run(
     """A run of `sessions` one-turn sessions over `duration_s`; latencies drawn around the means.
 
     `provenance` is merged over the default one; `client_cpu_pct` writes the load process's
-    samples at that CPU (above 85% the client is saturated); `stalled` adds that many sessions
+    samples at that CPU and `client_lag_ms` event-loop lag (above 10% of TTFT p50 the client is
+    saturated: its calls carry no pull delays, so the lag stands in); `stalled` adds that many sessions
     whose one turn was still running at the stop after 60 s (hung requests); `scripted_calls`
     replaces the drawn LLM calls by calls at known times, (seconds after T0, duration in ms),
     spread over the sessions' turns."""
@@ -120,7 +122,7 @@ def write_run(
         ]  # fmt: skip
     client = [
         {"timestamp": T0 + k, "pid": 1, "cpu_percent": client_cpu_pct, "gevent_lag_ms": 1.0,
-         "asyncio_lag_ms": 1.0}
+         "asyncio_lag_ms": client_lag_ms}
         for k in range(int(duration_s))
     ] if client_cpu_pct is not None else []  # fmt: skip
     tables = (("llm_calls", calls), ("turns", turns), ("sessions", sess), ("client", client))

@@ -115,7 +115,7 @@ def test_accuracy_across_eval_sets_is_blank_with_the_reason(base: Path, tmp_path
 
 
 def test_a_saturated_client_is_named(base: Path, tmp_path: Path) -> None:
-    busy = _run(tmp_path, "busy", seed=1, client_cpu_pct=97.0)
+    busy = _run(tmp_path, "busy", seed=1, client_cpu_pct=97.0, client_lag_ms=400.0)
     comparison = compare_runs(find_runs([base, busy]), CompareOptions(resamples=100))
     assert Run(busy).summary["client_saturated"] is True
     assert [w for w in comparison.warnings if w.startswith("client saturated in busy:")]

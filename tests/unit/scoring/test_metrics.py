@@ -73,6 +73,35 @@ def test_incomplete_work_misses_an_slo_it_is_past_and_is_undecided_below():
     assert [t["slo_met"] for t in turns] == [False, None]
 
 
+def test_ttft_slos_by_reply_kind_bound_only_their_kind():
+    """ttft_text_ms bounds text replies, ttft_tool_ms tool-call replies, ttft_ms both."""
+    calls = [
+        {"turn_id": "a:0", "ttft_ms": 150.0, "reply_kind": "tool_call"},  # the parser's wait
+        {"turn_id": "a:0", "ttft_ms": 40.0, "reply_kind": "text"},
+        {"turn_id": "b:0", "ttft_ms": 90.0, "reply_kind": "text"},  # a slow text reply
+    ]
+    turns = [{"turn_id": f"{s}:0", "session_id": s, "latency_ms": 500.0, "trajectory_score": 1.0}
+             for s in "ab"]  # fmt: skip
+    assert parse_slo("ttft_text_ms=60,ttft_tool_ms=200") == {"ttft_text_ms": 60.0,
+                                                             "ttft_tool_ms": 200.0}  # fmt: skip
+    mark_slo(calls, turns, [], {"ttft_text_ms": 60.0})
+    assert [t["slo_met"] for t in turns] == [True, False]
+    mark_slo(calls, turns, [], {"ttft_tool_ms": 100.0})
+    assert [t["slo_met"] for t in turns] == [False, True]
+    mark_slo(calls, turns, [], {"ttft_ms": 100.0})  # both kinds
+    assert [t["slo_met"] for t in turns] == [False, True]
+    # still waiting for its first token after 300 ms: of either kind, so it misses only once
+    # past both kinds' SLOs; with a kind unbounded it is undecided
+    stuck = [{"turn_id": "c:0", "ttft_ms": None, "e2e_ms": 300.0, "incomplete": True}]
+    open_turn = [{"turn_id": "c:0", "session_id": "c", "latency_ms": 300.0, "incomplete": True}]
+    mark_slo(stuck, open_turn, [], {"ttft_text_ms": 60.0, "ttft_tool_ms": 200.0})
+    assert open_turn[0]["slo_met"] is False
+    mark_slo(stuck, open_turn, [], {"ttft_text_ms": 60.0, "ttft_tool_ms": 400.0})
+    assert open_turn[0]["slo_met"] is None
+    mark_slo(stuck, open_turn, [], {"ttft_text_ms": 60.0})
+    assert open_turn[0]["slo_met"] is None
+
+
 def test_pass_hat_k_and_pass_at_k_follow_tau_bench():
     assert pass_hat_k(4, 4, 2) == 1.0 and pass_hat_k(4, 2, 2) == pytest.approx(1 / 6)
     assert pass_at_k(4, 2, 2) == pytest.approx(1 - 1 / 6) and pass_at_k(4, 0, 3) == 0.0
