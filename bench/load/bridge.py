@@ -44,6 +44,7 @@ T = TypeVar("T")
 
 _start_new_thread = monkey.get_original("_thread", "start_new_thread")
 _allocate_lock = monkey.get_original("_thread", "allocate_lock")
+_RLock = monkey.get_original("_thread", "RLock")
 
 
 class AsyncioThread:
@@ -266,6 +267,35 @@ def use_plain_threads_for_anyio() -> None:
     anyio.to_thread.run_sync = _run_sync_in_loop_executor  # type: ignore[assignment]
 
 
+def use_real_locks_across_threads() -> None:
+    """Locks that the agents' loop and the executor's real threads share, made real.
+
+    gevent patches `threading` (and the locks that exist then, logging's among them), so these
+    are gevent locks, on which real threads cannot wait for each other: two LLM calls that
+    started together in a fresh process (a ParallelAgent's first turn) left one of them waiting
+    forever, about one run in eight, on logging's module lock or on pydantic's (and LiteLLM's)
+    lock for building models on first use. A greenlet of the hub thread that meets one held by
+    a real thread waits the few microseconds it is held."""
+    import logging
+
+    import pydantic.main
+    from litellm.types.llms import base_model
+
+    logging._lock = _RLock()  # type: ignore[attr-defined]
+    for ref in list(logging._handlerList):  # type: ignore[attr-defined]
+        handler = ref()
+        if handler is not None and handler.lock is not None:
+            handler.lock = _RLock()
+
+    def create_lock(handler: logging.Handler) -> None:
+        handler.lock = _RLock()
+        logging._register_at_fork_reinit_lock(handler)  # type: ignore[attr-defined]
+
+    logging.Handler.createLock = create_lock  # type: ignore[method-assign, assignment]
+    pydantic.main._rebuild_lock = _RLock()  # type: ignore[attr-defined]
+    base_model._SCHEMA_BUILD_LOCK = _RLock()  # type: ignore[misc]
+
+
 _THREAD = AsyncioThread()
 # Reads the timed calls' responses and stamps each chunk on arrival (bench.agent.wire_arrival):
 # a loop of its own, so chunks are not stamped when the busy agent loop gets to them.
@@ -278,6 +308,12 @@ def loop() -> asyncio.AbstractEventLoop:
 
 def reader_loop() -> asyncio.AbstractEventLoop:
     return _READER.loop()
+
+
+def running_loops() -> dict[str, asyncio.AbstractEventLoop]:
+    """This process's loops that are running, by role (none is started here)."""
+    loops = {"agents": _THREAD._loop, "reader": _READER._loop}
+    return {name: lp for name, lp in loops.items() if lp is not None and not lp.is_closed()}
 
 
 def shutdown(timeout_s: float = 5.0) -> bool:

@@ -67,6 +67,7 @@ from bench.load import (  # noqa: E402
     lean_adk,
     open_loop,
     saturation,
+    wait_dump,
     webui,
     worker_token,
 )
@@ -88,12 +89,15 @@ for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
     logging.getLogger(_name).setLevel(logging.WARNING)  # Locust sets INFO; LiteLLM's logs cost ~7%
 
 lean_adk.apply()  # before the fork: every process inherits it (bench.load.lean_adk)
+bridge.use_real_locks_across_threads()  # real threads share them (bench.load.bridge)
 # Responses are read, and their chunks stamped, on a reader thread of each process's own
 # (started on first use, after the fork): bench.agent.wire_arrival.
 wire_arrival.enable(bridge.reader_loop)
 csv_writer_guard.apply()  # Locust's CSV writer ends quietly when its files close under it
 # `kill -USR1 <pid>` writes every thread's stack to locust.log: what a stuck load process waits on.
 faulthandler.register(signal.SIGUSR1, all_threads=True)
+# `kill -USR2 <pid>` writes every asyncio task of its loops, with where each waits.
+signal.signal(signal.SIGUSR2, lambda _sig, _frame: wait_dump.dump_tasks(sys.stderr))
 worker_token.install_worker_hello()  # before Locust makes its runner (and before it forks)
 WORKER_DIR = distributed.worker_dir()  # set under `bench worker`: the spec comes from the master
 SPEC: LoadSpec
@@ -106,6 +110,11 @@ WARMUP_WAIT_MAX_S = 5.0
 
 def _configure(spec: LoadSpec) -> None:
     global SPEC, EVALSET, BUNDLE
+    # `python -m locust` and Locust's loader put the working directory on sys.path; bench's own
+    # process does not, and a folder there named like the user's agent would shadow it in the
+    # load process only. (bench is imported by now; index 0 is this file's folder, which Locust
+    # takes off again after the import.)
+    sys.path[1:] = [p for p in sys.path[1:] if p not in ("", os.getcwd())]
     SPEC = spec
     EVALSET = load_evalset(SPEC.evalset)
     agent_dir = SPEC.agent_dir or EVALSET.agent_dir

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.runner.signals import signal_name
 from bench.schemas.run_dir import RunDir
@@ -74,10 +75,26 @@ def server_exited(t: Tick) -> Stop | None:
 def locust_exited(t: Tick) -> Stop | None:
     if t.locust_code is None:
         return None
-    if t.locust_code in LOCUST_OK_CODES:
+    if t.locust_code in LOCUST_OK_CODES and (t.load_started or t.locust_code == 0):
         return Stop(RunStatus.COMPLETED)
+    if not t.load_started:  # it failed before any session (no request could have failed)
+        return Stop(RunStatus.LOAD_FAILED, f"the load process failed before any session: "
+                    f"{_last_error(t.run_dir.locust_log)} (see {t.run_dir.locust_log})")  # fmt: skip
     return Stop(RunStatus.LOAD_FAILED, f"the Locust process exited with code {t.locust_code}; "
                 f"see {t.run_dir.locust_log}")  # fmt: skip
+
+
+def _last_error(log: Path) -> str:
+    """The last exception line of a log (its message), or a pointer to the log."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()[-200:]
+    except OSError:
+        return "no log"
+    for line in reversed(lines):
+        name, sep, message = line.partition(": ")
+        if sep and name.rsplit(".", 1)[-1].endswith(("Error", "Exception")) and " " not in name:
+            return f"{name.rsplit('.', 1)[-1]}: {message}"
+    return "no error line in its log"
 
 
 @dataclass(frozen=True)

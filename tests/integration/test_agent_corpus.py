@@ -51,17 +51,21 @@ class Played:
         return json.loads((self.run_dir / "manifest.json").read_text())
 
 
-def _bench_run(key: str, url: str, results: Path, env: dict[str, str]) -> Played:
-    """`shape`, or `shape:run` for a run past the pair check (`--no-validate`)."""
+def _bench_run(
+    key: str, url: str, results: Path, env: dict[str, str], cwd: Path | None = None
+) -> Played:
+    """`shape`, or `shape:run` for a run past the pair check (`--no-validate`); `bench` as its
+    console script starts it (`python -m` would put the working directory on sys.path)."""
     shape, _, mode = key.partition(":")
     run_id = key.replace(":", "_")
     log = results / f"{run_id}.log"
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "run", "--endpoint", url, "--model", "fake",
+        [str(Path(sys.executable).parent / "bench"), "run", "--endpoint", url, "--model", "fake",
          "--agent", str(CORPUS / shape), "--evalset", str(EVALSET), "--users", "1",
          "--sessions", "3", "--processes", "1", "--results-dir", str(results), "--run-id", run_id,
          *(["--no-validate"] if mode == "run" else [])],
         env={**env, "CORPUS_AGENT_LOG": str(log)}, capture_output=True, text=True, timeout=300,
+        cwd=cwd,
     )  # fmt: skip
     lines = log.read_text().splitlines() if log.exists() else []
     return Played(proc.returncode, proc.stdout + proc.stderr, results / run_id, lines)
@@ -92,8 +96,13 @@ def played(tmp_path_factory, mcp_url) -> dict[str, Played]:
     results = tmp_path_factory.mktemp("corpus")
     env = {**os.environ, "CORPUS_MCP_URL": mcp_url}
     env.pop("CORPUS_DOTENV_API_KEY", None)  # only the folder's .env may set it
+    # Run from a folder holding another `ns_agent`: as with a user's own folders, only the agent
+    # given to --agent loads, in bench's process and in the load process alike.
+    cwd = tmp_path_factory.mktemp("cwd")
+    (cwd / "ns_agent").mkdir()
+    (cwd / "ns_agent" / "agent.py").write_text("raise RuntimeError('the decoy was imported')\n")
     with running_fake_server() as url, ThreadPoolExecutor(3) as pool:
-        futures = {s: pool.submit(_bench_run, s, url, results, env) for s in RUNS}
+        futures = {s: pool.submit(_bench_run, s, url, results, env, cwd) for s in RUNS}
         return {shape: future.result() for shape, future in futures.items()}
 
 

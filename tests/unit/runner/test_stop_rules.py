@@ -60,6 +60,23 @@ def test_each_rule_alone() -> None:
     assert SessionTarget(5)(tick(sessions=5)) == Stop(RunStatus.COMPLETED)
 
 
+def test_a_load_process_that_fails_before_any_session_fails_the_run(tmp_path: Path) -> None:
+    """Python exits 1 on an exception at import, as Locust does when a request failed: before
+    any record no request can have failed, so it is the load process's own failure, named."""
+    run = RunDir(tmp_path)
+    run.locust_log.write_text(
+        'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
+        "bench.schemas.errors.BenchError: agent folder /a/my_agent: its name is taken\n"
+    )
+    stop = locust_exited(tick(run_dir=run, locust_code=1, load_started=False))
+    assert stop is not None and stop.status is RunStatus.LOAD_FAILED
+    assert "BenchError: agent folder /a/my_agent: its name is taken" in stop.message
+    # a web-mode Locust the user quit before starting any user exits 0: nothing failed
+    assert locust_exited(tick(run_dir=run, locust_code=0, load_started=False)) == Stop(
+        RunStatus.COMPLETED
+    )
+
+
 def test_watchdogs() -> None:
     never = LoadNeverStarted(timeout_s=10)
     assert never(tick(load_started=False, since_start_s=9)) is None
