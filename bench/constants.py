@@ -6,8 +6,6 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from bench.schemas.settings import SERVER_API_KEY_ENV, settings
-
 # Bump when a Parquet table's columns change meaning or type; `bench compare` refuses to mix versions.
 # 4: the drain (incomplete work with its age, not dropped), the window to the stop, percentile
 #    lower bounds, server finish reasons and unclean finishes counted, pass^k null below k trials
@@ -33,11 +31,6 @@ DEFAULT_RESULTS_DIR = Path("results")
 # The checkout's vLLM environment (scripts/setup.sh); `bench setup-vllm` makes one in the cache.
 DEFAULT_VLLM_VENV = REPO_ROOT / ".venv-vllm"
 CACHE_VLLM_VENV_NAME = "venv-vllm"
-
-
-def cache_dir() -> Path:
-    """Where built models live (the tiny model); `BENCH_CACHE_DIR` moves it."""
-    return settings().cache_dir
 
 
 # Tool choice of a run, as named in manifest.json and the summary (`bench run --force-tools`).
@@ -72,10 +65,9 @@ DEFAULT_REQUEST_TIMEOUT_S = 120.0
 # running after it is recorded incomplete, with its age.
 DEFAULT_DRAIN_S = 30.0
 
-# Env var that carries the server API key to child processes (never written to a file).
-API_KEY_ENV = SERVER_API_KEY_ENV
 DEFAULT_EVALSET = "weather_time"
 DEFAULT_WEB_PORT = 8089
+DEFAULT_MASTER_PORT = 5557  # Locust's own default master port
 
 
 def default_load_processes() -> int:

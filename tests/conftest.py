@@ -1,4 +1,4 @@
-"""Shared test setup: a clean environment and the `gpu` marker."""
+"""Shared test setup: a clean environment, the tiers (integration, e2e) and the `gpu` marker."""
 
 from __future__ import annotations
 
@@ -28,7 +28,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# The tier of a test is its folder: `pytest -m "not integration and not e2e"` is the fast tier
+# (tests/unit, in-process, under 2 minutes; docs/development.md).
+TIER_OF_FOLDER = {"integration": "integration", "e2e": "e2e"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests_dir = os.path.dirname(__file__)
+    for item in items:
+        folder = os.path.relpath(str(item.path), tests_dir).split(os.sep)[0]
+        if folder in TIER_OF_FOLDER:
+            item.add_marker(TIER_OF_FOLDER[folder])
     # Opt-in, like inspect_ai's slow tests: minutes of CPU per run (download, dequantize, serve).
     if not (config.getoption("--run-realmodel") or os.environ.get("BENCH_RUN_REALMODEL") == "1"):
         skip_real = pytest.mark.skip(

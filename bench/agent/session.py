@@ -48,7 +48,6 @@ from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.adk.telemetry.context import TelemetryConfig
 
-from bench import constants
 from bench.agent.load_stop import LoadStop
 from bench.agent.loading import load_agent_folder
 from bench.agent.model_override import override_models
@@ -59,6 +58,7 @@ from bench.agent.timed_model import CALL_SCOPE, CallScope, TimedLiteLlm, first_l
 from bench.agent.tool_latency import TOOL_TURN, ToolTimingPlugin, ToolTurn
 from bench.agent.user_simulator import SimulatorLiteLlm, new_user_simulator
 from bench.errors import BenchError
+from bench.schemas.config import LoadConfig
 from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord
 from bench.schemas.tool_latency import parse_tool_latency
 
@@ -237,23 +237,18 @@ def build_agent_bundle(
     served_model_name: str,
     run_id: str,
     eval_set_id: str,
-    stream: bool = True,
-    force_tools: bool = False,
-    request_timeout_s: float = constants.DEFAULT_REQUEST_TIMEOUT_S,
+    load: LoadConfig | None = None,
     extra_headers: dict[str, str] | None = None,
     api_key: str | None = None,
-    session_header: str | None = None,
-    tool_latency: list[str] | None = None,
-    seed: int | None = None,
     telemetry: TelemetryConfig | None = None,
-    thinking: str | None = None,
-    thinking_budget: int | None = None,
 ) -> AgentBundle:
-    """Load the agent folder and point each LlmAgent at `hosted_vllm/<served_model_name>`;
-    `thinking` ("on"/"off") and `thinking_budget` go with every call (bench.agent.thinking)."""
+    """Load the agent folder and point each LlmAgent at `hosted_vllm/<served_model_name>`, with
+    the run's load settings: streaming, forced tools, timeout, session header, tool latency, and
+    thinking ("on"/"off") and its budget with every call (bench.agent.thinking)."""
+    load = load or LoadConfig()
     loaded = load_agent_folder(agent_dir)
     root = loaded.root_agent
-    extra_body = request_extra_body(thinking, thinking_budget)
+    extra_body = request_extra_body(load.thinking, load.thinking_budget)
 
     def make_model(agent: Any) -> TimedLiteLlm:
         return TimedLiteLlm.for_server(
@@ -261,7 +256,7 @@ def build_agent_bundle(
             served_model_name,
             agent_name=agent.name,
             extra_headers=extra_headers,
-            request_timeout_s=request_timeout_s,
+            request_timeout_s=load.request_timeout_s,
             api_key=api_key,
             extra_body=extra_body,
         )
@@ -270,18 +265,18 @@ def build_agent_bundle(
         raise BenchError(
             f"agent folder {agent_dir}: no LlmAgent found, nothing to point at the server"
         )
-    latency = parse_tool_latency(tool_latency, seed) if tool_latency else None
+    latency = parse_tool_latency(load.tool_latency, load.seed) if load.tool_latency else None
     plugins: list[BasePlugin] = [ToolTimingPlugin(latency)]
-    if session_header:
-        plugins.append(SessionHeaderPlugin(session_header))
+    if load.session_header:
+        plugins.append(SessionHeaderPlugin(load.session_header))
     return AgentBundle(
         root_agent=root,
         app=loaded.app,
         plugins=plugins,
         run_id=run_id,
         eval_set_id=eval_set_id,
-        stream=stream,
-        force_tools=force_tools,
+        stream=load.stream,
+        force_tools=load.force_tools,
         default_app_name=_app_name_for(Path(agent_dir).resolve()),
         telemetry=telemetry,
     )

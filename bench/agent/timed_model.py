@@ -46,6 +46,7 @@ from bench.agent.reply_timing import reply_columns, reply_kind
 from bench.agent.strict_stream import MalformedChunkError, is_malformed_chunk
 from bench.agent.wire_timing import WIRE_TIMING, WireTiming, is_token_delta, wire_client
 from bench.schemas.records import AGENT_ROLE, LlmCallRecord
+from bench.schemas.settings import SERVER_API_KEY_ENV
 
 
 @dataclass
@@ -272,7 +273,7 @@ class TimedLiteLlm(LiteLlm):
         api_key: str | None = None,
         extra_body: dict[str, Any] | None = None,
     ) -> TimedLiteLlm:
-        """`api_base` ends in /v1. The key comes from `constants.API_KEY_ENV` unless given.
+        """`api_base` ends in /v1. The key comes from `SERVER_API_KEY_ENV` unless given.
         `extra_body`: fields added to every request body (bench.agent.thinking)."""
         strict_stream.install()  # a malformed streamed chunk fails the call (see strict_stream)
         import litellm
@@ -286,7 +287,7 @@ class TimedLiteLlm(LiteLlm):
             "num_retries": 0,
             "max_retries": 0,
         }
-        key = api_key or os.environ.get(constants.API_KEY_ENV)
+        key = api_key or os.environ.get(SERVER_API_KEY_ENV)
         kwargs["api_key"] = key or "EMPTY"  # vLLM without --api-key accepts anything
         if extra_headers:
             kwargs["extra_headers"] = dict(extra_headers)

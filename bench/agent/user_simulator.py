@@ -144,22 +144,22 @@ def add_user_simulator(bundle: Any, spec: Any, evalset: Any) -> None:
     the eval config's simulator settings (`--max-turns` applied) and the simulator's model."""
     import os
 
-    config = evalset_simulator_config(evalset, spec.max_turns)
-    if spec.user_simulator_api_base:
-        key_env = spec.user_simulator_api_key_env
+    config = evalset_simulator_config(evalset, spec.user_simulator.max_turns)
+    if spec.user_simulator.api_base:
+        key_env = spec.user_simulator.api_key_env
         endpoint = SimulatorEndpoint(
-            api_base=spec.user_simulator_api_base,
-            served_model_name=spec.user_simulator_model or spec.served_model_name,
+            api_base=spec.user_simulator.api_base,
+            served_model_name=spec.user_simulator.model or spec.served_model_name,
             api_key=(os.environ.get(key_env) if key_env else None) or "EMPTY",
         )
         headers = None
-    else:  # the server under test: its key (constants.API_KEY_ENV) and headers
+    else:  # the server under test: its key (SERVER_API_KEY_ENV) and headers
         endpoint = SimulatorEndpoint(
             api_base=spec.api_base,
-            served_model_name=spec.user_simulator_model or spec.served_model_name,
+            served_model_name=spec.user_simulator.model or spec.served_model_name,
         )
         headers = spec.extra_headers() or None
     bundle.user_simulator_config = config
     bundle.user_simulator_model = simulator_model(
-        endpoint, request_timeout_s=spec.request_timeout_s, extra_headers=headers
+        endpoint, request_timeout_s=spec.load.request_timeout_s, extra_headers=headers
     )

@@ -8,9 +8,9 @@ from typing import Any
 import typer
 
 from bench.cli import options as o
+from bench.cli.config_flags import run_config_from_flags
 from bench.cli.console import console, print_server_failure
 from bench.cli.run import given_flags
-from bench.schemas.config import RunConfig
 from bench.schemas.errors import RunFailed
 
 CHECK_LOAD_OPTIONS = o.pick(o.LOAD_SHAPE_OPTIONS, "stream", "request_timeout", "session_header",
@@ -25,7 +25,7 @@ def check(ctx: typer.Context, **flags: Any) -> None:
     Exit 1 when the server's tool parser or chat template loses the calls, or when the server
     refuses tool calls (auto tool choice off). Example: bench check --model tiny
     """
-    cfg = RunConfig.from_cli(flags, given=given_flags(ctx, flags), passthrough=list(ctx.args))
+    cfg = run_config_from_flags(flags, given=given_flags(ctx, flags), passthrough=list(ctx.args))
     from bench.runner.preflight import check_tool_calling  # heavy: ADK
     from bench.server.process import ServerStartError
 

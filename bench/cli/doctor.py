@@ -13,6 +13,7 @@ from bench.cli.console import console
 from bench.errors import BenchError, RunFailed
 from bench.schemas.config import ServerConfig
 from bench.schemas.run_dir import RunDir
+from bench.schemas.settings import settings
 from bench.server.environment import detect_gpus, find_vllm_python, vllm_version
 from bench.server.launch import serving
 from bench.server.probe import probe_tool_call
@@ -50,7 +51,7 @@ def doctor(
         from bench.models.tiny import ensure_tiny_model
 
         t0 = time.monotonic()
-        path = ensure_tiny_model(constants.cache_dir())
+        path = ensure_tiny_model(settings().cache_dir)
         console.print(f"tiny model: {path} ({time.monotonic() - t0:.1f} s)")
     except Exception as exc:  # doctor reports every failure instead of stopping at the first
         problems.append(f"the tiny model does not build: {type(exc).__name__}: {exc}")

@@ -1,6 +1,6 @@
 """`bench run`: serve a model, drive ADK agent sessions through Locust, score, write Parquet.
 
-The command collects its flags, makes one config call (`RunConfig.from_cli`), and one library
+The command collects its flags, makes one config call (`run_config_from_flags`), and one library
 call (`bench.runner.run.run_benchmark`); then prints.
 """
 
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bench import constants
 from bench.cli import options as o
+from bench.cli.config_flags import run_config_from_flags
 from bench.cli.console import console, err_console, print_server_failure
 from bench.cli.summary import print_results
 from bench.schemas.config import LoadConfig, RunConfig
@@ -31,59 +31,11 @@ if TYPE_CHECKING:
 LOAD, RESULTS = o.LOAD, o.RESULTS
 
 
-# Options only `bench run` has: the run's name, the load's extent and steps, the judge, the web UI
-# and Locust's master mode. Shared ones (server, engine, attach, load shape) are in options.py.
-RUN_OPTIONS = (
-    o.option("run_id", str | None, None, RESULTS,
-             "Name of the run folder (default: time-model-evalset)."),
-    o.option("users", str, str(constants.DEFAULT_USERS), LOAD,
-             "Concurrent users; each runs one conversation at a time. A list (1,4,16) runs "
-             "load steps in one server lifetime."),
-    o.option("duration", str | None, None, LOAD, "How long the load runs, e.g. 60s, 5m."),
-    o.option("sessions", int | None, None, LOAD,
-             "Stop after exactly N sessions (instead of a duration)."),
-    o.option("session_rate", str | None, None, LOAD,
-             "Open loop: new sessions per second (a list runs load steps)."),
-    o.option("step_duration", str | None, None, LOAD,
-             "Length of each load step, e.g. 60s (default: --duration)."),
-    o.option("slo", str | None, None, LOAD,
-             "SLOs for goodput: ttft_ms=..,tpot_ms=..,turn_ms=..,session_ms=.. (any subset; "
-             "ttft_text_ms, ttft_tool_ms bound only text or tool-call replies)."),
-    o.option("metrics_interval", str, "1s", LOAD, "How often to scrape the server's /metrics."),
-    o.option("max_sessions_in_flight", int | None, None, LOAD,
-             "Open loop: cap on sessions in flight per load process (default "
-             f"{constants.DEFAULT_MAX_SESSIONS_IN_FLIGHT}); an arrival that finds it full "
-             "waits, and its delay is measured."),
-    o.option("trials", int, 1, LOAD, "Run each case this many times."),
-)  # fmt: skip
-JUDGE_OPTIONS = (
-    o.option("judge", bool, False, RESULTS,
-             "Also score final responses with ADK's LLM-as-judge metrics (final_response_match_v2; "
-             "rubrics when the criteria have them).", "--judge"),
-    o.option("judge_endpoint", str | None, None, RESULTS,
-             "Judge server (OpenAI-compatible URL); default: the server under test."),
-    o.option("judge_model", str | None, None, RESULTS,
-             "Served name of the judge model (default: the model under test)."),
-    o.option("judge_api_key_env", str | None, None, RESULTS,
-             "Env var holding the judge endpoint's API key."),
-    o.option("judge_samples", int, 1, RESULTS, "Judge samples per turn (ADK's num_samples)."),
-)  # fmt: skip
-WEB_OPTIONS = (
-    o.option("web", bool, False, LOAD, "Open Locust's web UI instead of running headless.", "--web"),
-    o.option("web_port", int, constants.DEFAULT_WEB_PORT, LOAD, "Port of the web UI."),
-    o.option("web_host", str, constants.LOOPBACK_HOST, LOAD,
-             "Address of the web UI; a non-loopback one needs --web-auth."),
-    o.option("web_auth", str | None, None, LOAD,
-             "USER:PASSWORD for a login page in front of the web UI (kept out of every file).",
-         envvar=WEB_AUTH_ENV, show_envvar=True),
-)  # fmt: skip
-MASTER_OPTIONS = (
-    o.option("master", bool, False, LOAD, "Be the Locust master: `bench worker` processes run the "
-             "users and ship their records here.", "--master"),
-    o.option("expect_workers", int, 1, LOAD, "--master: workers to wait for before the load starts."),
-    o.option("master_bind_host", str, constants.LOOPBACK_HOST, LOAD,
-             "--master: address workers connect to (0.0.0.0 for other hosts)."),
-    o.option("master_bind_port", int, 5557, LOAD, "--master: port workers connect to."),
+# The web UI's login: a secret, so never a setting (no file holds it), only a flag or its env var.
+WEB_AUTH_OPTION = o.option(
+    "web_auth", str | None, None, LOAD,
+    "USER:PASSWORD for a login page in front of the web UI (kept out of every file).",
+    envvar=WEB_AUTH_ENV, show_envvar=True,
 )  # fmt: skip
 ConfigFile = Annotated[
     Path | None,
@@ -93,16 +45,16 @@ ConfigFile = Annotated[
 ]
 
 
-@o.with_options(o.RESULTS_OPTIONS, RUN_OPTIONS, o.LOAD_SHAPE_OPTIONS, JUDGE_OPTIONS,
-                o.USER_SIMULATOR_OPTIONS, WEB_OPTIONS,
-                MASTER_OPTIONS, o.SERVER_OPTIONS, o.ENGINE_OPTIONS, o.ATTACH_OPTIONS)  # fmt: skip
+@o.with_options(o.RESULTS_OPTIONS, o.RUN_TOP_OPTIONS, o.LOAD_OPTIONS, (WEB_AUTH_OPTION,),
+                o.JUDGE_OPTIONS, o.USER_SIMULATOR_OPTIONS, o.SERVER_OPTIONS, o.ENGINE_OPTIONS,
+                o.ATTACH_OPTIONS)  # fmt: skip
 def run(ctx: typer.Context, config: ConfigFile = None, **flags: Any) -> None:
     """Benchmark ADK agents on vLLM: throughput, latency and tool accuracy, written to Parquet.
 
     Example: bench run --model tiny --evalset weather_time --users 8 --duration 60s
     """
     web_auth = flags.pop("web_auth", None)  # a secret: never from or into a file
-    cfg = RunConfig.from_cli(flags, config_file=config, given=given_flags(ctx, flags),
+    cfg = run_config_from_flags(flags, config_file=config, given=given_flags(ctx, flags),
                              passthrough=list(ctx.args))  # fmt: skip
     console.print(f"bench run: model {cfg.server.model}, eval set {cfg.evalset}", markup=False)
     console.file.flush()

@@ -14,9 +14,9 @@ import typer
 
 from bench import constants
 from bench.cli import options as o
+from bench.cli.config_flags import server_config_from_flags
 from bench.cli.console import console, print_server_failure
 from bench.schemas.errors import BenchError
-from bench.schemas.run_flags import server_config_from_flags
 from bench.server.launch import launch_server, plan_server
 from bench.server.probe import probe_tool_call
 from bench.server.process import ServerStartError

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from bench.cli import options as o
+from bench.cli.config_flags import run_config_from_flags
 from bench.cli.console import console
-from bench.schemas.config import RunConfig
 from bench.schemas.errors import BenchError
 from bench.schemas.flags import parse_duration, parse_number_list, parse_slo
 from bench.schemas.run_dir import RunDir
@@ -168,7 +168,7 @@ def sweep(
     first_load = (
         {"users": int(loads[0])} if axis == "users" else {"users": 1, "session_rate": loads[0]}
     )
-    base = RunConfig.from_cli({**flags, **first_load, "model": models[0], "duration": step_s,
+    base = run_config_from_flags({**flags, **first_load, "model": models[0], "duration": step_s,
                                "slo": slo}, passthrough=[*fixed, *ctx.args])  # fmt: skip
     results_dir = base.results_dir
     sweep_id = sweep_id or make_sweep_id()

@@ -16,7 +16,7 @@ from bench.cli import options as o
 from bench.cli.console import console
 from bench.errors import BenchError
 from bench.schemas.flags import parse_processes
-from bench.schemas.settings import RUN_TOKEN_ENV, USER_SIMULATOR_API_KEY_ENV
+from bench.schemas.settings import RUN_TOKEN_ENV, SERVER_API_KEY_ENV, USER_SIMULATOR_API_KEY_ENV
 
 
 # The user simulator's endpoint, model and --max-turns come from the master with the load spec
@@ -26,7 +26,9 @@ def worker(
     master_host: Annotated[
         str, typer.Option(help="Host of the `bench run --master`.")
     ] = constants.LOOPBACK_HOST,  # fmt: skip
-    master_port: Annotated[int, typer.Option(help="Its --master-bind-port.")] = 5557,
+    master_port: Annotated[
+        int, typer.Option(help="Its --master-bind-port.")
+    ] = constants.DEFAULT_MASTER_PORT,
     api_key_env: Annotated[
         str | None,
         typer.Option(
@@ -69,7 +71,7 @@ def worker(
         key = os.environ.get(api_key_env)
         if not key:
             raise BenchError(f"--api-key-env: environment variable {api_key_env} is not set")
-        env[constants.API_KEY_ENV] = key
+        env[SERVER_API_KEY_ENV] = key
     sim_key_env = flags.get("user_simulator_api_key_env")
     if sim_key_env:
         sim_key = os.environ.get(sim_key_env)

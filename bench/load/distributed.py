@@ -30,13 +30,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench import constants
 from bench.load.recorder import JsonlRecorder
 from bench.load.spec import LoadSpec
 from bench.load.tickets import Ticket, TicketCounter
 from bench.load.worker_watch import WorkerWatch
 from bench.schemas.run_dir import RunDir
-from bench.schemas.settings import USER_SIMULATOR_API_KEY_ENV, WORKER_DIR_ENV  # by bench worker
+from bench.schemas.settings import (  # by bench worker
+    SERVER_API_KEY_ENV,
+    USER_SIMULATOR_API_KEY_ENV,
+    WORKER_DIR_ENV,
+)
 
 SPEC_OPTION = "bench_load_spec"  # attribute of parsed_options Locust ships to workers
 KEY_OPTION = "bench_api_key"
@@ -98,11 +101,11 @@ class MasterSide:
         self.numbers = itertools.count(1)
         options = environment.parsed_options
         setattr(options, SPEC_OPTION, spec.model_dump_json())
-        key = os.environ.get(constants.API_KEY_ENV)
+        key = os.environ.get(SERVER_API_KEY_ENV)
         loopback = is_loopback(getattr(options, "master_bind_host", "*"))
         if key and loopback:
             setattr(options, KEY_OPTION, key)  # workers share this host: the key stays on it
-        sim_key = os.environ.get(spec.user_simulator_api_key_env or "")
+        sim_key = os.environ.get(spec.user_simulator.api_key_env or "")
         if sim_key and loopback:
             setattr(options, SIMULATOR_KEY_OPTION, sim_key)
         self.reports: dict[str, dict[str, int]] = {}
@@ -229,8 +232,8 @@ def spec_from_master(environment: Any, local_dir: Path) -> LoadSpec:
         raise RuntimeError("the master sent no bench load spec: is it `bench run --master`?")
     spec = LoadSpec.model_validate_json(text)
     key = getattr(options, KEY_OPTION, None)
-    if key and not os.environ.get(constants.API_KEY_ENV):
-        os.environ[constants.API_KEY_ENV] = key
+    if key and not os.environ.get(SERVER_API_KEY_ENV):
+        os.environ[SERVER_API_KEY_ENV] = key
     _simulator_key(spec, options)
     run_dir = local_dir / spec.run_id / f"worker-{os.getpid()}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -242,7 +245,7 @@ def _simulator_key(spec: LoadSpec, options: Any) -> None:
     and --max-turns come in the spec). First `bench worker --user-simulator-api-key-env`, then
     this host's own variable of that name, then the key a loopback master shipped; none is an
     error here, not a run of simulator calls refused for a missing key."""
-    key_env = spec.user_simulator_api_key_env
+    key_env = spec.user_simulator.api_key_env
     if not key_env:
         return
     key = (os.environ.get(USER_SIMULATOR_API_KEY_ENV) or os.environ.get(key_env)

@@ -126,24 +126,17 @@ def _configure(spec: LoadSpec) -> None:
         served_model_name=SPEC.served_model_name,
         run_id=SPEC.run_id,
         eval_set_id=EVALSET.eval_set_id,
-        stream=SPEC.stream,
-        force_tools=SPEC.force_tools,
-        request_timeout_s=SPEC.request_timeout_s,
         extra_headers=SPEC.extra_headers(),
-        session_header=SPEC.session_header,
-        tool_latency=SPEC.tool_latency,
-        seed=SPEC.seed,
         telemetry=lean_adk.telemetry_config(),
-        thinking=SPEC.thinking,
-        thinking_budget=SPEC.thinking_budget,
+        load=SPEC.load,
     )
     if EVALSET.scenario_cases:
         add_user_simulator(BUNDLE, SPEC, EVALSET)
 
 
 def _ticket_options() -> dict[str, Any]:
-    return {"seed": SPEC.seed, "trials": SPEC.trials, "max_sessions": SPEC.max_sessions,
-            "session_rate": SPEC.session_rate, "arrival": SPEC.arrival}  # fmt: skip
+    return {"seed": SPEC.load.seed, "trials": SPEC.load.trials, "max_sessions": SPEC.load.sessions,
+            "session_rate": SPEC.load.session_rate, "arrival": SPEC.load.arrival}  # fmt: skip
 
 
 if WORKER_DIR is None:
@@ -207,7 +200,7 @@ class _Process:
         self.warmup_first_turns = 0
         self.warmup_seq = itertools.count()
         self.warmup_done = GeventEvent()
-        if SPEC.warmup_sessions_per_process == 0:
+        if SPEC.load.warmup_sessions == 0:
             self.warmup_done.set()
         self.first_session_at: float | None = None
         self.inflight = 0
@@ -215,8 +208,8 @@ class _Process:
         self.exhausted = False
         self.quitting = False
         self.gate: open_loop.ArrivalGate | None = None  # open loop only
-        if SPEC.session_rate is not None:
-            cap = SPEC.max_sessions_in_flight or constants.DEFAULT_MAX_SESSIONS_IN_FLIGHT
+        if SPEC.load.session_rate is not None:
+            cap = SPEC.load.sessions_in_flight_cap or constants.DEFAULT_MAX_SESSIONS_IN_FLIGHT
             self.gate = open_loop.ArrivalGate(cap, self.recorder.write, SPEC.run_id)
         saturation.start_client_probe(self.recorder)
 
@@ -322,13 +315,13 @@ class _Process:
         `warmup_s`) or None (measured, with a ticket).
         """
         now = time.time()
-        if self.warmup_started < SPEC.warmup_sessions_per_process:
+        if self.warmup_started < SPEC.load.warmup_sessions:
             self.warmup_started += 1
             self.first_session_at = self.first_session_at or now
             return self._warmup_case(), None, "count"
         self.warmup_done.wait(WARMUP_WAIT_MAX_S)
         self.first_session_at = self.first_session_at or now
-        if SPEC.warmup_s > 0 and time.time() < self.first_session_at + SPEC.warmup_s:
+        if SPEC.load.warmup_s > 0 and time.time() < self.first_session_at + SPEC.load.warmup_s:
             return self._warmup_case(), None, "time"
         ticket = self.tickets.claim()
         if ticket is None:
@@ -340,12 +333,12 @@ class _Process:
 
     def warmup_session_ended(self) -> None:
         self.warmup_finished += 1
-        if self.warmup_finished >= SPEC.warmup_sessions_per_process:
+        if self.warmup_finished >= SPEC.load.warmup_sessions:
             self.warmup_done.set()
 
     def warmup_turn_ended(self) -> None:
         self.warmup_first_turns += 1
-        if self.warmup_first_turns >= SPEC.warmup_sessions_per_process:
+        if self.warmup_first_turns >= SPEC.load.warmup_sessions:
             lean_adk.freeze_long_lived()  # what the first calls set up, before the load starts
             self.warmup_done.set()
 
@@ -410,7 +403,7 @@ class AgentUser(User):
                     case,
                     trial=ticket.trial if ticket else 0,
                     ticket=ticket.number if ticket else None,
-                    think_time_s=SPEC.think_time_s,
+                    think_time_s=SPEC.load.think_time_s,
                     warmup=warmup_kind is not None,
                     on_llm_call=proc.on_llm_call,
                     on_turn=proc.on_turn,

@@ -1,7 +1,7 @@
 """LocustProcess: `python -m locust -f bench/load/locustfile.py ...` as a child process group.
 
 The orchestrator never imports locust: it writes the LoadSpec, starts this child with the spec's
-path in `BENCH_LOAD_SPEC` and the API key in `constants.API_KEY_ENV`, polls it, and stops the
+path in `BENCH_LOAD_SPEC` and the API key in `SERVER_API_KEY_ENV`, polls it, and stops the
 whole process group (SIGINT, then SIGTERM, then SIGKILL: a Locust process sometimes hangs at
 exit). Output goes to `<run_dir>/locust.log`; Locust's CSVs to `<run_dir>/locust_*.csv`.
 
@@ -27,6 +27,7 @@ from bench import constants
 from bench.load.recorder import count_records
 from bench.load.spec import LOAD_SPEC_ENV, LoadSpec
 from bench.schemas.run_dir import RunDir
+from bench.schemas.settings import SERVER_API_KEY_ENV
 from bench.server.lifetime import die_with_parent
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -105,7 +106,7 @@ class LocustProcess:
             p for p in (str(constants.REPO_ROOT), env.get("PYTHONPATH", "")) if p
         )
         if self.api_key:
-            env[constants.API_KEY_ENV] = self.api_key
+            env[SERVER_API_KEY_ENV] = self.api_key
         return env
 
     def start(self) -> None:
@@ -200,8 +201,8 @@ class LocustProcess:
             if code is not None:
                 return code
             if (
-                self.spec.max_sessions is not None
-                and count_records(self.run_dir, "sessions") >= self.spec.max_sessions
+                self.spec.load.sessions is not None
+                and count_records(self.run_dir, "sessions") >= self.spec.load.sessions
             ):
                 return self.stop(exiting_s=self.self_quit_s())
             if deadline is not None and time.monotonic() > deadline:

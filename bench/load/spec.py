@@ -1,6 +1,6 @@
 """LoadSpec: everything the Locust child needs, written to `<run_dir>/load_spec.json`.
 
-No secrets: the API key travels in the environment (`constants.API_KEY_ENV`), extra headers in
+No secrets: the API key travels in the environment (`SERVER_API_KEY_ENV`), extra headers in
 the environment variable named by `extra_headers_env` (a JSON object).
 """
 
@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bench import constants
 from bench.errors import BenchError
+from bench.schemas.config import LoadConfig, UserSimulatorConfig
 from bench.schemas.redact import redact_urls
 from bench.schemas.run_dir import RunDir
 from bench.schemas.settings import LOAD_SPEC_ENV
@@ -29,29 +28,11 @@ class LoadSpec(BaseModel):
     agent_dir: Path | None = None  # None = the folder the eval set belongs to
     api_base: str  # ends in /v1
     served_model_name: str
-    stream: bool = True
-    force_tools: bool = False  # tool_choice=required where the case expects a call
-    session_header: str | None = None  # header carrying the ADK session id on every LLM call
-    thinking: Literal["on", "off"] | None = None  # enable_thinking with every agent call
-    thinking_budget: int | None = Field(default=None, ge=0)  # vLLM's thinking_token_budget
-    tool_latency: list[str] = Field(default_factory=list)  # --tool-latency texts, seeded by `seed`
-    think_time_s: float = Field(default=0.0, ge=0)
-    seed: int | None = None  # None = round robin in file order; else the order shuffled once
-    trials: int = Field(default=1, ge=1)
-    warmup_sessions_per_process: int = Field(default=1, ge=0)
-    warmup_s: float = Field(default=0.0, ge=0)
-    max_sessions: int | None = Field(default=None, ge=1)  # None = until the duration ends
-    session_rate: float | None = Field(default=None, gt=0)  # None = closed loop; sessions/s
-    arrival: Literal["poisson", "constant"] = "poisson"
-    max_sessions_in_flight: int | None = Field(default=None, ge=1)  # open loop, per process
-    request_timeout_s: float = Field(default=constants.DEFAULT_REQUEST_TIMEOUT_S, gt=0)
+    load: LoadConfig = Field(default_factory=LoadConfig)  # the step's, as `bench run` resolved it
     extra_headers_env: str | None = None
-    # ADK's user simulator (conversation_scenario cases): None = the server under test; its key
-    # travels in the environment variable named here, never in the spec
-    user_simulator_api_base: str | None = None
-    user_simulator_model: str | None = None
-    user_simulator_api_key_env: str | None = None
-    max_turns: int | None = Field(default=None, ge=1)  # replaces max_allowed_invocations
+    # ADK's user simulator (conversation_scenario cases): no endpoint = the server under test; its
+    # key travels in the environment variable named there, never in the spec
+    user_simulator: UserSimulatorConfig = Field(default_factory=UserSimulatorConfig)
 
     def write(self) -> Path:
         path = RunDir(Path(self.run_dir)).load_spec

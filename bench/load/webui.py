@@ -35,11 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from bench import constants
 from bench.errors import BenchError
 from bench.load import webui_header
 from bench.schemas.records import TEXT_REPLY, TOOL_CALL_REPLY
-from bench.schemas.settings import WEB_AUTH_ENV
+from bench.schemas.settings import SERVER_API_KEY_ENV, WEB_AUTH_ENV
 from bench.scoring.case_pass import CaseVerdict
 from bench.scoring.outcome import is_failed, is_incomplete, is_ok, session_outcome
 from bench.scoring.tally import AccuracyBoard, CaseTally
@@ -325,7 +324,7 @@ def metrics_url(api_base: str) -> str:
 
 def server_headers(extra: dict[str, str]) -> dict[str, str]:
     headers = dict(extra)
-    key = os.environ.get(constants.API_KEY_ENV)
+    key = os.environ.get(SERVER_API_KEY_ENV)
     if key:
         headers["Authorization"] = f"Bearer {key}"
     return headers

@@ -40,10 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import constants
 from bench.errors import BenchError
 from bench.schemas.config import RunConfig
-from bench.schemas.settings import CLIENT_CPU_MS_ENV
+from bench.schemas.settings import CLIENT_CPU_MS_ENV, settings
 
 FALLBACK_CPU_PER_CALL_S = 0.030  # weather_time, streaming, lean load process (README)
 PROCESS_CORE_SHARE = 0.70  # of one core, before the client's queueing shows in latencies
@@ -225,7 +224,7 @@ def cpu_per_call_s(cache_dir: Path | None = None, *, measure: bool = True) -> tu
                 f"{CLIENT_CPU_MS_ENV}: give milliseconds of CPU per LLM call, not {given!r}"
             )
         return ms / 1000.0, CLIENT_CPU_MS_ENV
-    cache = (cache_dir or constants.cache_dir()) / CACHE_NAME
+    cache = (cache_dir or settings().cache_dir) / CACHE_NAME
     key = _cache_key()
     try:
         cached = json.loads(cache.read_text())

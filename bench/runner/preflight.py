@@ -298,10 +298,8 @@ def run_preflight(
         bundle = build_agent_bundle(
             agent_dir, api_base=endpoint.api_base, served_model_name=endpoint.served_model_name,
             run_id=f"{run_dir.path.name}-preflight", eval_set_id=evalset.eval_set_id,
-            stream=cfg.load.stream, request_timeout_s=cfg.load.request_timeout_s,
             extra_headers=endpoint.headers or None, api_key=endpoint.api_key,
-            session_header=cfg.load.session_header, thinking=cfg.load.thinking,
-            thinking_budget=cfg.load.thinking_budget,
+            load=cfg.load.model_copy(update={"force_tools": False, "tool_latency": []}),
         )  # fmt: skip
         replies.install(bundle.root_agent)
         try:

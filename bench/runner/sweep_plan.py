@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bench.schemas.config import LoadConfig, RunConfig, config_error
+from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.errors import BenchError
 from bench.schemas.flags import parse_engine_arg
 from bench.schemas.redact import redact_urls
@@ -82,7 +82,8 @@ def parse_option_axes(flags: dict[str, Any]) -> tuple[list[EngineAxis], dict[str
             try:
                 LoadConfig.model_validate({name: value})
             except ValidationError as exc:
-                raise config_error(exc) from None
+                message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+                raise BenchError(f"{flag}: {message}") from None
         if len(values) > 1:
             axes.append(EngineAxis(name, values))
         else:

@@ -1,11 +1,11 @@
-"""Run configuration: pydantic models that parse what the command line and TOML files give.
-
-    RunConfig.from_cli(flags, config_file=..., given=..., passthrough=...)   # bench.schemas.run_flags
+"""Run configuration: every run setting declared once, as a field with its `Setting` (help and
+option name; bench.schemas.setting). The command line, `--config` files, the load spec and
+config.resolved.toml all derive from these models (`bench.cli.config_flags` builds them from the
+flags).
 
 The models parse their own text: durations ("90s", "5m"), lists of loads ("1,4,16"), GPU lists
 ("0,1") and SLOs ("ttft_ms=500"); and hold the rules that tie flags together (an --endpoint takes
-no engine flags, --duration or --sessions, steps end by time, ...). Every error is one line that
-names the flag (`config_error`).
+no engine flags, --duration or --sessions, steps end by time, ...).
 
 Secrets never live here: the server API key is generated per run or read from the environment
 variable the user names (`api_key_env`), and header values are held only in memory.
@@ -21,13 +21,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from bench import constants
-from bench.schemas.errors import BenchError
 from bench.schemas.flags import (
     duration_or_zero_s,
     duration_s,
@@ -37,10 +35,11 @@ from bench.schemas.flags import (
     read_toml,
     session_header_name,
 )
+from bench.schemas.setting import Setting as S
 from bench.schemas.tool_latency import tool_latency_texts
 
 __all__ = ["EngineFlags", "JudgeConfig", "LoadConfig", "RunConfig", "ServerConfig",
-           "UserSimulatorConfig", "config_error", "read_toml"]  # fmt: skip
+           "UserSimulatorConfig", "read_toml"]  # fmt: skip
 
 # Seconds, given as a number or as text like "90s", "5m", "500ms".
 Seconds = Annotated[float, BeforeValidator(duration_s), Field(gt=0)]
@@ -53,19 +52,23 @@ class EngineFlags(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    tensor_parallel_size: int | None = Field(default=None, gt=0)
-    pipeline_parallel_size: int | None = Field(default=None, gt=0)
-    data_parallel_size: int | None = Field(default=None, gt=0)
-    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
-    max_model_len: int | None = Field(default=None, gt=0)
-    max_num_seqs: int | None = Field(default=None, gt=0)
-    max_num_batched_tokens: int | None = Field(default=None, gt=0)
-    enable_prefix_caching: bool | None = None
-    kv_cache_dtype: str | None = None
-    quantization: str | None = None
-    dtype: str | None = None
-    enforce_eager: bool | None = None
-    speculative_config: str | None = None  # JSON, passed as given
+    tensor_parallel_size: Annotated[int | None, Field(gt=0), S("--tensor-parallel-size")] = None
+    pipeline_parallel_size: Annotated[int | None, Field(gt=0), S("--pipeline-parallel-size")] = None
+    data_parallel_size: Annotated[int | None, Field(gt=0), S("--data-parallel-size")] = None
+    gpu_memory_utilization: Annotated[float | None, Field(gt=0, le=1),
+                                      S("--gpu-memory-utilization (0-1]")] = None  # fmt: skip
+    max_model_len: Annotated[int | None, Field(gt=0), S("--max-model-len")] = None
+    max_num_seqs: Annotated[int | None, Field(gt=0), S("--max-num-seqs")] = None
+    max_num_batched_tokens: Annotated[int | None, Field(gt=0), S("--max-num-batched-tokens")] = None
+    enable_prefix_caching: Annotated[bool | None, S(
+        "Prefix caching (vLLM default: on).",
+        decls=("--enable-prefix-caching/--no-enable-prefix-caching",))] = None  # fmt: skip
+    kv_cache_dtype: Annotated[str | None, S("--kv-cache-dtype")] = None
+    quantization: Annotated[str | None, S("--quantization")] = None
+    dtype: Annotated[str | None, S("--dtype")] = None
+    enforce_eager: Annotated[bool | None, S(
+        "Eager mode (default on CPU: eager).", decls=("--enforce-eager/--no-enforce-eager",))] = None  # fmt: skip
+    speculative_config: Annotated[str | None, S("--speculative-config JSON")] = None  # as given
     # --engine-arg KEY=VALUE and args after `--`
     extra_args: list[str] = Field(default_factory=list)
 
@@ -78,23 +81,38 @@ class ServerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = "tiny"
-    catalog: Path | None = None
-    tool_parser: str | None = None
-    reasoning_parser: str | None = None  # vLLM --reasoning-parser (overrides the catalog)
-    chat_template: str | None = None
-    gpus: list[int] | None = None  # CUDA_VISIBLE_DEVICES; None = all visible / CPU
+    model: Annotated[str, S("Catalog name, Hugging Face id or local model folder.",
+                            decls=("--model", "-m"))] = "tiny"  # fmt: skip
+    catalog: Annotated[
+        Path | None, S("TOML file with extra model entries (also BENCH_CATALOG).")
+    ] = None
+    tool_parser: Annotated[str | None, S("vLLM tool-call parser (overrides the catalog).")] = None
+    reasoning_parser: Annotated[str | None, S(
+        "vLLM reasoning parser of a thinking model, e.g. qwen3, deepseek_r1 (overrides the "
+        "catalog; none: serve without one).")] = None  # fmt: skip
+    chat_template: Annotated[str | None, S("Chat template file (overrides the catalog).")] = None
+    # CUDA_VISIBLE_DEVICES; None = all visible / CPU
+    gpus: Annotated[list[int] | None, S(
+        "GPU indices, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES; tensor parallel = count).",
+        panel="engine", cli_type=str | None)] = None  # fmt: skip
     engine: EngineFlags = Field(default_factory=EngineFlags)
-    vllm_python: Path | None = (
-        None  # an existing vLLM install; else BENCH_VLLM_PYTHON or .venv-vllm
-    )
-    port: int | None = Field(default=None, ge=1, le=65535)  # None = a free port
-    health_timeout_s: float = Field(default=constants.HEALTH_TIMEOUT_S, gt=0)
+    # an existing vLLM install; else BENCH_VLLM_PYTHON or .venv-vllm
+    vllm_python: Annotated[Path | None, S(
+        "Python of an existing vLLM install (also BENCH_VLLM_PYTHON).")] = None  # fmt: skip
+    port: Annotated[int | None, Field(ge=1, le=65535),
+                    S("Server port on 127.0.0.1 (default: a free one).")] = None  # fmt: skip
+    health_timeout_s: Annotated[float, Field(gt=0), S(
+        "Seconds to wait for the server to be ready.")] = constants.HEALTH_TIMEOUT_S  # fmt: skip
     # Attach mode: no launch.
-    endpoint: str | None = None
-    api_key_env: str | None = None  # name of the env var holding the endpoint's key
-    headers: list[str] = Field(default_factory=list, exclude=True)  # 'K: V'; may hold secrets
-    gcloud_identity_token: bool = False
+    endpoint: Annotated[str | None, S(
+        "URL of a running OpenAI-compatible vLLM server (no launch).", panel="attach")] = None  # fmt: skip
+    api_key_env: Annotated[str | None, S(  # the env var's name; its value is never kept
+        "Name of the env var holding the endpoint's API key.", panel="attach")] = None  # fmt: skip
+    headers: Annotated[list[str], Field(exclude=True), S(  # 'K: V'; may hold secrets
+        "Extra request header 'Name: value' (repeatable; never written).", name="header",
+        panel="attach")] = []  # fmt: skip
+    gcloud_identity_token: Annotated[bool, S(
+        "Send `gcloud auth print-identity-token` as the bearer token.", panel="attach")] = False  # fmt: skip
 
     @field_validator("gpus", mode="before")
     @classmethod
@@ -123,56 +141,107 @@ class LoadConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    users: int = Field(default=constants.DEFAULT_USERS, gt=0)
-    spawn_rate: float = Field(default=constants.DEFAULT_SPAWN_RATE, gt=0)
-    duration_s: Seconds | None = constants.DEFAULT_DURATION_S  # None: --sessions, --web
-    sessions: int | None = Field(default=None, gt=0)  # stop after exactly N sessions
-    session_rate: float | None = Field(default=None, gt=0)  # open loop: new sessions per second
-    arrival: Literal["poisson", "constant"] = "poisson"
-    max_sessions_in_flight: int | None = Field(default=None, gt=0)
-    processes: int = Field(default_factory=constants.default_load_processes, gt=0)
+    users: Annotated[int, Field(gt=0), S(
+        "Concurrent users; each runs one conversation at a time. A list (1,4,16) runs load steps "
+        "in one server lifetime.", cli_type=str | None)] = constants.DEFAULT_USERS  # fmt: skip
+    spawn_rate: Annotated[float, Field(gt=0), S(
+        "Users started per second.")] = constants.DEFAULT_SPAWN_RATE  # fmt: skip
+    # None: --sessions, --web
+    duration_s: Annotated[Seconds | None, S(
+        "How long the load runs, e.g. 60s, 5m.", name="duration", cli_type=str | None)] = constants.DEFAULT_DURATION_S  # fmt: skip
+    sessions: Annotated[int | None, Field(gt=0), S(
+        "Stop after exactly N sessions (instead of a duration).")] = None  # fmt: skip
+    session_rate: Annotated[float | None, Field(gt=0), S(  # open loop: new sessions per second
+        "Open loop: new sessions per second (a list runs load steps).",
+        cli_type=str | None)] = None  # fmt: skip
+    arrival: Annotated[Literal["poisson", "constant"], S(
+        "Open-loop arrivals: poisson or constant.", cli_type=str | None)] = "poisson"  # fmt: skip
+    max_sessions_in_flight: Annotated[int | None, Field(gt=0), S(
+        "Open loop: cap on sessions in flight per load process (default "
+        f"{constants.DEFAULT_MAX_SESSIONS_IN_FLIGHT}); an arrival that finds it full waits, and "
+        "its delay is measured.")] = None  # fmt: skip
     # --processes auto (the CLI default): bench.runner.client_capacity sets `processes` from the
-    # load and the cores before the load starts.
+    # load and the cores before the load starts (`processes_auto`).
+    processes: Annotated[int, Field(gt=0), S(
+        "Locust load processes, or auto: as many as the load needs and the cores allow, leaving "
+        "cores for a server bench launches (docs/running.md, Client capacity).", cli_type=str,
+        cli_default="auto")] = Field(default_factory=constants.default_load_processes)  # fmt: skip
     processes_auto: bool = False
-    think_time_s: SecondsOrZero = 0.0
-    seed: int | None = None
-    warmup_s: SecondsOrZero = 0.0
+    think_time_s: Annotated[SecondsOrZero, S(
+        "Pause between a session's turns, e.g. 2s.", name="think_time",
+        cli_type=str | None)] = 0.0  # fmt: skip
+    seed: Annotated[int | None, S(
+        "Shuffle the cases with this seed (default: round robin in file order).")] = None  # fmt: skip
+    warmup_s: Annotated[SecondsOrZero, S(
+        "Sessions started in this first span are warm-up, e.g. 10s (the first session per "
+        "process always is).", name="warmup", cli_type=str | None)] = 0.0  # fmt: skip
     warmup_sessions: int = Field(default=1, ge=0)  # per load process
-    trials: int = Field(default=1, gt=0)
-    stream: bool = True
+    trials: Annotated[int, Field(gt=0), S("Run each case this many times.")] = 1
+    stream: Annotated[bool, S("Stream responses (TTFT is real only when streaming).",
+                              decls=("--stream/--no-stream",))] = True  # fmt: skip
     # Forced tool use: tool_choice="required" on a turn's first LLM call when the case expects a
     # call there. Named in the results (tool_choice) so forced and free runs are not mixed up.
-    force_tools: bool = False
+    force_tools: Annotated[bool, S(
+        "Force a tool call (tool_choice=required) on a turn's first LLM call when the eval case "
+        "expects one. Recorded as tool_choice in the results: compare like with like.",
+        decls=("--force-tools",))] = False  # fmt: skip
     # A thinking model's chat template switch (`enable_thinking` in chat_template_kwargs),
     # sent with every LLM call; None sends nothing (the model's default).
-    thinking: Literal["on", "off"] | None = None
+    thinking: Annotated[Literal["on", "off"] | None, S(
+        "on or off: a thinking model's enable_thinking, sent in chat_template_kwargs with every "
+        "LLM call (default: send nothing, the model's own default). bench sweep takes on,off.",
+        cli_type=str | None)] = None  # fmt: skip
     # vLLM's per-request `thinking_token_budget` (reasoning tokens before it forces the end of
     # the thought); None sends nothing.
-    thinking_budget: int | None = Field(default=None, ge=0)
+    thinking_budget: Annotated[int | None, Field(ge=0), S(
+        "Reasoning tokens per LLM call before vLLM ends the thought (its thinking_token_budget; "
+        "needs --reasoning-parser). bench sweep takes a list.", cli_type=str | None)] = None  # fmt: skip
     # The ADK session id sent under this header on every LLM call (KV-aware routing).
-    session_header: Annotated[str | None, BeforeValidator(session_header_name)] = None
+    session_header: Annotated[str | None, BeforeValidator(session_header_name), S(
+        "Send the ADK session id in this header on every LLM call, e.g. X-Session-ID (for "
+        "KV-aware routers).")] = None  # fmt: skip
     # Delay added to each tool call (bench.schemas.tool_latency): "800ms", "get_weather=300ms".
-    tool_latency: Annotated[list[str], BeforeValidator(tool_latency_texts)] = Field(
-        default_factory=list
-    )
-    preflight: bool = True  # a few tool-calling sessions before the load (bench.runner.preflight)
-    request_timeout_s: Seconds = constants.DEFAULT_REQUEST_TIMEOUT_S
+    tool_latency: Annotated[list[str], BeforeValidator(tool_latency_texts), S(
+        "Delay added to each tool call: 800ms, lognormal:median=1s,p90=3s or uniform:0.2s-2s; "
+        "TOOL=... for one tool (repeatable). Seeded by --seed.")] = []  # fmt: skip
+    # a few tool-calling sessions before the load (bench.runner.preflight)
+    preflight: Annotated[bool, S(
+        "Before the load, run up to 3 tool-calling cases and stop when the server's tool parser "
+        "or chat template loses the calls.", decls=("--preflight/--no-preflight",))] = True  # fmt: skip
+    request_timeout_s: Annotated[Seconds, S(
+        "Timeout of one LLM request (a call still in flight at the end of the drain and older "
+        "than this is a failure).", name="request_timeout", cli_type=str | None)] = constants.DEFAULT_REQUEST_TIMEOUT_S  # fmt: skip
     # At the stop no session or turn starts; work in flight gets this long, then it is cut and
     # recorded incomplete (Locust's stop timeout; k6's gracefulStop).
-    drain_s: SecondsOrZero = constants.DEFAULT_DRAIN_S
-    web: bool = False
-    web_host: str = constants.LOOPBACK_HOST
-    web_port: int = Field(default=constants.DEFAULT_WEB_PORT, ge=1, le=65535)
+    drain_s: Annotated[SecondsOrZero, S(
+        "At the stop no session or turn starts; work in flight gets this long to finish, then it "
+        "is cut and counted incomplete, with its age (like k6's gracefulStop).", name="drain",
+        cli_type=str | None)] = constants.DEFAULT_DRAIN_S  # fmt: skip
+    web: Annotated[bool, S("Open Locust's web UI instead of running headless.",
+                           decls=("--web",))] = False  # fmt: skip
+    web_host: Annotated[str, S("Address of the web UI; a non-loopback one needs --web-auth.")] = (
+        constants.LOOPBACK_HOST)  # fmt: skip
+    web_port: Annotated[int, Field(ge=1, le=65535), S("Port of the web UI.")] = (
+        constants.DEFAULT_WEB_PORT)  # fmt: skip
     # Step loads in one server lifetime: users (closed loop) or session rates (open loop) per step.
     user_steps: list[int] | None = None
     rate_steps: list[float] | None = None
-    step_duration_s: Seconds | None = None
-    metrics_interval_s: Seconds = 1.0
+    step_duration_s: Annotated[Seconds | None, S(
+        "Length of each load step, e.g. 60s (default: --duration).", name="step_duration",
+        cli_type=str | None)] = None  # fmt: skip
+    metrics_interval_s: Annotated[Seconds, S(
+        "How often to scrape the server's /metrics.", name="metrics_interval",
+        cli_type=str | None)] = 1.0  # fmt: skip
     # Locust master/worker mode: this run is the master, `bench worker` processes run the users.
-    master: bool = False
-    expect_workers: int = Field(default=1, gt=0)
-    master_bind_host: str = constants.LOOPBACK_HOST
-    master_bind_port: int = Field(default=5557, ge=1, le=65535)
+    master: Annotated[bool, S("Be the Locust master: `bench worker` processes run the users and "
+                              "ship their records here.", decls=("--master",))] = False  # fmt: skip
+    expect_workers: Annotated[int, Field(gt=0), S(
+        "--master: workers to wait for before the load starts.")] = 1  # fmt: skip
+    master_bind_host: Annotated[str, S(
+        "--master: address workers connect to (0.0.0.0 for other hosts).")] = (
+        constants.LOOPBACK_HOST)  # fmt: skip
+    master_bind_port: Annotated[int, Field(ge=1, le=65535), S(
+        "--master: port workers connect to.")] = constants.DEFAULT_MASTER_PORT  # fmt: skip
 
     @model_validator(mode="before")
     @classmethod
@@ -268,27 +337,37 @@ class LoadConfig(BaseModel):
 
 
 class JudgeConfig(BaseModel):
-    """The judge for ADK's LLM-as-judge metrics: the benchmarked server unless an endpoint is given."""
+    """The judge for ADK's LLM-as-judge metrics: the benchmarked server unless an endpoint is given.
+
+    Options: `--judge-` + the field (`bench.cli.config_flags`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    endpoint: str | None = None  # OpenAI-compatible base URL; None = the server under test
-    model: str | None = None  # served name at the endpoint; None = the one under test
-    api_key_env: str | None = None  # env var with the judge endpoint's key
-    samples: int = Field(default=1, gt=0)
+    endpoint: Annotated[str | None, S(  # None = the server under test
+        "Judge server (OpenAI-compatible URL); default: the server under test.")] = None  # fmt: skip
+    model: Annotated[str | None, S(  # served name at the endpoint; None = the one under test
+        "Served name of the judge model (default: the model under test).")] = None  # fmt: skip
+    api_key_env: Annotated[str | None, S("Env var holding the judge endpoint's API key.")] = None
+    samples: Annotated[int, Field(gt=0), S("Judge samples per turn (ADK's num_samples).")] = 1
 
 
 class UserSimulatorConfig(BaseModel):
     """Where ADK's user simulator (conversation_scenario cases) sends its prompts: the server
     under test unless an endpoint is given; `max_turns` replaces the eval config's
-    `max_allowed_invocations`."""
+    `max_allowed_invocations`. Options: `--user-simulator-` + the field."""
 
     model_config = ConfigDict(extra="forbid")
 
-    endpoint: str | None = None  # OpenAI-compatible base URL; None = the server under test
-    model: str | None = None  # served name at the endpoint; None = the one under test
-    api_key_env: str | None = None  # env var with the endpoint's key (only its name is kept)
-    max_turns: int | None = Field(default=None, gt=0)
+    endpoint: Annotated[str | None, S(  # None = the server under test
+        "Server for ADK's user simulator (conversation_scenario cases; OpenAI-compatible URL); "
+        "default: the server under test. Its calls are flagged, never the agent's.")] = None  # fmt: skip
+    model: Annotated[str | None, S(
+        "Served name of the user simulator's model (default: the model under test).")] = None  # fmt: skip
+    api_key_env: Annotated[str | None, S(  # only its name is kept
+        "Env var holding --user-simulator-endpoint's API key.")] = None  # fmt: skip
+    max_turns: Annotated[int | None, Field(gt=0), S(
+        "Turn limit of a conversation_scenario case (default: the eval config's "
+        "user_simulator_config.max_allowed_invocations, ADK's 20).", name="max_turns")] = None  # fmt: skip
 
     @field_validator("endpoint")
     @classmethod
@@ -319,12 +398,21 @@ class RunConfig(BaseModel):
 
     server: ServerConfig = Field(default_factory=ServerConfig)
     load: LoadConfig = Field(default_factory=LoadConfig)
-    evalset: str = constants.DEFAULT_EVALSET
-    agent: Path | None = None  # default: the agent folder the eval set lives in
-    validate_agent: bool = True  # with --agent: eval set checked against its tools before the run
-    results_dir: Path = constants.DEFAULT_RESULTS_DIR
-    run_id: str | None = None
-    slo: dict[str, float] = Field(default_factory=dict)  # ttft_ms, tpot_ms, turn_ms, session_ms
+    evalset: Annotated[str, S(
+        "Eval set file or folder (FILE:case_a,case_b picks cases), or a shipped name (needed "
+        "with --agent).")] = constants.DEFAULT_EVALSET  # fmt: skip
+    agent: Annotated[Path | None, S(  # default: the agent folder the eval set lives in
+        "ADK agent folder, any shape `adk` loads (default: the one the eval set lives in).")] = None  # fmt: skip
+    validate_agent: Annotated[bool, S(  # with --agent: the pair is checked before the run
+        "With --agent: check the eval set's expected tool calls against the agent's tools before "
+        "anything starts, and stop on a mismatch.", decls=("--validate/--no-validate",))] = True  # fmt: skip
+    results_dir: Annotated[Path, S("Where run folders go.")] = constants.DEFAULT_RESULTS_DIR
+    run_id: Annotated[str | None, S(
+        "Name of the run folder (default: time-model-evalset).")] = None  # fmt: skip
+    slo: Annotated[dict[str, float], S(  # ttft_ms, tpot_ms, turn_ms, session_ms
+        "SLOs for goodput: ttft_ms=..,tpot_ms=..,turn_ms=..,session_ms=.. (any subset; "
+        "ttft_text_ms, ttft_tool_ms bound only text or tool-call replies).", panel="load",
+        cli_type=str | None)] = {}  # fmt: skip
     judge: JudgeConfig | None = None  # LLM-as-judge metrics; off by default
     # ADK's user simulator for conversation_scenario cases
     user_simulator: UserSimulatorConfig = Field(default_factory=UserSimulatorConfig)
@@ -333,45 +421,3 @@ class RunConfig(BaseModel):
     @classmethod
     def _slo_from_text(cls, value: Any) -> Any:
         return parse_slo(value) if isinstance(value, str) or value is None else value
-
-    @classmethod
-    def from_cli(
-        cls,
-        flags: dict[str, Any],
-        *,
-        config_file: Path | None = None,
-        given: set[str] | None = None,
-        passthrough: list[str] | tuple[str, ...] = (),
-    ) -> RunConfig:
-        """`bench run`'s flags (names as in `--help`, underscores), filled from a flat TOML file
-        for every flag not in `given` (all of `flags` when None); flags absent take the defaults."""
-        from bench.schemas.run_flags import run_config_from_flags
-
-        return run_config_from_flags(flags, config_file=config_file, given=given,
-                                     passthrough=list(passthrough))  # fmt: skip
-
-
-# Fields whose flag is not `--` + the field name with dashes.
-_FLAG_OF = {"duration_s": "--duration", "think_time_s": "--think-time", "warmup_s": "--warmup",
-            "request_timeout_s": "--request-timeout", "step_duration_s": "--step-duration",
-            "drain_s": "--drain",
-            "metrics_interval_s": "--metrics-interval", "user_steps": "--users",
-            "rate_steps": "--session-rate", "headers": "--header"}  # fmt: skip
-
-
-def config_error(exc: ValidationError) -> BenchError:
-    """The first validation error as one line naming the flag (`--max-num-seqs: ...`)."""
-    err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"] if p not in ("engine", "load", "server")]
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    if msg.startswith("--"):
-        return BenchError(msg)
-    if not loc:
-        return BenchError(f"options: {msg}")
-    if loc[0] == "judge" and len(loc) > 1:
-        return BenchError(f"--judge-{loc[-1].replace('_', '-')}: {msg}")
-    if loc[0] == "user_simulator" and len(loc) > 1:
-        flag = "max-turns" if loc[-1] == "max_turns" else f"user-simulator-{loc[-1]}"
-        return BenchError(f"--{flag.replace('_', '-')}: {msg}")
-    name = next((p for p in reversed(loc) if not p.isdigit()), loc[-1])
-    return BenchError(f"{_FLAG_OF.get(name, '--' + name.replace('_', '-'))}: {msg}")

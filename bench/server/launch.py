@@ -18,6 +18,7 @@ from bench.errors import BenchError
 from bench.models.catalog import ModelEntry, load_catalog, resolve_model
 from bench.schemas.config import EngineFlags, ServerConfig
 from bench.schemas.redact import split_url_credentials
+from bench.schemas.settings import settings
 from bench.server.argv import build_vllm_argv, effective_engine_flags, vllm_env
 from bench.server.environment import GpuInfo, detect_gpus, find_vllm_python
 from bench.server.process import Endpoint, ServerProcess, check_port_free, free_port
@@ -62,7 +63,7 @@ def model_path_for(
     entry: ModelEntry, cache_root: Path | None = None, vllm_python: Path | None = None
 ) -> str:
     """The folder or HF id to serve; a locally built model is built on first use."""
-    cache = cache_root or constants.cache_dir()
+    cache = cache_root or settings().cache_dir
     if entry.builder and entry.builder.startswith("tiny"):
         from bench.models.tiny import ensure_tiny_model
         from bench.models.tiny_variants import variant_by_name

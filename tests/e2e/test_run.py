@@ -17,10 +17,11 @@ from google.adk.evaluation.eval_case import Invocation
 from google.adk.evaluation.eval_metrics import EvalMetric, ToolTrajectoryCriterion
 from google.adk.evaluation.trajectory_evaluator import TrajectoryEvaluator
 
-from bench.constants import API_KEY_ENV, SCHEMA_VERSION
+from bench.constants import SCHEMA_VERSION
 from bench.evalset import load_evalset
 from bench.models.tiny import TINY_CASES
 from bench.results.writer import read_metadata
+from bench.schemas.settings import SERVER_API_KEY_ENV as API_KEY_ENV
 from bench.server.process import Endpoint
 
 pytestmark = pytest.mark.e2e

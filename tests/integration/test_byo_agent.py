@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bench.load.process import LocustProcess
 from bench.load.spec import LoadSpec
+from bench.schemas.config import LoadConfig
 from bench.schemas.raw import read_records
 from tests.fixtures.scripted_fake import concierge_policy, scripted_fake_server
 
@@ -25,9 +26,7 @@ def test_byo_agent_under_load(tmp_path: Path) -> None:
             agent_dir=AGENT,
             api_base=url + "/v1",
             served_model_name="byo-model",
-            request_timeout_s=30,
-            stream=False,
-            max_sessions=12,
+            load=LoadConfig(request_timeout_s=30, stream=False, sessions=12),
         )
         code = LocustProcess(spec, users=2, spawn_rate=2, duration_s=60).run(timeout_s=120)
     assert code == 0, (run_dir / "locust.log").read_text()[-3000:]

@@ -20,6 +20,7 @@ import pandas as pd
 from bench.load.process import LocustProcess
 from bench.load.spec import LoadSpec
 from bench.results.build import build_results
+from bench.schemas.config import LoadConfig
 from bench.schemas.manifest import Manifest, write_manifest
 from bench.schemas.raw import read_records
 from bench.schemas.run_dir import RunDir
@@ -102,8 +103,8 @@ def test_case_passes_only_when_every_criteria_metric_passes_as_adk_says(tmp_path
     with scripted_fake_server(right_calls_some_wrong_words, served_model_name="strict") as url:
         spec = LoadSpec(
             run_id=run_dir.name, run_dir=run_dir, evalset=str(evalset), agent_dir=agent,
-            api_base=url + "/v1", served_model_name="strict", request_timeout_s=30,
-            stream=False, max_sessions=8, warmup_sessions_per_process=0,
+            api_base=url + "/v1", served_model_name="strict",
+            load=LoadConfig(request_timeout_s=30, stream=False, sessions=8, warmup_sessions=0),
         )  # fmt: skip
         code = LocustProcess(spec, users=1, spawn_rate=1, duration_s=60).run(timeout_s=150)
     assert code == 0, (run_dir / "locust.log").read_text()[-3000:]

@@ -11,6 +11,7 @@ import pytest
 from bench.load.process import LocustProcess, count_records
 from bench.load.spec import LoadSpec
 from bench.schemas.columns import record_keys
+from bench.schemas.config import LoadConfig
 from bench.schemas.raw import read_records
 from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord
 from bench.testing.fake_server import running_fake_server
@@ -31,8 +32,7 @@ def _spec(run_dir: Path, url: str, **kw) -> LoadSpec:
         evalset="evalsets/weather_time",
         api_base=url + "/v1",
         served_model_name="served-anything",
-        request_timeout_s=30,
-        **kw,
+        load=LoadConfig(request_timeout_s=30, **kw),
     )
 
 
@@ -131,7 +131,7 @@ def test_locust_streaming_run(tmp_path: Path, fake_url: str) -> None:
 
 def test_locust_max_sessions_without_streaming(tmp_path: Path, fake_url: str) -> None:
     run_dir = tmp_path / "five_sessions"
-    spec = _spec(run_dir, fake_url, stream=False, max_sessions=5, seed=3)
+    spec = _spec(run_dir, fake_url, stream=False, sessions=5, seed=3)
     proc = LocustProcess(spec, users=2, spawn_rate=2, duration_s=60, api_key=API_KEY)
     code = proc.run(timeout_s=90)
     assert code == 0, (run_dir / "locust.log").read_text()[-3000:]

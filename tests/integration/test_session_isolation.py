@@ -11,6 +11,7 @@ import pytest
 
 from bench.load.process import LocustProcess
 from bench.load.spec import LoadSpec
+from bench.schemas.config import LoadConfig
 from bench.schemas.raw import read_records
 from tests.fixtures.scripted_fake import isolation_policy, scripted_fake_server
 
@@ -38,7 +39,7 @@ def test_sixteen_concurrent_sessions_never_see_each_other(tmp_path: Path) -> Non
             run_id=run_dir.name, run_dir=run_dir,
             evalset=str(FIXTURES / "evalsets" / "isolation" / "isolation.evalset.json"),
             agent_dir=FIXTURES / "agents" / "isolation", api_base=url + "/v1",
-            served_model_name="iso", request_timeout_s=60, max_sessions=48,
+            served_model_name="iso", load=LoadConfig(request_timeout_s=60, sessions=48),
         )  # fmt: skip
         code = LocustProcess(spec, users=16, spawn_rate=16, duration_s=240).run(timeout_s=360)
     assert code == 0, (run_dir / "locust.log").read_text()[-3000:]

@@ -28,7 +28,7 @@ def test_thinking_on_and_off_against_a_thinking_server(tmp_path: Path) -> None:
     async def play(url: str, **options: Any) -> tuple[int, list[dict], list[dict]]:
         bundle = build_agent_bundle(evalset.agent_dir, api_base=url + "/v1",
                                     served_model_name="fake", run_id="r", eval_set_id="e",
-                                    **options)  # fmt: skip
+                                    load=LoadConfig(**options))  # fmt: skip
         calls: list[dict] = []
         turns: list[dict] = []
         await run_session(bundle, case, on_llm_call=calls.append, on_turn=turns.append)

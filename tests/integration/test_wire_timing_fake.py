@@ -25,6 +25,7 @@ from bench.agent.session import build_agent_bundle, run_session
 from bench.evalset import load_evalset
 from bench.results.client_summary import saturation_reasons
 from bench.results.reply_kinds import reply_kind_summary
+from bench.schemas.config import LoadConfig
 from bench.testing.fake_server import running_fake_server
 
 TTFT_MS, ITL_MS, TOKENS, SESSIONS = 50.0, 10.0, 8, 6
@@ -75,7 +76,7 @@ def records() -> dict[str, list[dict]]:
     with running_fake_server(**knobs) as url, wire_arrival.reading():
         es = load_evalset("evalsets/weather_time:weather_london")
         bundle = build_agent_bundle(es.agent_dir, api_base=url + "/v1", served_model_name="fake",
-                                    run_id="r", eval_set_id="w", stream=True)  # fmt: skip
+                                    run_id="r", eval_set_id="w", load=LoadConfig(stream=True))  # fmt: skip
 
         async def go() -> None:
             for _ in range(SESSIONS):

@@ -275,3 +275,62 @@ def test_bench_variables_are_named_only_in_settings() -> None:
     assert bench_variables(ast.parse('x = os.environ.get("BENCH_CATALOG")')) == [
         (1, "BENCH_CATALOG")
     ]
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Module -> the bench modules it imports (a name imported from a module counts as it)."""
+    names = set(modules())
+    graph: dict[str, set[str]] = {name: set() for name in names}
+    for e in all_edges():
+        target = e.target
+        while target not in names and "." in target:
+            target = target.rsplit(".", 1)[0]
+        if target in names and target != e.module:
+            graph[e.module].add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    assert cycles(module_graph()) == []
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_constants_import_nothing_of_bench() -> None:
+    """Every module may read a default; constants depends on no module, so none is circular."""
+    assert module_graph()["bench.constants"] == set()

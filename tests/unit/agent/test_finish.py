@@ -19,6 +19,7 @@ from aiohttp import web
 from bench.agent import lean_stream
 from bench.agent.session import build_agent_bundle, run_session
 from bench.evalset import load_evalset
+from bench.schemas.config import LoadConfig
 from bench.scoring.finish import classify_call
 from bench.testing.fake_server import FakeServer, FakeServerConfig
 from bench.testing.faults import read_fault_log
@@ -43,7 +44,7 @@ def _session(fault: str, path: str, log: Path) -> dict[str, list[dict[str, Any]]
             es = load_evalset("evalsets/weather_time:weather_london")
             bundle = build_agent_bundle(
                 es.agent_dir, api_base=f"http://127.0.0.1:{port}/v1", served_model_name="fake",
-                run_id="r", eval_set_id="weather_time", stream=stream,
+                run_id="r", eval_set_id="weather_time", load=LoadConfig(stream=stream)
             )  # fmt: skip
             await run_session(bundle, es.cases[0], on_llm_call=rec["llm_calls"].append,
                               on_turn=rec["turns"].append, on_session=rec["sessions"].append)  # fmt: skip

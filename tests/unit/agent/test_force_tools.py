@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bench.agent.session import build_agent_bundle, run_session
 from bench.evalset import load_evalset
+from bench.schemas.config import LoadConfig
 from bench.testing.fake_server import FakeServer, FakeServerConfig, default_policy
 
 
@@ -37,7 +38,7 @@ def _requests_seen(force_tools: bool, cases: str) -> tuple[list[dict[str, Any]],
             es = load_evalset(f"evalsets/weather_time:{cases}")
             bundle = build_agent_bundle(
                 es.agent_dir, api_base=f"http://127.0.0.1:{port}/v1", served_model_name="x",
-                run_id="r", eval_set_id="weather_time", stream=False, force_tools=force_tools,
+                run_id="r", eval_set_id="weather_time", load=LoadConfig(stream=False, force_tools=force_tools)
             )  # fmt: skip
             for case in es.cases:
                 await run_session(bundle, case, on_turn=turns.append)

@@ -14,6 +14,7 @@ from bench.agent.load_stop import LoadStop
 from bench.agent.session import build_agent_bundle, run_session
 from bench.evalset import load_evalset
 from bench.schemas.columns import record_keys
+from bench.schemas.config import LoadConfig
 from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord
 from bench.testing.fake_server import running_fake_server
 
@@ -65,7 +66,7 @@ def test_session_records(fake_url: str, stream: bool) -> None:
         served_model_name="fake",
         run_id="r",
         eval_set_id="weather_time",
-        stream=stream,
+        load=LoadConfig(stream=stream),
     )
     rec = _run(bundle, es.cases, trial=2, ticket=7, user_index=1)
     assert [tuple(r) for r in rec["llm_calls"]] == [record_keys(LlmCallRecord)] * 6
@@ -131,7 +132,7 @@ def test_work_cut_at_the_end_of_the_drain_is_incomplete_with_its_age() -> None:
     ):
         in_turn = _cut(slow_url, "paris_then_tokyo", 2.5)
         in_think = _cut(fast_url, "paris_then_tokyo", 2.5, think=60.0)
-        timed_out = _cut(trickle_url, "greeting", 2.5, request_timeout_s=1.0)
+        timed_out = _cut(trickle_url, "greeting", 2.5, load=LoadConfig(request_timeout_s=1.0))
     (session,) = in_turn["sessions"]
     assert session["incomplete"] is True and session["errors"] == 0
     (turn,) = in_turn["turns"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bench.agent.thinking import request_extra_body
+from bench.cli.config_flags import run_config_from_flags
 from bench.errors import BenchError
-from bench.schemas.config import RunConfig
 
 
 def test_request_body_fields() -> None:
@@ -18,13 +18,13 @@ def test_request_body_fields() -> None:
 
 
 def test_run_flags() -> None:
-    cfg = RunConfig.from_cli({"thinking": "OFF", "thinking_budget": "256",
+    cfg = run_config_from_flags({"thinking": "OFF", "thinking_budget": "256",
                               "reasoning_parser": "qwen3"})  # fmt: skip
     assert (cfg.load.thinking, cfg.load.thinking_budget) == ("off", 256)
     assert cfg.server.reasoning_parser == "qwen3"
-    assert RunConfig.from_cli({}).load.thinking is None
+    assert run_config_from_flags({}).load.thinking is None
     for flags, message in (({"thinking": "maybe"}, "--thinking: 'maybe' is not on or off"),
                            ({"thinking_budget": "-3"}, "--thinking-budget"),
                            ({"thinking_budget": "lots"}, "--thinking-budget")):  # fmt: skip
         with pytest.raises(BenchError, match=message):
-            RunConfig.from_cli(flags)
+            run_config_from_flags(flags)

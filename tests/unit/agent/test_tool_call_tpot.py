@@ -17,6 +17,7 @@ import pytest
 
 from bench.agent.session import build_agent_bundle, run_session
 from bench.evalset import load_evalset
+from bench.schemas.config import LoadConfig
 from bench.testing.fake_server import running_fake_server
 
 TTFT_MS, ITL_MS, TOKENS, HIDDEN = 40.0, 20.0, 12, 16
@@ -32,7 +33,7 @@ def fake_url():
 def _calls(url: str) -> list[dict]:
     es = load_evalset("evalsets/weather_time:weather_london")
     bundle = build_agent_bundle(es.agent_dir, api_base=url + "/v1", served_model_name="fake",
-                                run_id="r", eval_set_id="weather_time", stream=True)  # fmt: skip
+                                run_id="r", eval_set_id="weather_time", load=LoadConfig(stream=True))  # fmt: skip
     calls: list[dict] = []
 
     async def go() -> None:

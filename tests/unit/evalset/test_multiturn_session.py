@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.agent.session import build_agent_bundle, run_session
 from bench.evalset import load_evalset
+from bench.schemas.config import LoadConfig
 from tests.fixtures.scripted_fake import counting_policy, scripted_fake_server
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -23,7 +24,7 @@ def test_state_history_and_per_invocation_expectations() -> None:
             served_model_name="fake",
             run_id="r",
             eval_set_id=loaded.eval_set_id,
-            stream=False,
+            load=LoadConfig(stream=False),
         )
 
         async def go() -> None:

@@ -24,6 +24,7 @@ import asyncio, json, os, sys
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from bench.agent.session import build_agent_bundle, run_session
 from bench.evalset import load_evalset
+from bench.schemas.config import LoadConfig
 telemetry = None
 if sys.argv[3] == "lean":
     from bench.agent import wire_arrival
@@ -40,7 +41,7 @@ async def main():
     received = []
     for stream in (True, False):
         bundle = build_agent_bundle(es.agent_dir, api_base=sys.argv[1], served_model_name="fake",
-                                    run_id="r", eval_set_id="e", stream=stream, telemetry=telemetry)
+                                    run_id="r", eval_set_id="e", load=LoadConfig(stream=stream), telemetry=telemetry)
         for case in es.cases:
             calls = []
             record = await run_session(bundle, case, on_llm_call=calls.append)

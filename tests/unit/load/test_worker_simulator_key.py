@@ -10,6 +10,7 @@ import pytest
 
 from bench.load import distributed
 from bench.load.spec import LoadSpec
+from bench.schemas.config import UserSimulatorConfig
 from bench.schemas.settings import USER_SIMULATOR_API_KEY_ENV
 
 NAME = "MASTER_SIM_KEY_VAR"
@@ -25,8 +26,8 @@ def _unset(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
 def _environment(key_env: str | None, shipped: str | None = None) -> SimpleNamespace:
     spec = LoadSpec(run_id="r", run_dir=Path("/nonexistent"), evalset="weather_time_scenario",
                     api_base="http://127.0.0.1:9/v1", served_model_name="fake",
-                    user_simulator_api_base="http://127.0.0.1:8/v1", user_simulator_api_key_env=key_env,
-                    max_turns=3)  # fmt: skip
+                    user_simulator=UserSimulatorConfig(endpoint="http://127.0.0.1:8",
+                                                       api_key_env=key_env, max_turns=3))  # fmt: skip
     options = SimpleNamespace(**{distributed.SPEC_OPTION: spec.model_dump_json()})
     if shipped:
         setattr(options, distributed.SIMULATOR_KEY_OPTION, shipped)
@@ -50,7 +51,10 @@ def test_key_precedence(
         if value:
             monkeypatch.setenv(name, value)
     spec = distributed.spec_from_master(_environment(NAME, shipped), tmp_path)
-    assert spec.max_turns == 3 and spec.user_simulator_api_base == "http://127.0.0.1:8/v1"
+    assert (
+        spec.user_simulator.max_turns == 3
+        and spec.user_simulator.api_base == "http://127.0.0.1:8/v1"
+    )
     assert os.environ[NAME] == expected
 
 
@@ -63,7 +67,7 @@ def test_no_key_anywhere_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_no_key_named_needs_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _unset(monkeypatch, USER_SIMULATOR_API_KEY_ENV)
     spec = distributed.spec_from_master(_environment(None), tmp_path)
-    assert spec.user_simulator_api_key_env is None
+    assert spec.user_simulator.api_key_env is None
 
 
 def test_worker_without_the_key_quits_with_one_line(

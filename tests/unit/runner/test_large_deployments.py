@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.cli.config_flags import server_config_from_flags
 from bench.models.catalog import BUILTIN_MODELS
 from bench.runner.sweep_plan import parse_engine_axes, plan_sweep
-from bench.schemas.run_flags import server_config_from_flags
 from bench.server.argv import build_vllm_argv, effective_engine_flags
 
 QWEN = BUILTIN_MODELS["qwen2.5-7b-instruct"]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bench.cli.config_flags import run_config_from_flags
 from bench.runner import run as run_mod
 from bench.runner.inputs import RunInputs
 from bench.runner.load_step import StepResult
@@ -65,7 +66,7 @@ def faked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
 
 
 def _cfg(tmp_path: Path, **flags: Any) -> RunConfig:
-    return RunConfig.from_cli({"results_dir": tmp_path / "results", "run_id": "r", **flags})
+    return run_config_from_flags({"results_dir": tmp_path / "results", "run_id": "r", **flags})
 
 
 def test_steps_get_folders_and_manifests(tmp_path: Path, faked: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from bench.cli.config_flags import run_config_from_flags
 from bench.errors import BenchError
 from bench.runner.sweep_folder import (
     describe_plan,
@@ -139,10 +140,9 @@ def test_resume_refuses_another_workload(tmp_path: Path) -> None:
     not compare, so --resume names what differs. A plan saved before plans kept the workload
     still resumes."""
     from bench.runner.sweep_plan import workload_of
-    from bench.schemas.config import RunConfig
 
     def plan_for(**flags: object) -> SweepPlan:
-        cfg = RunConfig.from_cli({"model": "tiny", **flags})
+        cfg = run_config_from_flags({"model": "tiny", **flags})
         return plan_sweep("s", ["tiny"], [], "users", [1, 8], step_duration_s=30,
                           workload=workload_of(cfg))  # fmt: skip
 

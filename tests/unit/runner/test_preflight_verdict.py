@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bench.cli.config_flags import run_config_from_flags
 from bench.runner.preflight import unparsed_format, verdict_from
-from bench.schemas.config import RunConfig
 
 CALL = [{"name": "get_weather", "args": {"city": "London"}}]
 
@@ -28,7 +28,7 @@ def _turn(text: str | None, calls: list, error: str | None = None) -> dict:
 
 
 def test_unparsed_hermes_under_pythonic_names_parser_template_excerpt_and_fix() -> None:
-    cfg = RunConfig.from_cli({"tool_parser": "pythonic"})
+    cfg = run_config_from_flags({"tool_parser": "pythonic"})
     raw = '<tool_call>{"name": "get_weather", "arguments": {"city": "London"}}</tool_call>' * 5
     # ADK recovered the call from the text (its inline-JSON fallback); the server parsed none.
     v = verdict_from(cfg, [_turn("Here it is.", CALL)], ["stop", "stop"], ["", raw], "pythonic",
@@ -40,7 +40,7 @@ def test_unparsed_hermes_under_pythonic_names_parser_template_excerpt_and_fix() 
 
 
 def test_one_parsed_call_passes_and_prose_passes_with_a_note() -> None:
-    cfg = RunConfig.from_cli({})
+    cfg = run_config_from_flags({})
     turns = [_turn("ok", CALL), _turn("ok", [])]
     assert verdict_from(cfg, turns, ["tool_calls", "stop", "stop"], ["<tool_call>"], "hermes",
                         None).ok  # fmt: skip
@@ -52,13 +52,13 @@ def test_one_parsed_call_passes_and_prose_passes_with_a_note() -> None:
 def test_auto_tool_choice_off_fails() -> None:
     error = ('BadRequestError: {"message": "\\"auto\\" tool choice requires '
              '--enable-auto-tool-choice and --tool-call-parser to be set"}')  # fmt: skip
-    v = verdict_from(RunConfig.from_cli({}), [_turn(None, [], error)], [None], [], None, None)
+    v = verdict_from(run_config_from_flags({}), [_turn(None, [], error)], [None], [], None, None)
     assert not v.ok and v.reason == "auto_tool_choice_off"
 
 
 def test_calls_to_tools_the_agent_lacks_are_named_and_the_script_hint_given() -> None:
     """A wrong agent/eval-set pair on the tiny model: the run goes on, the user is told why."""
-    cfg = RunConfig.from_cli({})
+    cfg = run_config_from_flags({})
     turns = [_turn("Done.", CALL), _turn("Done.", CALL + [{"name": "add_to_cart", "args": {}}])]
     v = verdict_from(cfg, turns, ["tool_calls"] * 2, [""], "hermes", None,
                      known_tools=["add_to_cart"], scripted=True)  # fmt: skip
@@ -76,7 +76,7 @@ def test_calls_to_tools_the_agent_lacks_are_named_and_the_script_hint_given() ->
 
 
 def test_prose_on_the_scripted_model_says_why() -> None:
-    cfg = RunConfig.from_cli({})
+    cfg = run_config_from_flags({})
     prose = verdict_from(cfg, [_turn("Hello!", [])], ["stop"], ["Hello!"], "hermes", None,
                          known_tools=["get_weather"], scripted=True)  # fmt: skip
     assert prose.ok and "answered in prose" in prose.message
@@ -98,19 +98,19 @@ THOUGHT_REPLY = ('<think>\nThe user asks: What is the weather in London? I will 
 def test_thinking_in_the_reply_text_stops_the_run_with_the_fix(text: str, tags: str) -> None:
     """A thinking model served without its reasoning parser: caught even though the server
     parsed the call (hermes reads past the thought)."""
-    cfg = RunConfig.from_cli({"model": "tiny-reasoning", "reasoning_parser": "none"})
+    cfg = run_config_from_flags({"model": "tiny-reasoning", "reasoning_parser": "none"})
     v = verdict_from(cfg, [_turn(None, CALL)], ["tool_calls", "stop"], [text, "Sunny."],
                      "hermes", None, reasoning_parser=None)  # fmt: skip
     assert not v.ok and v.reason == "unparsed_reasoning" and v.excerpt == text[:200]
     assert f"({tags} in the reply)" in v.message and "reasoning parser (none)" in v.message
     assert "run with --reasoning-parser NAME" in v.message and "tiny-reasoning" in v.message
-    attached = RunConfig.from_cli({"endpoint": "http://127.0.0.1:9/v1"})
+    attached = run_config_from_flags({"endpoint": "http://127.0.0.1:9/v1"})
     v = verdict_from(attached, [_turn(None, CALL)], ["tool_calls"], [text], "hermes", None)
     assert "restart the server with --reasoning-parser NAME" in v.message
 
 
 def test_a_parsed_thought_and_plain_answers_pass() -> None:
-    cfg = RunConfig.from_cli({"model": "tiny-reasoning"})
+    cfg = run_config_from_flags({"model": "tiny-reasoning"})
     v = verdict_from(cfg, [_turn("It is sunny.", CALL)], ["tool_calls", "stop"],
                      ["\n\n", "\n\nHere is the weather report you asked for."], "hermes", None,
                      reasoning_parser="qwen3")  # fmt: skip
@@ -120,7 +120,7 @@ def test_a_parsed_thought_and_plain_answers_pass() -> None:
 def test_a_budget_the_server_cannot_keep_stops_the_run() -> None:
     error = ('BadRequestError: {"message": "thinking_token_budget is set but reasoning_config is '
              'not configured. Please set --reasoning-parser and/or --reasoning-config"}')  # fmt: skip
-    cfg = RunConfig.from_cli({"thinking_budget": "64"})
+    cfg = run_config_from_flags({"thinking_budget": "64"})
     v = verdict_from(cfg, [_turn(None, [], error)], [None], [], "hermes", None)
     assert not v.ok and v.reason == "thinking_budget_refused"
     assert "--reasoning-parser NAME, or drop --thinking-budget" in v.message

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bench.cli.config_flags import run_config_from_flags
 from bench.runner import server_session as session_mod
 from bench.runner.inputs import check_inputs
 from bench.runner.server_session import server_session
@@ -66,6 +67,6 @@ def test_attach_launches_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.setattr(session_mod, "launch_server", lambda *a, **k: pytest.fail("launched"))
     endpoint = Endpoint("http://127.0.0.1:2", "m", None)
     monkeypatch.setattr(session_mod, "attach_endpoint", lambda cfg: endpoint)
-    cfg = RunConfig.from_cli({"endpoint": "http://127.0.0.1:2"})
+    cfg = run_config_from_flags({"endpoint": "http://127.0.0.1:2"})
     with server_session(cfg, None, RunDir(tmp_path), run_id="r", agent_dir=tmp_path) as session:
         assert session.endpoint is endpoint and session.server is None

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from bench import constants
+from bench.cli.config_flags import run_config_from_flags, server_config_from_flags
 from bench.schemas.config import LoadConfig, RunConfig, ServerConfig
 from bench.schemas.errors import BenchError
 from bench.schemas.flags import duration_s, number_list
-from bench.schemas.run_flags import server_config_from_flags
 
 pytestmark = pytest.mark.bad_input
 
@@ -42,7 +42,7 @@ def test_lists() -> None:
 
 
 def test_flags_parse_into_the_nested_config() -> None:
-    cfg = RunConfig.from_cli(
+    cfg = run_config_from_flags(
         {"users": "1,4,16", "duration": "90s", "step_duration": "5m", "think_time": "2s",
          "warmup": "10s", "request_timeout": "30s", "metrics_interval": "500ms",
          "max_num_seqs": 8, "engine_arg": ["swap-space=4"], "gpus": "0,1",
@@ -71,17 +71,17 @@ def test_flags_parse_into_the_nested_config() -> None:
 
 
 def test_defaults_when_no_flag_is_given() -> None:
-    cfg = RunConfig.from_cli({})
+    cfg = run_config_from_flags({})
     assert cfg == RunConfig()
     assert cfg.load.duration_s == constants.DEFAULT_DURATION_S and cfg.judge is None
     # A session count or the web UI ends the load, not a default duration.
-    assert RunConfig.from_cli({"sessions": 5}).load.duration_s is None
-    assert RunConfig.from_cli({"web": True}).load.duration_s is None
-    assert RunConfig.from_cli({"web": True, "duration": "2m"}).load.duration_s == 120
+    assert run_config_from_flags({"sessions": 5}).load.duration_s is None
+    assert run_config_from_flags({"web": True}).load.duration_s is None
+    assert run_config_from_flags({"web": True, "duration": "2m"}).load.duration_s == 120
 
 
 def test_open_loop_rate_steps() -> None:
-    load = RunConfig.from_cli({"session_rate": "0.5,1,2", "step_duration": "30s"}).load
+    load = run_config_from_flags({"session_rate": "0.5,1,2", "step_duration": "30s"}).load
     assert [s.session_rate for s in load.steps()] == [0.5, 1.0, 2.0]
     assert [s.step_label() for s in load.steps()] == ["rate-0.5", "rate-1", "rate-2"]
 
@@ -116,7 +116,7 @@ def test_open_loop_rate_steps() -> None:
 )  # fmt: skip
 def test_each_rule_is_one_line_naming_the_flag(flags: dict[str, object], error: str) -> None:
     with pytest.raises(BenchError) as info:
-        RunConfig.from_cli(flags)
+        run_config_from_flags(flags)
     message = str(info.value)
     assert message.startswith(error) and "\n" not in message
 
@@ -126,7 +126,7 @@ def test_toml_fills_what_the_command_line_did_not_set(tmp_path: Path) -> None:
     path.write_text('users = [1, 4]\nstep-duration = "2m"\nmax_num_seqs = 16\nevalset = "x"\n')
     flags = {"users": "8", "evalset": "weather_time", "step_duration": None, "max_num_seqs": None}
     # --users given on the command line wins; the rest comes from the file.
-    cfg = RunConfig.from_cli(flags, config_file=path, given={"users"})
+    cfg = run_config_from_flags(flags, config_file=path, given={"users"})
     assert (cfg.load.users, cfg.load.user_steps) == (8, None)
     assert cfg.load.step_duration_s == 120 and cfg.server.engine.max_num_seqs == 16
     assert cfg.evalset == "x"
@@ -143,15 +143,15 @@ def test_bad_toml_files(tmp_path: Path, text: str, error: str) -> None:
     path = tmp_path / "run.toml"
     path.write_text(text)
     with pytest.raises(BenchError) as info:
-        RunConfig.from_cli({}, config_file=path, given=set())
+        run_config_from_flags({}, config_file=path, given=set())
     assert str(info.value).startswith(error.format(path=path))
     with pytest.raises(BenchError, match="does not exist"):
-        RunConfig.from_cli({}, config_file=tmp_path / "missing.toml")
+        run_config_from_flags({}, config_file=tmp_path / "missing.toml")
 
 
 def test_resolved_config_round_trips() -> None:
     """config.resolved.toml holds the nested config; it validates back to the same config."""
-    cfg = RunConfig.from_cli({"users": "1,2", "step_duration": "30s", "sessions": None})
+    cfg = run_config_from_flags({"users": "1,2", "step_duration": "30s", "sessions": None})
     again = RunConfig.model_validate(cfg.model_dump(mode="json", exclude_none=True))
     assert again == cfg
     assert LoadConfig(sessions=5).duration_s is None  # no default duration with a count

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.cli.config_flags import server_config_from_flags
 from bench.errors import BenchError
 from bench.schemas.redact import redact_url, redact_urls, split_url_credentials
-from bench.schemas.run_flags import server_config_from_flags
 
 SECRET = "pl4nted-S3cret"
 

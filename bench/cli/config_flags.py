@@ -1,8 +1,10 @@
 """`bench run`'s flat flags (and a flat `--config` TOML file) -> one validated RunConfig.
 
 The command line names options flat (`--users`, `--max-num-seqs`, `--judge-model`); the config
-is nested (load, server.engine, judge). This module owns that mapping and the rules that tie
-flags of different sections together; the rules inside one section live on its model.
+is nested (load, server.engine, judge). The mapping is read from the settings' declarations
+(bench.schemas.setting), never written out here; this module owns the rules that tie flags of
+different sections together (the rules inside one section live on its model) and the wording of
+a flag's error.
 """
 
 from __future__ import annotations
@@ -11,9 +13,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from bench.schemas.config import EngineFlags, RunConfig, ServerConfig, config_error
+from bench.schemas.config import (
+    EngineFlags,
+    JudgeConfig,
+    LoadConfig,
+    RunConfig,
+    ServerConfig,
+    UserSimulatorConfig,
+)
 from bench.schemas.errors import BenchError
 from bench.schemas.flags import (
     parse_engine_arg,
@@ -21,35 +30,51 @@ from bench.schemas.flags import (
     read_toml,
     refuse_reserved_flags,
 )
+from bench.schemas.setting import declared
 from bench.schemas.settings import RUN_TOKEN_ENV
 
-SERVER_FLAGS = frozenset({"model", "catalog", "tool_parser", "reasoning_parser", "chat_template",
-                          "vllm_python", "port", "health_timeout_s", "gpus", "endpoint", "api_key_env",
-                          "header", "gcloud_identity_token", "engine_arg"})  # fmt: skip
-ENGINE_FLAGS = frozenset(EngineFlags.model_fields) - {"extra_args"}
-# Flag -> LoadConfig field (durations carry the unit in the field name).
-LOAD_FLAGS = {"users": "users", "spawn_rate": "spawn_rate", "duration": "duration_s",
-              "sessions": "sessions", "session_rate": "session_rate",
-              "step_duration": "step_duration_s", "metrics_interval": "metrics_interval_s",
-              "arrival": "arrival", "max_sessions_in_flight": "max_sessions_in_flight",
-              "processes": "processes", "think_time": "think_time_s", "seed": "seed",
-              "warmup": "warmup_s", "trials": "trials", "stream": "stream", "force_tools": "force_tools",
-              "session_header": "session_header", "tool_latency": "tool_latency",
-              "thinking": "thinking", "thinking_budget": "thinking_budget",
-              "preflight": "preflight",
-              "request_timeout": "request_timeout_s", "drain": "drain_s",
-              "web": "web", "web_port": "web_port",
-              "web_host": "web_host", "master": "master", "expect_workers": "expect_workers",
-              "master_bind_host": "master_bind_host",
-              "master_bind_port": "master_bind_port"}  # fmt: skip
-TOP_FLAGS = frozenset({"evalset", "agent", "validate_agent", "results_dir", "run_id", "slo"})
-JUDGE_FLAGS = {"judge_endpoint": "endpoint", "judge_model": "model",
-               "judge_api_key_env": "api_key_env", "judge_samples": "samples"}  # fmt: skip
-USER_SIMULATOR_FLAGS = {"user_simulator_endpoint": "endpoint", "user_simulator_model": "model",
-                        "user_simulator_api_key_env": "api_key_env",
-                        "max_turns": "max_turns"}  # fmt: skip
-RUN_FLAGS = (SERVER_FLAGS | ENGINE_FLAGS | set(LOAD_FLAGS) | TOP_FLAGS | set(JUDGE_FLAGS)
-             | set(USER_SIMULATOR_FLAGS) | {"judge"})  # fmt: skip
+
+def _options(model: type[BaseModel], prefix: str = "") -> dict[str, str]:
+    """Option name -> field of a config model's declared settings."""
+    return {d.option_name(prefix): d.field for d in declared(model)}
+
+
+# Option name (the flag with underscores, the --config key) -> field, per section.
+SERVER_FLAGS = {**_options(ServerConfig), "engine_arg": "engine_arg"}  # engine_arg: extra_args
+ENGINE_FLAGS = _options(EngineFlags)
+LOAD_FLAGS = _options(LoadConfig)
+TOP_FLAGS = _options(RunConfig)
+JUDGE_FLAGS = _options(JudgeConfig, "judge_")
+USER_SIMULATOR_FLAGS = _options(UserSimulatorConfig, "user_simulator_")
+RUN_FLAGS = frozenset({*SERVER_FLAGS, *ENGINE_FLAGS, *LOAD_FLAGS, *TOP_FLAGS, *JUDGE_FLAGS,
+                       *USER_SIMULATOR_FLAGS, "judge"})  # fmt: skip
+# Section of RunConfig -> its options; a validation error's location names the field.
+_SECTIONS = {"server": SERVER_FLAGS, "engine": ENGINE_FLAGS, "load": LOAD_FLAGS,
+             "judge": JUDGE_FLAGS, "user_simulator": USER_SIMULATOR_FLAGS}  # fmt: skip
+# Fields a flag fills besides its own: `--users 1,4` sets user_steps too.
+_ALSO = {("load", "user_steps"): "users", ("load", "rate_steps"): "session_rate"}
+
+
+def flag_of(section: str | None, field: str) -> str:
+    """The flag that sets a field: `--duration` for load.duration_s (section None: any)."""
+    sections = [_SECTIONS[section]] if section in _SECTIONS else [TOP_FLAGS, *_SECTIONS.values()]
+    also = _ALSO.get((section or "load", field))
+    names = [o for options in sections for o, f in options.items() if f == field]
+    return "--" + (also or (names[0] if names else field)).replace("_", "-")
+
+
+def config_error(exc: ValidationError) -> BenchError:
+    """The first validation error as one line naming the flag (`--max-num-seqs: ...`)."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if msg.startswith("--"):
+        return BenchError(msg)
+    names = [p for p in loc if not p.isdigit()]
+    if not names or names[-1] in _SECTIONS:
+        return BenchError(f"options: {msg}")
+    section = names[-2] if len(names) > 1 and names[-2] in _SECTIONS else None
+    return BenchError(f"{flag_of(section, names[-1])}: {msg}")
 
 
 def load_flag_file(path: Path) -> dict[str, Any]:
@@ -75,15 +100,14 @@ def merge_flags(
 def server_config_from_flags(flags: dict[str, Any], passthrough: list[str]) -> ServerConfig:
     """Server, engine and attach flags (None = not given) -> one ServerConfig."""
     values = {k: v for k, v in flags.items() if v is not None}
-    unknown = set(values) - SERVER_FLAGS - ENGINE_FLAGS
+    unknown = set(values) - set(SERVER_FLAGS) - set(ENGINE_FLAGS)
     if unknown:
         raise BenchError(f"options: unknown server option '{sorted(unknown)[0]}'")
     extra = [a for text in values.pop("engine_arg", None) or [] for a in parse_engine_arg(text)]
     refuse_reserved_flags(extra, "--engine-arg")
     refuse_reserved_flags(passthrough, "flags after --")
-    engine = {k: values.pop(k) for k in list(values) if k in ENGINE_FLAGS}
-    if "header" in values:
-        values["headers"] = list(values.pop("header"))
+    engine = {ENGINE_FLAGS[k]: values.pop(k) for k in list(values) if k in ENGINE_FLAGS}
+    values = {SERVER_FLAGS[k]: list(v) if k == "header" else v for k, v in values.items()}
     try:
         return ServerConfig.model_validate(
             {**values, "engine": {**engine, "extra_args": [*extra, *passthrough]}}
@@ -116,7 +140,7 @@ def run_config_from_flags(
             load["processes"] = processes
     if load.get("master") and not os.environ.get(RUN_TOKEN_ENV):
         raise BenchError(f"--master: set {RUN_TOKEN_ENV}, the token every `bench worker` must show")
-    top = {k: v for k, v in p.items() if k in TOP_FLAGS and v is not None}
+    top = {TOP_FLAGS[k]: v for k, v in p.items() if k in TOP_FLAGS and v is not None}
     if top.get("agent") is not None and top.get("evalset") is None:
         raise BenchError(agent_without_evalset(Path(top["agent"])))
     try:
