@@ -4,7 +4,7 @@ The one place these descriptions live: `bench report` shows them beside the valu
 appendix. `tests/unit/schemas/test_column_help.py` fails when a summary column has no line here
 or a line names no column, so a new column needs its description before it ships.
 Percentile families (`<name>_p50_ms`, `_p90_ms`, `_p99_ms`) share one line with the percentile
-filled in; the metric definitions behind them are in the README ("Metric definitions").
+filled in; the metric definitions behind them are in docs/metrics.md.
 """
 
 from __future__ import annotations
