@@ -33,4 +33,6 @@ def test_every_dev_mode_route_is_documented() -> None:
     readme = (ROOT / "docs" / "reliability-and-security.md").read_text()
     section = readme.split("vLLM's development mode", 1)[1].split("\n## ", 1)[0]
     missing = sorted(r for r in routes if f"`{r}`" not in section and f" {r}`" not in section)
-    assert not missing, f"docs/reliability-and-security.md does not list these dev-mode routes: {missing}"
+    assert not missing, (
+        f"docs/reliability-and-security.md does not list these dev-mode routes: {missing}"
+    )
