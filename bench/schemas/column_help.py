@@ -257,7 +257,7 @@ COMMON_HELP: dict[str, str] = {
     "eval_set_id": "the eval set's id",
     "trial": "which run of its case this session is (0-based; --trials K gives 0..K-1)",
     "ticket": "the session's ticket: its place in the run's shared order of cases and trials",
-    "user_index": "the Locust user that played the session (closed loop)",
+    "user_index": "the Locust user that played the session",
     "invocation_index": "the turn's index in its case (0 = first)",
     "invocation_id": "ADK's invocation id of the turn",
     "started_at": "when it started (UTC)",
