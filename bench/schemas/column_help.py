@@ -323,8 +323,10 @@ COMMON_HELP: dict[str, str] = {
     "unparsed_tool_calls": "turns with a tool call left unparsed in the reply text",
     "unknown_tool_calls": "calls to tools the agent does not have",
     "unexpected_calls": "calls where the eval case expected none",
-    "arg_exact_match_rate": "paired calls whose arguments all match by value",
-    "arg_partial_credit": "mean per-argument credit of the paired calls",
+    "arg_exact_match_rate": "tools: paired calls whose arguments all equal the expected ones "
+    "by value / paired calls; cases: arguments equal by value / arguments compared",
+    "arg_partial_credit": "per-argument credit; tools: its mean over paired calls; cases: "
+    "summed over paired calls / arguments compared",
     "tool": "the tool's name",
     "calls_expected": "calls of this tool the eval cases expect",
     "calls_made": "calls of this tool the agent made",
