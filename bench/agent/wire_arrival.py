@@ -18,7 +18,7 @@ that much of a chunk's arrival instead of CPython's default 5 ms.
 
 Off unless `enable()`d (the load process does, bench.load.locustfile): elsewhere the timing
 hooks of `bench.agent.wire_timing` stamp chunks as the agent's loop pulls them, as before.
-Measured (benchmarks/timing_fidelity.py, the README's timing table): see the README.
+Measured (benchmarks/timing_fidelity.py, the timing table of docs/development.md): see there.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@
   and `<m>_diff` against the baseline, `<m>_noise` (True within noise, False a real change, None
   when it cannot be told: `<m>_why` says why) and the bootstrap interval of the change.
 
-The noise verdict (README "Metric definitions"): a run with fewer than MIN_SESSIONS measured
+The noise verdict (docs/metrics.md): a run with fewer than MIN_SESSIONS measured
 sessions with a result gets none ("too few sessions": a bootstrap of 2 or 3 sessions calls
 chance differences real in a fifth to a third of A/A trials); otherwise the change is within
 noise when the bootstrap interval of the change contains 0 (`bench.report.stats`), or, when some

@@ -4,7 +4,7 @@
     for figure in FIGURES:
         print(figure.label, figure.text(run.summary), figure.definition)
 
-Each definition is the README's (the "The headline" list under "Metric definitions");
+Each definition is the docs' (the headline list of docs/metrics.md);
 `tests/unit/report/test_headline.py` fails when the two part.
 """
 
@@ -144,7 +144,7 @@ class Figure:
     anchor: str
     label: str
     text: Callable[[Summary], str]
-    definition: str  # the README's words
+    definition: str  # the words of docs/metrics.md
 
 
 FIGURES: tuple[Figure, ...] = (

@@ -1,5 +1,5 @@
 """Is a change between two runs real or noise? The one verdict `bench compare`, its gates and
-`--history` give, from the records of the two runs (README "Metric definitions", `≈`).
+`--history` give, from the records of the two runs (docs/metrics.md, `≈`).
 
     noise_verdict(metric, base_samples, other_samples, base_sessions=40, other_sessions=38)
     -> Verdict(noise=True, why=None, low=-3.1, high=5.2)     # within noise: the interval holds 0

@@ -5,7 +5,7 @@ load steps. Exported: every measured call that finished (warm-up calls and calls
 completion-token count, i.e. failed ones, are left out), in start order, timestamps in ms from
 the first exported call.
 
-Formats (README "Trace export" links their specs):
+Formats (docs/results.md, "Trace export", links their specs):
 - `vllm-custom`: `vllm bench serve --dataset-name custom`: `prompt` (the conversation rendered
   as text, see `render_text`) and `output_tokens`; also `messages` and `tools`, which vLLM
   ignores. vLLM 0.3x's CustomDataset reads only `prompt` and `output_tokens`, and sends the

@@ -1,5 +1,5 @@
 """`bench compare` and `bench report` on real short runs (real Locust and ADK, the fake server),
-the README's query examples against those run folders, a CI gate against a slower fake server,
+the query examples of docs/results.md against those run folders, a CI gate against a slower fake server,
 and the A/A false-positive rate of the noise mark from the records of a real run."""
 
 from __future__ import annotations
@@ -88,8 +88,8 @@ def test_report_real_runs(results_root: Path, tmp_path: Path) -> None:
     assert single.returncode == 0 and (results_root / "users-1" / "report.html").exists()
 
 
-def test_readme_query_examples_run(results_root: Path, tmp_path: Path) -> None:
-    readme = (REPO_ROOT / "README.md").read_text()
+def test_docs_query_examples_run(results_root: Path, tmp_path: Path) -> None:
+    readme = (REPO_ROOT / "docs" / "results.md").read_text()
     section = readme.split("## Query your results", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert len(blocks) >= 2 and "duckdb" in section and "pandas" in section
