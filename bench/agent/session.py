@@ -249,6 +249,8 @@ def build_agent_bundle(
     loaded = load_agent_folder(agent_dir)
     root = loaded.root_agent
     extra_body = request_extra_body(load.thinking, load.thinking_budget)
+    if load.max_tokens is not None:  # in the body, so it wins over the agent's own limit
+        extra_body = {**(extra_body or {}), "max_tokens": load.max_tokens}
 
     def make_model(agent: Any) -> TimedLiteLlm:
         return TimedLiteLlm.for_server(

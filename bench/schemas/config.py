@@ -196,6 +196,12 @@ class LoadConfig(BaseModel):
     thinking_budget: Annotated[int | None, Field(ge=0), S(
         "Reasoning tokens per LLM call before vLLM ends the thought (its thinking_token_budget; "
         "needs --reasoning-parser). bench sweep takes a list.", cli_type=str | None)] = None  # fmt: skip
+    # Sent as `max_tokens` with every agent LLM call (over the agent's own limit); a reply cut by
+    # it ends with finish_reason "length" (llm_calls_finish_length).
+    max_tokens: Annotated[int | None, Field(gt=0), S(
+        "Cap on the tokens of each agent LLM reply, sent as max_tokens with every call (default: "
+        "the agent's own limit, else the server's). A reply cut by it counts in "
+        "llm_calls_finish_length.")] = None  # fmt: skip
     # The ADK session id sent under this header on every LLM call (KV-aware routing).
     session_header: Annotated[str | None, BeforeValidator(session_header_name), S(
         "Send the ADK session id in this header on every LLM call, e.g. X-Session-ID (for "
