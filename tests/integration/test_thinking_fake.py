@@ -15,6 +15,7 @@ import pytest
 
 from bench.agent.session import build_agent_bundle, run_session
 from bench.evalset import load_evalset
+from bench.schemas.config import LoadConfig
 from bench.testing.fake_server import running_fake_server
 
 REASONING, TTFT_MS, ITL_MS = 4, 40.0, 25.0
