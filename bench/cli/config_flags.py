@@ -32,6 +32,7 @@ from bench.schemas.flags import (
 )
 from bench.schemas.setting import declared
 from bench.schemas.settings import RUN_TOKEN_ENV
+from bench.schemas.sweep_config import SweepConfig
 
 
 def _options(model: type[BaseModel], prefix: str = "") -> dict[str, str]:
@@ -181,3 +182,17 @@ def _user_simulator(p: dict[str, Any]) -> dict[str, Any]:
     return {
         field: p[flag] for flag, field in USER_SIMULATOR_FLAGS.items() if p.get(flag) is not None
     }
+
+
+def sweep_config_from_flags(flags: dict[str, Any]) -> SweepConfig:
+    """`bench sweep`'s own options (None = not given) -> one SweepConfig."""
+    fields = _options(SweepConfig)
+    try:
+        return SweepConfig.model_validate({fields[k]: v for k, v in flags.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if msg.startswith("--") or not err["loc"]:
+            raise BenchError(msg if msg.startswith("--") else f"options: {msg}") from None
+        flag = next(o for o, f in fields.items() if f == err["loc"][0])
+        raise BenchError(f"--{flag.replace('_', '-')}: {msg}") from None

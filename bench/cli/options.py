@@ -16,7 +16,8 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, get_args, get_origin, get_type_hints
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import typer
 from pydantic import BaseModel
@@ -38,6 +39,8 @@ ENGINE = "vLLM engine flags"
 ATTACH = "Attach to a running server"
 LOAD = "Load"
 RESULTS = "Eval set and results"
+SWEEP = "Sweep"
+SEARCH = "SLA search (--find-max-load)"
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,8 @@ def pick(options: tuple[Opt, ...], *names: str) -> tuple[Opt, ...]:
     return tuple(by_name[n] for n in names)
 
 
-PANELS = {"server": SERVER, "engine": ENGINE, "attach": ATTACH, "load": LOAD, "results": RESULTS}
+PANELS = {"server": SERVER, "engine": ENGINE, "attach": ATTACH, "load": LOAD, "results": RESULTS,
+          "sweep": SWEEP, "search": SEARCH}  # fmt: skip
 
 
 def _cli_type(info: FieldInfo) -> Any:
@@ -70,7 +74,8 @@ def _cli_type(info: FieldInfo) -> Any:
     kind = info.annotation
     if kind in (bool, bool | None):
         return kind
-    args = [a for a in get_args(kind) if a is not type(None)] or [kind]
+    is_union = get_origin(kind) in (Union, UnionType)
+    args = [a for a in get_args(kind) if a is not type(None)] if is_union else [kind]
     if get_origin(args[0]) is list:
         return list[str] | None
     return args[0] | None if args[0] in (int, float, str, Path) else str | None
@@ -88,7 +93,7 @@ def _default_text(d: Declared, kind: Any) -> str | None:
         return None
     if d.field.endswith("_s") and d.option_name() != d.field:  # a duration: --drain 30s
         return f"{default:g}s"
-    return str(default)
+    return ",".join(map(str, default)) if isinstance(default, list) else str(default)
 
 
 def options_of(model: type[BaseModel], panel: str, prefix: str = "") -> tuple[Opt, ...]:

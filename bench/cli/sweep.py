@@ -5,24 +5,24 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
 from bench.cli import options as o
-from bench.cli.config_flags import run_config_from_flags
+from bench.cli.config_flags import run_config_from_flags, sweep_config_from_flags
 from bench.cli.console import console
 from bench.schemas.errors import BenchError
-from bench.schemas.flags import parse_duration, parse_number_list, parse_slo
 from bench.schemas.run_dir import RunDir
+from bench.schemas.setting import declared
 from bench.schemas.status import RunStatus
+from bench.schemas.sweep_config import MaxLoadSearch, SweepConfig
 
-SWEEP = "Sweep"
-SEARCH = "SLA search (--find-max-load)"
-LOAD = "Load"
+SWEEP_OPTIONS = o.options_of(SweepConfig, "sweep")
 
 
 @o.with_options(
+    SWEEP_OPTIONS,
     o.RESULTS_OPTIONS,
     o.USER_SIMULATOR_OPTIONS,
     o.pick(o.LOAD_SHAPE_OPTIONS, "spawn_rate", "processes", "think_time", "seed", "warmup",
@@ -32,99 +32,7 @@ LOAD = "Load"
     (o.GPUS,),
     o.pick(o.ATTACH_OPTIONS, "endpoint", "api_key_env", "header"),
 )  # fmt: skip
-def sweep(
-    ctx: typer.Context,
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Model (repeatable: a model matrix, one server at a time).",
-            rich_help_panel=SWEEP,
-        ),
-    ] = None,  # fmt: skip
-    engine_arg: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="vLLM flag KEY=V1,V2,... is swept (Cartesian product); KEY=VALUE is "
-            "fixed. Repeatable. Flags after -- are fixed too.",
-            rich_help_panel=SWEEP,
-        ),
-    ] = None,  # fmt: skip
-    users: Annotated[
-        str | None,
-        typer.Option(
-            help="Users per point, e.g. 1,8,32 (with --find-max-load: the range "
-            "LOW,HIGH searched).",
-            rich_help_panel=SWEEP,
-        ),
-    ] = None,  # fmt: skip
-    session_rate: Annotated[
-        str | None,
-        typer.Option(
-            help="Open loop instead: sessions/s per point (or the range searched).",
-            rich_help_panel=SWEEP,
-        ),
-    ] = None,  # fmt: skip
-    step_duration: Annotated[
-        str, typer.Option(help="Length of each point's load, e.g. 30s.", rich_help_panel=SWEEP)
-    ] = "60s",
-    trials: Annotated[
-        int, typer.Option(help="Repeat each point this many times.", rich_help_panel=SWEEP)
-    ] = 1,
-    sweep_id: Annotated[
-        str | None,
-        typer.Option(help="Sweep folder name (default: sweep-<time>).", rich_help_panel=SWEEP),
-    ] = None,  # fmt: skip
-    resume: Annotated[
-        bool,
-        typer.Option(
-            "--resume",
-            help="Continue the sweep --sweep-id, skipping finished "
-            "points (give the original flags).",
-            rich_help_panel=SWEEP,
-        ),
-    ] = False,  # fmt: skip
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan and exit.", rich_help_panel=SWEEP)
-    ] = False,
-    find_max_load: Annotated[
-        bool,
-        typer.Option(
-            "--find-max-load",
-            help="Search the highest load meeting --slo and --min-tool-accuracy.",
-            rich_help_panel=SEARCH,
-        ),
-    ] = False,  # fmt: skip
-    slo: Annotated[
-        str | None,
-        typer.Option(
-            help="Latency SLOs: turn_ms=..,ttft_ms=..,tpot_ms=..,session_ms=.. (also ttft_text_ms, "
-            "ttft_tool_ms)",
-            rich_help_panel=SEARCH,
-        ),
-    ] = None,  # fmt: skip
-    slo_percentile: Annotated[
-        int, typer.Option(help="Percentile the SLOs apply to: 90 or 99.", rich_help_panel=SEARCH)
-    ] = 90,
-    min_tool_accuracy: Annotated[
-        float | None,
-        typer.Option(help="Lowest acceptable tool accuracy (0-1).", rich_help_panel=SEARCH),
-    ] = None,  # fmt: skip
-    accuracy_metric: Annotated[
-        str, typer.Option(help="Summary column used as tool accuracy.", rich_help_panel=SEARCH)
-    ] = "tool_trajectory_exact",
-    max_error_rate: Annotated[
-        float, typer.Option(help="Highest acceptable turn error rate.", rich_help_panel=SEARCH)
-    ] = 0.0,
-    rate_tolerance: Annotated[
-        float,
-        typer.Option(
-            help="Session-rate search stops within this fraction.", rich_help_panel=SEARCH
-        ),
-    ] = 0.1,  # fmt: skip
-    **flags: Any,
-) -> None:
+def sweep(ctx: typer.Context, **flags: Any) -> None:
     """Sweep engine flags x loads (x models), one vLLM server per flag combination; or find the max load.
 
     Example: bench sweep --model tiny --engine-arg max-num-seqs=8,16 --users 1,4 --step-duration 30s
@@ -138,46 +46,30 @@ def sweep(
         workload_of,
     )
 
-    if users and session_rate:
-        raise BenchError("--users and --session-rate: sweep one of them")
-    axis = "session_rate" if session_rate else "users"
-    loads = parse_number_list(session_rate or users or "1", f"--{axis.replace('_', '-')}",
-                              float if session_rate else int)  # fmt: skip
-    step_s = parse_duration(step_duration, "--step-duration")
-    axes, fixed = parse_engine_axes(list(engine_arg or []))
+    sc = sweep_config_from_flags({d.option_name(): flags.pop(d.option_name())
+                                  for d in declared(SweepConfig)})  # fmt: skip
+    axes, fixed = parse_engine_axes(sc.engine_arg)
     options, fixed_options = parse_option_axes(flags)  # --thinking on,off: one server, both
     flags.update({name: fixed_options.get(name) for name in ("thinking", "thinking_budget")})
-    models = list(model or ["tiny"])
-    if resume and not sweep_id:
-        raise BenchError("--resume: give the --sweep-id of the sweep to continue")
-    search: dict[str, Any] | None = None
+    search = sc.search()
     check = None
-    if find_max_load:
-        if trials != 1:
-            raise BenchError("--trials: not with --find-max-load")
-        check = SloCheck(parse_slo(slo), slo_percentile, min_tool_accuracy,  # type: ignore[arg-type]
-                         accuracy_metric, max_error_rate)  # fmt: skip
-        search = {"low": min(loads), "high": max(loads), "rate_tolerance": rate_tolerance,
-                  **check.as_dict()}  # fmt: skip
-    elif slo or min_tool_accuracy is not None:
-        raise BenchError("--slo / --min-tool-accuracy: only with --find-max-load "
-                         "(plain sweeps report every point)")  # fmt: skip
+    if search is not None:
+        check = SloCheck(search.slo, search.percentile, search.min_tool_accuracy,
+                         search.accuracy_metric, search.max_error_rate)  # fmt: skip
     if flags.get("endpoint") and axes:
         raise BenchError("--endpoint: a running server's engine flags cannot be swept")
     # The base of every point: the first model and load; each point sets its own.
-    first_load = (
-        {"users": int(loads[0])} if axis == "users" else {"users": 1, "session_rate": loads[0]}
-    )
-    base = run_config_from_flags({**flags, **first_load, "model": models[0], "duration": step_s,
-                               "slo": slo}, passthrough=[*fixed, *ctx.args])  # fmt: skip
-    results_dir = base.results_dir
-    sweep_id = sweep_id or make_sweep_id()
-    plan = plan_sweep(sweep_id, models, axes, axis, loads, step_duration_s=step_s,  # type: ignore[arg-type]
-                      repeats=trials, endpoint_attached=bool(base.server.endpoint),
-                      find_max_load=search, workload=workload_of(base),
-                      options=options)  # fmt: skip
-    sweep_dir = results_dir / sweep_id
-    if dry_run:
+    base = run_config_from_flags({**flags, **sc.first_load(), "model": sc.model[0],
+                                  "duration": sc.step_duration_s, "slo": sc.slo or None},
+                                 passthrough=[*fixed, *ctx.args])  # fmt: skip
+    sweep_id = sc.sweep_id or make_sweep_id()
+    plan = plan_sweep(sweep_id, sc.model, axes, sc.load_axis, sc.loads,
+                      step_duration_s=sc.step_duration_s, repeats=sc.trials,
+                      endpoint_attached=bool(base.server.endpoint),
+                      find_max_load=search.model_dump() if search else None,
+                      workload=workload_of(base), options=options)  # fmt: skip
+    sweep_dir = base.results_dir / sweep_id
+    if sc.dry_run:
         _print_plan(plan, sweep_dir, search)
         fixed_flags = " ".join(base.server.engine.extra_args)
         console.print(f"fixed vLLM flags: {fixed_flags or 'none'}", markup=False)
@@ -185,25 +77,25 @@ def sweep(
     from bench.cli.run import size_load
     from bench.runner.sweep_folder import save_or_check_plan
 
-    save_or_check_plan(sweep_dir, plan, resume)
-    base = size_load(base, users=[int(x) for x in loads] if axis == "users" else [1],
-                     rates=[float(x) for x in loads] if axis == "session_rate" else [])  # fmt: skip
+    save_or_check_plan(sweep_dir, plan, sc.resume)
+    users = [int(x) for x in sc.loads] if sc.load_axis == "users" else [1]
+    base = size_load(base, users=users, rates=sc.loads if sc.load_axis == "session_rate" else [])
     if check is not None and search is not None:
         _search(plan, base, sweep_dir, check, search)
     else:
         _sweep(plan, base, sweep_dir)
 
 
-def _print_plan(plan: Any, sweep_dir: Path, search: dict[str, Any] | None) -> None:
+def _print_plan(plan: Any, sweep_dir: Path, search: MaxLoadSearch | None) -> None:
     from bench.runner.sweep_folder import describe_plan
 
     for line in describe_plan(plan, sweep_dir):
         console.print(line, markup=False)
     if search:
-        console.print(f"search: highest {plan.load_axis} in [{search['low']:g}, {search['high']:g}] "
-                      f"meeting p{search['percentile']} {search['slo']}, "
-                      f"{search['accuracy_metric']} >= {search['min_tool_accuracy']}, "
-                      f"error rate <= {search['max_error_rate']:g}; ramp x2 then bisect, "
+        console.print(f"search: highest {plan.load_axis} in [{search.low:g}, {search.high:g}] "
+                      f"meeting p{search.percentile} {search.slo}, "
+                      f"{search.accuracy_metric} >= {search.min_tool_accuracy}, "
+                      f"error rate <= {search.max_error_rate:g}; ramp x2 then bisect, "
                       f"each probe {plan.step_duration_s:g} s in one server lifetime per "
                       "combination", markup=False)  # fmt: skip
 
@@ -226,7 +118,7 @@ def _sweep(plan: Any, base: Any, sweep_dir: Path) -> None:
     _exit(result.status, result.message, result.exit_code, plan.sweep_id)
 
 
-def _search(plan: Any, base: Any, sweep_dir: Path, check: Any, search: dict[str, Any]) -> None:
+def _search(plan: Any, base: Any, sweep_dir: Path, check: Any, search: MaxLoadSearch) -> None:
     from bench.runner.sla import run_max_load_search
 
     def show(row: dict[str, Any]) -> None:
@@ -234,8 +126,8 @@ def _search(plan: Any, base: Any, sweep_dir: Path, check: Any, search: dict[str,
         console.print(f"probe {row['probe']} ({row['phase']}): {plan.load_axis}={row['load']:g} "
                       f"-> {verdict}: {row['reasons']}", markup=False)  # fmt: skip
 
-    result = run_max_load_search(plan, base, sweep_dir, check, low=search["low"],
-                                 high=search["high"], rate_tolerance=search["rate_tolerance"],
+    result = run_max_load_search(plan, base, sweep_dir, check, low=search.low,
+                                 high=search.high, rate_tolerance=search.rate_tolerance,
                                  on_probe=show)  # fmt: skip
     for answer in result.answers:
         console.print(f"{answer['combo_id']}: {answer['outcome']} "
