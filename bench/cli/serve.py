@@ -48,7 +48,6 @@ def serve(
     Flags vLLM has but bench does not name go after `--`, e.g. `bench serve -- --swap-space 4`.
     """
     cfg = server_config_from_flags(flags, list(ctx.args))
-    model = cfg.model
     user_key = None
     if api_key_env:
         user_key = os.environ.get(api_key_env)
@@ -56,40 +55,16 @@ def serve(
             raise BenchError(f"--api-key-env: environment variable {api_key_env} is not set")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     log_path = log_file or constants.DEFAULT_RESULTS_DIR / "serve" / f"server-{stamp}.log"
-
-    plan = plan_server(cfg)
-    server = launch_server(plan, cfg, log_path, api_key=user_key)
-    console.print(
-        "vLLM command: " + server.rerun_command(), soft_wrap=True, markup=False
-    )  # copy-pasteable
+    server = launch_server(plan_server(cfg), cfg, log_path, api_key=user_key)
+    # copy-pasteable
+    console.print("vLLM command: " + server.rerun_command(), soft_wrap=True, markup=False)
     console.print(f"[bold]log[/]: {log_path}")
     # SIGTERM stops the server like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    started = time.monotonic()
     try:
-        with console.status(f"waiting for {model} on {server.base_url} ..."):
-            server.wait_ready()
-        console.print(
-            f"[green]ready[/] in {time.monotonic() - started:.0f} s: {server.base_url}/v1  "
-            f"model '{server.served_model_name}'  API key: "
-            + (
-                f"from ${api_key_env}"
-                if user_key
-                else "random, not shown (use --api-key-env to set one)"
-            )
-        )
+        _wait_ready(server, cfg.model, f"from ${api_key_env}" if user_key else None)
         if check:
-            result = probe_tool_call(server.endpoint)
-            console.print(
-                f"tool call check ({result.latency_ms:.0f} ms): "
-                + (
-                    json.dumps(result.tool_calls)
-                    if result.tool_calls
-                    else f"no tool call; text: {result.content!r}"
-                )
-            )
-            if not result.tool_calls:
-                raise typer.Exit(1)
+            _check_tool_call(server)
             return
         console.print("serving; press Ctrl-C to stop")
         while server.alive():
@@ -104,3 +79,22 @@ def serve(
         t0 = time.monotonic()
         server.stop()
         console.print(f"stopped in {time.monotonic() - t0:.1f} s")
+
+
+def _wait_ready(server: Any, model: str, key_source: str | None) -> None:
+    started = time.monotonic()
+    with console.status(f"waiting for {model} on {server.base_url} ..."):
+        server.wait_ready()
+    key = key_source or "random, not shown (use --api-key-env to set one)"
+    console.print(f"[green]ready[/] in {time.monotonic() - started:.0f} s: {server.base_url}/v1  "
+                  f"model '{server.served_model_name}'  API key: {key}")  # fmt: skip
+
+
+def _check_tool_call(server: Any) -> None:
+    """--check: one tool-call request; exit 1 when the server answers without a call."""
+    result = probe_tool_call(server.endpoint)
+    answer = (json.dumps(result.tool_calls) if result.tool_calls
+              else f"no tool call; text: {result.content!r}")  # fmt: skip
+    console.print(f"tool call check ({result.latency_ms:.0f} ms): {answer}")
+    if not result.tool_calls:
+        raise typer.Exit(1)

@@ -61,25 +61,7 @@ def worker(
     from bench.runner.client_capacity import cores
 
     n_processes = parse_processes(processes) or cores()
-
-    env = dict(os.environ)
-    if not env.get(RUN_TOKEN_ENV):
-        raise BenchError(
-            f"set {RUN_TOKEN_ENV} to the master's token: the master admits no worker without it"
-        )
-    if api_key_env:
-        key = os.environ.get(api_key_env)
-        if not key:
-            raise BenchError(f"--api-key-env: environment variable {api_key_env} is not set")
-        env[SERVER_API_KEY_ENV] = key
-    sim_key_env = flags.get("user_simulator_api_key_env")
-    if sim_key_env:
-        sim_key = os.environ.get(sim_key_env)
-        if not sim_key:
-            raise BenchError(
-                f"--user-simulator-api-key-env: environment variable {sim_key_env} is not set"
-            )
-        env[USER_SIMULATOR_API_KEY_ENV] = sim_key
+    env = _worker_env(api_key_env, flags.get("user_simulator_api_key_env"))
     results_dir.mkdir(parents=True, exist_ok=True)
     env.update({WORKER_DIR_ENV: str(results_dir.resolve()), "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                 "PYTHONUNBUFFERED": "1"})  # fmt: skip
@@ -87,11 +69,16 @@ def worker(
         p for p in (str(constants.REPO_ROOT), env.get("PYTHONPATH", "")) if p
     )
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
-            "--master-host", master_host, "--master-port", str(master_port)]  # fmt: skip
-    if n_processes > 1:
-        argv += ["--processes", str(n_processes)]
+            "--master-host", master_host, "--master-port", str(master_port),
+            *(["--processes", str(n_processes)] if n_processes > 1 else [])]  # fmt: skip
     console.print(f"worker: {n_processes} load process(es), connecting to {master_host}:"
                   f"{master_port}; records also under {results_dir}")  # fmt: skip
+    raise typer.Exit(_run_until_done(argv, env))
+
+
+def _run_until_done(argv: list[str], env: dict[str, str]) -> int:
+    """Locust's worker in its own process group; Ctrl-C stops it. Exit 0 when Locust's is 0 or
+    1 (the master stopped the run)."""
     proc = subprocess.Popen(argv, env=env, start_new_session=True)
     try:
         code = proc.wait()
@@ -101,4 +88,23 @@ def worker(
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    raise typer.Exit(0 if code in (0, 1) else code)
+    return 0 if code in (0, 1) else code
+
+
+def _worker_env(api_key_env: str | None, sim_key_env: str | None) -> dict[str, str]:
+    """This process's environment plus the keys the worker's Locust processes need; every
+    variable named must be set (the master's token too)."""
+    env = dict(os.environ)
+    if not env.get(RUN_TOKEN_ENV):
+        raise BenchError(
+            f"set {RUN_TOKEN_ENV} to the master's token: the master admits no worker without it"
+        )
+    for flag, name, target in (("--api-key-env", api_key_env, SERVER_API_KEY_ENV),
+                               ("--user-simulator-api-key-env", sim_key_env,
+                                USER_SIMULATOR_API_KEY_ENV)):  # fmt: skip
+        if name:
+            value = os.environ.get(name)
+            if not value:
+                raise BenchError(f"{flag}: environment variable {name} is not set")
+            env[target] = value
+    return env
