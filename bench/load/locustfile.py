@@ -58,7 +58,7 @@ from bench.agent.load_stop import LoadStop  # noqa: E402
 from bench.agent.prompt_capture import PromptSink  # noqa: E402
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
 from bench.agent.user_simulator import add_user_simulator  # noqa: E402
-from bench.compat import csv_writer_guard, real_locks  # noqa: E402
+from bench.compat import csv_writer_guard, lean_stream, real_locks  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
 from bench.evalset import load_evalset  # noqa: E402
 from bench.load import (  # noqa: E402
@@ -450,6 +450,12 @@ def _flush_on_quit(environment: Any, **_kw: Any) -> None:
 def _stop_asyncio_thread(exit_code: int, **_kw: Any) -> None:
     """Locust is done (stats and CSVs written): end the asyncio thread, remember the code."""
     _EXIT_CODE.append(exit_code)
+    # How the streamed replies were read: a LiteLLM the lean path no longer fits shows here.
+    logging.getLogger(__name__).info(
+        "streamed replies read through the lean path: %d, through LiteLLM's wrapper: %d",
+        lean_stream.streams_lean,
+        lean_stream.streams_plain,
+    )
     # Safety net: if exiting hangs anyway, dump every thread's stack to the log and leave.
     faulthandler.dump_traceback_later(EXIT_WATCHDOG_S, exit=True)
     if _Process._instance is not None and _Process._instance.pid == os.getpid():
