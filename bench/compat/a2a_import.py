@@ -22,7 +22,7 @@ def missing() -> list[str]:
     return [] if importlib.util.find_spec("google.adk.agents") else ["google.adk.agents"]
 
 
-PATCH = gate.Patch("the cached a2a import", ("google-adk",), missing)
+PATCH = gate.Patch("the cached a2a import", ("google-adk",), missing, needs=("google.adk",))
 
 
 def skip_missing_a2a() -> bool:

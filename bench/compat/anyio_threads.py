@@ -25,7 +25,7 @@ def missing() -> list[str]:
 
 
 PATCH = gate.Patch(
-    "anyio on real threads", ("anyio",), missing, needs="gevent",
+    "anyio on real threads", ("anyio",), missing, needs=("anyio", "gevent"),
     without="work anyio runs in a thread (MCP toolsets) can wait forever",
 )  # fmt: skip
 

@@ -26,7 +26,7 @@ def missing() -> list[str]:
 
 
 # Checked once Locust is imported (importing it gevent-patches the process).
-PATCH = gate.Patch("the CSV writer guard", ("locust",), missing, needs="locust")
+PATCH = gate.Patch("the CSV writer guard", ("locust",), missing, needs=("locust",))
 
 
 def apply() -> None:

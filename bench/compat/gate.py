@@ -16,12 +16,9 @@ and bench runs the library's own path. What fell back is told in exactly one lin
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from packaging.version import Version
 
 # Distribution -> (lowest tested, first untested). litellm and google-adk are capped at the
 # tested minor in pyproject.toml too (tests/unit/compat/test_gate.py keeps the two in step); the
@@ -29,8 +26,8 @@ from packaging.version import Version
 TESTED: dict[str, tuple[str, str]] = {
     "litellm": ("1.110.2", "1.111"),
     "google-adk": ("2.13", "2.14"),
-    "anyio": ("4.0", "5"),
-    "gevent": ("24.2", "27"),
+    "anyio": ("4.9", "5"),  # the lowest the MCP SDK takes
+    "gevent": ("24.11.1", "27"),  # the lowest Locust takes
     "locust": ("2.47", "3"),
     "pydantic": ("2.14", "3"),
 }
@@ -56,7 +53,9 @@ class Patch:
     name: str  # as the warning names it: "lean streaming"
     libraries: tuple[str, ...]  # distributions whose internals it touches
     missing: Callable[[], list[str]]  # the touched attributes that are not there
-    needs: str | None = None  # a module it checks only once the process has imported it
+    # the modules `missing()` imports: `check()` looks at a patch only once the process has them
+    # (it imports nothing itself); `allowed()` checks a patch it is asked about in any case
+    needs: tuple[str, ...] = ()
     without: str | None = None  # what goes wrong while it is off (a correctness fix)
 
 
@@ -65,6 +64,10 @@ _verdicts: dict[str, str | None] = {}  # patch module -> None (apply it) or why 
 
 def version_problem(library: str) -> str | None:
     """Why `library`'s installed version is outside TESTED, or None."""
+    import importlib.metadata  # here, not at import: the CLI's start-up stays light
+
+    from packaging.version import Version
+
     try:
         installed = importlib.metadata.version(library)
     except importlib.metadata.PackageNotFoundError:
@@ -93,6 +96,8 @@ def _verdict(patch: Patch) -> str | None:
     if not gone:
         return None
     if len(patch.libraries) == 1:
+        import importlib.metadata
+
         library = patch.libraries[0]
         return f"{library} {importlib.metadata.version(library)} has no {', '.join(gone)}"
     return f"{', '.join(gone)} missing"
@@ -101,16 +106,16 @@ def _verdict(patch: Patch) -> str | None:
 def check() -> dict[str, bool]:
     """Check every patch not checked yet in this process; tell what fell back in one line.
 
-    Returns patch module -> applicable. A patch that `needs` a module this process has not
-    imported is checked when it is first asked for (`allowed`): the CSV guard needs Locust,
-    which gevent-patches whoever imports it, and the patches only a gevent-patched process
-    applies need gevent (a process that never patches with gevent never imports it here)."""
+    Returns patch module -> applicable. A patch whose library this process has not imported
+    yet is checked when it is first asked for (`allowed`): checking imports nothing (importing
+    Locust gevent-patches the process, LiteLLM takes seconds). The load process has imported
+    them all when it calls this, so its verdicts and its one line come at once."""
     new = []
     for module in PATCH_MODULES:
         if module in _verdicts:
             continue
         patch = patch_of(module)
-        if patch.needs is not None and patch.needs not in sys.modules:
+        if not all(name in sys.modules for name in patch.needs):
             continue
         _verdicts[module] = _verdict(patch)
         if _verdicts[module] is not None:
@@ -123,7 +128,7 @@ def allowed(module: str) -> bool:
     """Whether the patch in `bench.compat.<module>` may be applied (checks on first use)."""
     if module not in _verdicts:
         check()
-    if module not in _verdicts:  # its `needs` module is imported by now: the caller patches it
+    if module not in _verdicts:  # its library was not imported yet: the caller is to patch it
         _verdicts[module] = _verdict(patch_of(module))
         _warn([module] if _verdicts[module] is not None else [])
     return _verdicts[module] is None

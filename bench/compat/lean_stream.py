@@ -81,7 +81,7 @@ def missing() -> list[str]:
     ]  # fmt: skip
 
 
-PATCH = gate.Patch("lean streaming", ("litellm",), missing)
+PATCH = gate.Patch("lean streaming", ("litellm",), missing, needs=("litellm",))
 
 
 def enable(on: bool = True) -> bool:

@@ -32,7 +32,7 @@ def missing() -> list[str]:
     ]
 
 
-PATCH = gate.Patch("lean logging", ("litellm",), missing)
+PATCH = gate.Patch("lean logging", ("litellm",), missing, needs=("litellm",))
 
 
 def callbacks_registered() -> bool:

@@ -35,7 +35,7 @@ def missing() -> list[str]:
 
 
 PATCH = gate.Patch(
-    "the plain subprocess", ("gevent",), missing, needs="gevent",
+    "the plain subprocess", ("gevent",), missing, needs=("gevent",),
     without="processes started by agents (MCP stdio toolsets) fail",
 )  # fmt: skip
 

@@ -34,7 +34,7 @@ def missing() -> list[str]:
 
 
 PATCH = gate.Patch(
-    "real locks", ("litellm", "pydantic", "gevent"), missing, needs="gevent",
+    "real locks", ("litellm", "pydantic", "gevent"), missing, needs=("gevent", "litellm", "pydantic"),
     without="a ParallelAgent's first turn can hang",
 )  # fmt: skip
 

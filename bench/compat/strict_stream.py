@@ -29,7 +29,7 @@ def missing() -> list[str]:
     return [] if hasattr(BaseModelResponseIterator, name) else [f"BaseModelResponseIterator.{name}"]
 
 
-PATCH = gate.Patch("strict stream parsing", ("litellm",), missing)
+PATCH = gate.Patch("strict stream parsing", ("litellm",), missing, needs=("litellm",))
 
 
 def install() -> None:
