@@ -16,11 +16,18 @@ from bench.compat import a2a_import, gate, lean_stream, litellm_logging, strict_
 
 @pytest.fixture
 def fresh_gate() -> Iterator[None]:
+    """The gate unchecked, and the process as it was afterwards (the patches a test applied
+    undone; the next use checks again, with the real versions)."""
     gate.reset()
+    a2a_cached = sys.modules.get(a2a_import.A2A_MODULE, False) is None
     yield
     lean_stream.enable(False)
     litellm_logging.restore()
-    gate.reset()  # the next use checks again, with the real versions
+    if a2a_cached:
+        sys.modules[a2a_import.A2A_MODULE] = None  # type: ignore[assignment]
+    else:
+        a2a_import.forget()
+    gate.reset()
 
 
 def fake_versions(monkeypatch: pytest.MonkeyPatch, **versions: str) -> None:
@@ -72,15 +79,10 @@ def test_an_older_adk_keeps_its_import_as_adk_does_it(
     fresh_gate: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake_versions(monkeypatch, google_adk="2.12.1")
-    cached = sys.modules.get(a2a_import.A2A_MODULE, False) is None
     a2a_import.forget()
-    try:
-        assert a2a_import.skip_missing_a2a() is False
-        assert a2a_import.A2A_MODULE not in sys.modules  # ADK's own import, every turn
-        assert lean_stream.enable() is True  # LiteLLM's patches stay on
-    finally:
-        if cached:
-            sys.modules[a2a_import.A2A_MODULE] = None  # type: ignore[assignment]
+    assert a2a_import.skip_missing_a2a() is False
+    assert a2a_import.A2A_MODULE not in sys.modules  # ADK's own import, every turn
+    assert lean_stream.enable() is True  # LiteLLM's patches stay on
     assert capsys.readouterr().err == (
         "bench: google-adk 2.12.1 is older than tested (>=2.13): the cached a2a import off, "
         "falling back to ADK's own path\n"
