@@ -4,7 +4,8 @@ arrival reader costs (bench.agent.wire_arrival): CPU per turn and per LLM call.
 Each configuration runs in a fresh process (the savings are process-wide): the weather_time
 cases one session at a time against `bench fake-server` at 0 ms (its own process), streaming;
 after one warm-up pass, process CPU (every thread) over `--turns` turns. Configurations are
-interleaved `--repeats` times and the medians printed.
+interleaved `--repeats` times and the medians printed, with how many streamed replies took the
+lean path (bench.compat.lean_stream) and LiteLLM's own wrapper.
 
     .venv/bin/python benchmarks/client_cpu.py                  # none, each saving, all
     .venv/bin/python benchmarks/client_cpu.py --turns 200 --repeats 5
@@ -58,6 +59,7 @@ def child(api_base: str, savings: set[str], turns: int) -> dict[str, Any]:
 
     from bench.agent import wire_arrival
     from bench.agent.session import build_agent_bundle, run_session
+    from bench.compat import a2a_import, lean_stream, litellm_logging
     from bench.evalset import load_evalset
     from bench.load import lean_adk
 
@@ -67,13 +69,13 @@ def child(api_base: str, savings: set[str], turns: int) -> dict[str, Any]:
     if "switch5" in savings:
         sys.setswitchinterval(0.005)
     if "a2a" in savings:
-        lean_adk.skip_missing_a2a()
+        a2a_import.skip_missing_a2a()
     if "logging" in savings:
-        lean_adk.skip_unread_success_logging()
+        litellm_logging.skip_unread_success_logging()
     if "cost" in savings:
-        lean_adk.skip_unread_cost()
+        litellm_logging.skip_unread_cost()
     if "stream" in savings:
-        lean_adk.skip_stream_rebuilding()
+        lean_stream.enable()
     telemetry = lean_adk.telemetry_config() if "telemetry" in savings else None
     es = load_evalset("weather_time")
     assert es.agent_dir is not None
@@ -93,7 +95,9 @@ def child(api_base: str, savings: set[str], turns: int) -> dict[str, Any]:
             done += (await run_session(bundle, case, on_llm_call=count))["turns"]
             if done >= turns:
                 break
-        return {"cpu_s": time.process_time() - cpu0, "turns": done, "calls": calls[0]}
+        return {"cpu_s": time.process_time() - cpu0, "turns": done, "calls": calls[0],
+                "streams_lean": lean_stream.streams_lean,
+                "streams_plain": lean_stream.streams_plain}  # fmt: skip
 
     return asyncio.run(play())
 
@@ -133,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, runs in results.items():
         turn = statistics.median(r["cpu_s"] * 1000 / r["turns"] for r in runs)
         call = statistics.median(r["cpu_s"] * 1000 / r["calls"] for r in runs)
-        print(f"  {name:36s}: {turn:5.1f} CPU-ms per turn, {call:5.1f} per LLM call")
+        lean = sum(r["streams_lean"] for r in runs)
+        plain = sum(r["streams_plain"] for r in runs)
+        print(f"  {name:36s}: {turn:5.1f} CPU-ms per turn, {call:5.1f} per LLM call "
+              f"(streams lean/plain: {lean}/{plain})")  # fmt: skip
     return 0
 
 

@@ -39,12 +39,13 @@ from google.adk.models.lite_llm import LiteLlm, LiteLLMClient
 from pydantic import PrivateAttr
 
 from bench import constants
-from bench.agent import lean_stream, prompt_capture, strict_stream
+from bench.agent import prompt_capture
 from bench.agent.call_finish import ReplyFinish, timeout_at_cut, unclean_finish
 from bench.agent.reasoning_timing import TurnThinking
 from bench.agent.reply_timing import reply_columns, reply_kind
-from bench.agent.strict_stream import MalformedChunkError, is_malformed_chunk
 from bench.agent.wire_timing import WIRE_TIMING, WireTiming, is_token_delta, wire_client
+from bench.compat import lean_stream, strict_stream
+from bench.compat.strict_stream import MalformedChunkError, is_malformed_chunk
 from bench.schemas.records import AGENT_ROLE, LlmCallRecord
 from bench.schemas.settings import SERVER_API_KEY_ENV
 
@@ -184,12 +185,8 @@ class _TimingClient(LiteLLMClient):
         response: Any = await super().acompletion(
             model=model, messages=messages, tools=tools, **kwargs
         )
-        if (
-            kwargs.get("stream")
-            and lean_stream.enabled()
-            and lean_stream.LeanStream.applies_to(response)
-        ):
-            response = lean_stream.LeanStream(response)
+        if kwargs.get("stream"):
+            response = lean_stream.wrap(response)  # LiteLLM's parsed chunks where it applies
         if raw is None:
             return response
         if kwargs.get("stream"):

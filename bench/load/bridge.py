@@ -19,7 +19,8 @@ standard library's selector and runs executor work in real OS threads; the few g
 library may still start in the loop thread get the hub every 50 ms. Its self-pipe (how a worker
 thread wakes the loop with a result) is a pair of C sockets, not gevent's wrappers. Its
 subprocesses (an MCP toolset's stdio server) are reaped by a real thread, and started with the
-standard library's `Popen` (`bench.load.plain_subprocess`).
+standard library's `Popen` (`bench.compat.plain_subprocess`); anyio's worker threads are the
+loop's real ones (`bench.compat.anyio_threads`).
 """
 
 from __future__ import annotations
@@ -38,13 +39,13 @@ import gevent
 from gevent import monkey
 from gevent.hub import Waiter
 
-from bench.load.plain_subprocess import use_plain_subprocess
+from bench.compat.anyio_threads import use_plain_threads_for_anyio
+from bench.compat.plain_subprocess import use_plain_subprocess
 
 T = TypeVar("T")
 
 _start_new_thread = monkey.get_original("_thread", "start_new_thread")
 _allocate_lock = monkey.get_original("_thread", "allocate_lock")
-_RLock = monkey.get_original("_thread", "RLock")
 
 
 class AsyncioThread:
@@ -214,7 +215,7 @@ class PlainLoop(asyncio.SelectorEventLoop):
     ) -> Any:  # fmt: skip
         """asyncio's own steps (unix_events) with a real reaper thread instead of the policy's
         child watcher, whose threads are greenlets here (patched `threading`); `Popen` is the
-        standard library's (bench.load.plain_subprocess)."""
+        standard library's (bench.compat.plain_subprocess)."""
         waiter = self.create_future()
         transport = asyncio.unix_events._UnixSubprocessTransport(  # type: ignore[attr-defined]
             self, protocol, args, shell, stdin, stdout, stderr, bufsize, waiter=waiter,
@@ -253,47 +254,6 @@ def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None)
         future.set_exception(exc)
     else:
         future.set_result(result)
-
-
-async def _run_sync_in_loop_executor(func: Callable[..., T], *args: Any, **_anyio: Any) -> T:
-    """anyio's `to_thread.run_sync` for the load process: its worker threads subclass the patched
-    `threading.Thread` (greenlets the plain loop would not run); the loop's real threads instead."""
-    return await asyncio.get_running_loop().run_in_executor(None, func, *args)
-
-
-def use_plain_threads_for_anyio() -> None:
-    import anyio.to_thread
-
-    anyio.to_thread.run_sync = _run_sync_in_loop_executor  # type: ignore[assignment]
-
-
-def use_real_locks_across_threads() -> None:
-    """Locks that the agents' loop and the executor's real threads share, made real.
-
-    gevent patches `threading` (and the locks that exist then, logging's among them), so these
-    are gevent locks, on which real threads cannot wait for each other: two LLM calls that
-    started together in a fresh process (a ParallelAgent's first turn) left one of them waiting
-    forever, about one run in eight, on logging's module lock or on pydantic's (and LiteLLM's)
-    lock for building models on first use. A greenlet of the hub thread that meets one held by
-    a real thread waits the few microseconds it is held."""
-    import logging
-
-    import pydantic.main
-    from litellm.types.llms import base_model
-
-    logging._lock = _RLock()  # type: ignore[attr-defined]
-    for ref in list(logging._handlerList):  # type: ignore[attr-defined]
-        handler = ref()
-        if handler is not None and handler.lock is not None:
-            handler.lock = _RLock()
-
-    def create_lock(handler: logging.Handler) -> None:
-        handler.lock = _RLock()
-        logging._register_at_fork_reinit_lock(handler)  # type: ignore[attr-defined]
-
-    logging.Handler.createLock = create_lock  # type: ignore[method-assign, assignment]
-    pydantic.main._rebuild_lock = _RLock()  # type: ignore[attr-defined]
-    base_model._SCHEMA_BUILD_LOCK = _RLock()  # type: ignore[misc]
 
 
 _THREAD = AsyncioThread()

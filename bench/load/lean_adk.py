@@ -1,17 +1,14 @@
 """Per-call waste of ADK and LiteLLM cut in the load process, without changing what is sent.
 
 `apply()` is called once by the locustfile; `applied()` does the same for a block (the
-client-capacity calibration). Nothing here touches a request: tests/unit/load/test_lean_adk.py
-checks the request bodies are byte-identical with and without the savings.
+client-capacity calibration). The savings that patch a library's internals live in
+`bench.compat` (each gated: outside the tested versions it is off, with one warning line).
+Nothing here touches a request: tests/unit/load/test_lean_adk.py checks the request bodies are
+byte-identical with and without the savings.
 
-- a2a import: ADK 2.13 imports `google.adk.agents.remote_a2a_agent` while building each turn's
-  node graph (workflow/utils/_workflow_graph_utils.py) and passes on ImportError. Without the a2a
-  package the import fails, so the module is executed (and, under PYTHONDONTWRITEBYTECODE,
-  compiled) again every turn. A `None` entry in `sys.modules` makes the import fail at once with
-  the same ImportError, so ADK takes the same branch.
-- LiteLLM success logging: after each call LiteLLM builds a logging payload and computes the
-  response cost (`Logging.async_success_handler`, `response_cost_calculator`) for callbacks; with
-  no callback registered nobody reads them. Skipped only while no callback is registered.
+- a2a import: ADK's failing import of its a2a agent, once per turn, cached as failed
+  (bench.compat.a2a_import).
+- LiteLLM success logging: skipped while no callback is registered (bench.compat.litellm_logging).
 - ADK telemetry content: with no OpenTelemetry exporter, ADK still serialises each request and
   response into span attributes (`ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS` defaults on), and its
   experimental GenAI semconv path re-serialises the output of every streamed chunk.
@@ -20,13 +17,12 @@ checks the request bodies are byte-identical with and without the savings.
   the environment per call.
 - LiteLLM's stream wrapper: ADK reads the chunks of LiteLLM's own parser, not the wrapper's
   second build of each, and the whole-reply assembly at the end is skipped
-  (bench.agent.lean_stream says what is still handed to the wrapper, and why).
+  (bench.compat.lean_stream says what is still handed to the wrapper, and why).
 - Garbage collection: `freeze_long_lived()` leaves the set-up objects out of Python's full
   collections, which otherwise froze the process for hundreds of ms at a time (the locustfile
   calls it; it changes nothing sent).
-- LiteLLM response cost: priced twice per call (hidden params, and the usage of the assembled
-  stream) by a cost-map lookup that, for a model vLLM serves, misses and walks every fallback.
-  Unknown (None) while no callback is registered.
+- LiteLLM response cost: unknown (None) while no callback is registered
+  (bench.compat.litellm_logging).
 
 Measured with `benchmarks/client_cpu.py --turns 100 --repeats 2` on the idle 2-core test machine
 (CPU-ms per turn, weather_time, streaming, fake server at 0 ms, medians): none 70.4; a2a import
@@ -54,95 +50,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import importlib
-import inspect
 import sys
 from collections.abc import Iterator
 from typing import Any
 
-from bench.agent.lean_stream import callbacks_registered
-
-A2A_MODULE = "google.adk.agents.remote_a2a_agent"
+from bench.compat import a2a_import, lean_stream, litellm_logging
 
 _applied = False
-
-
-def skip_missing_a2a() -> bool:
-    """Cache the failed a2a import; True when it failed (and is now cached as failed)."""
-    if sys.modules.get(A2A_MODULE, False) is None:
-        return True
-    try:
-        importlib.import_module(A2A_MODULE)
-    except ImportError:
-        # `import x` with sys.modules["x"] = None raises ModuleNotFoundError (an ImportError) at
-        # once: ADK's `except ImportError: pass` runs as before, minus the module execution.
-        sys.modules[A2A_MODULE] = None  # type: ignore[assignment]
-        return True
-    return False  # a2a is installed: the module is cached by the import above, nothing to do
-
-
-_ORIGINALS = "_bench_lean_originals"  # Logging attribute: {method name: LiteLLM's own method}
-
-
-def _while_no_callback(*names: str) -> None:
-    """Make LiteLLM `Logging` methods return None while no callback is registered; LiteLLM's own
-    method runs as soon as one is. Idempotent; `_restore_all` puts the originals back."""
-    from litellm.litellm_core_utils.litellm_logging import Logging
-
-    originals: dict[str, Any] = Logging.__dict__.get(_ORIGINALS) or {}
-    for name in names:
-        if name in originals:
-            continue
-        original = originals[name] = getattr(Logging, name)
-        if inspect.iscoroutinefunction(original):
-
-            async def gated_async(self: Any, *a: Any, _f: Any = original, **k: Any) -> Any:
-                return await _f(self, *a, **k) if callbacks_registered() else None
-
-            setattr(Logging, name, gated_async)
-        else:
-
-            def gated(self: Any, *a: Any, _f: Any = original, **k: Any) -> Any:
-                return _f(self, *a, **k) if callbacks_registered() else None
-
-            setattr(Logging, name, gated)
-    setattr(Logging, _ORIGINALS, originals)
-
-
-def _restore_all() -> None:
-    from litellm.litellm_core_utils.litellm_logging import Logging
-
-    from bench.agent import lean_stream
-
-    lean_stream.enable(False)
-
-    for name, original in (Logging.__dict__.get(_ORIGINALS) or {}).items():
-        setattr(Logging, name, original)
-    if _ORIGINALS in Logging.__dict__:
-        delattr(Logging, _ORIGINALS)
-
-
-def skip_unread_success_logging() -> None:
-    """LiteLLM's success handlers return at once while no callback is registered."""
-    _while_no_callback("async_success_handler", "success_handler")
-
-
-def skip_unread_cost() -> None:
-    """LiteLLM's response cost is None (unknown) while no callback is registered.
-
-    LiteLLM prices every response twice (the hidden `response_cost` param, and the usage of the
-    assembled stream), looking the model up in its cost map; a model served by vLLM is not in
-    it, so each lookup walks every fallback. Only callbacks and `_hidden_params` readers use the
-    price; ADK and bench read neither. None is what LiteLLM itself returns when a price fails.
-    """
-    _while_no_callback("response_cost_calculator")
-
-
-def skip_stream_rebuilding() -> None:
-    """ADK reads the chunks of LiteLLM's stream parser as they are (bench.agent.lean_stream)."""
-    from bench.agent import lean_stream
-
-    lean_stream.enable()
 
 
 def freeze_long_lived() -> None:
@@ -169,10 +83,10 @@ def telemetry_config() -> Any:
 
 
 _PROCESS_SAVINGS = (
-    skip_missing_a2a,
-    skip_unread_success_logging,
-    skip_unread_cost,
-    skip_stream_rebuilding,
+    a2a_import.skip_missing_a2a,
+    litellm_logging.skip_unread_success_logging,
+    litellm_logging.skip_unread_cost,
+    lean_stream.enable,  # ADK reads the chunks of LiteLLM's stream parser as they are
 )
 
 
@@ -193,12 +107,13 @@ def applied() -> Iterator[None]:
     if _applied:
         yield
         return
-    cached_a2a = sys.modules.get(A2A_MODULE, False) is None
+    cached_a2a = sys.modules.get(a2a_import.A2A_MODULE, False) is None
     for saving in _PROCESS_SAVINGS:
         saving()
     try:
         yield
     finally:
-        _restore_all()
-        if not cached_a2a and sys.modules.get(A2A_MODULE, False) is None:
-            del sys.modules[A2A_MODULE]
+        lean_stream.enable(False)
+        litellm_logging.restore()
+        if not cached_a2a:
+            a2a_import.forget()

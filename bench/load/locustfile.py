@@ -52,17 +52,17 @@ from locust.runners import (  # noqa: E402
 )
 from locust.user.users import LOCUST_STATE_STOPPING  # noqa: E402
 
-from bench import constants  # noqa: E402
+from bench import compat, constants  # noqa: E402
 from bench.agent import wire_arrival  # noqa: E402
 from bench.agent.load_stop import LoadStop  # noqa: E402
 from bench.agent.prompt_capture import PromptSink  # noqa: E402
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
 from bench.agent.user_simulator import add_user_simulator  # noqa: E402
+from bench.compat import csv_writer_guard, lean_stream, real_locks  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
 from bench.evalset import load_evalset  # noqa: E402
 from bench.load import (  # noqa: E402
     bridge,
-    csv_writer_guard,
     distributed,
     lean_adk,
     open_loop,
@@ -88,8 +88,11 @@ from bench.scoring.outcome import is_failed  # noqa: E402
 for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
     logging.getLogger(_name).setLevel(logging.WARNING)  # Locust sets INFO; LiteLLM's logs cost ~7%
 
+# Every patch of a library's internals checked before any is applied: versions in the tested
+# range, touched attributes there; what fails falls back, told in one line (bench.compat).
+compat.check()
 lean_adk.apply()  # before the fork: every process inherits it (bench.load.lean_adk)
-bridge.use_real_locks_across_threads()  # real threads share them (bench.load.bridge)
+real_locks.use_real_locks_across_threads()  # real threads share them (bench.compat.real_locks)
 # Responses are read, and their chunks stamped, on a reader thread of each process's own
 # (started on first use, after the fork): bench.agent.wire_arrival.
 wire_arrival.enable(bridge.reader_loop)
@@ -447,6 +450,12 @@ def _flush_on_quit(environment: Any, **_kw: Any) -> None:
 def _stop_asyncio_thread(exit_code: int, **_kw: Any) -> None:
     """Locust is done (stats and CSVs written): end the asyncio thread, remember the code."""
     _EXIT_CODE.append(exit_code)
+    # How the streamed replies were read: a LiteLLM the lean path no longer fits shows here.
+    logging.getLogger(__name__).info(
+        "streamed replies read through the lean path: %d, through LiteLLM's wrapper: %d",
+        lean_stream.streams_lean,
+        lean_stream.streams_plain,
+    )
     # Safety net: if exiting hangs anyway, dump every thread's stack to the log and leave.
     faulthandler.dump_traceback_later(EXIT_WATCHDOG_S, exit=True)
     if _Process._instance is not None and _Process._instance.pid == os.getpid():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -123,6 +124,13 @@ def test_locust_streaming_run(tmp_path: Path, fake_url: str) -> None:
         assert t["actual_invocation"]["invocation_id"] == t["invocation_id"]
     two_turns = [s for s in sessions if s["case_id"] == "paris_then_tokyo"]
     assert all(s["turns"] == s["turns_expected"] == 2 for s in two_turns)
+    # every patch passed its check (bench.compat), and every streamed reply took the lean path
+    assert "falling back to" not in log
+    (read,) = re.findall(
+        r"read through the lean path: (\d+), through LiteLLM's wrapper: (\d+)", log
+    )
+    complete = [c for c in calls if not c["incomplete"]]
+    assert int(read[1]) == 0 and len(complete) <= int(read[0]) <= len(calls), read
     stats = (run_dir / "locust_stats.csv").read_text()
     # Locust's table has the agent's requests; a wrong tool call is not a Locust failure (it is
     # counted from the turn records, in the accuracy tabs and the tables)

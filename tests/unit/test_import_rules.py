@@ -21,7 +21,8 @@ PACKAGE_DIR = Path(bench.__file__).parent
 
 # Unit of the rules: the first name under `bench` (a package, or a top-level module).
 BOTTOM = {"", "__init__", "constants", "errors", "schemas"}
-STAGES = {"server", "models", "evalset", "agent", "scoring", "load", "results", "report", "testing"}
+STAGES = {"server", "models", "evalset", "agent", "scoring", "load", "results", "report", "testing",
+          "compat"}  # fmt: skip
 RUNNER = {"runner"}
 TOP = {"cli", "__main__"}
 # Top-level modules that belong to a stage package.
@@ -29,13 +30,16 @@ ALIASES = {"evalset_checks": "evalset"}
 
 # Stage -> the other stages it may import (besides the bottom layer).
 ALLOWED: dict[str, set[str]] = {
+    # the patches of third-party internals: just above the bottom layer, below who applies them
+    "compat": set(),
     "server": {"models"},  # the launch plan comes from the model catalog
     "models": set(),
     "evalset": {"agent", "scoring"},  # checks an eval set against its agent and criteria
-    "agent": set(),
+    "agent": {"compat"},  # the lean stream and the strict parser on every LLM call
     "scoring": set(),
-    # process lifetime (die_with_parent) and the /metrics text parser for the live web UI
-    "load": {"agent", "evalset", "scoring", "server"},
+    # process lifetime (die_with_parent) and the /metrics text parser for the live web UI;
+    # the patches the load process applies
+    "load": {"agent", "compat", "evalset", "scoring", "server"},
     "results": {"scoring"},
     "report": {"results", "scoring"},
     "testing": {"models"},  # the fake server plays the tiny model's scripted cases
@@ -156,6 +160,8 @@ def test_the_rules_catch_a_forbidden_import() -> None:
         Edge("bench.schemas.raw", "bench.results.writer", 1),
         Edge("bench.scoring.tally", "bench.agent.session", 1),
         Edge("bench.report.runs", "bench.cli.app", 1),
+        Edge("bench.compat.lean_stream", "bench.agent.timed_model", 1),
+        Edge("bench.scoring.calls", "bench.compat.gate", 1),
     ]
     good = [
         Edge("bench.load.locustfile", "bench.agent.session", 1),
@@ -163,6 +169,8 @@ def test_the_rules_catch_a_forbidden_import() -> None:
         Edge("bench.runner.tables", "bench.results.build", 1),
         Edge("bench.cli.run", "bench.runner.run", 1),
         Edge("bench.results.build", "bench.schemas.tables", 1),
+        Edge("bench.agent.timed_model", "bench.compat.lean_stream", 1),
+        Edge("bench.compat.gate", "bench.constants", 1),
     ]
     assert all(violation(e) for e in bad)
     assert not any(violation(e) for e in good)

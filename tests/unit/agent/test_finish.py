@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bench.agent import lean_stream
 from bench.agent.session import build_agent_bundle, run_session
+from bench.compat import lean_stream
 from bench.evalset import load_evalset
 from bench.schemas.config import LoadConfig
 from bench.scoring.finish import classify_call
@@ -39,7 +39,8 @@ def _session(fault: str, path: str, log: Path) -> dict[str, list[dict[str, Any]]
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        lean_stream.enable(lean)
+        assert lean_stream.enable(lean) == lean  # the gate lets it on with the tested LiteLLM
+        counts = (lean_stream.streams_lean, lean_stream.streams_plain)
         try:
             es = load_evalset("evalsets/weather_time:weather_london")
             bundle = build_agent_bundle(
@@ -52,10 +53,15 @@ def _session(fault: str, path: str, log: Path) -> dict[str, list[dict[str, Any]]
         finally:
             lean_stream.enable(False)
             await runner.cleanup()
+        took = (lean_stream.streams_lean - counts[0], lean_stream.streams_plain - counts[1])
+        rec["streams"] = [{"lean": took[0], "plain": took[1]}]
 
     asyncio.run(go())
     for call in rec["llm_calls"]:
         classify_call(call, "hermes")
+    # every streamed call took the path asked for: a LiteLLM that stops matching fails here
+    calls = len(rec["llm_calls"]) if stream else 0
+    assert rec["streams"] == [{"lean": calls if lean else 0, "plain": 0 if lean else calls}]
     return rec
 
 

@@ -1,4 +1,5 @@
-"""bench.load.lean_adk cuts CPU without changing a byte of what the agent sends or gets back.
+"""bench.load.lean_adk cuts CPU without changing a byte of what the agent sends or gets back,
+and every streamed reply of the lean process takes the lean path (bench.compat.lean_stream).
 
 The same eval cases run in two fresh processes against one fake server, once plain and once
 with the savings applied and the responses read on the arrival reader (bench.agent.wire_arrival),
@@ -23,6 +24,7 @@ PLAY = """
 import asyncio, json, os, sys
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from bench.agent.session import build_agent_bundle, run_session
+from bench.compat import a2a_import, lean_stream
 from bench.evalset import load_evalset
 from bench.schemas.config import LoadConfig
 telemetry = None
@@ -31,7 +33,7 @@ if sys.argv[3] == "lean":
     from bench.load import lean_adk
     lean_adk.apply()
     telemetry = lean_adk.telemetry_config()
-    assert sys.modules[lean_adk.A2A_MODULE] is None  # a2a is not installed here: cached failure
+    assert sys.modules[a2a_import.A2A_MODULE] is None  # a2a is not installed here: cached failure
     wire_arrival.enable()  # and, as in a load process, responses read on the arrival reader
 
 KEPT = ("prompt_tokens", "completion_tokens", "cached_tokens", "finish_reason", "tool_calls_n")
@@ -39,6 +41,7 @@ KEPT = ("prompt_tokens", "completion_tokens", "cached_tokens", "finish_reason", 
 async def main():
     es = load_evalset("weather_time")
     received = []
+    streamed = 0
     for stream in (True, False):
         bundle = build_agent_bundle(es.agent_dir, api_base=sys.argv[1], served_model_name="fake",
                                     run_id="r", eval_set_id="e", load=LoadConfig(stream=stream), telemetry=telemetry)
@@ -47,7 +50,12 @@ async def main():
             record = await run_session(bundle, case, on_llm_call=calls.append)
             assert record["errors"] == 0, record
             received += [[c[k] for k in KEPT] for c in calls]
+            streamed += len(calls) if stream else 0
         await bundle.close()
+    # every streamed reply took the path asked for: a LiteLLM that stops matching fails here
+    lean = sys.argv[3] == "lean"
+    took = (lean_stream.streams_lean, lean_stream.streams_plain)
+    assert streamed >= 3 and took == ((streamed, 0) if lean else (0, streamed)), took
     with open(sys.argv[2], "a") as out:
         out.write(json.dumps(received) + "\\n")
 

@@ -162,14 +162,14 @@ def test_the_measurement_plays_real_agent_calls_and_leaves_the_process_as_it_was
 
     from litellm.litellm_core_utils.litellm_logging import Logging
 
-    from bench.load import lean_adk
+    from bench.compat import a2a_import
 
     handler, pricer = Logging.async_success_handler, Logging.response_cost_calculator
     cpu_s = cc.calibrate()
     assert cpu_s is not None and 0.001 < cpu_s < 1.0  # ms of Python per call, not seconds
     assert Logging.async_success_handler is handler
     assert Logging.response_cost_calculator is pricer
-    assert sys.modules.get(lean_adk.A2A_MODULE, "gone") == "gone"
+    assert sys.modules.get(a2a_import.A2A_MODULE, "gone") == "gone"
 
 
 @pytest.mark.bad_input

@@ -1,4 +1,4 @@
-"""bench.agent.lean_stream: ADK gets the same responses and the same errors with it as without.
+"""bench.compat.lean_stream: ADK gets the same responses and the same errors with it as without.
 
 A canned server (aiohttp, in this process, on 127.0.0.1) answers each prompt with a fixed
 server-sent event stream: text; a tool call; two in one delta; a tool call finished with "stop"
@@ -18,13 +18,14 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
+from importlib.metadata import version
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from bench.agent import lean_stream
 from bench.agent.timed_model import TimedLiteLlm
+from bench.compat import lean_stream
 
 
 def _chunk(
@@ -143,8 +144,12 @@ def _request(prompt: str) -> Any:
     )
 
 
-async def _play(api_base: str, prompt: str, lean: bool) -> tuple[list[Any], str | None]:
+async def _play(
+    api_base: str, prompt: str, lean: bool, fell_back: bool = False
+) -> tuple[list[Any], str | None]:
+    """`fell_back`: the gate keeps the lean stream off, so LiteLLM's wrapper must be read."""
     lean_stream.enable(lean)
+    counts = (lean_stream.streams_lean, lean_stream.streams_plain)
     records: list[dict[str, Any]] = []
     model = TimedLiteLlm.for_server(api_base, "canned", request_timeout_s=1.0,
                                     on_record=records.append)  # fmt: skip
@@ -158,6 +163,10 @@ async def _play(api_base: str, prompt: str, lean: bool) -> tuple[list[Any], str 
         error = re.sub(r"time taken=[0-9.]+", "time taken=T", error)
     finally:
         lean_stream.enable(False)
+    took = (lean_stream.streams_lean - counts[0], lean_stream.streams_plain - counts[1])
+    if prompt not in ("500", "stall"):  # those fail before LiteLLM returns a stream
+        taken = lean and not fell_back
+        assert took == ((1, 0) if taken else (0, 1)), (prompt, lean, took)  # the path asked for
     if prompt == "malformed, then more":  # the server's verdict on the connection, once it has one
         for _ in range(80):
             if HUNG_UP:
@@ -204,3 +213,37 @@ def test_only_the_load_process_savings_turn_it_on() -> None:
     with lean_adk.applied():
         assert lean_stream.enabled()
     assert not lean_stream.enabled()
+
+
+def test_a_renamed_litellm_attribute_falls_back_to_litellms_own_path(
+    canned: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A LiteLLM release that renames what the lean stream reads: bench says so in one line and
+    ADK reads LiteLLM's own wrapper, with the same reply."""
+    from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
+
+    from bench.compat import gate
+
+    loop, url = canned
+    plain = loop.run_until_complete(_play(url, "tool", lean=False))
+    assert plain[1] is None and len(plain[0]) >= 2  # a tool call and its record
+    fetch = CustomStreamWrapper.fetch_stream
+    monkeypatch.delattr(CustomStreamWrapper, "fetch_stream")
+    monkeypatch.setattr(CustomStreamWrapper, "fetch_the_stream", fetch, raising=False)
+    gate.reset()
+    capsys.readouterr()
+    try:
+        before = lean_stream.streams_lean
+        for _ in range(2):  # told once per process, however often it is asked
+            assert lean_stream.enable() is False
+            assert loop.run_until_complete(_play(url, "tool", True, fell_back=True)) == plain
+        assert lean_stream.streams_lean == before  # every stream took LiteLLM's wrapper
+        assert capsys.readouterr().err.splitlines() == [
+            f"bench: litellm {version('litellm')} has no CustomStreamWrapper.fetch_stream: lean "
+            "streaming off, falling back to LiteLLM's own path"
+        ]
+    finally:
+        monkeypatch.undo()
+        gate.reset()
+    assert lean_stream.enable() is True  # back on once LiteLLM has it again
+    lean_stream.enable(False)

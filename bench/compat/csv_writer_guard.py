@@ -5,8 +5,8 @@ and, at shutdown, closes the files without stopping that greenlet. When anything
 hub afterwards (the exit handlers do), the greenlet wakes, writes to a closed file and logs an
 "Unhandled exception in greenlet" traceback into locust.log, and Locust counts it as an
 unhandled greenlet exception. The guard ends the writer quietly in exactly that case (its
-files are closed); any other error is Locust's, raised as before. Where the method is missing
-(another Locust), nothing is changed.
+files are closed); any other error is Locust's, raised as before. Gated (bench.compat.gate):
+where the method is missing (another Locust), nothing is changed.
 """
 
 from __future__ import annotations
@@ -14,19 +14,34 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from locust.stats import StatsCSVFileWriter
+from bench.compat import gate
 
-_ORIGINAL = getattr(StatsCSVFileWriter, "stats_writer", None)
+
+def missing() -> list[str]:
+    from locust.stats import StatsCSVFileWriter
+
+    return (
+        [] if hasattr(StatsCSVFileWriter, "stats_writer") else ["StatsCSVFileWriter.stats_writer"]
+    )
+
+
+# Checked once Locust is imported (importing it gevent-patches the process).
+PATCH = gate.Patch("the CSV writer guard", ("locust",), missing, needs=("locust",))
 
 
 def apply() -> None:
-    if _ORIGINAL is None or getattr(StatsCSVFileWriter.stats_writer, "_bench_guard", False):
+    if not gate.allowed("csv_writer_guard"):
+        return
+    from locust.stats import StatsCSVFileWriter
+
+    original = StatsCSVFileWriter.stats_writer
+    if getattr(original, "_bench_guard", False):
         return
 
-    @functools.wraps(_ORIGINAL)
+    @functools.wraps(original)
     def stats_writer(self: Any) -> None:
         try:
-            _ORIGINAL(self)
+            original(self)
         except ValueError:
             handle = getattr(self, "requests_csv_filehandle", None)
             if handle is None or not handle.closed:

@@ -23,7 +23,12 @@ reasoning the usage LiteLLM assembles (it counts reasoning tokens the server doe
 The wrapper is kept while a LiteLLM callback is registered (it feeds them) and while
 LITELLM_MAX_STREAMING_DURATION_SECONDS is set (it checks it on every chunk).
 
-tests/unit/agent/test_lean_stream.py plays text, tool calls, reasoning and every such ending
+It reads and writes LiteLLM's private wrapper state, so it is gated (bench.compat.gate): with a
+LiteLLM outside the tested range, or one of the names below gone, `enable()` leaves it off and
+every stream goes through LiteLLM's wrapper. `streams_lean` / `streams_plain` count the streamed
+replies each way, so a test fails when the lean path stops being taken.
+
+tests/unit/compat/test_lean_stream.py plays text, tool calls, reasoning and every such ending
 through ADK both ways and checks that ADK's responses, errors and bench's call records are equal.
 Measured: see bench.load.lean_adk.
 """
@@ -33,7 +38,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from bench.compat import gate
+from bench.compat.litellm_logging import callbacks_registered
+
 _enabled = False
+streams_lean = 0  # streamed replies ADK read through LeanStream, in this process
+streams_plain = 0  # and through LiteLLM's own wrapper
+
+WRAPPER = "litellm.litellm_core_utils.streaming_handler.CustomStreamWrapper"
+# The wrapper's methods it calls or mirrors, and the state it reads or primes for a hand-back
+# (set by the wrapper's __init__).
+WRAPPER_METHODS = ("__anext__", "aclose", "fetch_stream", "raise_on_model_repetition",
+                   "is_chunk_non_empty")  # fmt: skip
+WRAPPER_STATE = ("completion_stream", "custom_llm_provider", "model", "messages", "logging_obj",
+                 "count_prompt_tokens", "chunks", "uses_openai_chat_stream",
+                 "received_finish_reason", "intermittent_finish_reason",
+                 "received_any_finish_reason", "sent_last_chunk", "sent_first_chunk",
+                 "tool_call", "_repeated_messages_count")  # fmt: skip
 
 # Finish reasons the wrapper passes on as they are; any other is handed back to it.
 PLAIN_FINISH_REASONS = frozenset(
@@ -41,24 +62,49 @@ PLAIN_FINISH_REASONS = frozenset(
 )
 
 
-def enable(on: bool = True) -> None:
-    """Turned on for the load process by bench.load.lean_adk."""
+def missing() -> list[str]:
+    import litellm
+    import litellm.constants
+    import litellm.types.utils
+    from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
+
+    set_up = CustomStreamWrapper.__init__.__code__.co_names  # what its __init__ assigns
+    return [
+        *(f"CustomStreamWrapper.{n}" for n in WRAPPER_METHODS if not hasattr(CustomStreamWrapper, n)),
+        *(f"CustomStreamWrapper().{n}" for n in WRAPPER_STATE if n not in set_up),
+        *(f"litellm.{n}" for n in ("REPEATED_STREAMING_CHUNK_LIMIT", "stream_chunk_builder")
+          if not hasattr(litellm, n)),
+        *(["litellm.constants.LITELLM_MAX_STREAMING_DURATION_SECONDS"]
+          if not hasattr(litellm.constants, "LITELLM_MAX_STREAMING_DURATION_SECONDS") else []),
+        *(["litellm.types.utils.ModelResponseStream"]
+          if not hasattr(litellm.types.utils, "ModelResponseStream") else []),
+    ]  # fmt: skip
+
+
+PATCH = gate.Patch("lean streaming", ("litellm",), missing, needs=("litellm",))
+
+
+def enable(on: bool = True) -> bool:
+    """Turned on for the load process by bench.load.lean_adk; True if it is on (the gate may
+    keep it off)."""
     global _enabled
-    _enabled = on
+    _enabled = on and gate.allowed("lean_stream")
+    return _enabled
 
 
 def enabled() -> bool:
     return _enabled
 
 
-def callbacks_registered() -> bool:
-    """A LiteLLM callback reads what the wrapper assembles (logging, cost): keep the wrapper."""
-    import litellm
-
-    return any(
-        getattr(litellm, name, None)
-        for name in ("callbacks", "success_callback", "_async_success_callback")
-    )
+def wrap(response: Any) -> Any:
+    """A streamed reply as ADK reads it: the parser's chunks where the lean path applies,
+    LiteLLM's wrapper otherwise; counted either way."""
+    global streams_lean, streams_plain
+    if _enabled and LeanStream.applies_to(response):
+        streams_lean += 1
+        return LeanStream(response)
+    streams_plain += 1
+    return response
 
 
 _NOTHING = object()

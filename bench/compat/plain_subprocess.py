@@ -11,7 +11,8 @@ exec report on a pipe that never closes.
 
 `use_plain_subprocess()` puts a private copy of the module, executed with `os` and `threading`
 as they were before gevent, in place of what gevent replaced. A greenlet that waits on a
-process then blocks its hub; the load process's own greenlets start none.
+process then blocks its hub; the load process's own greenlets start none. Gated
+(bench.compat.gate): without it, agents with an MCP stdio toolset run without its tools.
 """
 
 from __future__ import annotations
@@ -24,7 +25,19 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from gevent import monkey
+from bench.compat import gate
+
+
+def missing() -> list[str]:
+    from gevent import monkey
+
+    return [f"gevent.monkey.{n}" for n in ("saved", "get_original") if not hasattr(monkey, n)]
+
+
+PATCH = gate.Patch(
+    "the plain subprocess", ("gevent",), missing, needs=("gevent",),
+    without="processes started by agents (MCP stdio toolsets) fail",
+)  # fmt: skip
 
 
 @functools.cache
@@ -49,6 +62,8 @@ def plain_subprocess() -> ModuleType:
 
 def _unpatched(name: str) -> ModuleType:
     """A copy of module `name` with gevent's patched attributes put back to the originals."""
+    from gevent import monkey
+
     copy = ModuleType(name)
     copy.__dict__.update(vars(sys.modules[name]))
     for attr in monkey.saved.get(name, {}):
@@ -58,6 +73,10 @@ def _unpatched(name: str) -> ModuleType:
 
 def use_plain_subprocess() -> None:
     """Every name gevent patched in `subprocess` now comes from the plain copy (idempotent)."""
+    if not gate.allowed("plain_subprocess"):
+        return
+    from gevent import monkey
+
     plain = plain_subprocess()
     for attr in monkey.saved.get("subprocess", {}):
         if hasattr(plain, attr):

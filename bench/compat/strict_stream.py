@@ -5,12 +5,15 @@ LiteLLM's SSE parser (`BaseModelResponseIterator._string_to_dict_parser`, used f
 so the reply just loses a piece. `install()` wraps that parser once per process: a `data:` line
 whose payload is neither JSON nor `[DONE]` raises `MalformedChunkError`, which LiteLLM surfaces as
 an exception of the call; `TimedLiteLlm` records it on the call (and so on the turn) under the
-name `MalformedChunkError`.
+name `MalformedChunkError`. Gated (bench.compat.gate): where the parser is not there, LiteLLM's
+own parser runs and a malformed chunk is skipped as LiteLLM skips it.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from bench.compat import gate
 
 MARKER = "malformed stream chunk"
 
@@ -19,7 +22,19 @@ class MalformedChunkError(ValueError):
     """A streamed `data:` line that is not JSON."""
 
 
+def missing() -> list[str]:
+    from litellm.llms.base_llm.base_model_iterator import BaseModelResponseIterator
+
+    name = "_string_to_dict_parser"
+    return [] if hasattr(BaseModelResponseIterator, name) else [f"BaseModelResponseIterator.{name}"]
+
+
+PATCH = gate.Patch("strict stream parsing", ("litellm",), missing, needs=("litellm",))
+
+
 def install() -> None:
+    if not gate.allowed("strict_stream"):
+        return
     from litellm.llms.base_llm.base_model_iterator import BaseModelResponseIterator
 
     original: Any = BaseModelResponseIterator._string_to_dict_parser
