@@ -57,8 +57,8 @@ from bench.agent.thinking import request_extra_body
 from bench.agent.timed_model import CALL_SCOPE, CallScope, TimedLiteLlm, first_line
 from bench.agent.tool_latency import TOOL_TURN, ToolTimingPlugin, ToolTurn
 from bench.agent.user_simulator import SimulatorLiteLlm, new_user_simulator
-from bench.errors import BenchError
 from bench.schemas.config import LoadConfig
+from bench.schemas.errors import BenchError
 from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord
 from bench.schemas.tool_latency import parse_tool_latency
 

@@ -11,7 +11,7 @@ import typer
 
 from bench.cli.console import console, err_console
 from bench.cli.options import EvalsetFilter, ModelFilter, RunFolders, SinceFilter
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 
 if TYPE_CHECKING:
     from bench.report.compare import Comparison
