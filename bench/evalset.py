@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_snake
 
 from bench.constants import EVALSETS_DIR
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 
 EVAL_FILE_SUFFIXES = (".evalset.json", ".test.json")
 INITIAL_SESSION_FILE = "initial.session.json"

@@ -24,7 +24,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from bench.constants import EVALSETS_DIR
-from bench.errors import BenchError
 from bench.evalset import (
     EvalFile,
     agent_dir_of,
@@ -33,6 +32,7 @@ from bench.evalset import (
     load_criteria,
     load_eval_file,
 )
+from bench.schemas.errors import BenchError
 
 TRANSFER_TOOL = "transfer_to_agent"
 _IGNORED_PARAMS = ("tool_context", "input_stream")

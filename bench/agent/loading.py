@@ -30,7 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from bench.agent.model_override import iter_agents
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 
 AGENT_FILES = ("agent.py", "__init__.py", "root_agent.yaml")
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")  # ADK's AgentLoader accepts these names only

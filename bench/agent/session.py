@@ -26,8 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import json
-import logging
 import os
 import re
 import time
@@ -55,10 +53,11 @@ from bench.agent.prompt_capture import CapturedRequest
 from bench.agent.session_header import SessionHeaderPlugin
 from bench.agent.thinking import request_extra_body
 from bench.agent.timed_model import CALL_SCOPE, CallScope, TimedLiteLlm, first_line
+from bench.agent.tool_errors import ToolErrorRecorder, ToolErrors, watch_toolset_losses
 from bench.agent.tool_latency import TOOL_TURN, ToolTimingPlugin, ToolTurn
 from bench.agent.user_simulator import SimulatorLiteLlm, new_user_simulator
-from bench.errors import BenchError
 from bench.schemas.config import LoadConfig
+from bench.schemas.errors import BenchError
 from bench.schemas.records import LlmCallRecord, SessionRecord, TurnRecord
 from bench.schemas.tool_latency import parse_tool_latency
 
@@ -68,97 +67,6 @@ DEFAULT_USER_ID = "bench_user"
 
 def _ignore(_record: object) -> None:
     pass
-
-
-@dataclass
-class _ToolErrors:
-    count: int = 0
-    last: tuple[str, BaseException] | None = None
-    # a result that is a failure: what JSON cannot hold (ADK str()s it), or ADK's answer for an
-    # MCP call that failed (`McpTool` turns the error into an {"error": ...} result)
-    failed_result: str | None = None
-    toolset_lost: str | None = None  # a toolset failed to list its tools (ToolsetLossRecorder)
-
-
-class ToolErrorRecorder(BasePlugin):
-    """Counts tool errors of the current turn; returns None so ADK's own handling is unchanged.
-
-    ADK (flows/llm_flows/tools/_caller.py) calls `on_tool_error_callback` for a tool that raised
-    (the exception then propagates out of `Runner.run_async` unless a callback answers it) and
-    for a call to an unknown tool (ADK answers it with a "tool not found" response and goes on).
-    """
-
-    def __init__(self) -> None:
-        super().__init__(name="bench_tool_error_recorder")
-        self.current: dict[int, _ToolErrors] = {}
-
-    async def on_tool_error_callback(
-        self, *, tool: Any, tool_args: dict[str, Any], tool_context: Any, error: Exception
-    ) -> None:
-        scope = CALL_SCOPE.get()
-        if scope is not None:
-            errors = self.current.setdefault(id(scope), _ToolErrors())
-            errors.count += 1
-            errors.last = (str(getattr(tool, "name", "?")), error)
-        return None
-
-    async def after_tool_callback(
-        self, *, tool: Any, tool_args: dict[str, Any], tool_context: Any, result: Any
-    ) -> None:
-        """Results that are failures: a value JSON cannot hold (it reaches the model only as
-        ADK's str() of it), and an MCP call that failed (the server died, the connection
-        broke), which ADK's `McpTool` hands to the model as an {"error": ...} result."""
-        scope = CALL_SCOPE.get()
-        if scope is None:
-            return None
-        name = getattr(tool, "name", "?")
-        failure = None
-        try:
-            json.dumps(result)
-        except (TypeError, ValueError) as exc:
-            failure = (
-                f"tool {name} returned a value that is not JSON-serialisable ({first_line(exc)})"
-            )
-        if type(tool).__name__ == "McpTool" and isinstance(result, dict):
-            error = str(result.get("error") or "")
-            if error.startswith(_MCP_FAILURES):
-                failure = f"tool {name} failed: {error.splitlines()[0]}"
-        if failure is not None:
-            errors = self.current.setdefault(id(scope), _ToolErrors())
-            errors.count += 1
-            errors.failed_result = failure
-        return None
-
-
-# How ADK's McpTool words a failed call it answers instead of raising (mcp_tool.py, run_async).
-_MCP_FAILURES = ("MCP tool execution failed", "Unexpected error during MCP tool execution")
-
-
-class ToolsetLossRecorder(logging.Filter):
-    """A toolset that fails to list its tools (an MCP server that died or never started) is a
-    tool error of the turn. ADK runs the agent on without that toolset's tools and logs it at
-    ERROR with a traceback (`agents/llm_agent.py`): the model then answers as though the agent
-    never had them, which would read as the model's mistake. The record is kept on the turn
-    (and off the console); records outside a turn pass through."""
-
-    LOGGER = "google_adk.google.adk.agents.llm_agent"
-    _MARK = "will run without the tools from toolset"
-
-    def __init__(self, recorder: ToolErrorRecorder) -> None:
-        super().__init__()
-        self.recorder = recorder
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        scope = CALL_SCOPE.get()
-        if scope is None or self._MARK not in str(record.msg):
-            return True
-        toolset = record.args[1] if isinstance(record.args, tuple) and len(record.args) > 2 else "?"
-        cause = str(record.args[-1]) if isinstance(record.args, tuple) and record.args else ""
-        errors = self.recorder.current.setdefault(id(scope), _ToolErrors())
-        errors.count += 1
-        why = cause.strip().splitlines()[0] if cause.strip() else "no message"
-        errors.toolset_lost = f"toolset {toolset} failed to list its tools: {why}"
-        return False
 
 
 @dataclass
@@ -186,7 +94,7 @@ class AgentBundle:
     run_config: RunConfig = field(init=False)
 
     def __post_init__(self) -> None:
-        _watch_toolset_losses(self.tool_errors)
+        watch_toolset_losses(self.tool_errors)
         # Built once: every turn shares it (ADK only reads it; TelemetryConfig is frozen).
         self.run_config = RunConfig(
             streaming_mode=StreamingMode.SSE if self.stream else StreamingMode.NONE,
@@ -212,17 +120,6 @@ class AgentBundle:
         for runner in self.runners.values():
             await runner.close()
         self.runners.clear()
-
-
-def _watch_toolset_losses(recorder: ToolErrorRecorder) -> None:
-    """One ToolsetLossRecorder per process, writing to the newest bundle's recorder (a process
-    runs one bundle at a time: calibration, preflight, then the load)."""
-    logger = logging.getLogger(ToolsetLossRecorder.LOGGER)
-    for existing in logger.filters:
-        if isinstance(existing, ToolsetLossRecorder):
-            existing.recorder = recorder
-            return
-    logger.addFilter(ToolsetLossRecorder(recorder))
 
 
 def _app_name_for(folder: Path) -> str:
@@ -322,276 +219,315 @@ async def run_session(
     `scheduled_at` (open loop) is the arrival time the schedule gave the session (epoch s);
     once `stop` is set no further turn starts (think time ends at once).
     """
-    conversation = list(case.conversation or [])
-    simulator = None
-    if case.conversation_scenario is not None:
+    callbacks = SessionCallbacks(on_llm_call, on_turn, on_session, on_prompt)
+    session = SessionRun(bundle, case, callbacks, trial=trial, ticket=ticket,
+                         think_time_s=think_time_s, warmup=warmup, user_index=user_index,
+                         scheduled_at=scheduled_at, stop=stop)  # fmt: skip
+    return await session.play()
+
+
+@dataclass(frozen=True)
+class SessionCallbacks:
+    """Where a session's records go, as they complete."""
+
+    on_llm_call: Callable[[LlmCallRecord], None] = _ignore
+    on_turn: Callable[[TurnRecord], None] = _ignore
+    on_session: Callable[[SessionRecord], None] = _ignore
+    on_prompt: Callable[[LlmCallRecord, CapturedRequest], None] | None = None
+
+
+@dataclass
+class PlayedTurn:
+    """What running one turn through the Runner left: its events, how it ended, its clocks."""
+
+    index: int
+    turn_id: str
+    expected: Any  # the eval case's invocation; None for a scenario turn
+    scope: CallScope
+    tool_turn: ToolTurn
+    events: list[Event] = field(default_factory=list)
+    error: BaseException | None = None
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    latency_ms: float = 0.0
+    tool_errors: ToolErrors = field(default_factory=ToolErrors)
+
+    @property
+    def cancelled(self) -> bool:
+        """Cut at the end of the drain."""
+        return isinstance(self.error, asyncio.CancelledError)
+
+
+class SessionRun:
+    """One eval case being played: its context (bundle, case, runner, ids, callbacks) and the
+    tallies its session record reports (turns, errors, clocks)."""
+
+    def __init__(
+        self, bundle: AgentBundle, case: Any, callbacks: SessionCallbacks, *, trial: int = 0,
+        ticket: int | None = None, think_time_s: float = 0.0, warmup: bool = False,
+        user_index: int | None = None, scheduled_at: float | None = None,
+        stop: LoadStop | None = None,
+    ) -> None:  # fmt: skip
+        self.bundle, self.case, self.callbacks = bundle, case, callbacks
+        self.trial, self.ticket, self.warmup = trial, ticket, warmup
+        self.think_time_s, self.stop = think_time_s, stop
+        self.user_index, self.scheduled_at = user_index, scheduled_at
+        self.conversation = list(case.conversation or [])
+        self.simulator = self._user_simulator()
+        session_input = case.session_input
+        self.app_name = (
+            session_input.app_name if session_input else None
+        ) or bundle.default_app_name
+        self.user_id = (session_input.user_id if session_input else None) or DEFAULT_USER_ID
+        self.state = dict(session_input.state or {}) if session_input else {}
+        self.runner = bundle.runner_for(self.app_name)
+        self.session_id = uuid.uuid4().hex
+        self.started_at = 0.0
+        self.t0 = 0.0
+        self.turns = self.errors = 0
+        self.incomplete = False
+        self.simulator_status: str | None = None
+        self.simulator_s = 0.0  # waiting for the simulator's next message (like think time)
+        self.history: list[Event] = []  # what the simulator reads: every turn's events so far
+
+    def _user_simulator(self) -> Any:
+        """ADK's user simulator for a scenario case; None for a case with fixed turns."""
+        case, bundle = self.case, self.bundle
+        if case.conversation_scenario is None:
+            if not self.conversation:
+                raise BenchError(f"eval case {case.eval_id}: no conversation")
+            return None
         if bundle.user_simulator_config is None or bundle.user_simulator_model is None:
             raise BenchError(f"eval case {case.eval_id}: a scenario case needs a user simulator")
-        simulator = new_user_simulator(
-            case, bundle.user_simulator_config, bundle.user_simulator_model
-        )
-    elif not conversation:
-        raise BenchError(f"eval case {case.eval_id}: no conversation")
-    session_input = case.session_input
-    app_name = (session_input.app_name if session_input else None) or bundle.default_app_name
-    user_id = (session_input.user_id if session_input else None) or DEFAULT_USER_ID
-    state = dict(session_input.state or {}) if session_input else {}
-    runner = bundle.runner_for(app_name)
-    pid = os.getpid()
+        return new_user_simulator(case, bundle.user_simulator_config, bundle.user_simulator_model)
 
-    started_at = time.time()
-    t0 = time.perf_counter()
-    session_id = uuid.uuid4().hex
-    turns = errors = 0
-    incomplete = False
-    simulator_status: str | None = None
-    simulator_s = 0.0  # waiting for the simulator's next message (in the session, like think time)
-    history: list[Event] = []  # what the simulator reads: every turn's events so far
-    try:
-        await bundle.session_service.create_session(
-            app_name=app_name, user_id=user_id, state=state, session_id=session_id
-        )
+    async def play(self) -> SessionRecord:
+        """Every turn until the conversation ends, a turn fails or the load stops; the session
+        record goes to `on_session` however it ended."""
+        self.started_at = time.time()
+        self.t0 = time.perf_counter()
+        service = self.bundle.session_service
+        try:
+            await service.create_session(app_name=self.app_name, user_id=self.user_id,
+                                         state=self.state, session_id=self.session_id)  # fmt: skip
+            await self._play_turns()
+        except asyncio.CancelledError:  # cut at the end of the drain (also in think time)
+            self.incomplete = not self.errors  # a turn that timed out at the cut failed: cut short
+            raise
+        finally:
+            record = self._session_record()
+            self.callbacks.on_session(record)
+            with contextlib.suppress(Exception):
+                await service.delete_session(app_name=self.app_name, user_id=self.user_id,
+                                             session_id=self.session_id)  # fmt: skip
+        return record
+
+    async def _play_turns(self) -> None:
         index = 0
         while True:
-            if stop is not None and stop.is_set:  # the load stopped: no new turn
-                incomplete = index < len(conversation) or simulator is not None
-                break
-            expected = None
-            if simulator is None:
-                if index >= len(conversation):
-                    break
-                expected = conversation[index]
-                user_content = expected.user_content
-            else:
-                t_sim = time.perf_counter()
-                user_content, simulator_status = await _next_user_message(
-                    simulator, history, bundle, session_id, index, warmup, on_llm_call
-                )
-                simulator_s += time.perf_counter() - t_sim
-                if user_content is None:
-                    errors += 1 if simulator_status.startswith("error") else 0
-                    break
-            if index and think_time_s > 0:
-                if stop is None:
-                    await asyncio.sleep(think_time_s)
-                elif await stop.sleep(think_time_s):
-                    incomplete = True
-                    break
-            turn, events, cancelled = await _run_turn(
-                bundle,
-                runner,
-                case,
-                user_content,
-                expected,
-                index,
-                session_id,
-                user_id,
-                trial,
-                warmup,
-                on_llm_call,
-                on_prompt,
-            )
-            history.extend(events)
-            turns += 1
+            if self.stop is not None and self.stop.is_set:  # the load stopped: no new turn
+                self.incomplete = index < len(self.conversation) or self.simulator is not None
+                return
+            turn_input = await self._next_input(index)
+            if turn_input is None:
+                return
+            if index and await self._think_was_cut():
+                self.incomplete = True
+                return
+            played = await self._play_turn(index, *turn_input)
+            turn = self._turn_record(played)
+            self.history.extend(played.events)
+            self.turns += 1
             index += 1
-            on_turn(turn)
+            self.callbacks.on_turn(turn)
             if turn["error_type"] is not None:
-                errors += 1
-            if cancelled:
+                self.errors += 1
+            if played.cancelled:
                 raise asyncio.CancelledError
-            if errors:
-                break
-    except asyncio.CancelledError:  # cut at the end of the drain (also in think time)
-        incomplete = not errors  # a turn that timed out at the cut failed: cut short
-        raise
-    finally:
-        record: SessionRecord = {
-            "run_id": bundle.run_id,
-            "session_id": session_id,
-            "case_id": case.eval_id,
-            "eval_set_id": bundle.eval_set_id,
-            "trial": trial,
-            "ticket": ticket,
-            "scheduled_at": scheduled_at,
-            "start_delay_ms": (
-                max(0.0, started_at - scheduled_at) * 1000.0 if scheduled_at is not None else None
-            ),
-            "started_at": started_at,
-            "ended_at": time.time(),
-            "duration_ms": (time.perf_counter() - t0) * 1000.0,
-            "turns": turns,
-            "turns_expected": len(conversation) if simulator is None else turns,
-            "user_simulator_status": simulator_status,
-            "user_simulator_ms": simulator_s * 1000.0 if simulator is not None else None,
-            "errors": errors,
-            "incomplete": incomplete,
-            "warmup": warmup,
-            "pid": pid,
-            "user_index": user_index,
-        }
-        on_session(record)
-        with contextlib.suppress(Exception):
-            await bundle.session_service.delete_session(
-                app_name=app_name, user_id=user_id, session_id=session_id
-            )
-    return record
+            if self.errors:
+                return
 
+    async def _next_input(self, index: int) -> tuple[Any, Any] | None:
+        """The next user message and the invocation expected of it, or None: the conversation
+        is over (the case's turns are done, or the simulator stopped)."""
+        if self.simulator is None:
+            if index >= len(self.conversation):
+                return None
+            expected = self.conversation[index]
+            return expected.user_content, expected
+        t_sim = time.perf_counter()
+        user_content, self.simulator_status = await self._next_user_message(index)
+        self.simulator_s += time.perf_counter() - t_sim
+        if user_content is None:
+            self.errors += 1 if self.simulator_status.startswith("error") else 0
+            return None
+        return user_content, None
 
-async def _next_user_message(
-    simulator: Any,
-    history: list[Event],
-    bundle: AgentBundle,
-    session_id: str,
-    index: int,
-    warmup: bool,
-    on_llm_call: Callable[[LlmCallRecord], None],
-) -> tuple[Any, str]:
-    """ADK's simulator's next user message, or None and why the conversation ended. Its LLM call
-    gets a scope of its own (turn id of the turn it feeds), so the turn's call count and
-    call indexes stay the agent's."""
-    from google.adk.evaluation.simulation.user_simulator import Status
+    async def _think_was_cut(self) -> bool:
+        """Think time before a turn; True when the load stopped during it."""
+        if self.think_time_s <= 0:
+            return False
+        if self.stop is None:
+            await asyncio.sleep(self.think_time_s)
+            return False
+        return await self.stop.sleep(self.think_time_s)
 
-    scope = CallScope(
-        run_id=bundle.run_id,
-        session_id=session_id,
-        turn_id=f"{session_id}:{index}",
-        warmup=warmup,
-        emit=on_llm_call,
-    )
-    token = CALL_SCOPE.set(scope)
-    try:
-        reply = await simulator.get_next_user_message(copy.deepcopy(history))
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # the simulator's model failed or said nothing: the session ends
-        return None, f"error: {type(exc).__name__}: {first_line(exc)}"
-    finally:
-        CALL_SCOPE.reset(token)
-    if reply.status == Status.SUCCESS:
-        return reply.user_message, Status.SUCCESS.value
-    return None, str(reply.status.value)
+    def _scope(self, turn_id: str, **extra: Any) -> CallScope:
+        return CallScope(run_id=self.bundle.run_id, session_id=self.session_id, turn_id=turn_id,
+                         warmup=self.warmup, emit=self.callbacks.on_llm_call, **extra)  # fmt: skip
 
+    async def _next_user_message(self, index: int) -> tuple[Any, str]:
+        """ADK's simulator's next user message, or None and why the conversation ended. Its LLM
+        call gets a scope of its own (turn id of the turn it feeds), so the turn's call count
+        and call indexes stay the agent's."""
+        from google.adk.evaluation.simulation.user_simulator import Status
 
-async def _run_turn(
-    bundle: AgentBundle,
-    runner: Runner,
-    case: Any,
-    user_content: Any,
-    expected: Any,
-    index: int,
-    session_id: str,
-    user_id: str,
-    trial: int,
-    warmup: bool,
-    on_llm_call: Callable[[LlmCallRecord], None],
-    on_prompt: Callable[[LlmCallRecord, CapturedRequest], None] | None = None,
-) -> tuple[TurnRecord, list[Event], bool]:
-    """One turn, its events, and whether it was cancelled (the cut); `expected` is None for a
-    scenario case (nothing to compare with)."""
-    turn_id = f"{session_id}:{index}"
-    expected_data = expected.intermediate_data if expected is not None else None
-    scope = CallScope(
-        run_id=bundle.run_id,
-        session_id=session_id,
-        turn_id=turn_id,
-        warmup=warmup,
-        emit=on_llm_call,
-        on_prompt=on_prompt,
-        force_tool_call=bundle.force_tools and bool(_calls(expected_data)),
-    )
-    token = CALL_SCOPE.set(scope)
-    tool_turn = ToolTurn(key=f"{case.eval_id}:{trial}:{index}")
-    tool_token = TOOL_TURN.set(tool_turn)
-    events: list[Event] = []
-    error: BaseException | None = None
-    started_at = time.time()
-    t0 = time.perf_counter()
-    try:
-        async for event in runner.run_async(
-            user_id=user_id,
-            session_id=session_id,
+        token = CALL_SCOPE.set(self._scope(f"{self.session_id}:{index}"))
+        try:
+            reply = await self.simulator.get_next_user_message(copy.deepcopy(self.history))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the simulator's model failed or said nothing: the session ends
+            return None, f"error: {type(exc).__name__}: {first_line(exc)}"
+        finally:
+            CALL_SCOPE.reset(token)
+        if reply.status == Status.SUCCESS:
+            return reply.user_message, Status.SUCCESS.value
+        return None, str(reply.status.value)
+
+    async def _play_turn(self, index: int, user_content: Any, expected: Any) -> PlayedTurn:
+        """Run one turn through the Runner; an error or the cut is kept on the result, not
+        raised. `expected` is None for a scenario case (nothing to compare with)."""
+        turn_id = f"{self.session_id}:{index}"
+        expected_data = expected.intermediate_data if expected is not None else None
+        force = self.bundle.force_tools and bool(_calls(expected_data))
+        scope = self._scope(turn_id, on_prompt=self.callbacks.on_prompt, force_tool_call=force)
+        tool_turn = ToolTurn(key=f"{self.case.eval_id}:{self.trial}:{index}")
+        played = PlayedTurn(index, turn_id, expected, scope, tool_turn, started_at=time.time())
+        token, tool_token = CALL_SCOPE.set(scope), TOOL_TURN.set(tool_turn)
+        t0 = time.perf_counter()
+        try:
+            await self._collect_events(user_content, played.events)
+        except (asyncio.CancelledError, Exception) as exc:
+            played.error = exc
+        finally:
+            CALL_SCOPE.reset(token)
+            TOOL_TURN.reset(tool_token)
+        played.latency_ms = (time.perf_counter() - t0) * 1000.0
+        played.ended_at = time.time()
+        played.tool_errors = self.bundle.tool_errors.current.pop(id(scope), ToolErrors())
+        return played
+
+    async def _collect_events(self, user_content: Any, events: list[Event]) -> None:
+        """The turn's final events, preceded by the user's message as ADK's eval sees it."""
+        async for event in self.runner.run_async(
+            user_id=self.user_id,
+            session_id=self.session_id,
             new_message=user_content,
-            run_config=bundle.run_config,
+            run_config=self.bundle.run_config,
         ):
             if not events:
                 events.append(
-                    Event(
-                        content=user_content,
-                        author="user",
-                        invocation_id=event.invocation_id,
-                    )
+                    Event(content=user_content, author="user", invocation_id=event.invocation_id)
                 )
             if not event.partial:
                 events.append(event)
-    except asyncio.CancelledError as exc:
-        error = exc
-    except Exception as exc:
-        error = exc
-    finally:
-        CALL_SCOPE.reset(token)
-        TOOL_TURN.reset(tool_token)
-    latency_ms = (time.perf_counter() - t0) * 1000.0
-    ended_at = time.time()
-    tool_errors = bundle.tool_errors.current.pop(id(scope), None) or _ToolErrors()
 
-    error_type = error_text = None
-    cancelled = isinstance(error, asyncio.CancelledError)  # the cut at the end of the drain
-    incomplete = cancelled and scope.call_failure is None  # no error: no result
-    if cancelled:
-        if scope.call_failure is not None:  # its call was past the request timeout at the cut
-            error_type, error_text = scope.call_failure
-    elif error is not None:
+    def _turn_record(self, played: PlayedTurn) -> TurnRecord:
+        scope, tool_turn, expected = played.scope, played.tool_turn, played.expected
+        error_type, error_text = turn_error(played)
+        actual = None
+        if played.events:
+            invocations = EvaluationGenerator.convert_events_to_eval_invocations(played.events)
+            actual = invocations[0] if invocations else None
+        latency_ms = played.latency_ms
+        expected_data = expected.intermediate_data if expected is not None else None
+        record: TurnRecord = {
+            "run_id": self.bundle.run_id,
+            "session_id": self.session_id,
+            "turn_id": played.turn_id,
+            "case_id": self.case.eval_id,
+            "eval_set_id": self.bundle.eval_set_id,
+            "trial": self.trial,
+            "invocation_index": played.index,
+            "invocation_id": actual.invocation_id if actual is not None else None,
+            "started_at": played.started_at,
+            "ended_at": played.ended_at,
+            "latency_ms": latency_ms,
+            "llm_calls": scope.calls,
+            "tool_calls": _calls(actual.intermediate_data) if actual is not None else [],
+            # None for a scenario turn: nothing expected, so tool metrics are not applicable
+            "expected_tool_calls": _calls(expected_data) if expected is not None else None,
+            "final_response": _text(actual.final_response) if actual is not None else None,
+            "expected_response": _text(expected.final_response) if expected is not None else None,
+            "tool_errors": played.tool_errors.count,
+            "tool_timings": tool_turn.per_call(),
+            "tool_latency_ms": tool_turn.injected_ms,
+            "tool_time_ms": tool_turn.tool_ms,
+            "llm_wire_ms": scope.llm_wire_ms,
+            "client_overhead_ms": scope.client_overhead_ms,
+            # the rest of the turn: negative only if calls or tools overlapped (parallel tools)
+            "other_ms": latency_ms
+            - scope.llm_wire_ms
+            - scope.client_overhead_ms
+            - tool_turn.tool_ms,
+            "error_type": error_type,
+            "error": error_text,
+            # cut with no error: no result
+            "incomplete": played.cancelled and scope.call_failure is None,
+            "warmup": self.warmup,
+            "actual_invocation": _dump(actual),
+            "expected_invocation": _dump(expected),
+            "pid": os.getpid(),
+            **scope.thinking.turn_fields(latency_ms),  # type: ignore[typeddict-item]
+        }
+        return record
+
+    def _session_record(self) -> SessionRecord:
+        scheduled_at, simulated = self.scheduled_at, self.simulator is not None
+        return {
+            "run_id": self.bundle.run_id,
+            "session_id": self.session_id,
+            "case_id": self.case.eval_id,
+            "eval_set_id": self.bundle.eval_set_id,
+            "trial": self.trial,
+            "ticket": self.ticket,
+            "scheduled_at": scheduled_at,
+            "start_delay_ms": (
+                max(0.0, self.started_at - scheduled_at) * 1000.0
+                if scheduled_at is not None
+                else None
+            ),
+            "started_at": self.started_at,
+            "ended_at": time.time(),
+            "duration_ms": (time.perf_counter() - self.t0) * 1000.0,
+            "turns": self.turns,
+            "turns_expected": self.turns if simulated else len(self.conversation),
+            "user_simulator_status": self.simulator_status,
+            "user_simulator_ms": self.simulator_s * 1000.0 if simulated else None,
+            "errors": self.errors,
+            "incomplete": self.incomplete,
+            "warmup": self.warmup,
+            "pid": os.getpid(),
+            "user_index": self.user_index,
+        }
+
+
+def turn_error(played: PlayedTurn) -> tuple[str | None, str | None]:
+    """The turn's error type and message, or (None, None): the exception it raised (a tool's,
+    named as such), a call that failed without raising, then a tool failure ADK answered."""
+    error, scope, tool_errors = played.error, played.scope, played.tool_errors
+    if played.cancelled:  # its call may have been past the request timeout at the cut
+        return scope.call_failure if scope.call_failure is not None else (None, None)
+    if error is not None:
         if tool_errors.last is not None and tool_errors.last[1] is error:
-            error_type = "ToolError"
-            error_text = (
-                f"tool {tool_errors.last[0]} raised {type(error).__name__}: {first_line(error)}"
-            )
-        else:
-            error_type, error_text = type(error).__name__, first_line(error)
-    elif scope.call_failure is not None:  # a call failed without raising (a finish "error")
-        error_type, error_text = scope.call_failure
-    elif tool_errors.toolset_lost:
-        error_type, error_text = "ToolError", tool_errors.toolset_lost
-    elif tool_errors.failed_result:
-        error_type, error_text = "ToolError", tool_errors.failed_result
-
-    actual = None
-    if events:
-        invocations = EvaluationGenerator.convert_events_to_eval_invocations(events)
-        actual = invocations[0] if invocations else None
-    record: TurnRecord = {
-        "run_id": bundle.run_id,
-        "session_id": session_id,
-        "turn_id": turn_id,
-        "case_id": case.eval_id,
-        "eval_set_id": bundle.eval_set_id,
-        "trial": trial,
-        "invocation_index": index,
-        "invocation_id": actual.invocation_id if actual is not None else None,
-        "started_at": started_at,
-        "ended_at": ended_at,
-        "latency_ms": latency_ms,
-        "llm_calls": scope.calls,
-        "tool_calls": _calls(actual.intermediate_data) if actual is not None else [],
-        # None for a scenario turn: nothing expected, so tool metrics are not applicable
-        "expected_tool_calls": _calls(expected_data) if expected is not None else None,
-        "final_response": _text(actual.final_response) if actual is not None else None,
-        "expected_response": _text(expected.final_response) if expected is not None else None,
-        "tool_errors": tool_errors.count,
-        "tool_timings": tool_turn.per_call(),
-        "tool_latency_ms": tool_turn.injected_ms,
-        "tool_time_ms": tool_turn.tool_ms,
-        "llm_wire_ms": scope.llm_wire_ms,
-        "client_overhead_ms": scope.client_overhead_ms,
-        # the rest of the turn: negative only if calls or tools overlapped (parallel tools)
-        "other_ms": latency_ms - scope.llm_wire_ms - scope.client_overhead_ms - tool_turn.tool_ms,
-        "error_type": error_type,
-        "error": error_text,
-        "incomplete": incomplete,
-        "warmup": warmup,
-        "actual_invocation": _dump(actual),
-        "expected_invocation": _dump(expected),
-        "pid": os.getpid(),
-        **scope.thinking.turn_fields(latency_ms),  # type: ignore[typeddict-item]
-    }
-    return record, events, cancelled
+            name = type(error).__name__
+            return "ToolError", f"tool {tool_errors.last[0]} raised {name}: {first_line(error)}"
+        return type(error).__name__, first_line(error)
+    if scope.call_failure is not None:  # a call failed without raising (a finish "error")
+        return scope.call_failure
+    if tool_errors.toolset_lost:
+        return "ToolError", tool_errors.toolset_lost
+    if tool_errors.failed_result:
+        return "ToolError", tool_errors.failed_result
+    return None, None

@@ -32,7 +32,7 @@ import os
 import statistics
 import time
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from google.adk.models.lite_llm import LiteLlm, LiteLLMClient
@@ -246,6 +246,61 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:500] if text else ""
 
 
+@dataclass(frozen=True)
+class CallTiming:
+    """One call's figures: the headline ones (on the wire when the wire saw the reply, else the
+    model layer's) and the model layer's own."""
+
+    t0: float  # perf_counter when ADK's call began
+    end: float
+    on_wire: bool
+    e2e_ms: float
+    ttft_ms: float | None
+    tpot_ms: float | None
+    gaps_in_order: list[float]  # inter-token gaps (ms) as they came
+    gaps: list[float]  # the same, sorted
+    client_overhead_ms: float | None  # model layer minus wire; None without the wire
+    model_e2e_ms: float
+    model_ttft_ms: float | None
+    model_tpot_ms: float | None
+
+
+def _call_timing(
+    raw: _RawTiming,
+    wire: WireTiming,
+    t0: float,
+    end: float,
+    stream: bool,
+    error: BaseException | None,
+    completion: int | None,
+    tool_reply: bool,
+) -> CallTiming:
+    model_e2e_ms = (end - t0) * 1000.0
+    if stream:
+        model_ttft_ms = (
+            (raw.first_content_at - t0) * 1000.0 if raw.first_content_at is not None else None
+        )
+    else:
+        model_ttft_ms = model_e2e_ms if error is None else None
+    model_gaps = [g * 1000.0 for g in raw.gaps_s]
+    model_tpot_ms = _tpot(stream, model_ttft_ms, model_e2e_ms, completion, tool_reply, model_gaps)
+    model = (model_e2e_ms, model_ttft_ms, model_tpot_ms)
+    if wire.request_at is None or wire.last_token_at is None:
+        return CallTiming(t0, end, False, model_e2e_ms, model_ttft_ms, model_tpot_ms, model_gaps,
+                          sorted(model_gaps), None, *model)  # fmt: skip
+    e2e_ms = (wire.last_token_at - wire.request_at) * 1000.0
+    ttft_ms = (
+        (wire.first_token_at - wire.request_at) * 1000.0
+        if wire.first_token_at is not None and (stream or error is None)
+        else None
+    )
+    gaps_in_order = [g * 1000.0 for g in wire.gaps_s]
+    gaps = sorted(gaps_in_order)
+    tpot_ms = _tpot(stream, ttft_ms, e2e_ms, completion, tool_reply, gaps)
+    return CallTiming(t0, end, True, e2e_ms, ttft_ms, tpot_ms, gaps_in_order, gaps,
+                      model_e2e_ms - e2e_ms, *model)  # fmt: skip
+
+
 class TimedLiteLlm(LiteLlm):
     """LiteLlm for `hosted_vllm/<served name>` that records one dict per LLM call."""
 
@@ -346,69 +401,19 @@ class TimedLiteLlm(LiteLlm):
                 scope.on_prompt(record, raw.request)
 
     def _record(
-        self,
-        raw: _RawTiming,
-        wire: WireTiming,
-        t0: float,
-        end: float,
-        started_at: float,
-        stream: bool,
-        finish: ReplyFinish,
-        error: BaseException | None,
-    ) -> LlmCallRecord:
-        model_e2e_ms = (end - t0) * 1000.0
+        self, raw: _RawTiming, wire: WireTiming, t0: float, end: float, started_at: float,
+        stream: bool, finish: ReplyFinish, error: BaseException | None,
+    ) -> LlmCallRecord:  # fmt: skip
+        """The call's record: its timing (`_call_timing`), its outcome (`_outcome`), tokens."""
         completion = (
             raw.completion_tokens if raw.completion_tokens is not None else finish.usage_completion
         )
-        prompt = raw.prompt_tokens if raw.prompt_tokens is not None else finish.usage_prompt
-        tool_calls_n = finish.tool_calls_n
-        tool_reply = raw.saw_tool_call or raw.finish_reason == "tool_calls" or bool(tool_calls_n)
-        if stream:
-            model_ttft_ms = (
-                (raw.first_content_at - t0) * 1000.0 if raw.first_content_at is not None else None
-            )
-        else:
-            model_ttft_ms = model_e2e_ms if error is None else None
-        model_gaps = [g * 1000.0 for g in raw.gaps_s]
-        model_tpot_ms = _tpot(
-            stream, model_ttft_ms, model_e2e_ms, completion, tool_reply, model_gaps
+        tool_reply = (
+            raw.saw_tool_call or raw.finish_reason == "tool_calls" or bool(finish.tool_calls_n)
         )
-        # The headline figures: on the wire when the wire saw the reply, else the model layer's.
-        on_wire = wire.request_at is not None and wire.last_token_at is not None
-        if on_wire:
-            assert wire.request_at is not None and wire.last_token_at is not None
-            e2e_ms = (wire.last_token_at - wire.request_at) * 1000.0
-            ttft_ms = (
-                (wire.first_token_at - wire.request_at) * 1000.0
-                if wire.first_token_at is not None and (stream or error is None)
-                else None
-            )
-            gaps_in_order = [g * 1000.0 for g in wire.gaps_s]
-            gaps = sorted(gaps_in_order)
-            tpot_ms = _tpot(stream, ttft_ms, e2e_ms, completion, tool_reply, gaps)
-            client_overhead_ms: float | None = model_e2e_ms - e2e_ms
-        else:
-            e2e_ms, ttft_ms, tpot_ms = model_e2e_ms, model_ttft_ms, model_tpot_ms
-            gaps_in_order = model_gaps
-            gaps = sorted(model_gaps)
-            client_overhead_ms = None
-        kind = reply_kind(tool_reply, wire.replied if on_wire else error is None)
-        error_type = type(error).__name__ if error is not None else None
-        error_text = first_line(error) if error is not None else None
-        incomplete = isinstance(error, asyncio.CancelledError)  # the cut at the end of the drain
-        if incomplete:
-            # its age at the cut, from when the request went out (or ADK's call began)
-            e2e_ms = (end - (wire.request_at or t0)) * 1000.0
-            tpot_ms = client_overhead_ms = None
-            error_type = error_text = None
-            timed_out = timeout_at_cut(e2e_ms, self.request_timeout_s)
-            if timed_out is not None:
-                incomplete = False
-                error_type, error_text = timed_out
-        elif error is None:
-            unclean = unclean_finish(wire, raw.finish_reason, finish)
-            if unclean is not None:
-                error_type, error_text = unclean
+        t = _call_timing(raw, wire, t0, end, stream, error, completion, tool_reply)
+        kind = reply_kind(tool_reply, wire.replied if t.on_wire else error is None)
+        t, (error_type, error_text), incomplete = self._outcome(t, raw, wire, finish, error)
         return {  # the keys and their order are those of LlmCallRecord
             "run_id": None,
             "session_id": None,
@@ -417,19 +422,21 @@ class TimedLiteLlm(LiteLlm):
             "agent_name": self.agent_name,
             "call_role": self.call_role,
             "started_at": started_at,
-            "ttft_ms": ttft_ms,
-            "e2e_ms": e2e_ms,
-            "tpot_ms": tpot_ms,
-            "itl_mean_ms": statistics.fmean(gaps) if gaps else None,
-            "itl_p50_ms": _percentile(gaps, 0.5) if gaps else None,
-            "itl_p99_ms": _percentile(gaps, 0.99) if gaps else None,
-            "itl_max_ms": gaps[-1] if gaps else None,
+            "ttft_ms": t.ttft_ms,
+            "e2e_ms": t.e2e_ms,
+            "tpot_ms": t.tpot_ms,
+            "itl_mean_ms": statistics.fmean(t.gaps) if t.gaps else None,
+            "itl_p50_ms": _percentile(t.gaps, 0.5) if t.gaps else None,
+            "itl_p99_ms": _percentile(t.gaps, 0.99) if t.gaps else None,
+            "itl_max_ms": t.gaps[-1] if t.gaps else None,
             "n_chunks": raw.n_chunks if stream else None,
-            "prompt_tokens": prompt,
+            "prompt_tokens": finish.usage_prompt
+            if raw.prompt_tokens is None
+            else raw.prompt_tokens,
             "completion_tokens": completion,
             "cached_tokens": raw.cached_tokens,
             "finish_reason": raw.finish_reason,
-            "tool_calls_n": tool_calls_n,
+            "tool_calls_n": finish.tool_calls_n,
             "server_finish_reason": wire.finish_reason,
             "server_tool_calls_n": len(wire.tool_call_indexes) if wire.replied else None,
             "reply_text": wire.reply_text,
@@ -441,16 +448,38 @@ class TimedLiteLlm(LiteLlm):
             "error": error_text,
             "incomplete": incomplete,
             "pid": os.getpid(),
-            "timing_layer": "wire" if on_wire else "model",
-            "model_ttft_ms": model_ttft_ms,
-            "model_tpot_ms": model_tpot_ms,
-            "model_e2e_ms": model_e2e_ms,
-            "client_overhead_ms": client_overhead_ms,
-            **reply_columns(wire if on_wire else None, kind, gaps_in_order, stream),
+            "timing_layer": "wire" if t.on_wire else "model",
+            "model_ttft_ms": t.model_ttft_ms,
+            "model_tpot_ms": t.model_tpot_ms,
+            "model_e2e_ms": t.model_e2e_ms,
+            "client_overhead_ms": t.client_overhead_ms,
+            **reply_columns(wire if t.on_wire else None, kind, t.gaps_in_order, stream),
             **wire.reasoning.call_fields(  # type: ignore[typeddict-item]
-                wire.request_at, e2e_ms, stream=stream, on_wire=on_wire, error=error is not None
+                wire.request_at, t.e2e_ms, stream=stream, on_wire=t.on_wire, error=error is not None
             ),
         }
+
+    def _outcome(
+        self,
+        t: CallTiming,
+        raw: _RawTiming,
+        wire: WireTiming,
+        finish: ReplyFinish,
+        error: BaseException | None,
+    ) -> tuple[CallTiming, tuple[str | None, str | None], bool]:
+        """The call's error (type, text) and whether it is incomplete: cut at the end of the
+        drain (its age at the cut; a failure if that passed the request timeout), an exception,
+        or a reply that did not finish cleanly."""
+        if isinstance(error, asyncio.CancelledError):
+            # its age at the cut, from when the request went out (or ADK's call began)
+            e2e_ms = (t.end - (wire.request_at or t.t0)) * 1000.0
+            t = replace(t, e2e_ms=e2e_ms, tpot_ms=None, client_overhead_ms=None)
+            timed_out = timeout_at_cut(e2e_ms, self.request_timeout_s)
+            return (t, timed_out, False) if timed_out is not None else (t, (None, None), True)
+        if error is not None:
+            return t, (type(error).__name__, first_line(error)), False
+        unclean = unclean_finish(wire, raw.finish_reason, finish)
+        return t, unclean if unclean is not None else (None, None), False
 
     def _emit(self, record: LlmCallRecord, scope: CallScope | None) -> None:
         if scope is not None:

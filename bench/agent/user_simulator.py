@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from bench import constants
 from bench.agent.timed_model import TimedLiteLlm
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 from bench.schemas.records import USER_SIMULATOR_ROLE
 
 

@@ -21,7 +21,7 @@ import typer
 from typer._click import Command, Context, HelpFormatter
 from typer.core import TyperCommand, TyperGroup
 
-from bench.errors import BenchError, RunFailed
+from bench.schemas.errors import BenchError, RunFailed
 from bench.schemas.redact import redact_url
 
 # Rich squeezes the option table to the terminal and cuts long names (`--tensor-parallel-…`).

@@ -11,11 +11,11 @@ import typer
 
 from bench.cli.console import console, err_console
 from bench.cli.options import EvalsetFilter, ModelFilter, RunFolders, SinceFilter
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 
 if TYPE_CHECKING:
     from bench.report.compare import Comparison
-    from bench.report.gates import GateReport
+    from bench.report.gates import Gate, GateReport
 
 GATES = "CI gates"
 
@@ -24,70 +24,82 @@ def _split(text: str | None) -> list[str]:
     return [p.strip() for p in (text or "").split(",") if p.strip()]
 
 
+# The options of `bench compare`, declared apart so the command reads as its steps.
+Baseline = Annotated[
+    str | None,
+    typer.Option(help="Baseline run (run id among RUN, or a run folder); default: the first."),
+]
+By = Annotated[
+    str | None,
+    typer.Option(
+        help="Columns naming each run, comma-separated: summary columns, engine flags or load "
+        "options, e.g. model,max_num_seqs,users. Rows are sorted by them."
+    ),
+]
+Columns = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        "--metrics",
+        help="Metrics to show, comma-separated, or 'all' (default: the headline ones; the "
+        "terminal table shows those that fit its width). Named ones are all shown.",
+    ),
+]
+Format = Annotated[
+    str, typer.Option("--format", "-f", help="table, markdown, csv, html, json or parquet.")
+]
+Out = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Write to this file (parquet needs it).")
+]
+FailOn = Annotated[
+    str | None,
+    typer.Option(
+        help="Exit 1 when a change beyond noise crosses a gate, e.g. "
+        "'task_success_rate<-0.02,turn_p90_ms>+10%' (units of the metric, or % of the "
+        "baseline); also when a run did not finish cleanly or a crossing cannot be told "
+        "from noise.",
+        rich_help_panel=GATES,
+    ),
+]
+AllowDifferentEvalsets = Annotated[
+    bool,
+    typer.Option(
+        "--allow-different-evalsets",
+        help="Show accuracy of runs on other eval-set content or criteria than the baseline "
+        "(left blank by default: it measures something else).",
+    ),
+]
+History = Annotated[
+    str | None,
+    typer.Option(
+        metavar="METRIC",
+        help="Show METRIC over the runs of one configuration (that of --baseline, else of the "
+        "newest run), oldest first, each against the run before.",
+    ),
+]
+Resamples = Annotated[int, typer.Option(min=100, help="Bootstrap resamples for the noise test.")]
+Confidence = Annotated[
+    float, typer.Option(min=0.5, max=0.999, help="Confidence of the noise test's interval.")
+]
+Seed = Annotated[int, typer.Option(help="Seed of the bootstrap.")]
+
+
 def compare(
     runs: RunFolders,
-    baseline: Annotated[
-        str | None,
-        typer.Option(help="Baseline run (run id among RUN, or a run folder); default: the first."),
-    ] = None,
-    by: Annotated[
-        str | None,
-        typer.Option(
-            help="Columns naming each run, comma-separated: summary columns, engine flags or load "
-            "options, e.g. model,max_num_seqs,users. Rows are sorted by them."
-        ),
-    ] = None,
-    columns: Annotated[
-        str | None,
-        typer.Option(
-            "--columns",
-            "--metrics",
-            help="Metrics to show, comma-separated, or 'all' (default: the headline ones; the "
-            "terminal table shows those that fit its width). Named ones are all shown.",
-        ),
-    ] = None,
-    format: Annotated[
-        str, typer.Option("--format", "-f", help="table, markdown, csv, html, json or parquet.")
-    ] = "table",
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write to this file (parquet needs it).")
-    ] = None,
-    fail_on: Annotated[
-        str | None,
-        typer.Option(
-            help="Exit 1 when a change beyond noise crosses a gate, e.g. "
-            "'task_success_rate<-0.02,turn_p90_ms>+10%' (units of the metric, or % of the "
-            "baseline); also when a run did not finish cleanly or a crossing cannot be told "
-            "from noise.",
-            rich_help_panel=GATES,
-        ),
-    ] = None,
-    allow_different_evalsets: Annotated[
-        bool,
-        typer.Option(
-            "--allow-different-evalsets",
-            help="Show accuracy of runs on other eval-set content or criteria than the baseline "
-            "(left blank by default: it measures something else).",
-        ),
-    ] = False,
-    history: Annotated[
-        str | None,
-        typer.Option(
-            metavar="METRIC",
-            help="Show METRIC over the runs of one configuration (that of --baseline, else of the "
-            "newest run), oldest first, each against the run before.",
-        ),
-    ] = None,
+    baseline: Baseline = None,
+    by: By = None,
+    columns: Columns = None,
+    format: Format = "table",
+    out: Out = None,
+    fail_on: FailOn = None,
+    allow_different_evalsets: AllowDifferentEvalsets = False,
+    history: History = None,
     model: ModelFilter = None,
     evalset: EvalsetFilter = None,
     since: SinceFilter = None,
-    resamples: Annotated[
-        int, typer.Option(min=100, help="Bootstrap resamples for the noise test.")
-    ] = 1000,
-    confidence: Annotated[
-        float, typer.Option(min=0.5, max=0.999, help="Confidence of the noise test's interval.")
-    ] = 0.95,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    resamples: Resamples = 1000,
+    confidence: Confidence = 0.95,
+    seed: Seed = 0,
 ) -> None:
     """Compare runs: one row per run, each metric with its change against the baseline in %.
 
@@ -99,17 +111,10 @@ def compare(
     Example: bench compare results/ --baseline nightly-0501 --fail-on 'turn_p90_ms>+10%' -f markdown
     """
     from bench.report import compare as c
-    from bench.report.gates import parse_gates
     from bench.report.metrics import DEFAULT_METRICS, METRICS
     from bench.report.runs import find_runs
 
-    if format not in c.FORMATS:
-        raise BenchError(f"--format: '{format}' is not one of {', '.join(c.FORMATS)}")
-    if format == "parquet" and out is None:
-        raise BenchError("--format parquet: give --out FILE.parquet")
-    gates = parse_gates(fail_on) if fail_on is not None else []
-    if history and gates:
-        raise BenchError("--history: gates (--fail-on) apply to a comparison, not a history")
+    gates = _checked_gates(format, out, fail_on, history)
     found = find_runs(runs, model=model, evalset=evalset, since=since)
     found, base_index = c.pick_baseline(found, baseline)
     if history:
@@ -137,6 +142,23 @@ def compare(
     _emit(comparison, report, format, out, every_column=bool(named))
     if report is not None and report.failed:
         raise typer.Exit(1)
+
+
+def _checked_gates(
+    format: str, out: Path | None, fail_on: str | None, history: str | None
+) -> list[Gate]:
+    """The --fail-on gates, once the output options are known to fit together."""
+    from bench.report.compare import FORMATS
+    from bench.report.gates import parse_gates
+
+    if format not in FORMATS:
+        raise BenchError(f"--format: '{format}' is not one of {', '.join(FORMATS)}")
+    if format == "parquet" and out is None:
+        raise BenchError("--format parquet: give --out FILE.parquet")
+    gates = parse_gates(fail_on) if fail_on is not None else []
+    if history and gates:
+        raise BenchError("--history: gates (--fail-on) apply to a comparison, not a history")
+    return gates
 
 
 def _write(text: str, out: Path | None) -> None:

@@ -10,8 +10,8 @@ import typer
 
 from bench import __version__, constants
 from bench.cli.console import console
-from bench.errors import BenchError, RunFailed
 from bench.schemas.config import ServerConfig
+from bench.schemas.errors import BenchError, RunFailed
 from bench.schemas.run_dir import RunDir
 from bench.schemas.settings import settings
 from bench.server.environment import detect_gpus, find_vllm_python, vllm_version

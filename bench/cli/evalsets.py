@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from bench.cli.console import console
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 
 app = typer.Typer(
     help="ADK eval sets: check them against their agent, list them, convert old formats.",

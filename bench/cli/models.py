@@ -10,8 +10,8 @@ from rich.table import Table
 
 from bench.cli.console import console
 from bench.cli.options import Catalog, VllmPython
-from bench.errors import BenchError
 from bench.models.catalog import load_catalog
+from bench.schemas.errors import BenchError
 
 app = typer.Typer(
     help="The model catalog: names bench knows and how vLLM serves them.", no_args_is_help=True

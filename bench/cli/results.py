@@ -12,7 +12,7 @@ from bench import constants
 from bench.cli.console import console
 from bench.cli.options import EvalsetFilter, ModelFilter, RunFolder, SinceFilter
 from bench.cli.summary import print_results
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 
 app = typer.Typer(
     help="Work on run folders: list them, rebuild Parquet from raw records.", no_args_is_help=True

@@ -77,12 +77,46 @@ def _reply_kind_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
+    """The run's figures as one table, then the warnings that qualify them."""
     if not summary:
         return
     table = Table(title=f"run {summary.get('run_id')} ({summary.get('status')})", show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    rows = [
+    for label, value in summary_rows(summary):
+        table.add_row(label, value)
+    console.print(table)
+    for warning in summary_warnings(summary):
+        console.print(f"[yellow]warning[/]: {warning}")
+
+
+Rows = list[tuple[str, str]]
+
+
+def summary_rows(summary: dict[str, Any]) -> Rows:
+    """Every row of the summary table, in the order printed; a section that does not apply to
+    the run (no SLO, no judge, no server metrics...) adds nothing."""
+    return [
+        *_outcome_rows(summary),
+        *_latency_rows(summary),
+        *_scoring_rows(summary),
+        *_optional_rows(summary),
+        *_server_rows(summary),
+        *_client_rows(summary),
+        _roofline_row(summary),
+    ]
+
+
+def _p50_90_99(summary: dict[str, Any], name: str, fmt: Any = None) -> str:
+    """p50 / p90 / p99 of `<name>_p<q>_ms`, bounds shown (`_ms`) unless `fmt` is given."""
+    if fmt is None:
+        return " / ".join(_ms(summary, f"{name}_p{p}_ms") for p in (50, 90, 99))
+    return " / ".join(fmt(summary.get(f"{name}_p{p}_ms")) for p in (50, 90, 99))
+
+
+def _outcome_rows(summary: dict[str, Any]) -> Rows:
+    """What was measured, what passed and how fast work completed or failed."""
+    return [
         ("measured window", f"{_fmt(summary.get('window_s'))} s"),
         (
             "sessions / turns / LLM calls",
@@ -100,43 +134,39 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
          " / ".join(_fmt(summary.get(f"failed_{k}_per_s"), 2) for k in ("sessions", "turns", "llm_calls"))),
         ("output tokens/s", _fmt(summary.get("output_tokens_per_s"))),
     ]  # fmt: skip
-    for name, label in (
-        ("ttft", "TTFT"),
-        ("tpot", "TPOT"),
-        ("llm_e2e", "LLM call"),
-        ("turn", "turn"),
-    ):
-        values = " / ".join(_ms(summary, f"{name}_p{p}_ms") for p in (50, 90, 99))
-        rows.append((f"{label} p50 / p90 / p99 (ms)", values))
+
+
+def _latency_rows(summary: dict[str, Any]) -> Rows:
+    """Client latencies: per call, per reply kind, per turn and session, and the turn's split."""
+    rows = [
+        (f"{label} p50 / p90 / p99 (ms)", _p50_90_99(summary, name))
+        for name, label in (("ttft", "TTFT"), ("tpot", "TPOT"), ("llm_e2e", "LLM call"),
+                            ("turn", "turn"))
+    ]  # fmt: skip
     rows += _reply_kind_rows(summary)
     rows += reasoning_rows(summary)  # a thinking model: what the thought cost
     session_label = "session from schedule" if summary.get("arrivals") is not None else "session"
-    rows.append((f"{session_label} p50 / p90 / p99 (ms)",
-                 " / ".join(_ms(summary, f"session_p{p}_ms") for p in (50, 90, 99))))  # fmt: skip
+    rows.append((f"{session_label} p50 / p90 / p99 (ms)", _p50_90_99(summary, "session")))
     if summary.get("arrivals") is not None:  # open loop (bench.results.arrivals)
-        values = " / ".join(_fmt(summary.get(f"start_delay_p{p}_ms")) for p in (50, 90, 99))
-        rows.append(("start delay p50 / p90 / p99 (ms)", values))
+        rows.append(("start delay p50 / p90 / p99 (ms)", _p50_90_99(summary, "start_delay", _fmt)))
         rows.append((
             f"arrivals / never started / waited for cap ({summary.get('max_sessions_in_flight')})",
             f"{summary['arrivals']} / {summary.get('arrivals_not_started')} / "
             f"{summary.get('arrivals_waited_for_cap')}",
         ))  # fmt: skip
-    rows.append(
-        (
-            "model-layer TTFT p50 / client overhead per call p50 (ms)",
-            f"{_fmt(summary.get('model_ttft_p50_ms'))} / {_fmt(summary.get('client_overhead_p50_ms'))}",
-        )
-    )
-    rows.append(
-        (
-            "turn split, mean (ms): LLM wire / client / tools / other",
-            " / ".join(
-                _fmt(summary.get(f"turn_{k}_mean_ms"))
-                for k in ("llm_wire", "client_overhead", "tool_time", "other")
-            ),
-        )
-    )
-    rows += [
+    rows.append((
+        "model-layer TTFT p50 / client overhead per call p50 (ms)",
+        f"{_fmt(summary.get('model_ttft_p50_ms'))} / {_fmt(summary.get('client_overhead_p50_ms'))}",
+    ))  # fmt: skip
+    split = ("llm_wire", "client_overhead", "tool_time", "other")
+    rows.append(("turn split, mean (ms): LLM wire / client / tools / other",
+                 " / ".join(_fmt(summary.get(f"turn_{k}_mean_ms")) for k in split)))  # fmt: skip
+    return rows
+
+
+def _scoring_rows(summary: dict[str, Any]) -> Rows:
+    """Tool-call and response scores, then the failures by kind."""
+    rows = [
         ("tool choice", _fmt(summary.get("tool_choice") or "auto")),
         ("tool trajectory EXACT / IN_ORDER / ANY_ORDER",
          " / ".join(_fmt(summary.get(f"tool_trajectory_{m}"), 3) for m in ("exact", "in_order", "any_order"))),
@@ -159,117 +189,113 @@ def print_summary(summary: dict[str, Any], counts: dict[str, int]) -> None:
     if (kv := kv_reuse_text(summary)) is not None:
         rows.append(("prefix-cached fraction: session start / across turns / within turn", kv))
     if summary.get("case_metrics_not_evaluated"):
-        rows.append(
-            (
-                "criteria not evaluated (no verdict from them)",
-                str(summary["case_metrics_not_evaluated"]),
-            )
-        )
-    if summary.get("pass_k") and summary["pass_k"] > 1:
-        k = summary["pass_k"]
-        short = summary.get("pass_k_short_cases") or 0
-        rows.append(
-            (
-                f"pass^{k} / pass@{k}" + (f" ({short} case(s) with < {k} trials left out)"
-                                          if short else ""),
-                f"{_fmt(summary.get('pass_hat_k'), 3)} / {_fmt(summary.get('pass_at_k'), 3)}",
-            )
-        )  # fmt: skip
-        rows.append(
-            ("cases whose trajectory varies", _fmt(summary.get("trajectory_inconsistency_rate"), 3))
-        )
+        rows.append(("criteria not evaluated (no verdict from them)",
+                     str(summary["case_metrics_not_evaluated"])))  # fmt: skip
+    return rows
+
+
+def _optional_rows(summary: dict[str, Any]) -> Rows:
+    """Sections only some runs have: pass^k, unparsed calls, SLOs, a judge, scenario cases."""
+    rows = _pass_k_rows(summary)
     if summary.get("unparsed_rate") or summary.get("unknown_tool_calls"):
-        rows.append(
-            (
-                "unparsed tool calls (rate) / unknown tools",
-                f"{_fmt(summary.get('unparsed_rate'), 3)} / {summary.get('unknown_tool_calls')}",
-            )
-        )
+        rows.append(("unparsed tool calls (rate) / unknown tools",
+                     f"{_fmt(summary.get('unparsed_rate'), 3)} / "
+                     f"{summary.get('unknown_tool_calls')}"))  # fmt: skip
     if summary.get("slo"):
-        rows.append(
-            (
-                f"goodput sessions/s, turns/s (SLO {summary['slo']})",
-                f"{_fmt(summary.get('goodput_sessions_per_s'), 2)}, {_fmt(summary.get('goodput_turns_per_s'), 2)}",
-            )
-        )
-        rows.append(
-            (
-                "SLO attainment sessions / turns (%)",
-                f"{_fmt(summary.get('slo_attainment_sessions_pct'))} / {_fmt(summary.get('slo_attainment_turns_pct'))}",
-            )
-        )
+        rows.append((f"goodput sessions/s, turns/s (SLO {summary['slo']})",
+                     f"{_fmt(summary.get('goodput_sessions_per_s'), 2)}, "
+                     f"{_fmt(summary.get('goodput_turns_per_s'), 2)}"))  # fmt: skip
+        rows.append(("SLO attainment sessions / turns (%)",
+                     f"{_fmt(summary.get('slo_attainment_sessions_pct'))} / "
+                     f"{_fmt(summary.get('slo_attainment_turns_pct'))}"))  # fmt: skip
     if summary.get("judge_model"):
-        rows.append(
-            (
-                f"judge {summary['judge_model']}: final_response_match_v2 / rubric",
-                f"{_fmt(summary.get('judge_final_response_match'), 3)} / {_fmt(summary.get('judge_rubric_score'), 3)}",
-            )
-        )
+        rows.append((f"judge {summary['judge_model']}: final_response_match_v2 / rubric",
+                     f"{_fmt(summary.get('judge_final_response_match'), 3)} / "
+                     f"{_fmt(summary.get('judge_rubric_score'), 3)}"))  # fmt: skip
     if summary.get("scenario_sessions") is not None:
-        rows.append(
-            (
-                "scenario sessions / user-simulator LLM calls, failed (not in any figure above; "
-                "trajectory not applicable)",
-                f"{summary['scenario_sessions']} / {_fmt(summary.get('user_simulator_calls'))}, "
-                f"{_fmt(summary.get('user_simulator_failed_calls'))}",
-            )
-        )
+        rows.append(("scenario sessions / user-simulator LLM calls, failed (not in any figure "
+                     "above; trajectory not applicable)",
+                     f"{summary['scenario_sessions']} / "
+                     f"{_fmt(summary.get('user_simulator_calls'))}, "
+                     f"{_fmt(summary.get('user_simulator_failed_calls'))}"))  # fmt: skip
     if summary.get("skipped_cases"):
         rows.append(("cases skipped (conversation_scenario)", _fmt(summary.get("skipped_cases"))))
-    if summary.get("server_requests") is not None:
-        rows.append(
-            (
-                "TTFT p50 client vs server (ms)",
-                f"{_fmt(summary.get('ttft_p50_ms'))} vs {_ms(summary, 'server_ttft_p50_ms')}",
-            )
+    return rows
+
+
+def _pass_k_rows(summary: dict[str, Any]) -> Rows:
+    if not (summary.get("pass_k") and summary["pass_k"] > 1):
+        return []
+    k = summary["pass_k"]
+    short = summary.get("pass_k_short_cases") or 0
+    left_out = f" ({short} case(s) with < {k} trials left out)" if short else ""
+    return [
+        (f"pass^{k} / pass@{k}{left_out}",
+         f"{_fmt(summary.get('pass_hat_k'), 3)} / {_fmt(summary.get('pass_at_k'), 3)}"),
+        ("cases whose trajectory varies", _fmt(summary.get("trajectory_inconsistency_rate"), 3)),
+    ]  # fmt: skip
+
+
+def _server_rows(summary: dict[str, Any]) -> Rows:
+    """vLLM's own view from /metrics, when it was scraped."""
+    if summary.get("server_requests") is None:
+        return []
+    rows = [("TTFT p50 client vs server (ms)",
+             f"{_fmt(summary.get('ttft_p50_ms'))} vs {_ms(summary, 'server_ttft_p50_ms')}")]  # fmt: skip
+    for name, label in (("tpot", "TPOT"), ("e2e", "request e2e"), ("queue", "queue time")):
+        values = " / ".join(
+            _ms(summary, f"server_{name}_{q}_ms") for q in ("mean", "p50", "p90", "p99")
         )
-        for name, label in (("tpot", "TPOT"), ("e2e", "request e2e"), ("queue", "queue time")):
-            values = " / ".join(
-                _ms(summary, f"server_{name}_{q}_ms") for q in ("mean", "p50", "p90", "p99")
-            )
-            rows.append((f"server {label} mean / p50 / p90 / p99 (ms)", values))
-        rows += [
-            ("KV-cache usage mean / max", f"{_fmt(summary.get('kv_cache_usage_mean'), 3)} / {_fmt(summary.get('kv_cache_usage_max'), 3)}"),
-            ("requests running / waiting (max)", f"{_fmt(summary.get('requests_running_max'), 0)} / {_fmt(summary.get('requests_waiting_max'), 0)}"),
-            ("prefix-cache hit rate", _fmt(summary.get("prefix_cache_hit_rate"), 3)),
-            ("preemptions / tool-parser runs (vLLM: one per streamed delta)", f"{_fmt(summary.get('server_preemptions'), 0)} / {_fmt(summary.get('server_tool_parser_invocations'), 0)}"),
-        ]  # fmt: skip
-        if any(
-            str(v).startswith("<")
-            for k, v in summary.items()
-            if k.startswith("server_") and k.endswith("_bound")
-        ):
-            rows.append(
-                ("  '< X'", "inside vLLM's first histogram bucket (0 to X ms); the mean is exact")
-            )
-    if summary.get("client_cpu_mean_pct") is not None:
+        rows.append((f"server {label} mean / p50 / p90 / p99 (ms)", values))
+    rows += [
+        ("KV-cache usage mean / max", f"{_fmt(summary.get('kv_cache_usage_mean'), 3)} / {_fmt(summary.get('kv_cache_usage_max'), 3)}"),
+        ("requests running / waiting (max)", f"{_fmt(summary.get('requests_running_max'), 0)} / {_fmt(summary.get('requests_waiting_max'), 0)}"),
+        ("prefix-cache hit rate", _fmt(summary.get("prefix_cache_hit_rate"), 3)),
+        ("preemptions / tool-parser runs (vLLM: one per streamed delta)", f"{_fmt(summary.get('server_preemptions'), 0)} / {_fmt(summary.get('server_tool_parser_invocations'), 0)}"),
+    ]  # fmt: skip
+    if any(
+        str(v).startswith("<")
+        for k, v in summary.items()
+        if k.startswith("server_") and k.endswith("_bound")
+    ):
         rows.append(
-            (
-                "load process CPU mean (%) / loop lag p90 / chunk pull delay p90 (ms)",
-                f"{_fmt(summary.get('client_cpu_mean_pct'))} / {_fmt(summary.get('client_lag_p90_ms'))}"
-                f" / {_fmt(summary.get('pull_delay_p90_ms'))}",
-            )
+            ("  '< X'", "inside vLLM's first histogram bucket (0 to X ms); the mean is exact")
         )
-    rows.append(
-        ("roofline", summary.get("roofline_note") or "-")
-        if summary.get("roofline_efficiency_pct") is None
-        else ("single-stream roofline efficiency (%)", _fmt(summary.get("roofline_efficiency_pct")))
-    )
-    for label, value in rows:
-        table.add_row(label, value)
-    console.print(table)
+    return rows
+
+
+def _client_rows(summary: dict[str, Any]) -> Rows:
+    """How busy the load process was (bench.results.client_health)."""
+    if summary.get("client_cpu_mean_pct") is None:
+        return []
+    return [("load process CPU mean (%) / loop lag p90 / chunk pull delay p90 (ms)",
+             f"{_fmt(summary.get('client_cpu_mean_pct'))} / {_fmt(summary.get('client_lag_p90_ms'))}"
+             f" / {_fmt(summary.get('pull_delay_p90_ms'))}")]  # fmt: skip
+
+
+def _roofline_row(summary: dict[str, Any]) -> tuple[str, str]:
+    if summary.get("roofline_efficiency_pct") is None:
+        return ("roofline", summary.get("roofline_note") or "-")
+    return ("single-stream roofline efficiency (%)", _fmt(summary.get("roofline_efficiency_pct")))
+
+
+def summary_warnings(summary: dict[str, Any]) -> list[str]:
+    """What makes figures of the table less than they seem: a saturated client, sessions whose
+    verdict the drain cut off."""
+    warnings = []
     if summary.get("client_saturated"):
-        console.print(f"[yellow]warning[/]: {saturation_advice(summary)}")
+        warnings.append(saturation_advice(summary))
     undecided = summary.get("sessions_undecided_share")
     if undecided is not None and undecided > UNDECIDED_WARN_SHARE:
-        console.print(
-            f"[yellow]warning[/]: {summary.get('sessions_incomplete')} session(s) were still "
+        warnings.append(
+            f"{summary.get('sessions_incomplete')} session(s) were still "
             f"running at the end of the drain ({_fmt(summary.get('drain_s'), 0)} s), so task "
             f"success is undecided for {undecided:.1%} of the sessions: "
             f"{_fmt(summary.get('task_success_rate'), 3)} of those decided, at least "
             f"{_fmt(summary.get('task_success_bound'), 3)} of all; a longer --duration or "
             "--drain decides more of them"
         )
+    return warnings
 
 
 def _errors_by_type(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

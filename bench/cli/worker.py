@@ -14,7 +14,7 @@ import typer
 from bench import constants
 from bench.cli import options as o
 from bench.cli.console import console
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 from bench.schemas.flags import parse_processes
 from bench.schemas.settings import RUN_TOKEN_ENV, SERVER_API_KEY_ENV, USER_SIMULATOR_API_KEY_ENV
 

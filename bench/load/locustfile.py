@@ -59,7 +59,6 @@ from bench.agent.prompt_capture import PromptSink  # noqa: E402
 from bench.agent.session import AgentBundle, build_agent_bundle, run_session  # noqa: E402
 from bench.agent.user_simulator import add_user_simulator  # noqa: E402
 from bench.compat import csv_writer_guard, lean_stream, real_locks  # noqa: E402
-from bench.errors import BenchError  # noqa: E402
 from bench.evalset import load_evalset  # noqa: E402
 from bench.load import (  # noqa: E402
     bridge,
@@ -74,6 +73,7 @@ from bench.load import (  # noqa: E402
 from bench.load.recorder import JsonlRecorder  # noqa: E402
 from bench.load.spec import LoadSpec  # noqa: E402
 from bench.load.tickets import Ticket, TicketCounter  # noqa: E402
+from bench.schemas.errors import BenchError  # noqa: E402
 from bench.schemas.raw import LOAD_STOPS  # noqa: E402
 from bench.schemas.records import (  # noqa: E402
     USER_SIMULATOR_ROLE,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bench.errors import BenchError
 from bench.schemas.config import LoadConfig, UserSimulatorConfig
+from bench.schemas.errors import BenchError
 from bench.schemas.redact import redact_urls
 from bench.schemas.run_dir import RunDir
 from bench.schemas.settings import LOAD_SPEC_ENV

@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import BenchError
 from bench.load import webui_header
+from bench.schemas.errors import BenchError
 from bench.schemas.records import TEXT_REPLY, TOOL_CALL_REPLY
 from bench.schemas.settings import SERVER_API_KEY_ENV, WEB_AUTH_ENV
 from bench.scoring.case_pass import CaseVerdict

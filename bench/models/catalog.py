@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 from bench.schemas.flags import read_toml
 from bench.schemas.settings import settings
 

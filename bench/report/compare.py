@@ -31,7 +31,6 @@ from typing import Any, TypeGuard
 import numpy as np
 import pandas as pd
 
-from bench.errors import BenchError
 from bench.report import comparability
 from bench.report.metrics import (
     ACCURACY_METRICS,
@@ -54,6 +53,7 @@ from bench.report.runs import Run
 from bench.report.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 from bench.report.under_load import notes as under_load_notes
 from bench.report.unfinished import Unfinished, unfinished
+from bench.schemas.errors import BenchError
 from bench.schemas.run_dir import RunDir
 
 OTHER_EVALSET = "other eval set"

@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bench.errors import BenchError
 from bench.report.compare import Comparison, is_number
 from bench.report.metrics import METRICS
+from bench.schemas.errors import BenchError
 
 EXAMPLE = "task_success_rate<-0.02,turn_p90_ms>+10%"
 GATE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*([<>])\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*(%?)\s*$")

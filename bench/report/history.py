@@ -17,7 +17,6 @@ from typing import Any
 
 import pandas as pd
 
-from bench.errors import BenchError
 from bench.report.comparability import configuration
 from bench.report.compare import is_number, resolve_metrics
 from bench.report.compare_format import format_value
@@ -31,6 +30,7 @@ from bench.report.noise import (
 from bench.report.runs import Run
 from bench.report.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 from bench.report.unfinished import unfinished
+from bench.schemas.errors import BenchError
 
 BAR = 20
 

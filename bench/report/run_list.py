@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from bench.errors import BenchError
 from bench.report.runs import Run, is_run_dir, parse_since
 from bench.report.unfinished import unfinished
+from bench.schemas.errors import BenchError
 from bench.schemas.run_dir import RunDir
 
 FIGURES = {  # summary column -> heading, format

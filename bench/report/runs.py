@@ -18,8 +18,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from bench.constants import SCHEMA_VERSION
-from bench.errors import BenchError
 from bench.results.writer import read_metadata
+from bench.schemas.errors import BenchError
 from bench.schemas.manifest import Manifest, read_manifest
 from bench.schemas.records import AGENT_ROLE, USER_SIMULATOR_ROLE
 from bench.schemas.run_dir import RunDir

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 from bench.schemas.raw import PROMPTS, TOOLS, as_run_dir, read_jsonl
 from bench.schemas.run_dir import RunDir
 

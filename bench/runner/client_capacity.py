@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
 from bench.schemas.config import RunConfig
+from bench.schemas.errors import BenchError
 from bench.schemas.settings import CLIENT_CPU_MS_ENV, settings
 
 FALLBACK_CPU_PER_CALL_S = 0.030  # weather_time, streaming, lean load process (README)

@@ -26,12 +26,12 @@ from bench.load.spec import LoadSpec
 from bench.runner.progress import Progress
 from bench.runner.record_counter import ErrorTally, RecordCounter
 from bench.runner.signals import pending_signal
-from bench.runner.stop_rules import Stop, StopRule, Tick, first_stop, stop_rules
+from bench.runner.stop_rules import StopRule, Tick, first_stop, stop_rules
 from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.manifest import update_manifest
 from bench.schemas.run_dir import RunDir
 from bench.schemas.settings import EXTRA_HEADERS_ENV, RUN_TOKEN_ENV
-from bench.schemas.status import RunStatus
+from bench.schemas.status import RunStatus, Stop, Stopped
 from bench.server.process import Endpoint, ServerProcess
 
 LOAD_STOP_GRACE_S = 10.0  # per stop signal (SIGINT, then SIGTERM) before SIGKILL
@@ -42,21 +42,15 @@ LOAD_TABLES = ("llm_calls", "turns", "sessions")
 
 
 @dataclass
-class StepResult:
+class StepResult(Stopped):
     """How one load step ended; `summary` is filled once its tables are built."""
 
     run_dir: RunDir
     load: LoadConfig
-    status: RunStatus
-    message: str = ""
-    signum: int | None = None  # the signal that stopped it
+    stop: Stop
     summary: dict[str, Any] | None = None
     counts: dict[str, int] = field(default_factory=dict)
     bad_lines: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.status is RunStatus.COMPLETED
 
 
 def start_locust(
@@ -124,7 +118,7 @@ def run_load_step(
                     exiting_s=locust.self_quit_s() if done else 0.0)  # fmt: skip
     if load.master:
         stop = _no_turn_played(step_dir, _workers_lost(step_dir, stop))
-    return StepResult(step_dir, load, stop.status, stop.message, stop.signum)
+    return StepResult(step_dir, load, stop)
 
 
 def _workers_lost(step_dir: RunDir, stop: Stop) -> Stop:
@@ -132,7 +126,7 @@ def _workers_lost(step_dir: RunDir, stop: Stop) -> Stop:
     lost, total = worker_watch.read_lost(step_dir)
     if not lost:
         return stop
-    update_manifest(step_dir, lost_workers=[w.model_dump() for w in lost])
+    update_manifest(step_dir, lost_workers=lost)
     if stop.status is not RunStatus.COMPLETED:
         return stop
     if len(lost) >= total:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 
 from bench.runner.inputs import RunInputs, check_inputs
 from bench.runner.judge import run_judge
@@ -42,24 +42,18 @@ from bench.runner.signals import (
 from bench.runner.tables import Built, build_tables
 from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.errors import RunFailed
-from bench.schemas.manifest import read_manifest, update_manifest
+from bench.schemas.manifest import ManifestFields, read_manifest, update_manifest
 from bench.schemas.run_dir import RunDir
-from bench.schemas.status import RunStatus, exit_code
+from bench.schemas.status import COMPLETED, RunStatus, Stop, Stopped
 
 
 @dataclass
-class RunResult:
+class RunResult(Stopped):
     run_dir: RunDir
-    status: RunStatus
+    stop: Stop
     summary: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
-    message: str = ""
     steps: list[dict[str, Any]] = field(default_factory=list)  # one summary row per load step
-    signum: int | None = None  # the signal that stopped the run
-
-    @property
-    def exit_code(self) -> int:
-        return exit_code(self.status, self.signum)
 
 
 def run_benchmark(
@@ -85,7 +79,7 @@ def run_benchmark(
 
 
 @dataclass
-class Run:
+class Run(Stopped):
     """One run folder and one server lifetime; load steps are taken one at a time.
 
     The server starts with the first step (or `server()`), inside the run's exit stack, so a
@@ -98,17 +92,11 @@ class Run:
     stepped: bool  # each step in a folder of its own
     exit_stack: contextlib.ExitStack = field(repr=False)
     steps: list[StepResult] = field(default_factory=list)
-    status: RunStatus = RunStatus.COMPLETED
-    message: str = ""
-    signum: int | None = None
+    stop: Stop = COMPLETED  # how the run ends so far
     result: RunResult | None = None
     _session: ServerSession | None = field(default=None, init=False, repr=False)
     preflight: PreflightVerdict | None = None
     notice: Callable[[str], None] = field(default=lambda _line: None, repr=False)  # see open_run
-
-    @property
-    def ok(self) -> bool:
-        return self.status is RunStatus.COMPLETED
 
     def server(self, on_progress: Callable[[Progress], None] | None = None) -> ServerSession:
         """The server session, launched (or attached) on first use."""
@@ -121,7 +109,7 @@ class Run:
             info = read_manifest(self.run_dir).summary_info.model_copy(
                 update={"served_model_name": session.endpoint.served_model_name}
             )
-            update_manifest(self.run_dir, summary_info=info.model_dump())
+            update_manifest(self.run_dir, summary_info=info)
             self._session = session
             if self.cfg.load.preflight:
                 with ticking(on_progress, "preflight: playing up to 3 tool-calling cases"):
@@ -133,7 +121,7 @@ class Run:
 
     def step(
         self, load: LoadConfig, *, on_progress: Callable[[Progress], None] | None = None,
-        **manifest_fields: Any,
+        **manifest_fields: Unpack[ManifestFields],
     ) -> StepResult:  # fmt: skip
         """Run one load step on this server; `manifest_fields` go into the step's manifest."""
         check_interrupt()  # a signal between steps: no new step
@@ -149,13 +137,10 @@ class Run:
         if self.stepped:
             update_manifest(step_dir, status=step.status, message=step.message)
         if not step.ok:
-            self.stop(step.status, step.message, step.signum)
+            self.stop = step.stop
         elif step.message and not self.message:  # a note on a completed step (a lost worker)
-            self.message = step.message
+            self.stop = replace(self.stop, message=step.message)
         return step
-
-    def stop(self, status: RunStatus, message: str, signum: int | None = None) -> None:
-        self.status, self.message, self.signum = status, message, signum
 
     def finish(self) -> RunResult:
         """The final manifest and the tables from whatever raw records exist."""
@@ -165,14 +150,14 @@ class Run:
             built = build_tables(self.run_dir, self.steps, self.stepped and bool(self.steps))
             update_manifest(self.run_dir, counts=built.counts, raw_bad_lines=built.bad_lines)
         except OSError as exc:  # the disk filled up: the raw records stay for `results rebuild`
-            self.stop(RunStatus.DISK_FULL, f"cannot write the tables ({exc.strerror}); the raw "
-                      "records are kept: free space, then run "
-                      f"`bench results rebuild {self.run_dir}`")  # fmt: skip
+            self.stop = Stop(RunStatus.DISK_FULL, f"cannot write the tables ({exc.strerror}); "
+                             "the raw records are kept: free space, then run "
+                             f"`bench results rebuild {self.run_dir}`")  # fmt: skip
             built = Built()
             with contextlib.suppress(OSError):
                 update_manifest(self.run_dir, status=self.status, message=self.message)
-        self.result = RunResult(self.run_dir, self.status, built.summary, built.counts,
-                                self.message, built.step_summaries, self.signum)  # fmt: skip
+        self.result = RunResult(self.run_dir, self.stop, built.summary, built.counts,
+                                built.step_summaries)  # fmt: skip
         return self.result
 
 
@@ -205,9 +190,9 @@ def open_run(
             with stack:  # 3. the server (stopped on the way out) and 4. the load steps
                 yield run
         except Interrupted as exc:
-            run.stop(RunStatus.INTERRUPTED, f"stopped by {exc}", exc.signum)
+            run.stop = Stop(RunStatus.INTERRUPTED, f"stopped by {exc}", exc.signum)
         except RunFailed as exc:
-            run.stop(RunStatus(exc.status), str(exc))
+            run.stop = Stop(RunStatus(exc.status), str(exc))
             failure = exc
         except BaseException as exc:  # a forced stop (second Ctrl-C) or a bug: no tables
             forced = isinstance(exc, KeyboardInterrupt)
@@ -219,7 +204,7 @@ def open_run(
             raise
         signum = pending_signal()
         if run.ok and signum is not None:  # it came after the last step: the caller must stop
-            run.stop(RunStatus.INTERRUPTED, f"stopped by {signal_name(signum)}", signum)
+            run.stop = Stop(RunStatus.INTERRUPTED, f"stopped by {signal_name(signum)}", signum)
         # 5. Parquet from whatever raw records exist, whatever happened above.
         result = run.finish()
     if failure is not None:

@@ -7,7 +7,7 @@ import secrets
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import tomli_w
 
@@ -19,8 +19,10 @@ from bench.schemas.errors import BenchError
 from bench.schemas.manifest import (
     AgentInfo,
     Manifest,
+    ManifestFields,
     SummaryInfo,
     read_manifest,
+    with_fields,
     write_manifest,
 )
 from bench.schemas.redact import redact_urls
@@ -120,7 +122,9 @@ def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
     return run_dir
 
 
-def create_step_folder(run_dir: RunDir, index: int, load: LoadConfig, **fields: Any) -> RunDir:
+def create_step_folder(
+    run_dir: RunDir, index: int, load: LoadConfig, **fields: Unpack[ManifestFields]
+) -> RunDir:
     """`step-NN-<load>/`: a run folder of its own whose manifest starts as the parent's."""
     step_dir = run_dir.step(index, load.step_label())
     step_dir.raw.mkdir(parents=True)
@@ -129,15 +133,9 @@ def create_step_folder(run_dir: RunDir, index: int, load: LoadConfig, **fields: 
         update={"users": load.users_effective, "session_rate": load.session_rate,
                 "thinking": load.thinking, "thinking_budget": load.thinking_budget}
     )  # fmt: skip
-    manifest = parent.model_copy(
-        update={
-            "run_id": f"{parent.run_id}/{step_dir.path.name}",
-            "step": index,
-            "summary_info": info,
-            **fields,
-        }  # fmt: skip
-    )
-    write_manifest(step_dir, Manifest.model_validate(manifest.model_dump()))
+    run_id = f"{parent.run_id}/{step_dir.path.name}"
+    step: ManifestFields = {"run_id": run_id, "step": index, "summary_info": info, **fields}
+    write_manifest(step_dir, with_fields(parent, **step))
     return step_dir
 
 

@@ -19,28 +19,22 @@ from typing import Any
 
 from bench.runner.run import open_run
 from bench.runner.sla_search import MaxLoadSearch, SloCheck, load_key, probe_row, replay
-from bench.runner.sweep import dev_mode_env, point_fields
+from bench.runner.sweep import dev_mode_env, point_fields, run_stopped
 from bench.runner.sweep_folder import finished_points, next_run_id, point_summary, write_rows
 from bench.runner.sweep_plan import Combo, SweepPlan, combo_config, load_for, typed
 from bench.runner.tables import build_step
 from bench.schemas.config import RunConfig
 from bench.schemas.run_dir import RunDir
-from bench.schemas.status import RunStatus, exit_code
+from bench.schemas.status import COMPLETED, Stop, Stopped
 from bench.schemas.tables import SLA_PROBE_ROWS, SLA_SUMMARY_ROWS
 
 
 @dataclass
-class SlaResult:
+class SlaResult(Stopped):
     sweep_dir: Path
-    status: RunStatus  # completed | interrupted | failed
-    message: str = ""
+    stop: Stop = COMPLETED  # completed | interrupted | failed
     probes: list[dict[str, Any]] = field(default_factory=list)
     answers: list[dict[str, Any]] = field(default_factory=list)
-    signum: int | None = None
-
-    @property
-    def exit_code(self) -> int:
-        return exit_code(self.status, self.signum)
 
 
 def run_max_load_search(
@@ -55,7 +49,7 @@ def run_max_load_search(
     on_probe: Callable[[dict[str, Any]], None] | None = None,
 ) -> SlaResult:
     """Per combination: one server lifetime whose load steps are the search's probes."""
-    result = SlaResult(sweep_dir, RunStatus.COMPLETED)
+    result = SlaResult(sweep_dir)
     axis = plan.load_axis
     for combo in plan.combos:
         search = MaxLoadSearch(low, high, integer=axis == "users", rate_tolerance=rate_tolerance)
@@ -77,13 +71,8 @@ def run_max_load_search(
                     if on_probe:
                         on_probe(rows[-1])
             assert run.result is not None
-            if not run.result.status.ok:
-                result.status = (RunStatus.INTERRUPTED if run.result.status is RunStatus.INTERRUPTED
-                                 else RunStatus.FAILED)  # fmt: skip
-                result.message = (
-                    f"{run.run_dir.path.name}: {run.result.status}: {run.result.message}"
-                )
-                result.signum = run.result.signum
+            if not run.result.ok:
+                result.stop = run_stopped(run.result)
         flags = {k.replace("-", "_"): typed(v) for k, v in combo.flags.items()}
         for row in rows:
             row.update(sweep_id=plan.sweep_id, combo_id=combo.combo_id, model=combo.model, **flags)

@@ -1,7 +1,7 @@
 """Why a load step ends: a list of small rules, each asked once per tick.
 
 Each rule looks at one `Tick` (the facts gathered once per tick) and returns None (go on) or a
-`Stop`. The first rule that stops wins, so the order is the priority: a signal beats a full
+`Stop` (bench.schemas.status). The first rule that stops wins, so the order is the priority: a signal beats a full
 disk beats a dead server beats Locust's own exit beats the targets and the watchdogs.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.runner.signals import signal_name
 from bench.schemas.run_dir import RunDir
-from bench.schemas.status import RunStatus
+from bench.schemas.status import RunStatus, Stop
 
 LOAD_START_TIMEOUT_S = 180.0  # Locust's imports on a busy machine; no user by then = stuck
 LOAD_EXIT_DEADLINE_S = 15.0  # after the duration and Locust's stop timeout: a hung Locust is killed
@@ -35,13 +35,6 @@ class Tick:
     server_code: int | None = None
     locust_code: int | None = None  # None while Locust runs
     signum: int | None = None  # a SIGINT/SIGTERM received
-
-
-@dataclass(frozen=True)
-class Stop:
-    status: RunStatus
-    message: str = ""
-    signum: int | None = None
 
 
 StopRule = Callable[[Tick], Stop | None]

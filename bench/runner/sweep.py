@@ -24,7 +24,8 @@ from bench.runner.server_session import DEV_MODE_ENV
 from bench.runner.sweep_folder import finished_points, next_run_id, write_sweep_summary
 from bench.runner.sweep_plan import Combo, Point, SweepPlan, combo_config, load_for
 from bench.schemas.config import RunConfig
-from bench.schemas.status import RunStatus, exit_code
+from bench.schemas.manifest import ManifestFields
+from bench.schemas.status import COMPLETED, RunStatus, Stop, Stopped
 
 
 @contextlib.contextmanager
@@ -52,26 +53,19 @@ class SweepProgress:
 
 
 @dataclass
-class SweepResult:
+class SweepResult(Stopped):
     sweep_dir: Path
-    status: RunStatus  # completed | interrupted | failed
-    message: str = ""
+    stop: Stop = COMPLETED  # completed | interrupted | failed
     rows: list[dict[str, Any]] = field(default_factory=list)
     summary_path: Path | None = None
     runs: list[Path] = field(default_factory=list)
-    signum: int | None = None
 
-    @property
-    def exit_code(self) -> int:
-        return exit_code(self.status, self.signum)
 
-    def stopped_by(self, run: RunResult) -> None:
-        """A combination's run that did not complete ends the sweep."""
-        self.status = (
-            RunStatus.INTERRUPTED if run.status is RunStatus.INTERRUPTED else RunStatus.FAILED
-        )
-        self.message = f"{run.run_dir.path.name}: {run.status}: {run.message}"
-        self.signum = run.signum
+def run_stopped(run: RunResult) -> Stop:
+    """A combination's run that did not complete ends the sweep (or the SLA search): the
+    sweep is interrupted by the run's signal, or failed, and says which run and why."""
+    status = RunStatus.INTERRUPTED if run.status is RunStatus.INTERRUPTED else RunStatus.FAILED
+    return Stop(status, f"{run.run_dir.path.name}: {run.status}: {run.message}", run.signum)
 
 
 class _Clock:
@@ -98,7 +92,7 @@ class _Clock:
 def point_fields(
     plan: SweepPlan, combo: Combo, point_id: str, load: float, run: Run,
     group_id: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> ManifestFields:  # fmt: skip
     """What a point's manifest says about it (and the prefix-cache reset just made).
     `sweep_combo` is the point's group: the combination and its client options."""
     return {
@@ -125,7 +119,7 @@ def run_sweep(
     total = len(plan.points)
     clock = _Clock(plan, sum(map(len, pending.values())), sum(1 for v in pending.values() if v))
     finished = len(done)
-    result = SweepResult(sweep_dir, RunStatus.COMPLETED)
+    result = SweepResult(sweep_dir)
     with dev_mode_env():
         for combo in plan.combos:
             points: list[Point] = pending[combo.combo_id]
@@ -148,7 +142,7 @@ def run_sweep(
             result.runs.append(run.run_dir.path)
             assert run.result is not None
             if not run.result.status.ok:
-                result.stopped_by(run.result)
+                result.stop = run_stopped(run.result)
                 break
     result.summary_path, result.rows = write_sweep_summary(plan, sweep_dir)
     if on_progress:

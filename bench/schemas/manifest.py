@@ -1,22 +1,67 @@
 """manifest.json: what a run was (provenance, criteria, load) and how it ended (status).
 
-One pydantic model owns every key. Writers use `Manifest` and `update_manifest`; readers get
-attributes, never `.get("...")` on a dict. Unknown keys in an older file are kept (extra="allow")
-so `bench results rebuild` still reads it.
+One pydantic model owns every key. Writers use `Manifest` and `update_manifest`, and a key
+that is not a field (a misspelling) is refused: by mypy (`ManifestFields`) and at run time
+(extra="forbid"). Readers get attributes, never `.get("...")` on a dict. A file written by an
+older bench may hold keys this one no longer declares: `read_manifest` keeps them aside and
+writes them back unchanged, so `bench results rebuild` still reads such a run.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from bench.schemas.errors import BenchError
 from bench.schemas.redact import redact_urls
 from bench.schemas.run_dir import RunDir
 from bench.schemas.status import RunStatus
+
+STORED = {"stored": True}  # validation context: the model is read from a file already written
+
+
+class Declared(BaseModel):
+    """Only declared keys. Read with `context=STORED`, keys an older bench wrote and this one
+    no longer declares are kept aside (`unknown`) and written back as they were."""
+
+    model_config = ConfigDict(extra="forbid")
+    _unknown: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_unknown(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        if not (info.context or {}).get("stored") or not isinstance(data, dict):
+            return handler(data)
+        unknown = {k: v for k, v in data.items() if k not in cls.model_fields}
+        model = handler({k: v for k, v in data.items() if k not in unknown})
+        model._unknown = unknown
+        return model
+
+    @model_serializer(mode="wrap")
+    def _with_unknown(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {**self._unknown, **data} if self._unknown else data
+
+    @property
+    def unknown(self) -> dict[str, Any]:
+        """Keys of an older file that this bench does not declare."""
+        return dict(self._unknown)
 
 
 class SkippedCase(BaseModel):
@@ -24,10 +69,8 @@ class SkippedCase(BaseModel):
     reason: str
 
 
-class SummaryInfo(BaseModel):
+class SummaryInfo(Declared):
     """The load that a run (or step) applied, copied into its summary row."""
-
-    model_config = ConfigDict(extra="allow")
 
     model: str | None = None
     served_model_name: str | None = None
@@ -69,9 +112,7 @@ class AgentInfo(BaseModel):
     warnings: list[str] = Field(default_factory=list)  # Gemini-only features it runs without
 
 
-class Manifest(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class Manifest(Declared):
     run_id: str
     status: RunStatus = RunStatus.RUNNING
     message: str = ""
@@ -101,6 +142,36 @@ class Manifest(BaseModel):
     engine_flags_swept: dict[str, str] = Field(default_factory=dict)
 
 
+class ManifestFields(TypedDict, total=False):
+    """The fields of `Manifest`, for typed updates (`update_manifest`): mypy refuses a key that
+    is not one; a unit test keeps the two lists the same."""
+
+    run_id: str
+    status: RunStatus
+    message: str
+    started_at: str | None
+    ended_at: str | None
+    provenance: dict[str, Any]
+    criteria: dict[str, Any]
+    slo: dict[str, float] | None
+    known_tools: list[str]
+    agent: AgentInfo | None
+    tool_parser: str | None
+    skipped_cases: list[SkippedCase]
+    summary_info: SummaryInfo
+    counts: dict[str, int]
+    raw_bad_lines: int
+    judge_model: str | None
+    lost_workers: list[LostWorker]
+    step: int
+    sweep_id: str | None
+    sweep_point: str | None
+    sweep_combo: str | None
+    sweep_load: float | None
+    prefix_cache_reset: str | None
+    engine_flags_swept: dict[str, str]
+
+
 def write_manifest(run_dir: RunDir, manifest: Manifest) -> None:
     """Atomic: a reader never sees half a file."""
     tmp = run_dir.manifest.with_name(run_dir.manifest.name + ".tmp")
@@ -112,7 +183,7 @@ def write_manifest(run_dir: RunDir, manifest: Manifest) -> None:
 def read_manifest(run_dir: RunDir) -> Manifest:
     path = run_dir.manifest
     try:
-        return Manifest.model_validate_json(path.read_text())
+        return Manifest.model_validate_json(path.read_text(), context=STORED)
     except FileNotFoundError:
         raise BenchError(f"{run_dir}: not a run folder (no {path.name})") from None
     except ValidationError as exc:
@@ -121,9 +192,17 @@ def read_manifest(run_dir: RunDir) -> Manifest:
         raise BenchError(f"{path}: field '{where}': {first['msg']}") from None
 
 
-def update_manifest(run_dir: RunDir, **fields: Any) -> Manifest:
+def with_fields(manifest: Manifest, **fields: Unpack[ManifestFields]) -> Manifest:
+    """A copy with some fields set (validated); a key that is not a field is refused (a
+    ValueError naming it), even from a caller mypy does not check."""
+    misspelt = sorted(set(fields) - set(Manifest.model_fields))
+    if misspelt:
+        raise ValueError(f"manifest: no field {', '.join(misspelt)}")
+    return Manifest.model_validate({**manifest.model_dump(), **fields}, context=STORED)
+
+
+def update_manifest(run_dir: RunDir, **fields: Unpack[ManifestFields]) -> Manifest:
     """Set some fields (validated) and write the file again."""
-    current = read_manifest(run_dir)
-    updated = Manifest.model_validate({**current.model_dump(), **fields})
+    updated = with_fields(read_manifest(run_dir), **fields)
     write_manifest(run_dir, updated)
     return updated

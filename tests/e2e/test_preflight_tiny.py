@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 from bench.schemas.raw import read_records
 from bench.server.environment import find_vllm_python
 

@@ -25,10 +25,10 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from bench.errors import BenchError
 from bench.models.tiny import reasoning_tokens
 from bench.models.tiny_script import TinyCase, case_by_name
 from bench.models.tiny_variants import REASONING
+from bench.schemas.errors import BenchError
 from bench.server.environment import find_vllm_python
 from bench.server.process import Endpoint
 from tests.e2e.conftest import served

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchError
 from bench.models.catalog import TEMPLATES_DIR
 from bench.models.real_tokenizers import is_fetched
+from bench.schemas.errors import BenchError
 from bench.schemas.settings import settings
 from bench.server.environment import find_vllm_python
 

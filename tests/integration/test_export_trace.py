@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.errors import BenchError
 from bench.models.tiny import ensure_tiny_model
+from bench.schemas.errors import BenchError
 from bench.schemas.raw import LLM_CALLS, PROMPTS, read_records
 from bench.schemas.settings import settings
 from bench.server.environment import find_vllm_python

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.cli.app import main as bench_main
-from bench.errors import BenchError
 from bench.evalset import load_evalset
+from bench.schemas.errors import BenchError
 from tests.conftest import FUZZED_INPUTS
 
 ROOT = Path(__file__).resolve().parents[2]

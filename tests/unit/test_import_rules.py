@@ -20,7 +20,7 @@ from bench.schemas.tables import TABLES
 PACKAGE_DIR = Path(bench.__file__).parent
 
 # Unit of the rules: the first name under `bench` (a package, or a top-level module).
-BOTTOM = {"", "__init__", "constants", "errors", "schemas"}
+BOTTOM = {"", "__init__", "constants", "schemas"}
 STAGES = {"server", "models", "evalset", "agent", "scoring", "load", "results", "report", "testing",
           "compat"}  # fmt: skip
 RUNNER = {"runner"}
@@ -178,6 +178,36 @@ def test_the_rules_catch_a_forbidden_import() -> None:
     assert edges("bench.load.x", ast.parse(lazy), False) == [
         Edge("bench.load.x", "bench.report", 2)
     ]
+
+
+# ----------------------------------------------------------------------------- one home per error
+
+REPO_DIR = PACKAGE_DIR.parent
+ERRORS_HOME = "bench.schemas.errors"
+
+
+def error_imports_elsewhere(tree: ast.Module) -> list[int]:
+    """Lines importing BenchError or RunFailed from anywhere but their home."""
+    return sorted(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and node.module != ERRORS_HOME
+        and {a.name for a in node.names} & {"BenchError", "RunFailed"}
+    )
+
+
+def test_errors_are_imported_from_their_home_only() -> None:
+    """One path to BenchError: the shim `bench.errors` is gone and nobody re-exports it."""
+    assert not (PACKAGE_DIR / "errors.py").exists()
+    problems = []
+    for folder in ("bench", "tests", "benchmarks", "scripts"):
+        for path in sorted((REPO_DIR / folder).rglob("*.py")):
+            lines = error_imports_elsewhere(ast.parse(path.read_text(), str(path)))
+            problems += [f"{path.relative_to(REPO_DIR)}:{line}" for line in lines]
+    assert problems == [], f"import BenchError/RunFailed from {ERRORS_HOME}"
+    bad = "from bench.errors import BenchError\nfrom bench.schemas.errors import RunFailed\n"
+    assert error_imports_elsewhere(ast.parse(bad)) == [1]
 
 
 # ----------------------------------------------------------------------------- run-folder names

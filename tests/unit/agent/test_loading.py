@@ -17,7 +17,7 @@ from google.adk.cli.utils import envs
 
 from bench.agent.loading import load_agent_folder
 from bench.constants import EVALSETS_DIR
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 
 AGENT_PY = textwrap.dedent(
     """

@@ -6,7 +6,7 @@ import pytest
 
 from bench.agent.thinking import request_extra_body
 from bench.cli.config_flags import run_config_from_flags
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 
 
 def test_request_body_fields() -> None:

@@ -15,9 +15,9 @@ from bench.agent.user_simulator import (
     simulator_model,
     with_max_turns,
 )
-from bench.errors import BenchError
 from bench.evalset import load_evalset
 from bench.models.tiny_script import case_by_name
+from bench.schemas.errors import BenchError
 from bench.schemas.records import AGENT_ROLE, USER_SIMULATOR_ROLE
 from bench.testing.fake_server import running_fake_server
 

@@ -18,7 +18,7 @@ from bench.runner.run import RunResult
 from bench.runner.sweep import SweepResult
 from bench.schemas.config import RunConfig
 from bench.schemas.run_dir import RunDir
-from bench.schemas.status import RunStatus
+from bench.schemas.status import RunStatus, Stop
 
 runner = CliRunner()
 
@@ -33,7 +33,7 @@ def fake_runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, An
     ) -> RunResult:
         seen["cfg"] = cfg
         status, signum = seen["outcome"]
-        return RunResult(RunDir(tmp_path / "run"), status, message="why", signum=signum)
+        return RunResult(RunDir(tmp_path / "run"), Stop(status, "why", signum))
 
     monkeypatch.setattr(run_mod, "run_benchmark", fake_run_benchmark)
     monkeypatch.setattr(inputs_mod, "check_inputs", lambda cfg: None)  # no eval set, agent, model
@@ -137,7 +137,7 @@ def test_sweep_builds_one_base_config_and_exits_by_signal(
 
     def fake_run_sweep(plan: Any, base: RunConfig, sweep_dir: Path, **kw: Any) -> SweepResult:
         seen.update(plan=plan, base=base)
-        return SweepResult(sweep_dir, RunStatus.INTERRUPTED, "stopped", signum=signal.SIGTERM)
+        return SweepResult(sweep_dir, Stop(RunStatus.INTERRUPTED, "stopped", signal.SIGTERM))
 
     monkeypatch.setattr(sweep_mod, "run_sweep", fake_run_sweep)
     result = runner.invoke(app, ["sweep", "--results-dir", str(tmp_path), "--sweep-id", "s",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchError
 from bench.evalset import load_evalset
+from bench.schemas.errors import BenchError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "evalsets"
 

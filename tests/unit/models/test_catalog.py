@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchError
 from bench.models.catalog import BUILTIN_MODELS, load_catalog, resolve_model
+from bench.schemas.errors import BenchError
 
 
 def test_builtin_entries_cover_the_families():

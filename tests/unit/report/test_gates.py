@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bench.cli.app import main
-from bench.errors import BenchError
 from bench.report.compare import CompareOptions, compare_runs
 from bench.report.gates import check_gates, parse_gates
 from bench.report.runs import find_runs
+from bench.schemas.errors import BenchError
 from tests.unit.report.runs_factory import write_run
 
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from bench.errors import BenchError
 from bench.load import webui
+from bench.schemas.errors import BenchError
 
 W = {"name": "get_weather", "args": {"city": "Paris"}}
 

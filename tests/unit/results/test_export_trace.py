@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.agent.prompt_capture import PromptSink, tools_sha
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 from bench.results.export_trace import export_trace, load_trace, render_text
 from bench.schemas.run_dir import RunDir
 

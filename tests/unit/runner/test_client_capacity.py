@@ -17,7 +17,7 @@ from bench.runner import run as run_mod
 from bench.runner.run import RunResult
 from bench.schemas.config import RunConfig
 from bench.schemas.run_dir import RunDir
-from bench.schemas.status import RunStatus
+from bench.schemas.status import RunStatus, Stop
 
 runner = CliRunner()
 CASES = list(load_evalset("weather_time").cases)
@@ -118,7 +118,7 @@ def seen(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
         cfg: RunConfig, on_progress: Any = None, on_notice: Any = None, inputs: Any = None
     ) -> RunResult:
         box["cfg"] = cfg
-        return RunResult(RunDir(tmp_path / "run"), RunStatus.COMPLETED)
+        return RunResult(RunDir(tmp_path / "run"), Stop(RunStatus.COMPLETED))
 
     monkeypatch.setattr(run_mod, "run_benchmark", fake_run_benchmark)
     monkeypatch.setattr(inputs_mod, "check_inputs", lambda cfg: None)  # no eval set, agent, model

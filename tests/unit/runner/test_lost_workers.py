@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 from bench.runner.load_step import _no_turn_played, _workers_lost
-from bench.runner.stop_rules import Stop
 from bench.schemas.manifest import Manifest, read_manifest, write_manifest
 from bench.schemas.run_dir import RunDir
-from bench.schemas.status import RunStatus
+from bench.schemas.status import RunStatus, Stop
 
 LOST = {"worker": "host_a", "lost_at": "2026-12-02T10:00:05+00:00", "silent_s": 4.5, "users": 2,
         "records_received": {"sessions": 3}, "tickets_returned": 1, "workers_remaining": 1}  # fmt: skip

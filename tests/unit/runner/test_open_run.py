@@ -22,7 +22,7 @@ from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.errors import RunFailed
 from bench.schemas.manifest import read_manifest
 from bench.schemas.run_dir import RunDir
-from bench.schemas.status import RunStatus
+from bench.schemas.status import RunStatus, Stop
 
 
 class FakeSession:
@@ -37,7 +37,7 @@ class FakeSession:
         self.ran.append(step_dir)
         if len(self.ran) - 1 == self.signal_at:
             os.kill(os.getpid(), signal.SIGTERM)  # recorded by the run's handler, not fatal
-        return StepResult(step_dir, load, RunStatus.COMPLETED)
+        return StepResult(step_dir, load, Stop(RunStatus.COMPLETED))
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.cli.config_flags import run_config_from_flags
-from bench.errors import BenchError
 from bench.runner.sweep_folder import (
     describe_plan,
     finished_points,
@@ -27,6 +26,7 @@ from bench.runner.sweep_plan import (
     typed,
 )
 from bench.schemas.config import LoadConfig, RunConfig
+from bench.schemas.errors import BenchError
 from bench.schemas.manifest import Manifest, write_manifest
 from bench.schemas.run_dir import RunDir
 from bench.schemas.status import RunStatus

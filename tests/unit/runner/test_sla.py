@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.errors import BenchError
 from bench.runner.sla_search import MaxLoadSearch, SloCheck, load_key, replay
+from bench.schemas.errors import BenchError
 
 
 def run_search(search: MaxLoadSearch, limit: float) -> list[float]:

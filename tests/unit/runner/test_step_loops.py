@@ -23,7 +23,7 @@ from bench.runner.sweep_plan import parse_engine_axes, plan_sweep
 from bench.schemas.config import LoadConfig, RunConfig
 from bench.schemas.manifest import Manifest, write_manifest
 from bench.schemas.run_dir import RunDir
-from bench.schemas.status import RunStatus
+from bench.schemas.status import RunStatus, Stop
 
 # load -> (status, signal) for steps that do not complete; others complete.
 Outcome = Callable[[str, LoadConfig], tuple[RunStatus, int | None]]
@@ -66,7 +66,7 @@ class FakeRun:
                    "tool_trajectory_exact": 1.0, "error_rate": 0.0}  # fmt: skip
         if status is RunStatus.COMPLETED:
             pq.write_table(pa.Table.from_pylist([summary]), step_dir.summary)
-        step = StepResult(step_dir, load, status, signum=signum, summary=summary)
+        step = StepResult(step_dir, load, Stop(status, signum=signum), summary=summary)
         self.steps.append(step)
         return step
 
@@ -85,9 +85,8 @@ def fake_runs(monkeypatch: pytest.MonkeyPatch) -> Callable[[Outcome], list[tuple
             yield run
             failed = [s for s in run.steps if not s.ok]
             last = failed[-1] if failed else None
-            run.result = RunResult(run.run_dir, last.status if last else RunStatus.COMPLETED,
-                                   message="stopped" if last else "",
-                                   signum=last.signum if last else None)  # fmt: skip
+            stop = Stop(last.status, "stopped", last.signum) if last else Stop(RunStatus.COMPLETED)
+            run.result = RunResult(run.run_dir, stop)
 
         monkeypatch.setattr(sweep, "open_run", fake_open_run)
         monkeypatch.setattr(sla, "open_run", fake_open_run)

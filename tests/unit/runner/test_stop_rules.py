@@ -18,7 +18,6 @@ from bench.runner.stop_rules import (
     LoadHung,
     LoadNeverStarted,
     SessionTarget,
-    Stop,
     Tick,
     first_stop,
     locust_exited,
@@ -27,7 +26,7 @@ from bench.runner.stop_rules import (
     stop_rules,
 )
 from bench.schemas.run_dir import RunDir
-from bench.schemas.status import RunStatus
+from bench.schemas.status import RunStatus, Stop
 
 MiB = 1 << 20
 
@@ -132,13 +131,13 @@ def test_exit_code_comes_from_the_signal(sig: signal.Signals, code: int) -> None
     assert received == sig
     stop = signal_received(tick(signum=received))
     assert stop is not None
-    result = RunResult(RunDir(Path("/r")), stop.status, message="anything", signum=stop.signum)
+    result = RunResult(RunDir(Path("/r")), dataclasses.replace(stop, message="anything"))
     assert result.exit_code == code
     # The message is not what decides: a SIGTERM run whose message says SIGINT still exits 143.
-    misleading = dataclasses.replace(result, message="stopped by SIGINT")
+    misleading = dataclasses.replace(result.stop, message="stopped by SIGINT")
     assert misleading.exit_code == code
-    assert dataclasses.replace(result, status=RunStatus.LOAD_FAILED).exit_code == 1
-    assert dataclasses.replace(result, status=RunStatus.COMPLETED, signum=None).exit_code == 0
+    assert dataclasses.replace(result.stop, status=RunStatus.LOAD_FAILED).exit_code == 1
+    assert dataclasses.replace(result, stop=Stop(RunStatus.COMPLETED)).exit_code == 0
     assert signal.getsignal(sig) is not None  # handlers restored after the block
 
 

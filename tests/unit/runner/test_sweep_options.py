@@ -9,7 +9,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bench.errors import BenchError
 from bench.runner.sweep_folder import describe_plan, write_sweep_summary
 from bench.runner.sweep_plan import (
     EngineAxis,
@@ -19,6 +18,7 @@ from bench.runner.sweep_plan import (
     plan_sweep,
 )
 from bench.schemas.config import LoadConfig
+from bench.schemas.errors import BenchError
 from bench.schemas.manifest import Manifest, write_manifest
 from bench.schemas.run_dir import RunDir
 from bench.schemas.status import RunStatus

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from bench.errors import BenchError
 from bench.results.roofline import roofline
 from bench.results.server_summary import histogram_quantile, server_summary
+from bench.schemas.errors import BenchError
 from bench.scoring.breakdown import tool_table
 from bench.scoring.goodput import goodput, mark_slo, parse_slo
 from bench.scoring.reliability import case_table, pass_at_k, pass_hat_k, reliability_summary

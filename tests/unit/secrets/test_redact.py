@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.cli.config_flags import server_config_from_flags
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 from bench.schemas.redact import redact_url, redact_urls, split_url_credentials
 
 SECRET = "pl4nted-S3cret"

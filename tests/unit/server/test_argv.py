@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchError
 from bench.models.catalog import BUILTIN_MODELS
 from bench.schemas.config import EngineFlags, ServerConfig
+from bench.schemas.errors import BenchError
 from bench.server.argv import (
     build_vllm_argv,
     effective_engine_flags,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench import constants
-from bench.errors import BenchError
+from bench.schemas.errors import BenchError
 from bench.server.environment import find_vllm_python
 
 
