@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import typing
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from pydantic.fields import FieldInfo
@@ -27,7 +27,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def hints(info: FieldInfo) -> dict[str, Any]:
+def _hints(info: FieldInfo) -> dict[str, Any]:
+    """A setting's command-line hints (`settings.flag`)."""
     extra = info.json_schema_extra
     return dict(extra) if isinstance(extra, dict) else {}
 
@@ -36,16 +37,16 @@ def flag_of(name: str) -> str:
     """The flag of a setting: `--name` with dashes, what `flag=` says, or `--no-name` for a
     switch that is on by default."""
     info = FakeServerConfig.model_fields[name]
-    if "flag" in hints(info):
-        return str(hints(info)["flag"])
+    if "flag" in _hints(info):
+        return str(_hints(info)["flag"])
     dashed = name.replace("_", "-")
     return f"--no-{dashed}" if info.default is True else f"--{dashed}"
 
 
-def _value_type(name: str) -> Any:
+def _value_type(name: str) -> Callable[[str], Any]:
     """A parser for one flag's text: the setting's value checked alone (an `env` setting: the
     value of the environment variable named)."""
-    env = "env" in hints(FakeServerConfig.model_fields[name])
+    env = "env" in _hints(FakeServerConfig.model_fields[name])
 
     def parse(text: str) -> Any:
         value = text
@@ -63,10 +64,10 @@ def _value_type(name: str) -> Any:
 
 
 def _add(parser: argparse.ArgumentParser, name: str, info: FieldInfo) -> None:
-    flag, extra = flag_of(name), hints(info)
+    flag, extra = flag_of(name), _hints(info)
     common: dict[str, Any] = {"dest": name, "help": info.description,
                               "default": argparse.SUPPRESS}  # fmt: skip
-    if typing.get_origin(info.annotation) is None and info.annotation is bool:
+    if info.annotation is bool:
         action = "store_false" if info.default is True else "store_true"
         parser.add_argument(flag, action=action, **common)
         return
@@ -98,9 +99,9 @@ def argv_for(settings: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
             raise TypeError(f"running_fake_server: unknown knob {name!r}")
         if isinstance(value, bool):  # a switch: given when the value is not its default
             argv += [flag_of(name)] if value != info.default else []
-        elif "env" in hints(info) and value is not None:
-            env[hints(info)["env"]] = str(value)
-            argv += [flag_of(name), hints(info)["env"]]
+        elif "env" in _hints(info) and value is not None:
+            env[_hints(info)["env"]] = str(value)
+            argv += [flag_of(name), _hints(info)["env"]]
         elif value is not None:
             argv += [flag_of(name), str(value)]
     return argv, env
