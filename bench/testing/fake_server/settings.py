@@ -1,9 +1,10 @@
 """The fake server's settings, each declared once: name, type, default, help and bounds.
 
 Every field is one flag of `bench fake-server` (`cli.build_parser`): `--` and the name with
-dashes, or what `flag=` says; a switch is `--name` when it is off by default and `--no-name`
-when on. `running_fake_server(**knobs)` takes the same names. Adding a setting is one field here,
-plus its use.
+dashes, or what `flag=` says; a bool is a switch, `--name` when it is off by default and
+`--no-name` (whose help the description is) when on. A flag's value is checked against the
+field's type and bounds as it is parsed. `running_fake_server(**knobs)` takes the same names.
+Adding a setting is one field here, plus its use.
 """
 
 from __future__ import annotations
