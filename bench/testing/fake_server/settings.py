@@ -1,29 +1,43 @@
-"""The fake server's settings, each declared once: name, type, default, help and bounds.
+"""The fake server's settings, each declared once, as run settings are (bench.schemas.setting):
+a field whose type, default and bounds are the model's and whose help is its `Setting`.
 
 Every field is one flag of `bench fake-server` (`cli.build_parser`): `--` and the name with
-dashes, or what `flag=` says; a bool is a switch, `--name` when it is off by default and
-`--no-name` (whose help the description is) when on. A flag's value is checked against the
-field's type and bounds as it is parsed. `running_fake_server(**knobs)` takes the same names.
-Adding a setting is one field here, plus its use.
+dashes (the `Setting`'s name when it has one); a bool is a switch, `--name` when it is off by
+default and `--no-name` (whose help the `Setting` is) when on. A `Flag` adds what only the
+command line needs. A flag's value is checked against the field as it is parsed;
+`running_fake_server(**knobs)` takes the field names. Adding a setting is one field here, plus
+its use.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bench.schemas.setting import Setting as S
 from bench.schemas.settings import FAKE_SERVER_KEY_ENV
 from bench.testing.fake_server.faults import FAULTS, parse_faults
 
 DEFAULT_SERVED_NAME = "fake"
 
 
-def flag(**hints: Any) -> dict[str, Any]:
-    """How a setting looks on the command line, when not the default: `flag` (its name),
-    `metavar`, `nargs`, `env` (the flag names an environment variable holding the value;
-    `running_fake_server` passes the value in this variable)."""
-    return hints
+@dataclass(frozen=True)
+class Flag:
+    """How a setting looks on the command line beyond its name and help."""
+
+    metavar: str | None = None
+    nargs: str | None = None  # "+": one flag takes several words (a list, joined by the field)
+    # The flag names an environment variable holding the value (a key never goes on a command
+    # line); `running_fake_server` passes the value in this variable.
+    env: str | None = None
+
+
+FILE = Flag(metavar="FILE")
+Seconds = Annotated[float, Field(ge=0)]
+Ms = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
 
 
 class FakeServerConfig(BaseModel):
@@ -31,83 +45,58 @@ class FakeServerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    host: str = Field("127.0.0.1", description="address to listen on")
-    port: int = Field(8000, ge=0, le=65535, description="0 = a free port (printed)")
-    served_model_name: str = Field(
-        DEFAULT_SERVED_NAME,
-        description="names listed on /v1/models; any other model name gets 404, as from vLLM",
-        json_schema_extra=flag(nargs="+"),
-    )
-    api_key: str | None = Field(
-        None,
-        repr=False,
-        description="env var holding the API key to require",
-        json_schema_extra=flag(flag="--api-key-env", env=FAKE_SERVER_KEY_ENV),
-    )
-    latency_ms: float = Field(0.0, ge=0, description="added to every request")
-    latency_per_inflight_ms: float = Field(
-        0.0,
-        ge=0,
-        description="added per request in flight (this one included): latency grows with load",
-    )
-    ttft_ms: float = Field(0.0, ge=0, description="time to the first token")
-    itl_ms: float = Field(0.0, ge=0, description="time between tokens")
-    tokens: int | None = Field(None, ge=1, description="tokens per reply (default: natural)")
-    tool_name_tokens: int = Field(
-        0,
-        ge=0,
-        description="tool-call replies: tokens generated before the first streamed tool-call "
-        "delta (vLLM's tool parsers stream nothing until they know the name)",
-    )
-    reasoning_tokens: int = Field(
-        0,
-        ge=0,
-        description="a thinking model: reasoning deltas before each reply, itl-ms apart, "
-        "reported in usage.completion_tokens_details (none when the request sets "
-        "enable_thinking false)",
-    )
-    fail_rate: float = Field(0.0, ge=0, le=1, description="fraction of requests that fail")
-    fault: str = Field(
-        "500",
-        description=f"what a failing request gets, one of {', '.join(FAULTS)}, or several "
-        "comma-separated (each failing request draws one that fits its reply); see "
-        "bench.testing.fake_server.faults",
-    )
-    fault_log: str | None = Field(
-        None,
-        description="append each fault given as a JSON line (fault, the reply it replaced, the "
-        "request's headers without credentials): the truth a test compares against",
-        json_schema_extra=flag(metavar="FILE"),
-    )
-    fault_above_inflight: int | None = Field(
-        None,
-        ge=0,
-        description="draw faults only for requests that saw more than N requests in flight "
-        "(their own included) before the draw: a fault that appears only under load",
-        json_schema_extra=flag(metavar="N"),
-    )
-    stall_s: float = Field(300.0, ge=0, description="how long a stalled request hangs")
-    seed: int | None = Field(None, description="seed of the fault draw")
-    prompt_tokens_details: bool = Field(
-        True,
-        description="leave out usage.prompt_tokens_details.cached_tokens (like a server "
-        "without --enable-prompt-tokens-details)",
-    )
-    record_headers: str | None = Field(
-        None,
-        description="append each chat request's headers (credentials left out) as JSONL",
-        json_schema_extra=flag(metavar="FILE"),
-    )
-    record_bodies: str | None = Field(
-        None,
-        description="append each chat request's body as received, one JSON line each "
-        "(compare what clients send)",
-        json_schema_extra=flag(metavar="FILE"),
-    )
-    no_auto_tool_choice: bool = Field(
-        False,
-        description="answer 400 to tool_choice auto, as vLLM without --enable-auto-tool-choice",
-    )
+    host: Annotated[str, S("address to listen on")] = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535), S("0 = a free port (printed)")] = 8000
+    served_model_name: Annotated[str, Flag(nargs="+"), S(
+        "names listed on /v1/models; any other model name gets 404, as from vLLM"
+    )] = DEFAULT_SERVED_NAME  # fmt: skip
+    api_key: Annotated[str | None, Field(repr=False), Flag(metavar="VAR", env=FAKE_SERVER_KEY_ENV),
+                       S("env var holding the API key to require", name="api_key_env")] = None  # fmt: skip
+    latency_ms: Annotated[Ms, S("added to every request")] = 0.0
+    latency_per_inflight_ms: Annotated[Ms, S(
+        "added per request in flight (this one included): latency grows with load"
+    )] = 0.0  # fmt: skip
+    ttft_ms: Annotated[Ms, S("time to the first token")] = 0.0
+    itl_ms: Annotated[Ms, S("time between tokens")] = 0.0
+    tokens: Annotated[int | None, Field(ge=1), S("tokens per reply (default: natural)")] = None
+    tool_name_tokens: Annotated[Count, S(
+        "tool-call replies: tokens generated before the first streamed tool-call delta (vLLM's "
+        "tool parsers stream nothing until they know the name)"
+    )] = 0  # fmt: skip
+    reasoning_tokens: Annotated[Count, S(
+        "a thinking model: reasoning deltas before each reply, itl-ms apart, reported in "
+        "usage.completion_tokens_details (none when the request sets enable_thinking false)"
+    )] = 0  # fmt: skip
+    fail_rate: Annotated[float, Field(ge=0, le=1), S("fraction of requests that fail")] = 0.0
+    fault: Annotated[str, S(
+        f"what a failing request gets, one of {', '.join(FAULTS)}, or several comma-separated "
+        "(each failing request draws one that fits its reply); see "
+        "bench.testing.fake_server.faults"
+    )] = "500"  # fmt: skip
+    fault_log: Annotated[str | None, FILE, S(
+        "append each fault given as a JSON line (fault, the reply it replaced, the request's "
+        "headers without credentials): the truth a test compares against"
+    )] = None  # fmt: skip
+    fault_above_inflight: Annotated[int | None, Field(ge=0), Flag(metavar="N"), S(
+        "draw faults only for requests that saw more than N requests in flight (their own "
+        "included) before the draw: a fault that appears only under load"
+    )] = None  # fmt: skip
+    stall_s: Annotated[Seconds, S("how long a stalled request hangs")] = 300.0
+    seed: Annotated[int | None, S("seed of the fault draw")] = None
+    prompt_tokens_details: Annotated[bool, S(
+        "leave out usage.prompt_tokens_details.cached_tokens (like a server without "
+        "--enable-prompt-tokens-details)"
+    )] = True  # fmt: skip
+    record_headers: Annotated[str | None, FILE, S(
+        "append each chat request's headers (credentials left out) as JSONL"
+    )] = None  # fmt: skip
+    record_bodies: Annotated[str | None, FILE, S(
+        "append each chat request's body as received, one JSON line each (compare what "
+        "clients send)"
+    )] = None  # fmt: skip
+    no_auto_tool_choice: Annotated[bool, S(
+        "answer 400 to tool_choice auto, as vLLM without --enable-auto-tool-choice"
+    )] = False  # fmt: skip
 
     @field_validator("served_model_name", mode="before")
     @classmethod
@@ -119,6 +108,12 @@ class FakeServerConfig(BaseModel):
     @classmethod
     def _known_faults(cls, value: str) -> str:
         return ",".join(parse_faults(value))
+
+
+def flag_hints(name: str) -> Flag:
+    """A setting's `Flag` (an empty one when it has none)."""
+    metadata = FakeServerConfig.model_fields[name].metadata
+    return next((m for m in metadata if isinstance(m, Flag)), Flag())
 
 
 def check_setting(name: str, value: Any) -> Any:
