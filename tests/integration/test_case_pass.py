@@ -24,7 +24,7 @@ from bench.schemas.config import LoadConfig
 from bench.schemas.manifest import Manifest, write_manifest
 from bench.schemas.raw import read_records
 from bench.schemas.run_dir import RunDir
-from bench.testing.fake_server import Reply, ToolCallReply, _answered_tool, _last_user_text
+from bench.testing.fake_server import Reply, ToolCallReply, answered_tool, last_user_text
 from tests.fixtures.scripted_fake import scripted_fake_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,9 +50,9 @@ CALLS = {
 def right_calls_some_wrong_words(request: dict) -> Reply:
     """The expected tool calls always; the reference answer for London and Tokyo only."""
     messages = request.get("messages") or []
-    user = _last_user_text(messages)
+    user = last_user_text(messages)
     city = next(c for c in CALLS if c in user)
-    if _answered_tool(messages) is None:
+    if answered_tool(messages) is None:
         return Reply(tool_calls=CALLS[city])
     return Reply(
         text={"london": RIGHT_WEATHER, "tokyo": RIGHT_TIME}.get(city, f"{city.title()} is lovely.")

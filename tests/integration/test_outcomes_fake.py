@@ -25,10 +25,10 @@ from bench.testing.fake_server import (
     Reply,
     ReplyPolicy,
     ToolCallReply,
-    _answered_tool,
-    _last_user_text,
+    answered_tool,
+    last_user_text,
 )
-from bench.testing.faults import read_fault_log
+from bench.testing.fake_server.faults import read_fault_log
 from tests.fixtures.scripted_fake import scripted_fake_server
 from tests.integration.test_faults import KEY, finish, start_run, table
 
@@ -49,8 +49,8 @@ def home_automation_policy() -> ReplyPolicy:
 
     def policy(request: dict) -> Reply:
         messages = request.get("messages") or []
-        calls, answer = script[_last_user_text(messages)]
-        if _answered_tool(messages) is None and calls:
+        calls, answer = script[last_user_text(messages)]
+        if answered_tool(messages) is None and calls:
             return Reply(tool_calls=calls)
         return Reply(text=answer)
 

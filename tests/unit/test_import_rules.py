@@ -210,6 +210,25 @@ def test_errors_are_imported_from_their_home_only() -> None:
     assert error_imports_elsewhere(ast.parse(bad)) == [1]
 
 
+# The fake server's modules, lowest first: each imports only those before it. The settings sit
+# below the HTTP app and the CLI: they know nothing of either.
+FAKE_SERVER = ["faults", "policy", "metrics", "settings", "completion", "streaming", "app", "cli",
+               "process"]  # fmt: skip
+
+
+def test_fake_server_modules_import_one_way() -> None:
+    prefix = "bench.testing.fake_server."
+    inside = [e for e in all_edges()
+              if e.module.startswith(prefix) and e.target.startswith(prefix)]  # fmt: skip
+    assert inside, "no edges inside bench.testing.fake_server: the test no longer sees it"
+    for edge in inside:
+        src, dst = edge.module.removeprefix(prefix), edge.target.removeprefix(prefix)
+        if src != "__main__":
+            assert FAKE_SERVER.index(src) > FAKE_SERVER.index(dst), str(edge)
+    modules_found = {p.stem for p in (PACKAGE_DIR / "testing" / "fake_server").glob("*.py")}
+    assert modules_found - {"__init__", "__main__"} == set(FAKE_SERVER)
+
+
 # ----------------------------------------------------------------------------- run-folder names
 
 NAME_EXEMPT: set[str] = set()  # nobody outside bench/schemas spells a run-folder file

@@ -2,10 +2,10 @@
 gets the fault) against what the call, turn and session records say, through LiteLLM's own
 stream wrapper, the load process's lean stream and a reply that is not streamed.
 
-The truth is what the fake server was told to send (`bench.testing.faults`) and logged; the
-records must keep the finish reason as the server sent it (LiteLLM maps "error" to "stop"),
-fail the call and the turn for a finish "error", count an empty reply, and see a call that ADK
-pulled out of the reply text."""
+The truth is what the fake server was told to send (`bench.testing.fake_server.faults`) and
+logged; the records must keep the finish reason as the server sent it (LiteLLM maps "error" to
+"stop"), fail the call and the turn for a finish "error", count an empty reply, and see a call
+that ADK pulled out of the reply text."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from bench.evalset import load_evalset
 from bench.schemas.config import LoadConfig
 from bench.scoring.finish import classify_call
 from bench.testing.fake_server import FakeServer, FakeServerConfig
-from bench.testing.faults import read_fault_log
+from bench.testing.fake_server.faults import read_fault_log
 
 PATHS = {"wrapper": (True, False), "lean": (True, True), "no-stream": (False, False)}
 

@@ -165,11 +165,16 @@ def test_other_faults_are_gated_too() -> None:
     assert _faults(metrics) == 4
 
 
-def test_the_flag_parses_and_rejects_a_negative_count() -> None:
+def test_the_flag_parses_and_rejects_a_negative_count(capsys: pytest.CaptureFixture[str]) -> None:
     args = build_parser().parse_args(["--fault", "unparsed", "--fault-above-inflight", "3",
                                       "--fail-rate", "1"])  # fmt: skip
     config = config_from_args(args)
     assert (config.fault, config.fault_above_inflight, config.fail_rate) == ("unparsed", 3, 1.0)
     assert config_from_args(build_parser().parse_args([])).fault_above_inflight is None
-    with pytest.raises(SystemExit, match="--fault-above-inflight"):
-        config_from_args(build_parser().parse_args(["--fault-above-inflight", "-1"]))
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["--fault-above-inflight", "-1"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (
+        "fake-server: error: argument --fault-above-inflight: "
+        "Input should be greater than or equal to 0\n"
+    )

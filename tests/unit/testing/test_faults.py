@@ -7,7 +7,7 @@ import random
 import pytest
 
 from bench.testing.fake_server import build_parser, config_from_args
-from bench.testing.faults import draw_fault, parse_faults
+from bench.testing.fake_server.faults import draw_fault, parse_faults
 
 
 def test_fault_lists_are_parsed_and_bad_names_refused() -> None:

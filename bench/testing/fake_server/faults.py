@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,3 +103,43 @@ def read_fault_log(path: str) -> list[dict[str, Any]]:
     """The entries of a fault log, for tests."""
     with open(path) as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+class FaultInjector:
+    """Which requests fail and how: the seeded draw, `--fault-above-inflight`, the log.
+
+    With `above` set, a fault is drawn only for a request that saw more than `above` requests
+    in flight (itself included) at some moment before the draw: a bug that appears only under
+    concurrency. The most it saw counts, not the count at the draw (the others may just have
+    finished).
+    """
+
+    def __init__(self, rate: float, faults: str, seed: int | None, above: int | None,
+                 log_path: str | None) -> None:  # fmt: skip
+        self.rate = rate
+        self.faults = parse_faults(faults)
+        self.above = above
+        self.log = FaultLog(log_path)
+        self._rng = random.Random(seed)
+        self._peak_inflight: dict[int, int] = {}  # per request in flight: the most it saw
+        self._next_key = 0
+
+    def arrive(self, running: int) -> int:
+        """A request joins the `running` in flight; its key for `pick` and `leave`."""
+        self._next_key += 1
+        self._peak_inflight[self._next_key] = 0
+        for key in self._peak_inflight:  # every request in flight now sees one more
+            self._peak_inflight[key] = max(self._peak_inflight[key], running)
+        return self._next_key
+
+    def leave(self, key: int) -> None:
+        self._peak_inflight.pop(key, None)
+
+    def pick(self, key: int, tool_calls: list[str], headers: Mapping[str, str]) -> str | None:
+        """The fault this request gets, if any (logged); `tool_calls`: its reply's call names."""
+        if self.above is not None and self._peak_inflight.get(key, 0) <= self.above:
+            return None
+        fault = draw_fault(self._rng, self.rate, self.faults, bool(tool_calls))
+        if fault is not None:
+            self.log.write(fault, tool_calls, dict(headers))
+        return fault
