@@ -96,6 +96,7 @@ def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
         criteria=evalset.criteria,
         slo=cfg.slo,
         known_tools=inputs.known_tools,
+        load_config=cfg.load,
         agent=AgentInfo.model_validate(inputs.agent.info()) if inputs.agent else None,
         tool_parser=info.get("tool_parser") or cfg.server.tool_parser,
         summary_info=SummaryInfo(
@@ -134,7 +135,8 @@ def create_step_folder(
                 "thinking": load.thinking, "thinking_budget": load.thinking_budget}
     )  # fmt: skip
     run_id = f"{parent.run_id}/{step_dir.path.name}"
-    step: ManifestFields = {"run_id": run_id, "step": index, "summary_info": info, **fields}
+    step: ManifestFields = {"run_id": run_id, "step": index, "summary_info": info, "load_config": load,
+                            **fields}  # fmt: skip
     write_manifest(step_dir, with_fields(parent, **step))
     return step_dir
 

@@ -72,3 +72,15 @@ def test_an_older_file_reads_and_keeps_its_undeclared_keys(run_dir: RunDir) -> N
 def test_the_typed_fields_are_the_manifests() -> None:
     """`ManifestFields` (what mypy checks an update against) lists exactly Manifest's fields."""
     assert set(ManifestFields.__annotations__) == set(Manifest.model_fields)
+
+
+def test_the_load_settings_travel_whole_and_come_back_equal(run_dir: RunDir) -> None:
+    """Every declared load setting is in the manifest, a new one (--max-tokens) included, with no
+    line of manifest code written for it."""
+    from bench.cli.config_flags import run_config_from_flags
+
+    load = run_config_from_flags({"max_tokens": 9, "users": "2", "drain": "5s"}).load
+    update_manifest(run_dir, load_config=load)
+    stored = json.loads(run_dir.manifest.read_text())["load_config"]
+    assert (stored["max_tokens"], stored["users"], stored["drain_s"]) == (9, 2, 5.0)
+    assert read_manifest(run_dir).load_config == load
