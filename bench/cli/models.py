@@ -58,7 +58,7 @@ def build_tiny(
         str,
         typer.Option(
             help="Which tool-call format: tiny (hermes), tiny-pythonic, tiny-llama3-json, "
-            "tiny-mistral."
+            "tiny-mistral, tiny-reasoning (hermes calls after a <think> block)."
         ),
     ] = "tiny",
 ) -> None:

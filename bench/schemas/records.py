@@ -199,7 +199,8 @@ class SessionRecord(RunColumns):
     ended_at: EpochS
     duration_ms: float  # from started_at; latency from the schedule = start_delay_ms + this
     turns: int
-    turns_expected: int  # a scenario case: the turns played (the simulator decides how many)
+    # the case's turns; a scenario case: the turns played (the simulator decides how many)
+    turns_expected: int
     # a conversation_scenario case: why ADK's user simulator ended the conversation
     # ("stop_signal_detected", "turn_limit_reached"); null for a fixed conversation
     user_simulator_status: str | None

@@ -374,7 +374,7 @@ class SlaProbeRow(TypedDict, total=False):
     probe: int
     phase: str
     load: float
-    passed: bool
+    passed: bool  # met every --slo, --min-tool-accuracy and --max-error-rate (see reasons)
     replayed: bool  # its verdict came from a point measured before a resume
     reasons: str
     percentile: int

@@ -49,6 +49,11 @@ NOT_BENCH_FLAGS = {
     "--timed-trace-chunk-hash-size": "vllm bench serve's flag (replaying a mooncake export)",
     "--timed-trace-sec-multiplier": "vllm bench serve's flag (replaying a mooncake export)",
     "--from-literal": "kubectl create secret's flag (docs/kubernetes.md)",
+    "--for": "kubectl's flag (docs/kubernetes.md)",
+    "--image": "kubectl's flag (docs/kubernetes.md)",
+    "--overrides": "kubectl's flag (docs/kubernetes.md)",
+    "--restart": "kubectl's flag (docs/kubernetes.md)",
+    "--timeout": "kubectl's flag (docs/kubernetes.md)",
     "--worker": "plain locust's flag (docs/kubernetes.md, the Helm chart)",
     "--data-parallel-address": "vLLM's own flag, passed after `--` (docs/kubernetes.md)",
     "--data-parallel-rpc-port": "vLLM's own flag, passed after `--` (docs/kubernetes.md)",
@@ -304,6 +309,27 @@ def test_a_wrong_command_line_is_caught() -> None:
     assert _parse(["models"]) is not None  # a group, not a command
     assert _parse(["fake-server", "--no-such-flag"]) is not None
     assert _parse(["compare", "results/", "--baseline", "a", "--fail-on", "x<1"]) is None
+
+
+def test_kubernetes_manifest_commands_parse() -> None:
+    """The worked Kubernetes manifest's containers run bench command lines the CLI accepts, and it
+    defines the volume it mounts (a pod waiting on a missing claim never starts)."""
+    import yaml
+
+    documents = list(yaml.safe_load_all((ROOT / "docs" / "kubernetes-locust.yaml").read_text()))
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in documents}
+    containers = [
+        c for d in documents if "template" in d.get("spec", {})
+        for c in d["spec"]["template"]["spec"]["containers"]
+    ]  # fmt: skip
+    assert len(containers) == 2, containers  # the master and the worker
+    for container in containers:
+        assert container["command"][0] == ".venv/bin/bench", container["command"]
+        assert _parse(container["command"][1:]) is None, container["command"]
+    for d in documents:
+        for volume in d.get("spec", {}).get("template", {}).get("spec", {}).get("volumes", []):
+            claim = volume["persistentVolumeClaim"]["claimName"]
+            assert ("PersistentVolumeClaim", claim) in kinds, claim
 
 
 # `bench X ...` in inline code: the flags must be X's own (the prose shows templates with
