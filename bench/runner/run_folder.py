@@ -96,7 +96,6 @@ def create_run_folder(cfg: RunConfig, inputs: RunInputs) -> RunDir:
         criteria=evalset.criteria,
         slo=cfg.slo,
         known_tools=inputs.known_tools,
-        load_config=cfg.load,
         agent=AgentInfo.model_validate(inputs.agent.info()) if inputs.agent else None,
         tool_parser=info.get("tool_parser") or cfg.server.tool_parser,
         summary_info=SummaryInfo(
@@ -135,8 +134,9 @@ def create_step_folder(
                 "thinking": load.thinking, "thinking_budget": load.thinking_budget}
     )  # fmt: skip
     run_id = f"{parent.run_id}/{step_dir.path.name}"
-    step: ManifestFields = {"run_id": run_id, "step": index, "summary_info": info, "load_config": load,
-                            **fields}  # fmt: skip
+    provenance = {**parent.provenance, "load": load.model_dump(mode="json")}  # this step's own
+    step: ManifestFields = {"run_id": run_id, "step": index, "summary_info": info,
+                            "provenance": provenance, **fields}  # fmt: skip
     write_manifest(step_dir, with_fields(parent, **step))
     return step_dir
 

@@ -26,7 +26,6 @@ from pydantic import (
     model_validator,
 )
 
-from bench.schemas.config import LoadConfig
 from bench.schemas.errors import BenchError
 from bench.schemas.redact import redact_urls
 from bench.schemas.run_dir import RunDir
@@ -128,9 +127,6 @@ class Manifest(Declared):
     # written by benches that skipped conversation_scenario cases (now run); read for old runs
     skipped_cases: list[SkippedCase] = Field(default_factory=list)
     summary_info: SummaryInfo = Field(default_factory=SummaryInfo)
-    # Every load setting the run (or step) applied, as declared (bench.schemas.config); None in
-    # a run written before bench 0.4.
-    load_config: LoadConfig | None = None
     # Filled when the run ends.
     counts: dict[str, int] = Field(default_factory=dict)
     raw_bad_lines: int = 0
@@ -163,7 +159,6 @@ class ManifestFields(TypedDict, total=False):
     tool_parser: str | None
     skipped_cases: list[SkippedCase]
     summary_info: SummaryInfo
-    load_config: LoadConfig | None
     counts: dict[str, int]
     raw_bad_lines: int
     judge_model: str | None

@@ -75,12 +75,14 @@ def test_the_typed_fields_are_the_manifests() -> None:
 
 
 def test_the_load_settings_travel_whole_and_come_back_equal(run_dir: RunDir) -> None:
-    """Every declared load setting is in the manifest, a new one (--max-tokens) included, with no
-    line of manifest code written for it."""
+    """Every declared load setting is in a step's manifest (provenance.load, the step's own), a
+    new one (--max-tokens) included, with no line of manifest code written for it."""
     from bench.cli.config_flags import run_config_from_flags
+    from bench.runner.run_folder import create_step_folder
+    from bench.schemas.config import LoadConfig
 
     load = run_config_from_flags({"max_tokens": 9, "users": "2", "drain": "5s"}).load
-    update_manifest(run_dir, load_config=load)
-    stored = json.loads(run_dir.manifest.read_text())["load_config"]
+    step_dir = create_step_folder(run_dir, 0, load)
+    stored = json.loads(step_dir.manifest.read_text())["provenance"]["load"]
     assert (stored["max_tokens"], stored["users"], stored["drain_s"]) == (9, 2, 5.0)
-    assert read_manifest(run_dir).load_config == load
+    assert LoadConfig.model_validate(read_manifest(step_dir).provenance["load"]) == load
