@@ -11,6 +11,7 @@ from rich.table import Table
 from bench.cli.console import console
 from bench.cli.options import Catalog, VllmPython
 from bench.models.catalog import load_catalog
+from bench.models.tiny_variants import TINY_VARIANTS
 from bench.schemas.errors import BenchError
 
 app = typer.Typer(
@@ -57,14 +58,14 @@ def build_tiny(
     variant: Annotated[
         str,
         typer.Option(
-            help="Which tool-call format: tiny (hermes), tiny-pythonic, tiny-llama3-json, "
-            "tiny-mistral, tiny-reasoning (hermes calls after a <think> block)."
+            help="Which tool-call format (with its vLLM tool parser): "
+            + ", ".join(f"{v.name} ({v.tool_parser})" for v in TINY_VARIANTS.values())
+            + "."
         ),
     ] = "tiny",
 ) -> None:
     """Build the tiny scripted model (seconds, no download) into OUT_DIR."""
     from bench.models.tiny import build_tiny_model
-    from bench.models.tiny_variants import TINY_VARIANTS
 
     if variant not in TINY_VARIANTS:
         raise BenchError(
